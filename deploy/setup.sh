@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The one place that installs what tstream needs to build, test and run (Debian 12, as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  build-essential cmake pkg-config git ca-certificates
+  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
+  ffmpeg python3 procps iproute2 curl
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,8 @@
+/* Exit codes every tstream program uses; the supervisor reads them. */
+#ifndef TS_EXIT_H
+#define TS_EXIT_H
+#define TS_EXIT_OK      0
+#define TS_EXIT_USAGE   100 /* bad arguments: restarting will not help */
+#define TS_EXIT_CONFIG  101 /* bad key, metainfo or state: do not restart */
+#define TS_EXIT_FAIL    111 /* system failure: restart may help */
+#endif

@@ -1,0 +1,369 @@
+#include "ts_link.h"
+#include "ts_bus.h"
+#include "ts_log.h"
+#include "ts_time.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define LINK_MAX_SUBS 64
+#define LINK_CREDIT 2048                  /* pieces sent but not acked, per subscriber */
+#define LINK_RETRY_S 0.02                 /* retry a blocked subscriber this often */
+#define LINK_RESUB_NS (1000ull * 1000000) /* silence after which an inlink re-subscribes */
+#define LINK_ACK_S 0.02
+
+/* ---------------------------------------------------------------- outlink */
+
+typedef struct {
+    uint64_t seq;
+    uint8_t *data; /* packed envelope, sent as is to every subscriber */
+    size_t len;
+} entry_t;
+
+typedef struct {
+    uint8_t id[256];
+    size_t idlen;
+    int used, active, has_acked;
+    uint64_t pos;   /* next ring position to send */
+    uint64_t acked; /* highest seq acked */
+} sub_t;
+
+struct ts_outlink {
+    struct ev_loop *loop;
+    ts_bus_t *bus;
+    entry_t *ring;
+    size_t cap;
+    uint64_t head; /* next position to fill; positions [tail, head) are held */
+    int has_last;
+    uint64_t last_seq;
+    sub_t subs[LINK_MAX_SUBS];
+    ev_timer retry;
+    ts_outlink_start_fn *start;
+    ts_outlink_ack_fn *on_ack;
+    void *arg;
+    uint64_t pieces_out, max_acked;
+};
+
+static uint64_t ol_tail(const ts_outlink_t *ol) { return ol->head > ol->cap ? ol->head - ol->cap : 0; }
+
+/* First held position whose seq is >= seq (head if none). Seqs grow along the ring. */
+static uint64_t ol_find(const ts_outlink_t *ol, uint64_t seq)
+{
+    uint64_t lo = ol_tail(ol), hi = ol->head;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ol->ring[mid % ol->cap].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static sub_t *ol_sub(ts_outlink_t *ol, const uint8_t *id, size_t idlen, int create)
+{
+    sub_t *free_slot = NULL;
+    for (int i = 0; i < LINK_MAX_SUBS; i++) {
+        sub_t *s = &ol->subs[i];
+        if (s->used && s->idlen == idlen && memcmp(s->id, id, idlen) == 0)
+            return s;
+        if (!s->used && !free_slot)
+            free_slot = s;
+    }
+    if (!create)
+        return NULL;
+    if (!free_slot) {
+        /* Full: recycle an inactive record rather than refuse a live subscriber. */
+        for (int i = 0; i < LINK_MAX_SUBS && !free_slot; i++)
+            if (!ol->subs[i].active)
+                free_slot = &ol->subs[i];
+        if (!free_slot)
+            return NULL;
+    }
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->used = 1;
+    free_slot->idlen = idlen < sizeof free_slot->id ? idlen : sizeof free_slot->id;
+    memcpy(free_slot->id, id, free_slot->idlen);
+    return free_slot;
+}
+
+/* Send what the subscriber has not had yet. Returns 1 if it is blocked (retry later). */
+static int ol_pump(ts_outlink_t *ol, sub_t *s)
+{
+    if (!s->active)
+        return 0;
+    if (s->pos < ol_tail(ol)) {
+        ts_warn("subscriber %.*s fell behind the ring: skipping %llu pieces", (int)s->idlen, s->id,
+                (unsigned long long)(ol_tail(ol) - s->pos));
+        s->pos = ol_tail(ol);
+    }
+    while (s->pos < ol->head) {
+        entry_t *e = &ol->ring[s->pos % ol->cap];
+        if (s->has_acked && e->seq > s->acked + LINK_CREDIT)
+            return 1;
+        if (ts_bus_send_raw(ol->bus, s->id, s->idlen, e->data, e->len) < 0) {
+            if (errno == EAGAIN)
+                return 1;
+            /* EHOSTUNREACH: gone. It comes back with a subscribe or an ack. */
+            s->active = 0;
+            return 0;
+        }
+        s->pos++;
+        ol->pieces_out++;
+    }
+    return 0;
+}
+
+static void ol_pump_all(ts_outlink_t *ol)
+{
+    int blocked = 0;
+    for (int i = 0; i < LINK_MAX_SUBS; i++)
+        if (ol->subs[i].used)
+            blocked |= ol_pump(ol, &ol->subs[i]);
+    if (blocked && !ev_is_active(&ol->retry))
+        ev_timer_start(ol->loop, &ol->retry);
+    else if (!blocked && ev_is_active(&ol->retry))
+        ev_timer_stop(ol->loop, &ol->retry);
+}
+
+static void ol_on_retry(struct ev_loop *loop, ev_timer *w, int revents) { ol_pump_all(w->data); }
+
+static void ol_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Envelope *m, void *arg)
+{
+    ts_outlink_t *ol = arg;
+    if (m->type == TS__MSG_TYPE__MSG_SUBSCRIBE) {
+        sub_t *s = ol_sub(ol, peer, peer_len, 1);
+        if (!s) {
+            ts_warn("too many subscribers: ignoring one");
+            return;
+        }
+        uint64_t from;
+        if (m->subscribe->has_from_seq)
+            from = m->subscribe->from_seq;
+        else if (s->has_acked)
+            from = s->acked + 1;
+        else
+            from = ol->start ? ol->start(ol->arg) : (ol->head > ol_tail(ol) ? ol->ring[ol_tail(ol) % ol->cap].seq : 0);
+        s->pos = ol_find(ol, from);
+        if (!s->active)
+            ts_info("subscriber %.*s from seq %llu", (int)s->idlen, s->id, (unsigned long long)from);
+        s->active = 1;
+    } else if (m->type == TS__MSG_TYPE__MSG_ACK) {
+        sub_t *s = ol_sub(ol, peer, peer_len, 1);
+        if (!s)
+            return;
+        if (!s->has_acked || m->ack->seq > s->acked) {
+            s->acked = m->ack->seq;
+            s->has_acked = 1;
+        }
+        if (s->acked > ol->max_acked)
+            ol->max_acked = s->acked;
+        if (ol->on_ack)
+            ol->on_ack((const char *)s->id, s->acked, ol->arg);
+    } else {
+        ts_warn("unexpected %s on outlink", ts_msg_type_name(m->type));
+        return;
+    }
+    ol_pump_all(ol);
+}
+
+ts_outlink_t *ts_outlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, size_t capacity,
+                             ts_outlink_start_fn *start, ts_outlink_ack_fn *on_ack, void *arg)
+{
+    ts_outlink_t *ol = calloc(1, sizeof *ol);
+    if (!ol)
+        return NULL;
+    ol->loop = loop;
+    ol->cap = capacity ? capacity : 1;
+    ol->ring = calloc(ol->cap, sizeof *ol->ring);
+    ol->start = start;
+    ol->on_ack = on_ack;
+    ol->arg = arg;
+    ol->bus = ts_bus_new(loop, zctx, ZMQ_ROUTER, endpoint, TS_BUS_BIND, NULL, ol_on_msg, ol);
+    if (!ol->ring || !ol->bus) {
+        ts_outlink_destroy(&ol);
+        return NULL;
+    }
+    ev_timer_init(&ol->retry, ol_on_retry, LINK_RETRY_S, LINK_RETRY_S);
+    ol->retry.data = ol;
+    return ol;
+}
+
+void ts_outlink_destroy(ts_outlink_t **self)
+{
+    ts_outlink_t *ol = *self;
+    if (!ol)
+        return;
+    if (ol->ring) {
+        ev_timer_stop(ol->loop, &ol->retry);
+        for (size_t i = 0; i < ol->cap; i++)
+            free(ol->ring[i].data);
+        free(ol->ring);
+    }
+    ts_bus_destroy(&ol->bus);
+    free(ol);
+    *self = NULL;
+}
+
+int ts_outlink_publish(ts_outlink_t *ol, const Ts__Piece *p)
+{
+    if (ol->has_last && p->seq <= ol->last_seq)
+        return -1;
+    Ts__Envelope e = TS__ENVELOPE__INIT;
+    e.version = TS_MSG_VERSION;
+    e.type = TS__MSG_TYPE__MSG_PIECE;
+    e.piece = (Ts__Piece *)p;
+    uint8_t *data;
+    size_t len;
+    if (ts_msg_pack(&e, &data, &len) < 0)
+        return -1;
+    entry_t *slot = &ol->ring[ol->head % ol->cap];
+    free(slot->data);
+    slot->data = data;
+    slot->len = len;
+    slot->seq = p->seq;
+    ol->head++;
+    ol->has_last = 1;
+    ol->last_seq = p->seq;
+    ol_pump_all(ol);
+    return 0;
+}
+
+uint64_t ts_outlink_pieces_out(const ts_outlink_t *ol) { return ol->pieces_out; }
+
+uint64_t ts_outlink_subscribers(const ts_outlink_t *ol)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < LINK_MAX_SUBS; i++)
+        n += ol->subs[i].used && ol->subs[i].active;
+    return n;
+}
+
+uint64_t ts_outlink_max_acked(const ts_outlink_t *ol) { return ol->max_acked; }
+
+/* ---------------------------------------------------------------- inlink */
+
+struct ts_inlink {
+    struct ev_loop *loop;
+    ts_bus_t *bus;
+    ts_inlink_piece_fn *fn;
+    void *arg;
+    int has_from;
+    uint64_t from;
+    int has_last;
+    uint64_t last; /* highest seq received */
+    uint64_t last_rx_ns;
+    int has_ack, ack_dirty;
+    uint64_t ack;
+    ev_timer resub, acker;
+    uint64_t pieces_in;
+};
+
+static void il_subscribe(ts_inlink_t *il)
+{
+    Ts__Envelope e = TS__ENVELOPE__INIT;
+    Ts__Subscribe s = TS__SUBSCRIBE__INIT;
+    e.version = TS_MSG_VERSION;
+    e.type = TS__MSG_TYPE__MSG_SUBSCRIBE;
+    e.subscribe = &s;
+    if (il->has_last) {
+        s.has_from_seq = 1;
+        s.from_seq = il->last + 1;
+    } else if (il->has_from) {
+        s.has_from_seq = 1;
+        s.from_seq = il->from;
+    }
+    ts_bus_send(il->bus, NULL, 0, &e);
+}
+
+static void il_on_resub(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_inlink_t *il = w->data;
+    /* Silence may mean an upstream that restarted and forgot us: ask again, from where we are. */
+    if (ts_mono_ns() - il->last_rx_ns >= LINK_RESUB_NS)
+        il_subscribe(il);
+}
+
+static void il_send_ack(ts_inlink_t *il)
+{
+    Ts__Envelope e = TS__ENVELOPE__INIT;
+    Ts__Ack a = TS__ACK__INIT;
+    e.version = TS_MSG_VERSION;
+    e.type = TS__MSG_TYPE__MSG_ACK;
+    e.ack = &a;
+    a.seq = il->ack;
+    if (ts_bus_send(il->bus, NULL, 0, &e) == 0)
+        il->ack_dirty = 0;
+}
+
+static void il_on_acker(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_inlink_t *il = w->data;
+    if (il->ack_dirty)
+        il_send_ack(il);
+}
+
+static void il_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Envelope *m, void *arg)
+{
+    ts_inlink_t *il = arg;
+    if (m->type != TS__MSG_TYPE__MSG_PIECE) {
+        ts_warn("unexpected %s on inlink", ts_msg_type_name(m->type));
+        return;
+    }
+    il->last_rx_ns = ts_mono_ns();
+    if (il->has_last && m->piece->seq <= il->last)
+        return; /* replayed after a re-subscribe */
+    il->has_last = 1;
+    il->last = m->piece->seq;
+    il->pieces_in++;
+    il->fn(m->piece, il->arg);
+}
+
+ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, const char *identity,
+                           int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg)
+{
+    ts_inlink_t *il = calloc(1, sizeof *il);
+    if (!il)
+        return NULL;
+    il->loop = loop;
+    il->fn = fn;
+    il->arg = arg;
+    il->has_from = has_from;
+    il->from = from;
+    il->bus = ts_bus_new(loop, zctx, ZMQ_DEALER, endpoint, TS_BUS_CONNECT, identity, il_on_msg, il);
+    if (!il->bus) {
+        free(il);
+        return NULL;
+    }
+    ev_timer_init(&il->resub, il_on_resub, 0.25, 0.25);
+    ev_timer_init(&il->acker, il_on_acker, LINK_ACK_S, LINK_ACK_S);
+    il->resub.data = il->acker.data = il;
+    ev_timer_start(loop, &il->resub);
+    ev_timer_start(loop, &il->acker);
+    il_subscribe(il);
+    return il;
+}
+
+void ts_inlink_destroy(ts_inlink_t **self)
+{
+    ts_inlink_t *il = *self;
+    if (!il)
+        return;
+    ev_timer_stop(il->loop, &il->resub);
+    ev_timer_stop(il->loop, &il->acker);
+    ts_bus_destroy(&il->bus);
+    free(il);
+    *self = NULL;
+}
+
+void ts_inlink_ack(ts_inlink_t *il, uint64_t seq)
+{
+    if (!il->has_ack || seq > il->ack) {
+        il->ack = seq;
+        il->has_ack = 1;
+        il->ack_dirty = 1;
+    }
+}
+
+uint64_t ts_inlink_pieces_in(const ts_inlink_t *il) { return il->pieces_in; }

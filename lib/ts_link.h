@@ -1,0 +1,41 @@
+/* The piece link between two stages: the upstream stage binds a ROUTER "outlink",
+ * the downstream stage connects a DEALER "inlink" under a fixed identity.
+ *
+ * The downstream subscribes (from a sequence number, or "where I was") and acks
+ * what it has handled; the upstream keeps recent pieces in a ring and replays
+ * from there. So either side may restart: a restarted downstream resumes after
+ * its last ack, and a downstream that hears nothing re-subscribes, which a
+ * restarted upstream answers from its ring. Receivers drop duplicates by seq. */
+#ifndef TS_LINK_H
+#define TS_LINK_H
+#include <ev.h>
+#include <stdint.h>
+#include "ts_msg.h"
+
+typedef struct ts_outlink ts_outlink_t;
+/* Where a subscriber that names no start and is not known should start (a seq). */
+typedef uint64_t ts_outlink_start_fn(void *arg);
+/* A subscriber acked seq. */
+typedef void ts_outlink_ack_fn(const char *subscriber, uint64_t seq, void *arg);
+
+ts_outlink_t *ts_outlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, size_t capacity,
+                             ts_outlink_start_fn *start, ts_outlink_ack_fn *on_ack, void *arg);
+void ts_outlink_destroy(ts_outlink_t **self);
+/* Append a piece (seq must grow) and send it to subscribers that are caught up. 0, or -1 if out of order. */
+int ts_outlink_publish(ts_outlink_t *ol, const Ts__Piece *p);
+uint64_t ts_outlink_pieces_out(const ts_outlink_t *ol);
+uint64_t ts_outlink_subscribers(const ts_outlink_t *ol);
+/* Highest seq any subscriber acked (0 if none). */
+uint64_t ts_outlink_max_acked(const ts_outlink_t *ol);
+
+typedef struct ts_inlink ts_inlink_t;
+typedef void ts_inlink_piece_fn(const Ts__Piece *p, void *arg);
+
+/* has_from = 0: let the upstream choose (resume after our last ack, or its default start). */
+ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, const char *identity,
+                           int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg);
+void ts_inlink_destroy(ts_inlink_t **self);
+/* Everything up to seq is handled; sent to the upstream within a few milliseconds. */
+void ts_inlink_ack(ts_inlink_t *il, uint64_t seq);
+uint64_t ts_inlink_pieces_in(const ts_inlink_t *il);
+#endif

@@ -1,0 +1,89 @@
+#include "ts_msg.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len)
+{
+    size_t n = ts__envelope__get_packed_size(e);
+    if (n > TS_MSG_MAX)
+        return -1;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        return -1;
+    *len = ts__envelope__pack(e, b);
+    *out = b;
+    return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *why)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", why);
+    return -1;
+}
+
+static int check(const Ts__Envelope *e, char *err, size_t errlen)
+{
+    if (e->version != TS_MSG_VERSION)
+        return fail(err, errlen, "unsupported envelope version");
+    switch (e->type) {
+    case TS__MSG_TYPE__MSG_PIECE:
+        if (!e->piece)
+            return fail(err, errlen, "piece message without piece");
+        if (e->piece->payload.len > TS_PAYLOAD_MAX)
+            return fail(err, errlen, "piece payload too large");
+        if (e->piece->has_signature && e->piece->signature.len != 64)
+            return fail(err, errlen, "signature is not 64 bytes");
+        return 0;
+    case TS__MSG_TYPE__MSG_SUBSCRIBE:
+        return e->subscribe ? 0 : fail(err, errlen, "subscribe without body");
+    case TS__MSG_TYPE__MSG_ACK:
+        return e->ack ? 0 : fail(err, errlen, "ack without body");
+    case TS__MSG_TYPE__MSG_READY:
+    case TS__MSG_TYPE__MSG_HEARTBEAT:
+        if (!e->heartbeat)
+            return fail(err, errlen, "heartbeat without body");
+        if (e->heartbeat->n_counters > 256)
+            return fail(err, errlen, "too many counters");
+        return 0;
+    case TS__MSG_TYPE__MSG_STATUS_REQ:
+        return 0;
+    case TS__MSG_TYPE__MSG_STATUS_REP:
+    case TS__MSG_TYPE__MSG_COMMAND:
+    case TS__MSG_TYPE__MSG_COMMAND_REP:
+        return e->text ? 0 : fail(err, errlen, "text message without text");
+    default:
+        return fail(err, errlen, "unknown message type");
+    }
+}
+
+Ts__Envelope *ts_msg_unpack(const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    /* protobuf-c's unpack has no size limit of its own: bound it first. */
+    if (len == 0 || len > TS_MSG_MAX) {
+        fail(err, errlen, "envelope size out of bounds");
+        return NULL;
+    }
+    Ts__Envelope *e = ts__envelope__unpack(NULL, len, buf);
+    if (!e) {
+        fail(err, errlen, "malformed envelope");
+        return NULL;
+    }
+    if (check(e, err, errlen) < 0) {
+        ts__envelope__free_unpacked(e, NULL);
+        return NULL;
+    }
+    return e;
+}
+
+void ts_msg_free(Ts__Envelope *e)
+{
+    if (e)
+        ts__envelope__free_unpacked(e, NULL);
+}
+
+const char *ts_msg_type_name(int type)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&ts__msg_type__descriptor, type);
+    return v ? v->name : "unknown";
+}

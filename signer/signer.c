@@ -1,0 +1,167 @@
+/* signer: the only process that ever holds the broadcast's private key.
+ *
+ *   ingest --(pieces)--> [inlink] signer [outlink] --(signed pieces)--> swarm
+ *
+ * It acks ingest only what the swarm has acked, so a signer that dies loses nothing:
+ * on restart ingest replays from the swarm's last ack. */
+#include "sign.h"
+#include "ts_exit.h"
+#include "ts_link.h"
+#include "ts_log.h"
+#include "ts_metainfo.h"
+#include "ts_piece.h"
+#include "ts_stage.h"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+typedef struct {
+    ts_signkey_t *key;
+    ts_metainfo_t meta;
+    ts_inlink_t *in;
+    ts_outlink_t *out;
+    uint64_t last_seq, pieces_signed, pieces_rejected;
+} signer_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ts-signer --key FILE --tstream FILE --in ENDPOINT --out ENDPOINT\n"
+               "                 [--instance NAME] [--supervisor ENDPOINT]\n"
+               "       ts-signer --init --key FILE\n"
+               "Signs every piece from ingest (ECDSA P-256, SHA-256) and serves them to the swarm.\n"
+               "--init creates the key (mode 0600) if it does not exist and prints the public key\n"
+               "(DER SubjectPublicKeyInfo) in hex on stdout.\n");
+}
+
+static void on_piece(const Ts__Piece *p, void *arg)
+{
+    signer_t *s = arg;
+    if (p->payload.len == 0 || p->payload.len + TS_TRAILER_LEN > s->meta.piece_len) {
+        s->pieces_rejected++;
+        ts_warn("piece %llu: payload of %zu bytes does not fit a %u-byte piece; dropped",
+                (unsigned long long)p->seq, p->payload.len, s->meta.piece_len);
+        return;
+    }
+    ts_trailer_t t = { .version = 1, .flags = (uint8_t)(p->flags & (TS_PIECE_RAP | TS_PIECE_DISCONT)),
+                       .payload_len = (uint32_t)p->payload.len, .seq = p->seq, .timestamp_us = p->timestamp_us };
+    if (ts_signkey_sign(s->key, s->meta.infohash, &t, p->payload.data) < 0) {
+        ts_error("signing piece %llu failed", (unsigned long long)p->seq);
+        exit(TS_EXIT_FAIL);
+    }
+    Ts__Piece out = *p;
+    out.flags = t.flags;
+    out.has_signature = 1;
+    out.signature.data = t.sig;
+    out.signature.len = TS_SIG_LEN;
+    if (ts_outlink_publish(s->out, &out) == 0) {
+        s->pieces_signed++;
+        s->last_seq = p->seq;
+    }
+}
+
+/* The swarm acked: now ingest may forget those pieces. */
+static void on_ack(const char *sub, uint64_t seq, void *arg)
+{
+    signer_t *s = arg;
+    ts_inlink_ack(s->in, seq);
+}
+
+static int init_key(const char *path)
+{
+    char err[256];
+    ts_signkey_t *k = ts_signkey_load(path, 1, err, sizeof err);
+    if (!k) {
+        fprintf(stderr, "ts-signer: %s\n", err);
+        return TS_EXIT_CONFIG;
+    }
+    uint8_t *der;
+    size_t len;
+    if (ts_signkey_pubkey_der(k, &der, &len) < 0) {
+        ts_signkey_destroy(&k);
+        return TS_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", der[i]);
+    printf("\n");
+    free(der);
+    ts_signkey_destroy(&k);
+    return TS_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
+    int init = 0;
+    static const struct option opts[] = {
+        { "key", required_argument, 0, 'k' },      { "tstream", required_argument, 0, 't' },
+        { "in", required_argument, 0, 'i' },       { "out", required_argument, 0, 'o' },
+        { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
+        { "init", no_argument, 0, 'I' },           { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': keyfile = optarg; break;
+        case 't': tstream = optarg; break;
+        case 'i': in_ep = optarg; break;
+        case 'o': out_ep = optarg; break;
+        case 'n': instance = optarg; break;
+        case 's': sup = optarg; break;
+        case 'I': init = 1; break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        default: usage(stderr); return TS_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !keyfile || (!init && (!tstream || !in_ep || !out_ep))) {
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    if (init)
+        return init_key(keyfile);
+
+    ts_log_init("signer", instance);
+    signer_t s = { 0 };
+    char err[256];
+    if (ts_metainfo_load(tstream, &s.meta, err, sizeof err) < 0) {
+        ts_error("%s: %s", tstream, err);
+        return TS_EXIT_CONFIG;
+    }
+    s.key = ts_signkey_load(keyfile, 0, err, sizeof err);
+    if (!s.key) {
+        ts_error("%s", err);
+        return TS_EXIT_CONFIG;
+    }
+    /* The key must be the one the .tstream announces, or every viewer would reject every piece. */
+    uint8_t *der;
+    size_t len;
+    if (ts_signkey_pubkey_der(s.key, &der, &len) < 0 || len != s.meta.pubkey_len ||
+        memcmp(der, s.meta.pubkey, len) != 0) {
+        ts_error("key %s does not match the public key in %s", keyfile, tstream);
+        return TS_EXIT_CONFIG;
+    }
+    free(der);
+
+    struct ev_loop *loop = EV_DEFAULT;
+    void *zctx = zmq_ctx_new();
+    ts_stage_t *st = ts_stage_new(loop, zctx, "signer", instance, sup);
+    s.out = ts_outlink_new(loop, zctx, out_ep, 1024, NULL, on_ack, &s);
+    s.in = s.out ? ts_inlink_new(loop, zctx, in_ep, "signer", 0, 0, on_piece, &s) : NULL;
+    if (!st || !s.out || !s.in)
+        return TS_EXIT_FAIL;
+    ts_stage_counter(st, "seq", &s.last_seq);
+    ts_stage_counter(st, "pieces_signed", &s.pieces_signed);
+    ts_stage_counter(st, "pieces_rejected", &s.pieces_rejected);
+    ts_stage_ready(st);
+    ev_run(loop, 0);
+
+    ts_inlink_destroy(&s.in);
+    ts_outlink_destroy(&s.out);
+    ts_stage_destroy(&st);
+    ts_signkey_destroy(&s.key);
+    ts_metainfo_free(&s.meta);
+    zmq_ctx_term(zctx);
+    return TS_EXIT_OK;
+}

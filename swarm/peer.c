@@ -1,0 +1,607 @@
+/* One BitTorrent connection: handshake, wire dispatch, serving and requesting pieces.
+ * Every length from the peer is checked by wire.c before use; any protocol error or a
+ * piece that fails verification closes the connection. */
+#include "swarm.h"
+#include "ts_log.h"
+#include "ts_time.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LIVE_EXT_ID 1 /* the id under which we accept ts_live messages */
+#define HTTP_MAX 8192
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+static int alive(const peer_t *p) { return p->fd >= 0; }
+
+static const char *addr_str(const peer_t *p, char *buf, size_t len)
+{
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &p->addr.sin_addr, ip, sizeof ip);
+    snprintf(buf, len, "%s:%u", ip, ntohs(p->addr.sin_port));
+    return buf;
+}
+
+/* Write what we can; keep the write watcher on while anything is queued. */
+static int flush(peer_t *p)
+{
+    while (p->out.len > 0) {
+        ssize_t n = write(p->fd, p->out.data, p->out.len);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            peer_close(p, strerror(errno));
+            return -1;
+        }
+        p->last_tx_ns = ts_mono_ns();
+        if (p->state == PEER_ACTIVE) {
+            p->bytes_up += (uint64_t)n;
+            p->sw->c_bytes_up += (uint64_t)n;
+        }
+        ts_buf_consume(&p->out, (size_t)n);
+    }
+    if (p->out.err) {
+        peer_close(p, "out of memory");
+        return -1;
+    }
+    if (p->out.len > 0)
+        ev_io_start(p->sw->loop, &p->wio);
+    else {
+        ev_io_stop(p->sw->loop, &p->wio);
+        if (p->state == PEER_HTTP && p->in.len == 0) {
+            peer_close(p, NULL); /* tracker response sent */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void send_handshake(peer_t *p)
+{
+    ts_handshake_t h;
+    memset(&h, 0, sizeof h);
+    h.reserved[5] |= 0x10; /* BEP 10 */
+    memcpy(h.infohash, p->sw->meta.infohash, 20);
+    memcpy(h.peer_id, p->sw->peer_id, 20);
+    uint8_t buf[TS_WIRE_HANDSHAKE_LEN];
+    ts_wire_handshake_encode(&h, buf);
+    ts_buf_put(&p->out, buf, sizeof buf);
+}
+
+static int peer_has(const peer_t *p, uint64_t seq) { return p->has[seq % p->sw->n] == seq + 1; }
+
+static void peer_mark(peer_t *p, uint64_t seq)
+{
+    uint64_t *slot = &p->has[seq % p->sw->n];
+    if (*slot < seq + 1)
+        *slot = seq + 1;
+    if (!p->has_edge || seq > p->edge) {
+        p->edge = seq;
+        p->has_edge = 1;
+    }
+}
+
+static void clear_requests(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    for (uint64_t i = 0; i < sw->n && p->nreq > 0; i++)
+        if (sw->req_peer[i] == p) {
+            sw->req_peer[i] = NULL;
+            p->nreq--;
+        }
+    p->nreq = 0;
+}
+
+void peer_close(peer_t *p, const char *why)
+{
+    if (!alive(p))
+        return;
+    char a[64];
+    if (why && p->state == PEER_ACTIVE)
+        ts_info("peer %s closed: %s (up %llu B, down %llu B)", addr_str(p, a, sizeof a), why,
+                (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
+    else if (why)
+        ts_debug("connection %s closed: %s", addr_str(p, a, sizeof a), why);
+    clear_requests(p);
+    ev_io_stop(p->sw->loop, &p->rio);
+    ev_io_stop(p->sw->loop, &p->wio);
+    close(p->fd);
+    p->fd = -1; /* freed by peer_tick: callers up the stack may still hold p */
+}
+
+static void update_interest(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    int want = 0;
+    if (!sw->is_source && sw->hooked && p->has_edge && p->edge >= sw->play_seq) {
+        uint64_t lo = sw->play_seq, hi = p->edge;
+        if (hi - lo >= sw->n)
+            lo = hi - sw->n + 1;
+        for (uint64_t s = lo; s <= hi && !want; s++)
+            want = peer_has(p, s) && !ts_window_has(sw->win, s);
+    }
+    if (want != p->am_interested) {
+        p->am_interested = want;
+        ts_wire_put_simple(&p->out, want ? TS_WIRE_INTERESTED : TS_WIRE_NOT_INTERESTED);
+    }
+}
+
+/* Request the earliest pieces we lack that this peer has: playback deadline first. */
+static void pick(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    if (sw->is_source || !sw->hooked || p->state != PEER_ACTIVE || !p->has_edge)
+        return;
+    update_interest(p);
+    if (p->peer_choking)
+        return;
+    uint64_t lo = sw->play_seq, hi = p->edge, now = ts_mono_ns();
+    if (hi < lo)
+        return;
+    if (hi - lo >= sw->n / 2)
+        lo = hi - sw->n / 2 + 1; /* older ones are out of the window anyway */
+    for (uint64_t s = lo; s <= hi && p->nreq < SW_PIPELINE; s++) {
+        uint64_t idx = s % sw->n;
+        if (sw->req_peer[idx] || !peer_has(p, s) || ts_window_has(sw->win, s))
+            continue;
+        ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
+        sw->req_peer[idx] = p;
+        sw->req_seq[idx] = s;
+        sw->req_ns[idx] = now;
+        p->nreq++;
+    }
+}
+
+void peer_pick_all(swarm_t *sw)
+{
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->state == PEER_ACTIVE) {
+            pick(p);
+            flush(p);
+        }
+}
+
+static void send_bitfield(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    if (!sw->has_edge)
+        return;
+    size_t nbytes = (size_t)((sw->n + 7) / 8);
+    uint8_t *bits = calloc(1, nbytes);
+    if (!bits)
+        return;
+    uint64_t lo = sw->edge >= sw->n ? sw->edge - sw->n + 1 : 0;
+    for (uint64_t s = lo; s <= sw->edge; s++)
+        if (ts_window_has(sw->win, s)) {
+            uint64_t i = s % sw->n;
+            bits[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+        }
+    ts_wire_put_bitfield(&p->out, bits, nbytes);
+    free(bits);
+}
+
+static void send_ext_handshake(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
+                      .edge = sw->edge, .rap = sw->rap };
+    ts_wire_put_ext_handshake(&p->out, &x);
+}
+
+/* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
+static int duplicate(peer_t *p)
+{
+    int we_lower = memcmp(p->sw->peer_id, p->id, 20) < 0;
+    for (peer_t *q = p->sw->peers; q; q = q->next) {
+        if (q == p || !alive(q) || q->state != PEER_ACTIVE || memcmp(q->id, p->id, 20) != 0)
+            continue;
+        peer_t *keep = (q->outgoing == we_lower) ? q : p;
+        peer_close(keep == p ? q : p, "duplicate connection");
+        return keep != p;
+    }
+    return 0;
+}
+
+static int on_handshake(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    ts_handshake_t h;
+    int rc = ts_wire_handshake_decode(p->in.data, p->in.len, &h);
+    if (rc == 1)
+        return 0;
+    if (rc < 0 || memcmp(h.infohash, sw->meta.infohash, 20) != 0) {
+        peer_close(p, rc < 0 ? "not a BitTorrent handshake" : "wrong infohash");
+        return -1;
+    }
+    if (memcmp(h.peer_id, sw->peer_id, 20) == 0) {
+        peer_close(p, "connected to self");
+        return -1;
+    }
+    ts_buf_consume(&p->in, TS_WIRE_HANDSHAKE_LEN);
+    memcpy(p->id, h.peer_id, 20);
+    p->ext = ts_wire_handshake_ext(&h);
+    if (!p->outgoing)
+        send_handshake(p);
+    p->state = PEER_ACTIVE;
+    if (duplicate(p))
+        return -1;
+    char a[64];
+    ts_info("peer %s connected (%s)", addr_str(p, a, sizeof a), p->outgoing ? "out" : "in");
+    if (p->ext)
+        send_ext_handshake(p);
+    send_bitfield(p);
+    /* Live: everyone who asks is served; upload is bounded by the send-queue limit. */
+    p->am_choking = 0;
+    ts_wire_put_simple(&p->out, TS_WIRE_UNCHOKE);
+    return 1;
+}
+
+static void on_ext(peer_t *p, const ts_wire_msg_t *m)
+{
+    swarm_t *sw = p->sw;
+    uint64_t edge, rap;
+    if (m->ext_id == 0) {
+        ts_ext_hs_t x;
+        if (ts_wire_parse_ext_handshake(m->data, m->data_len, &x) < 0) {
+            peer_close(p, "malformed extension handshake");
+            return;
+        }
+        p->live_id = x.has_live ? x.live_id : 0;
+        if (x.has_edge) {
+            peer_mark(p, x.edge);
+            p->rap = x.rap;
+        }
+    } else if (m->ext_id == LIVE_EXT_ID) {
+        if (ts_wire_parse_live(m->data, m->data_len, &edge, &rap) < 0) {
+            peer_close(p, "malformed ts_live message");
+            return;
+        }
+        if (!p->has_edge || edge > p->edge) {
+            p->edge = edge;
+            p->has_edge = 1;
+        }
+        if (rap > p->rap)
+            p->rap = rap;
+    }
+    if (!sw->is_source && !sw->hooked)
+        swarm_consider_hook(sw);
+}
+
+static void on_piece(peer_t *p, const ts_wire_msg_t *m)
+{
+    swarm_t *sw = p->sw;
+    if (m->index >= sw->n || m->begin != 0 || m->data_len > sw->meta.piece_len) {
+        peer_close(p, "piece outside the piece space");
+        return;
+    }
+    p->bytes_down += m->data_len;
+    sw->c_bytes_down += m->data_len;
+    ts_trailer_t t;
+    if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
+        sw->c_bad_pieces++;
+        peer_close(p, "piece failed verification");
+        return;
+    }
+    if (t.seq % sw->n != m->index) {
+        sw->c_bad_pieces++;
+        peer_close(p, "piece sent under the wrong index");
+        return;
+    }
+    if (sw->req_peer[m->index] == p) {
+        sw->req_peer[m->index] = NULL;
+        p->nreq--;
+    }
+    peer_mark(p, t.seq);
+    int rc = ts_window_put(sw->win, m->data, m->data_len, &t, m->index);
+    if (rc == TS_WIN_CONFLICT) {
+        sw->c_bad_pieces++;
+        peer_close(p, "two different pieces signed for one sequence number");
+        return;
+    }
+    if (rc == TS_WIN_OK) {
+        sw->c_pieces_in++;
+        swarm_piece_stored(sw, t.seq, &t);
+    }
+}
+
+static void on_request(peer_t *p, const ts_wire_msg_t *m)
+{
+    swarm_t *sw = p->sw;
+    if (m->index >= sw->n) {
+        peer_close(p, "request outside the piece space");
+        return;
+    }
+    if (p->am_choking || m->begin != 0 || p->out.len > SW_OUTBUF_MAX || !sw->has_edge)
+        return;
+    uint64_t seq = ts_window_seq_for_index(sw->win, m->index, sw->edge);
+    size_t len;
+    ts_trailer_t t;
+    const uint8_t *piece = ts_window_get(sw->win, seq, &len, &t);
+    if (!piece)
+        return;
+    ts_wire_put_piece(&p->out, m->index, 0, piece, len);
+    sw->c_pieces_up++;
+}
+
+static void dispatch(peer_t *p, const ts_wire_msg_t *m)
+{
+    swarm_t *sw = p->sw;
+    p->last_rx_ns = ts_mono_ns();
+    switch (m->id) {
+    case TS_WIRE_KEEPALIVE:
+        break;
+    case TS_WIRE_CHOKE:
+        p->peer_choking = 1;
+        clear_requests(p);
+        break;
+    case TS_WIRE_UNCHOKE:
+        p->peer_choking = 0;
+        pick(p);
+        break;
+    case TS_WIRE_INTERESTED:
+        p->peer_interested = 1;
+        break;
+    case TS_WIRE_NOT_INTERESTED:
+        p->peer_interested = 0;
+        break;
+    case TS_WIRE_HAVE:
+        if (m->index >= sw->n) {
+            peer_close(p, "have outside the piece space");
+            return;
+        }
+        peer_mark(p, ts_window_seq_for_index(sw->win, m->index,
+                                             p->has_edge ? p->edge : (sw->has_edge ? sw->edge : m->index)));
+        pick(p);
+        break;
+    case TS_WIRE_BITFIELD:
+        if (!ts_wire_bitfield_valid(m->data, m->data_len, sw->n)) {
+            peer_close(p, "bitfield of the wrong size");
+            return;
+        }
+        /* Bit i stands for the newest seq <= the edge it announced with that index. */
+        if (p->has_edge)
+            for (uint64_t i = 0; i < sw->n; i++)
+                if (m->data[i / 8] & (0x80 >> (i % 8))) {
+                    uint64_t d = (p->edge % sw->n + sw->n - i) % sw->n;
+                    if (d <= p->edge)
+                        peer_mark(p, p->edge - d);
+                }
+        pick(p);
+        break;
+    case TS_WIRE_REQUEST:
+        on_request(p, m);
+        break;
+    case TS_WIRE_PIECE:
+        on_piece(p, m);
+        if (alive(p))
+            pick(p);
+        break;
+    case TS_WIRE_CANCEL:
+        break; /* requests are answered at once; nothing queued to cancel */
+    case TS_WIRE_EXTENDED:
+        on_ext(p, m);
+        break;
+    default:
+        break; /* unknown messages are ignored, as BEP 3 asks */
+    }
+}
+
+static void on_http(peer_t *p)
+{
+    uint8_t *end = memmem(p->in.data, p->in.len, "\r\n\r\n", 4);
+    if (!end) {
+        if (p->in.len > HTTP_MAX)
+            peer_close(p, "oversized tracker request");
+        return;
+    }
+    size_t len = (size_t)(end - p->in.data) + 4;
+    ts_tracker_handle(p->sw->tracker, (const char *)p->in.data, len, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns(),
+                      15, &p->out);
+    p->sw->c_announces++;
+    p->in.len = 0;
+    ev_io_stop(p->sw->loop, &p->rio);
+    flush(p);
+}
+
+static void process(peer_t *p)
+{
+    if (p->state == PEER_SNIFF && p->in.len > 0) {
+        if (p->in.data[0] == 19)
+            p->state = PEER_HANDSHAKE;
+        else if (p->sw->tracker)
+            p->state = PEER_HTTP;
+        else {
+            peer_close(p, "not a BitTorrent peer");
+            return;
+        }
+    }
+    if (p->state == PEER_HTTP) {
+        on_http(p);
+        return;
+    }
+    if (p->state == PEER_HANDSHAKE && on_handshake(p) <= 0)
+        return;
+    size_t off = 0;
+    size_t max = p->sw->meta.piece_len + 64;
+    if (max < p->sw->n / 8 + 64)
+        max = p->sw->n / 8 + 64;
+    while (alive(p) && p->state == PEER_ACTIVE) {
+        ts_wire_msg_t m;
+        ssize_t n = ts_wire_parse(p->in.data + off, p->in.len - off, max, &m);
+        if (n < 0) {
+            peer_close(p, "protocol error");
+            return;
+        }
+        if (n == 0)
+            break;
+        dispatch(p, &m);
+        off += (size_t)n;
+    }
+    if (alive(p))
+        ts_buf_consume(&p->in, off);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    peer_t *p = w->data;
+    for (int i = 0; i < 16 && alive(p); i++) {
+        if (ts_buf_reserve(&p->in, 65536) < 0) {
+            peer_close(p, "out of memory");
+            return;
+        }
+        ssize_t n = read(p->fd, p->in.data + p->in.len, 65536);
+        if (n == 0) {
+            peer_close(p, "closed by peer");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                peer_close(p, strerror(errno));
+            break;
+        }
+        p->in.len += (size_t)n;
+        process(p);
+        if ((size_t)n < 65536)
+            break;
+    }
+    if (alive(p))
+        flush(p);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    peer_t *p = w->data;
+    if (p->state == PEER_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            peer_close(p, strerror(err));
+            return;
+        }
+        p->state = PEER_HANDSHAKE;
+        send_handshake(p);
+        ev_io_start(loop, &p->rio);
+    }
+    flush(p);
+}
+
+peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting)
+{
+    peer_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->has = calloc(sw->n, sizeof *p->has))) {
+        free(p);
+        close(fd);
+        return NULL;
+    }
+    p->sw = sw;
+    p->fd = fd;
+    p->addr = *addr;
+    p->outgoing = outgoing;
+    p->am_choking = p->peer_choking = 1;
+    p->connected_ns = p->last_rx_ns = p->last_tx_ns = ts_mono_ns();
+    ts_buf_init(&p->in);
+    ts_buf_init(&p->out);
+    ev_io_init(&p->rio, on_read, fd, EV_READ);
+    ev_io_init(&p->wio, on_write, fd, EV_WRITE);
+    p->rio.data = p->wio.data = p;
+    p->next = sw->peers;
+    sw->peers = p;
+    if (connecting) {
+        p->state = PEER_CONNECTING;
+        ev_io_start(sw->loop, &p->wio);
+    } else {
+        p->state = outgoing ? PEER_HANDSHAKE : PEER_SNIFF;
+        if (outgoing) {
+            send_handshake(p);
+            flush(p);
+        }
+        ev_io_start(sw->loop, &p->rio);
+    }
+    return p;
+}
+
+void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
+{
+    if (ip == sw->announce_ip && port == sw->port)
+        return;
+    int n = 0;
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (!alive(p))
+            continue;
+        n++;
+        if (p->addr.sin_addr.s_addr == htonl(ip) && p->addr.sin_port == htons(port))
+            return;
+    }
+    if (n >= sw->max_peers)
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
+    int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+    if (rc < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return;
+    }
+    peer_new(sw, fd, &a, 1, rc < 0);
+}
+
+void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
+{
+    uint32_t idx = (uint32_t)(seq % sw->n);
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (!alive(p) || p->state != PEER_ACTIVE)
+            continue;
+        if (!peer_has(p, seq))
+            ts_wire_put_have(&p->out, idx);
+        if (rap_changed && p->live_id)
+            ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+        flush(p);
+    }
+}
+
+void peer_tick(swarm_t *sw, uint64_t now)
+{
+    for (uint64_t i = 0; i < sw->n; i++) {
+        peer_t *p = sw->req_peer[i];
+        if (p && now - sw->req_ns[i] > SW_REQ_TIMEOUT_NS) {
+            sw->req_peer[i] = NULL;
+            p->nreq--;
+            ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
+        }
+    }
+    peer_t **pp = &sw->peers;
+    while (*pp) {
+        peer_t *p = *pp;
+        if (alive(p) && now - p->last_rx_ns > SW_IDLE_NS)
+            peer_close(p, "idle");
+        if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30ull * 1000000000) {
+            ts_wire_put_keepalive(&p->out);
+            flush(p);
+        }
+        if (!alive(p)) {
+            *pp = p->next;
+            ts_buf_free(&p->in);
+            ts_buf_free(&p->out);
+            free(p->has);
+            free(p);
+            continue;
+        }
+        pp = &p->next;
+    }
+}
+
+int swarm_count_peers(swarm_t *sw)
+{
+    int n = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        n += alive(p) && p->state == PEER_ACTIVE;
+    return n;
+}

@@ -1,0 +1,361 @@
+/* swarm: speaks the BitTorrent peer wire protocol for one live stream.
+ *
+ *   broadcaster:  signer --[inlink]--> swarm <== peers        (+ embedded tracker on the same port)
+ *   viewer:       peers ==> swarm --[outlink]--> player-bridge
+ *
+ * Every piece from a peer is verified (signature, index, window) before it is stored,
+ * announced, forwarded or delivered. Delivery to the bridge is in sequence order; a piece
+ * that stays missing for SW_SKIP_NS while later ones are here is skipped. */
+#include "swarm.h"
+#include "ts_exit.h"
+#include "ts_log.h"
+#include "ts_stage.h"
+#include "ts_time.h"
+#include "ts_units.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
+               "                [--bind ADDR] [--announce-host IP] [--max-peers N]\n"
+               "                [--instance NAME] [--supervisor ENDPOINT]\n"
+               "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
+               "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
+               "--embedded-tracker answers HTTP announces on the peer port.\n");
+}
+
+/* ------------------------------------------------------------------ playout */
+
+static void publish(swarm_t *sw, uint64_t seq)
+{
+    size_t len;
+    ts_trailer_t t;
+    const uint8_t *piece = ts_window_get(sw->win, seq, &len, &t);
+    if (!piece)
+        return;
+    Ts__Piece p = TS__PIECE__INIT;
+    p.seq = seq;
+    p.timestamp_us = t.timestamp_us;
+    p.flags = t.flags;
+    p.payload.data = (uint8_t *)piece;
+    p.payload.len = t.payload_len;
+    if (ts_outlink_publish(sw->out, &p) == 0)
+        sw->c_delivered++;
+}
+
+static void hook_at(swarm_t *sw, uint64_t seq, const char *why)
+{
+    sw->hooked = 1;
+    sw->hook_seq = sw->play_seq = seq;
+    sw->blocked_since_ns = 0;
+    ts_info("hooked in at seq %llu (%s)", (unsigned long long)seq, why);
+}
+
+/* Deliver every piece that is next in order; skip a hole that has blocked playout too long. */
+static void deliver(swarm_t *sw)
+{
+    if (!sw->hooked)
+        return;
+    uint64_t now = ts_mono_ns();
+    /* Fallen so far behind that the window moved on (stall, suspended laptop): back to the edge. */
+    if (sw->has_edge && sw->edge >= sw->play_seq + sw->n / 2) {
+        uint64_t to = sw->rap + sw->n / 2 > sw->edge ? sw->rap : sw->edge;
+        sw->c_skipped += to - sw->play_seq;
+        ts_warn("fell %llu pieces behind the live edge: jumping ahead",
+                (unsigned long long)(sw->edge - sw->play_seq));
+        hook_at(sw, to, "re-tune");
+    }
+    for (;;) {
+        if (ts_window_has(sw->win, sw->play_seq)) {
+            publish(sw, sw->play_seq++);
+            sw->blocked_since_ns = 0;
+            continue;
+        }
+        if (!sw->has_edge || sw->edge <= sw->play_seq)
+            break;
+        if (!sw->blocked_since_ns) {
+            sw->blocked_since_ns = now;
+            break;
+        }
+        if (now - sw->blocked_since_ns < SW_SKIP_NS)
+            break;
+        uint64_t next = sw->play_seq + 1;
+        while (next < sw->edge && !ts_window_has(sw->win, next))
+            next++;
+        ts_warn("pieces %llu..%llu missed their deadline: skipped", (unsigned long long)sw->play_seq,
+                (unsigned long long)(next - 1));
+        sw->c_skipped += next - sw->play_seq;
+        sw->play_seq = next;
+        sw->blocked_since_ns = 0;
+    }
+}
+
+/* Viewer: hook in at the newest random-access point any peer holds, once one is known. */
+void swarm_consider_hook(swarm_t *sw)
+{
+    if (sw->hooked || sw->is_source)
+        return;
+    int found = 0;
+    uint64_t best = 0, edge = 0;
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (p->fd < 0 || p->state != PEER_ACTIVE || !p->has_edge)
+            continue;
+        if (p->edge > edge)
+            edge = p->edge;
+        if (p->rap <= p->edge && (!found || p->rap > best)) {
+            best = p->rap;
+            found = 1;
+        }
+    }
+    if (!found)
+        return;
+    /* A random-access point older than half the window is gone from every peer: take the edge. */
+    if (best + sw->n / 2 <= edge)
+        best = edge;
+    hook_at(sw, best, "newest random-access point");
+    peer_pick_all(sw);
+}
+
+void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
+{
+    int rap_changed = 0;
+    if (!sw->has_edge || seq > sw->edge) {
+        sw->edge = seq;
+        sw->has_edge = 1;
+    }
+    if ((t->flags & TS_PIECE_RAP) && seq > sw->rap) {
+        sw->rap = seq;
+        rap_changed = 1;
+    }
+    sw->c_seq = sw->edge;
+    if (sw->is_source && !sw->hooked)
+        hook_at(sw, seq, "first piece");
+    peer_have_broadcast(sw, seq, rap_changed);
+    deliver(sw);
+    if (!sw->is_source)
+        peer_pick_all(sw);
+}
+
+static uint64_t out_start(void *arg)
+{
+    swarm_t *sw = arg;
+    return sw->hook_seq;
+}
+
+/* ------------------------------------------------------------- broadcaster */
+
+static void on_signed(const Ts__Piece *p, void *arg)
+{
+    swarm_t *sw = arg;
+    if (!p->has_signature || p->payload.len + TS_TRAILER_LEN > sw->meta.piece_len) {
+        ts_warn("unsigned or oversized piece %llu from the signer: dropped", (unsigned long long)p->seq);
+        return;
+    }
+    uint8_t *piece = malloc(p->payload.len + TS_TRAILER_LEN);
+    if (!piece)
+        return;
+    ts_trailer_t t = { .version = 1, .flags = (uint8_t)p->flags, .payload_len = (uint32_t)p->payload.len,
+                       .seq = p->seq, .timestamp_us = p->timestamp_us };
+    memcpy(t.sig, p->signature.data, TS_SIG_LEN);
+    memcpy(piece, p->payload.data, p->payload.len);
+    ts_trailer_encode(&t, piece + p->payload.len);
+    int rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
+    free(piece);
+    ts_inlink_ack(sw->in, p->seq);
+    if (rc == TS_WIN_OK) {
+        sw->c_pieces_in++;
+        swarm_piece_stored(sw, p->seq, &t);
+    } else if (rc != TS_WIN_DUP) {
+        ts_warn("piece %llu from the signer not stored (window code %d)", (unsigned long long)p->seq, rc);
+    }
+}
+
+/* ------------------------------------------------------------------ sockets */
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    swarm_t *sw = w->data;
+    for (int i = 0; i < 32; i++) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        int fd = accept4(sw->listen_fd, (struct sockaddr *)&a, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        /* Room for tracker clients beyond the peer limit, but not without bound. */
+        if (swarm_count_peers(sw) >= sw->max_peers * 2) {
+            close(fd);
+            continue;
+        }
+        peer_new(sw, fd, &a, 0, 0);
+    }
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    swarm_t *sw = w->data;
+    uint64_t now = ts_mono_ns();
+    peer_tick(sw, now);
+    deliver(sw);
+    if (!sw->is_source) {
+        if (!sw->hooked)
+            swarm_consider_hook(sw);
+        peer_pick_all(sw);
+    }
+    sw->c_peers = (uint64_t)swarm_count_peers(sw);
+}
+
+static int listen_on(swarm_t *sw, const char *bind_addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(sw->port) };
+    if (inet_pton(AF_INET, bind_addr, &a.sin_addr) != 1) {
+        ts_error("bad bind address %s", bind_addr);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0) {
+        ts_error("cannot listen on %s:%u: %s", bind_addr, sw->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    sw->port = ntohs(a.sin_port);
+    sw->listen_fd = fd;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
+    const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1";
+    int embedded = 0, have_port = 0;
+    swarm_t *sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return TS_EXIT_FAIL;
+    sw->max_peers = SW_MAX_PEERS_DEFAULT;
+    static const struct option opts[] = {
+        { "tstream", required_argument, 0, 't' },  { "in", required_argument, 0, 'i' },
+        { "out", required_argument, 0, 'o' },      { "port", required_argument, 0, 'p' },
+        { "bind", required_argument, 0, 'b' },     { "announce-host", required_argument, 0, 'a' },
+        { "max-peers", required_argument, 0, 'm' }, { "embedded-tracker", no_argument, 0, 'e' },
+        { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
+        { "help", no_argument, 0, 'h' },           { 0, 0, 0, 0 },
+    };
+    int c;
+    uint16_t port;
+    char host[64];
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': tstream = optarg; break;
+        case 'i': in_ep = optarg; break;
+        case 'o': out_ep = optarg; break;
+        case 'p':
+            if (ts_units_hostport(optarg, host, sizeof host, &port) < 0) {
+                fprintf(stderr, "ts-swarm: bad --port %s\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            sw->port = port;
+            have_port = 1;
+            break;
+        case 'b': bind_addr = optarg; break;
+        case 'a': announce_host = optarg; break;
+        case 'm': sw->max_peers = atoi(optarg); break;
+        case 'e': embedded = 1; break;
+        case 'n': instance = optarg; break;
+        case 's': sup = optarg; break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        default: usage(stderr); return TS_EXIT_USAGE;
+        }
+    }
+    struct in_addr ann;
+    if (optind != argc || !tstream || !out_ep || !have_port || sw->max_peers < 1 ||
+        inet_pton(AF_INET, announce_host, &ann) != 1) {
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    sw->announce_ip = ntohl(ann.s_addr);
+    sw->is_source = in_ep != NULL;
+    ts_log_init("swarm", instance);
+
+    char err[256];
+    if (ts_metainfo_load(tstream, &sw->meta, err, sizeof err) < 0) {
+        ts_error("%s: %s", tstream, err);
+        return TS_EXIT_CONFIG;
+    }
+    sw->n = sw->meta.npieces;
+    sw->verifier = ts_verifier_new(sw->meta.pubkey, sw->meta.pubkey_len, sw->meta.infohash, err, sizeof err);
+    if (!sw->verifier) {
+        ts_error("%s: %s", tstream, err);
+        return TS_EXIT_CONFIG;
+    }
+    sw->win = ts_window_new(sw->n, sw->meta.piece_len);
+    sw->req_peer = calloc(sw->n, sizeof *sw->req_peer);
+    sw->req_seq = calloc(sw->n, sizeof *sw->req_seq);
+    sw->req_ns = calloc(sw->n, sizeof *sw->req_ns);
+    if (!sw->win || !sw->req_peer || !sw->req_seq || !sw->req_ns)
+        return TS_EXIT_FAIL;
+    /* Azureus-style peer id: client tag, then random bytes. */
+    memcpy(sw->peer_id, "-TS0001-", 8);
+    RAND_bytes(sw->peer_id + 8, 12);
+
+    sw->loop = EV_DEFAULT;
+    void *zctx = zmq_ctx_new();
+    ts_stage_t *st = ts_stage_new(sw->loop, zctx, "swarm", instance, sup);
+    if (!st || listen_on(sw, bind_addr) < 0)
+        return TS_EXIT_FAIL;
+    sw->out = ts_outlink_new(sw->loop, zctx, out_ep, 256, out_start, NULL, sw);
+    if (!sw->out)
+        return TS_EXIT_FAIL;
+    if (sw->is_source && !(sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", 0, 0, on_signed, sw)))
+        return TS_EXIT_FAIL;
+    if (embedded) {
+        sw->tracker = ts_tracker_new(1000, 120ull * 1000000000);
+        ts_tracker_allow(sw->tracker, sw->meta.infohash);
+        ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ sw->announce_ip, sw->port }, ts_mono_ns());
+    } else if (sw->meta.announce[0]) {
+        sw->ann = announce_new(sw, sw->meta.announce);
+    }
+    ev_io_init(&sw->listen_io, on_accept, sw->listen_fd, EV_READ);
+    sw->listen_io.data = sw;
+    ev_io_start(sw->loop, &sw->listen_io);
+    ev_timer_init(&sw->tick, on_tick, 0.1, 0.1);
+    sw->tick.data = sw;
+    ev_timer_start(sw->loop, &sw->tick);
+
+    ts_stage_counter(st, "seq", &sw->c_seq);
+    ts_stage_counter(st, "pieces_in", &sw->c_pieces_in);
+    ts_stage_counter(st, "pieces_up", &sw->c_pieces_up);
+    ts_stage_counter(st, "bytes_up", &sw->c_bytes_up);
+    ts_stage_counter(st, "bytes_down", &sw->c_bytes_down);
+    ts_stage_counter(st, "peers", &sw->c_peers);
+    ts_stage_counter(st, "bad_pieces", &sw->c_bad_pieces);
+    ts_stage_counter(st, "delivered", &sw->c_delivered);
+    ts_stage_counter(st, "skipped", &sw->c_skipped);
+    ts_stage_counter(st, "announces", &sw->c_announces);
+    ts_info("%s on port %u, %llu pieces of %u bytes in the window", sw->is_source ? "broadcasting" : "viewing",
+            sw->port, (unsigned long long)sw->n, sw->meta.piece_len);
+    ts_stage_ready(st);
+    ev_run(sw->loop, 0);
+
+    announce_destroy(&sw->ann);
+    for (peer_t *p = sw->peers; p; p = p->next)
+        peer_close(p, NULL);
+    peer_tick(sw, ts_mono_ns());
+    ts_inlink_destroy(&sw->in);
+    ts_outlink_destroy(&sw->out);
+    ts_tracker_destroy(&sw->tracker);
+    ts_stage_destroy(&st);
+    zmq_ctx_term(zctx);
+    return TS_EXIT_OK;
+}

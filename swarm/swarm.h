@@ -1,0 +1,95 @@
+/* State shared by the swarm process's files: swarm.c (main, playout), peer.c (one BitTorrent
+ * connection each, wire dispatch, piece picking), announce.c (tracker client). */
+#ifndef TS_SWARM_H
+#define TS_SWARM_H
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include "ts_buf.h"
+#include "ts_link.h"
+#include "ts_metainfo.h"
+#include "ts_piece.h"
+#include "ts_window.h"
+#include "tracker.h"
+#include "wire.h"
+
+#define SW_MAX_PEERS_DEFAULT 50
+#define SW_PIPELINE 8                    /* requests outstanding per peer */
+#define SW_REQ_TIMEOUT_NS (3000ull * 1000000)
+#define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
+#define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
+#define SW_IDLE_NS (120ull * 1000000000)
+
+typedef struct swarm swarm_t;
+typedef struct peer peer_t;
+
+enum { PEER_SNIFF, PEER_HANDSHAKE, PEER_ACTIVE, PEER_HTTP, PEER_CONNECTING };
+
+struct peer {
+    swarm_t *sw;
+    int fd, state, outgoing;
+    struct sockaddr_in addr;
+    ev_io rio, wio;
+    ts_buf_t in, out;
+    uint8_t id[20];
+    int ext;                 /* peer speaks BEP 10 */
+    uint8_t live_id;         /* its id for our ts_live message, 0 = none */
+    int am_choking, am_interested, peer_choking, peer_interested;
+    int has_edge;
+    uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
+    uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
+    int nreq;                /* our requests outstanding to it */
+    uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
+    peer_t *next;
+};
+
+struct swarm {
+    struct ev_loop *loop;
+    ts_metainfo_t meta;
+    uint64_t n;               /* pieces in the index space */
+    ts_verifier_t *verifier;
+    ts_window_t *win;
+    int is_source;
+    uint8_t peer_id[20];
+    uint16_t port;
+    uint32_t announce_ip;     /* host order; how others reach us */
+    int max_peers;
+    int listen_fd;
+    ev_io listen_io;
+    ev_timer tick;
+    peer_t *peers;
+    ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
+    struct announce *ann;     /* tracker client */
+    ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
+    ts_outlink_t *out;        /* verified pieces, in order, to the player-bridge */
+    /* requests in flight, per index */
+    peer_t **req_peer;
+    uint64_t *req_seq, *req_ns;
+    /* what we hold */
+    int has_edge;
+    uint64_t edge, rap;
+    /* playout */
+    int hooked;
+    uint64_t play_seq, hook_seq, blocked_since_ns;
+    /* counters (reported to the supervisor) */
+    uint64_t c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
+        c_delivered, c_skipped, c_announces;
+};
+
+/* peer.c */
+peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting);
+void peer_close(peer_t *p, const char *why);
+void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port);
+void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
+void peer_pick_all(swarm_t *sw);
+void peer_tick(swarm_t *sw, uint64_t now);
+
+/* announce.c */
+struct announce *announce_new(swarm_t *sw, const char *url);
+void announce_destroy(struct announce **a);
+
+/* swarm.c */
+void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t);
+int swarm_count_peers(swarm_t *sw);
+void swarm_consider_hook(swarm_t *sw);
+#endif

@@ -1,0 +1,135 @@
+/* tsctl status [NAME] [--json]: ask each instance's supervisor for its stages. */
+#include "instance.h"
+#include "ts_exit.h"
+#include "ts_msg.h"
+#include "tsctl.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int json, count;
+} status_ctx_t;
+
+/* Minimal reader for the supervisor's own flat JSON: the value of "key" after position p. */
+static const char *jfind(const char *p, const char *key, char *out, size_t len)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *s = strstr(p, pat);
+    if (!s) {
+        snprintf(out, len, "-");
+        return NULL;
+    }
+    s += strlen(pat);
+    size_t i = 0;
+    if (*s == '"') {
+        for (s++; *s && *s != '"' && i < len - 1; s++) {
+            if (*s == '\\' && s[1])
+                s++;
+            out[i++] = *s;
+        }
+    } else {
+        while (*s && *s != ',' && *s != '}' && i < len - 1)
+            out[i++] = *s++;
+    }
+    out[i] = 0;
+    return s;
+}
+
+static void print_table(const char *name, const char *json)
+{
+    char role[32], ih[64], url[256];
+    jfind(json, "role", role, sizeof role);
+    jfind(json, "infohash", ih, sizeof ih);
+    jfind(json, "player_url", url, sizeof url);
+    printf("%s  (%s)  infohash %s%s%s\n", name, role, ih, strcmp(url, "-") ? "  player " : "", strcmp(url, "-") ? url : "");
+    printf("  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
+    const char *p = strstr(json, "\"stages\":[");
+    while (p && (p = strstr(p, "{\"name\":"))) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            break;
+        char stage[64], pid[16], state[16], restarts[16], up[16];
+        jfind(p, "name", stage, sizeof stage);
+        jfind(p, "pid", pid, sizeof pid);
+        jfind(p, "state", state, sizeof state);
+        jfind(p, "restarts", restarts, sizeof restarts);
+        jfind(p, "uptime_s", up, sizeof up);
+        printf("  %-14s %8s %-9s %8s %9s  ", stage, pid, state, restarts, up);
+        /* Everything after uptime_s is the stage's own counters. */
+        const char *c = strstr(p, "\"uptime_s\":");
+        c = c ? strchr(c, ',') : NULL;
+        while (c && c < end) {
+            c++;
+            const char *q = strchr(c, ',');
+            if (!q || q > end)
+                q = end;
+            for (const char *x = c; x < q; x++)
+                if (*x != '"')
+                    putchar(*x == ':' ? '=' : *x);
+            putchar(' ');
+            c = q < end ? q : NULL;
+        }
+        putchar('\n');
+        p = end;
+    }
+}
+
+static int one(const char *name, const char *dir, void *arg)
+{
+    status_ctx_t *ctx = arg;
+    char *reply = NULL;
+    int up = inst_supervisor_pid(dir) && inst_request(dir, TS__MSG_TYPE__MSG_STATUS_REQ, NULL, 3000, &reply, NULL) == 0;
+    if (ctx->json) {
+        printf("%s", ctx->count ? ",\n" : "\n");
+        if (up)
+            printf("%s", reply);
+        else
+            printf("{\"name\":\"%s\",\"state_dir\":\"%s\",\"state\":\"down\",\"stages\":[]}", name, dir);
+    } else {
+        if (ctx->count)
+            printf("\n");
+        if (up)
+            print_table(name, reply);
+        else
+            printf("%s  down (state in %s)\n", name, dir);
+    }
+    ctx->count++;
+    free(reply);
+    return 0;
+}
+
+int status_main(int argc, char **argv)
+{
+    status_ctx_t ctx = { 0 };
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            ctx.json = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: tsctl status [NAME] [--json]\n");
+            return TS_EXIT_OK;
+        } else if (argv[i][0] == '-' || name) {
+            fprintf(stderr, "usage: tsctl status [NAME] [--json]\n");
+            return TS_EXIT_USAGE;
+        } else
+            name = argv[i];
+    }
+    char dir[512];
+    if (name && inst_lookup(name, dir, sizeof dir) < 0) {
+        fprintf(stderr, "tsctl status: no instance named %s\n", name);
+        return TS_EXIT_USAGE;
+    }
+    if (ctx.json)
+        printf("{\"instances\":[");
+    if (name)
+        one(name, dir, &ctx);
+    else
+        inst_each(one, &ctx);
+    if (ctx.json)
+        printf("%s]}\n", ctx.count ? "\n" : "");
+    else if (!ctx.count)
+        printf("no instances\n");
+    return TS_EXIT_OK;
+}

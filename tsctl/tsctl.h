@@ -1,0 +1,10 @@
+/* tsctl: one file per subcommand, each with its own *_main. */
+#ifndef TSCTL_H
+#define TSCTL_H
+int start_main(int argc, char **argv);
+int watch_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int stop_main(int argc, char **argv);
+int restart_main(int argc, char **argv);
+int supervise_main(int argc, char **argv);
+#endif

@@ -1,0 +1,239 @@
+/* tsctl watch FILE.tstream: join the broadcast's swarm and serve it to players over HTTP,
+ * with a swarm and a player-bridge under a supervisor. `--output -` stays in the
+ * foreground and copies the stream to stdout (for `| mpv -`). */
+#include "instance.h"
+#include "ts_exit.h"
+#include "ts_metainfo.h"
+#include "ts_units.h"
+#include "tsctl.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tsctl watch FILE.tstream [--http ADDR:PORT] [--output FILE|-] [--port PORT] [--name NAME]\n"
+               "                   [--state-dir DIR]\n"
+               "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
+               "  --http ADDR:PORT   where players connect (default 127.0.0.1 and a free port)\n"
+               "  --output FILE      also write the verified stream to FILE; '-' streams it to stdout\n"
+               "                     in the foreground and stops the viewer when stdout closes\n"
+               "  --port PORT        peer TCP port (default: a free port)\n"
+               "  --name NAME        instance name (default STREAM-viewN)\n");
+}
+
+static volatile sig_atomic_t stop_flag;
+static void on_stop_signal(int sig) { stop_flag = sig; }
+
+/* Foreground copy of the player URL to stdout; reconnects if the bridge restarts. */
+static int relay(const char *addr, uint16_t port, const char *path)
+{
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int failures = 0;
+    while (!stop_flag && failures < 50) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+        inet_pton(AF_INET, addr, &a.sin_addr);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+            close(fd);
+            failures++;
+            usleep(200000);
+            continue;
+        }
+        char req[512];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", path, addr, port);
+        if (write(fd, req, (size_t)n) != n) {
+            close(fd);
+            failures++;
+            continue;
+        }
+        char buf[65536];
+        size_t hdr = 0;
+        int in_body = 0;
+        ssize_t r;
+        while (!stop_flag && (r = read(fd, buf + (in_body ? 0 : hdr), in_body ? sizeof buf : sizeof buf - hdr)) > 0) {
+            size_t off = 0, len = (size_t)r;
+            if (!in_body) {
+                hdr += (size_t)r;
+                char *end = memmem(buf, hdr, "\r\n\r\n", 4);
+                if (!end) {
+                    if (hdr >= sizeof buf)
+                        break;
+                    continue;
+                }
+                in_body = 1;
+                off = (size_t)(end - buf) + 4;
+                len = hdr - off;
+            }
+            while (len > 0) {
+                ssize_t w = write(1, buf + off, len);
+                if (w <= 0) {
+                    close(fd);
+                    return errno == EPIPE ? 0 : -1; /* the player went away */
+                }
+                off += (size_t)w;
+                len -= (size_t)w;
+            }
+            failures = 0;
+        }
+        close(fd);
+        failures++;
+        usleep(200000);
+    }
+    return 0;
+}
+
+int watch_main(int argc, char **argv)
+{
+    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL;
+    uint16_t port = 0, http_port = 0;
+    char http_addr[64] = "127.0.0.1", host[64];
+    static const struct option opts[] = {
+        { "http", required_argument, 0, 'H' }, { "output", required_argument, 0, 'o' },
+        { "port", required_argument, 0, 'p' }, { "name", required_argument, 0, 'n' },
+        { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H':
+            http = optarg;
+            if (ts_units_hostport(optarg, http_addr, sizeof http_addr, &http_port) < 0) {
+                fprintf(stderr, "tsctl watch: bad --http '%s' (ADDR:PORT)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
+        case 'o': output = optarg; break;
+        case 'p':
+            if (ts_units_hostport(optarg, host, sizeof host, &port) < 0) {
+                fprintf(stderr, "tsctl watch: bad --port '%s'\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
+        case 'n': name = optarg; break;
+        case 'd': state_dir = optarg; break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        default: usage(stderr); return TS_EXIT_USAGE;
+        }
+    }
+    (void)http;
+    if (optind != argc - 1) {
+        fprintf(stderr, "tsctl watch: expected one FILE.tstream\n");
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    const char *file = argv[optind];
+    ts_metainfo_t m;
+    char err[512];
+    if (ts_metainfo_load(file, &m, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl watch: %s: %s\n", file, err);
+        return TS_EXIT_CONFIG;
+    }
+    if (!m.announce[0]) {
+        fprintf(stderr, "tsctl watch: %s names no tracker (announce)\n", file);
+        return TS_EXIT_CONFIG;
+    }
+    char autoname[160], dir[512];
+    if (name && !inst_valid_name(name)) {
+        fprintf(stderr, "tsctl watch: bad --name '%s'\n", name);
+        return TS_EXIT_USAGE;
+    }
+    if (!name) {
+        for (int i = 1; i < 1000; i++) {
+            char d[512];
+            snprintf(autoname, sizeof autoname, "%s-view%d", m.name, i);
+            if (inst_lookup(autoname, d, sizeof d) == 0 && inst_supervisor_pid(d))
+                continue;
+            break;
+        }
+        name = autoname;
+    }
+    inst_dir_for(name, state_dir, dir, sizeof dir);
+    if (inst_mkdirs(dir, 0700) < 0) {
+        fprintf(stderr, "tsctl watch: cannot create %s: %s\n", dir, strerror(errno));
+        return TS_EXIT_FAIL;
+    }
+    char ep[600];
+    if (inst_endpoint(dir, "player-bridge", ep, sizeof ep) < 0) {
+        fprintf(stderr, "tsctl watch: state directory %s is too long for unix sockets\n", dir);
+        return TS_EXIT_USAGE;
+    }
+    if (inst_supervisor_pid(dir)) {
+        fprintf(stderr, "tsctl watch: viewer %s is already running (tsctl stop %s)\n", name, name);
+        return TS_EXIT_FAIL;
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/stream.tstream", dir);
+    if (ts_metainfo_save(path, &m, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl watch: %s: %s\n", path, err);
+        return TS_EXIT_FAIL;
+    }
+    if (!port)
+        port = inst_free_port();
+    if (!http_port)
+        http_port = inst_free_port();
+    char outabs[PATH_MAX] = "";
+    int foreground = output && strcmp(output, "-") == 0;
+    if (output && !foreground) {
+        if (output[0] == '/')
+            snprintf(outabs, sizeof outabs, "%s", output);
+        else {
+            char cwd[PATH_MAX - 256];
+            if (!getcwd(cwd, sizeof cwd))
+                return TS_EXIT_FAIL;
+            snprintf(outabs, sizeof outabs, "%s/%s", cwd, output);
+        }
+    }
+    char ih[41];
+    ts_metainfo_hex(m.infohash, ih);
+    instance_t in;
+    memset(&in, 0, sizeof in);
+    snprintf(in.dir, sizeof in.dir, "%s", dir);
+    inst_set(&in, "name", "%s", name);
+    inst_set(&in, "role", "viewer");
+    inst_set(&in, "stream", "%s", m.name);
+    inst_set(&in, "tstream", "%s", file);
+    inst_set(&in, "infohash", "%s", ih);
+    inst_set(&in, "port", "%u", port);
+    inst_set(&in, "http", "%s:%u", http_addr, http_port);
+    inst_set(&in, "player_url", "http://%s:%u/%s.ts", strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr,
+             http_port, m.name);
+    inst_set(&in, "output", "%s", outabs);
+    inst_set(&in, "tracker", "%s", m.announce);
+    if (inst_save(&in) < 0) {
+        fprintf(stderr, "tsctl watch: cannot write %s/instance.conf\n", dir);
+        return TS_EXIT_FAIL;
+    }
+    if (inst_spawn_supervisor(dir, 30, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl watch: viewer %s failed to start: %s\n", name, err);
+        inst_stop(dir, 5);
+        return TS_EXIT_FAIL;
+    }
+    inst_register(name, dir);
+    char spath[200];
+    snprintf(spath, sizeof spath, "/%s.ts", m.name);
+    ts_metainfo_free(&m);
+    if (!foreground) {
+        printf("viewer %s started\n  player URL: %s\n", name, inst_get(&in, "player_url"));
+        if (outabs[0])
+            printf("  output:     %s\n", outabs);
+        return TS_EXIT_OK;
+    }
+    fprintf(stderr, "tsctl watch: viewer %s streaming to stdout (player URL %s)\n", name, inst_get(&in, "player_url"));
+    relay(strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr, http_port, spath);
+    inst_stop(dir, 10);
+    inst_unregister(name);
+    return TS_EXIT_OK;
+}
