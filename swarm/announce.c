@@ -66,8 +66,10 @@ static void ann_parse(struct announce *a)
     a->started = 1;
     a->interval = r.interval > 5 ? r.interval : 5;
     ts_debug("tracker: %zu peers, interval %d s", r.npeers, r.interval);
-    for (size_t i = 0; i < r.npeers; i++)
+    for (size_t i = 0; i < r.npeers; i++) {
+        peer_learn(a->sw, r.peers[i].ip, r.peers[i].port);
         peer_connect(a->sw, r.peers[i].ip, r.peers[i].port);
+    }
     ts_announce_resp_free(&r);
     ann_finish(a, 1);
 }

@@ -253,6 +253,10 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             return;
         }
         p->live_id = x.has_live ? x.live_id : 0;
+        if (x.port) {
+            p->listen_port = x.port;
+            peer_learn(sw, ntohl(p->addr.sin_addr.s_addr), x.port);
+        }
         if (x.has_edge) {
             peer_mark(p, x.edge);
             p->rap = x.rap;
@@ -504,6 +508,8 @@ peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoi
     p->fd = fd;
     p->addr = *addr;
     p->outgoing = outgoing;
+    if (outgoing)
+        p->listen_port = ntohs(addr->sin_port);
     p->am_choking = p->peer_choking = 1;
     p->connected_ns = p->last_rx_ns = p->last_tx_ns = ts_mono_ns();
     ts_buf_init(&p->in);
@@ -536,7 +542,7 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (!alive(p))
             continue;
         n++;
-        if (p->addr.sin_addr.s_addr == htonl(ip) && p->addr.sin_port == htons(port))
+        if (p->addr.sin_addr.s_addr == htonl(ip) && (p->addr.sin_port == htons(port) || p->listen_port == port))
             return;
     }
     if (n >= sw->max_peers)
@@ -604,4 +610,38 @@ int swarm_count_peers(swarm_t *sw)
     for (peer_t *p = sw->peers; p; p = p->next)
         n += alive(p) && p->state == PEER_ACTIVE;
     return n;
+}
+
+/* Remember a listening peer so that a lost connection (its restart, ours) is dialled again. */
+void peer_learn(swarm_t *sw, uint32_t ip, uint16_t port)
+{
+    if (ip == sw->announce_ip && port == sw->port)
+        return;
+    for (int i = 0; i < sw->nknown; i++)
+        if (sw->known[i].ip == ip && sw->known[i].port == port)
+            return;
+    int i = sw->nknown < SW_MAX_KNOWN ? sw->nknown++ : (int)(ts_mono_ns() % SW_MAX_KNOWN);
+    sw->known[i] = (struct known){ .ip = ip, .port = port };
+}
+
+/* Dial known peers we are not connected to, backing off from those that do not answer. */
+void peer_redial(swarm_t *sw, uint64_t now)
+{
+    for (int i = 0; i < sw->nknown; i++) {
+        struct known *k = &sw->known[i];
+        int connected = 0;
+        for (peer_t *p = sw->peers; p && !connected; p = p->next)
+            connected = alive(p) && p->addr.sin_addr.s_addr == htonl(k->ip) &&
+                        (p->listen_port == k->port || (p->outgoing && ntohs(p->addr.sin_port) == k->port));
+        if (connected) {
+            k->fails = 0;
+            k->next_ns = 0;
+            continue;
+        }
+        if (now < k->next_ns)
+            continue;
+        k->fails = k->fails < 6 ? k->fails + 1 : 6;
+        k->next_ns = now + (250ull * 1000000 << k->fails); /* 0.5 s, 1 s, ... 16 s */
+        peer_connect(sw, k->ip, k->port);
+    }
 }

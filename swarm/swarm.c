@@ -204,6 +204,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     swarm_t *sw = w->data;
     uint64_t now = ts_mono_ns();
     peer_tick(sw, now);
+    peer_redial(sw, now);
     deliver(sw);
     if (!sw->is_source) {
         if (!sw->hooked)

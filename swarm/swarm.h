@@ -18,6 +18,7 @@
 #define SW_REQ_TIMEOUT_NS (3000ull * 1000000)
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
+#define SW_MAX_KNOWN 256
 #define SW_IDLE_NS (120ull * 1000000000)
 
 typedef struct swarm swarm_t;
@@ -39,6 +40,7 @@ struct peer {
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
     int nreq;                /* our requests outstanding to it */
+    uint16_t listen_port;    /* where it accepts connections: dialled port, or "p" of its ext handshake */
     uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
     peer_t *next;
 };
@@ -58,6 +60,9 @@ struct swarm {
     ev_io listen_io;
     ev_timer tick;
     peer_t *peers;
+    /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
+    struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails; } known[SW_MAX_KNOWN];
+    int nknown;
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
     ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
@@ -80,6 +85,8 @@ struct swarm {
 peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting);
 void peer_close(peer_t *p, const char *why);
 void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port);
+void peer_learn(swarm_t *sw, uint32_t ip, uint16_t port);
+void peer_redial(swarm_t *sw, uint64_t now);
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);

@@ -1,0 +1,83 @@
+# Helpers shared by the end-to-end tests (sourced, not run).
+set -euo pipefail
+TS_BIN=${TS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
+TSCTL="$TS_BIN/tsctl"
+WORK=$(mktemp -d /tmp/tse2e.XXXXXX)
+export TSTREAM_HOME="$WORK/home"
+mkdir -p "$TSTREAM_HOME"
+cd "$WORK"
+
+cleanup() {
+  local rc=$?
+  "$TSCTL" stop --all >/dev/null 2>&1 || true
+  if [ $rc -ne 0 ]; then
+    echo "--- logs of the failed run ($WORK) ---"
+    for f in "$TSTREAM_HOME"/*/log/*.log; do
+      [ -f "$f" ] && { echo "== $f"; tail -n 25 "$f"; }
+    done
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+say() { echo "[$(date +%T)] $*"; }
+
+# Wait until COMMAND succeeds, at most SECONDS.
+wait_for() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  until "$@"; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.5
+  done
+}
+
+# The 2 Mbit/s CBR MPEG-TS test stream (ffmpeg lavfi), DURATION seconds, written to stdout in real time.
+testsrc_cmd() {
+  echo "ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 -t $1 -c:v libx264 -preset veryfast -tune zerolatency -b:v 1800k -minrate 1800k -maxrate 1800k -bufsize 900k -x264-params nal-hrd=cbr -g 50 -pix_fmt yuv420p -c:a mp2 -b:a 128k -f mpegts -muxrate 2000k pipe:1"
+}
+
+# Is OUT one contiguous slice of SRC? Prints the offset where it starts.
+slice_offset() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+src = open(sys.argv[1], 'rb').read()
+out = open(sys.argv[2], 'rb').read()
+if len(out) < 4096:
+    print("output too short: %d bytes" % len(out), file=sys.stderr); sys.exit(1)
+off = src.find(out[:4096])
+if off < 0:
+    print("output's first 4 KiB are not in the source", file=sys.stderr); sys.exit(1)
+if src[off:off + len(out)] != out:
+    # find the first differing byte for the report
+    s = src[off:off + len(out)]
+    i = next((k for k in range(min(len(s), len(out))) if s[k] != out[k]), min(len(s), len(out)))
+    print("output differs from the source at output byte %d of %d (source offset %d)" % (i, len(out), off + i), file=sys.stderr)
+    sys.exit(1)
+print(off)
+PY
+}
+
+# Decode FILE with ffmpeg, failing on the first decoder error.
+decodes_clean() {
+  local errs
+  errs=$(ffmpeg -hide_banner -nostdin -v error -xerror -i "$1" -f null - 2>&1) || { echo "$errs" | head -5 >&2; return 1; }
+  [ -z "$errs" ] || { echo "$errs" | head -5 >&2; return 1; }
+}
+
+# JSON field of tsctl status --json: jq-free, with python3 from Debian.
+status_json() { "$TSCTL" status --json; }
+stage_field() { # INSTANCE STAGE FIELD
+  status_json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for i in d["instances"]:
+    if i["name"] == sys.argv[1]:
+        for s in i["stages"]:
+            if s["name"] == sys.argv[2]:
+                print(s.get(sys.argv[3], "")); sys.exit(0)
+sys.exit(1)' "$1" "$2" "$3"
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A broadcast from a pipe: source (ffmpeg) and three viewers from the command line.
+# Each viewer's output must be one contiguous, byte-identical slice of what the source
+# produced, at least 20 s of stream long, and decode without a single ffmpeg error.
+. "$(dirname "$0")/lib.sh"
+
+say "start broadcast"
+"$TSCTL" start demo --source "pipe:$(testsrc_cmd 120) | tee -a $WORK/src.ts" --bitrate 2M > start.out
+cat start.out
+[ -s demo.tstream ] || fail "demo.tstream not written"
+
+for i in 1 2 3; do
+  "$TSCTL" watch demo.tstream --name v$i --output "$WORK/out$i.ts" > watch$i.out
+  grep -q "player URL: http://127.0.0.1:" watch$i.out || fail "viewer $i printed no player URL"
+done
+cat watch1.out
+
+# 20 s of a 2 Mbit/s stream is 5,000,000 bytes; wait for a margin over that in every output.
+need=5500000
+for i in 1 2 3; do
+  wait_for 90 bash -c "[ \$(stat -c %s $WORK/out$i.ts 2>/dev/null || echo 0) -ge $need ]" \
+    || fail "viewer $i received only $(stat -c %s out$i.ts 2>/dev/null || echo 0) bytes"
+done
+
+# A player reads the HTTP URL too.
+url=$(sed -n 's/.*player URL: //p' watch1.out)
+timeout 20 ffmpeg -hide_banner -nostdin -v error -xerror -i "$url" -t 3 -f null - || fail "ffmpeg could not play $url"
+
+"$TSCTL" status
+for i in 1 2 3; do "$TSCTL" stop v$i >/dev/null; done
+"$TSCTL" stop demo >/dev/null
+
+for i in 1 2 3; do
+  off=$(slice_offset src.ts out$i.ts) || fail "viewer $i output is not a slice of the source"
+  say "viewer $i: $(stat -c %s out$i.ts) bytes, identical to the source from byte $off"
+  decodes_clean out$i.ts || fail "viewer $i output does not decode cleanly"
+done
+say "PASS"
