@@ -2,7 +2,7 @@
 # A broadcast from a pipe: source (ffmpeg) and three viewers from the command line.
 # Each viewer's output must be one contiguous, byte-identical slice of what the source
 # produced, at least 20 s of stream long, and decode without a single ffmpeg error.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 
 say "start broadcast"
 "$TSCTL" start demo --source "pipe:$(testsrc_cmd 120) | tee -a $WORK/src.ts" --bitrate 2M > start.out

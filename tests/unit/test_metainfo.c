@@ -1,5 +1,7 @@
 /* The .tstream file: encode/parse round trip, the infohash, rejections, and save/load on disk. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, mkdtemp */
+#endif
 #include "ts_bencode.h"
 #include "ts_buf.h"
 #include "ts_metainfo.h"

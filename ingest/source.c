@@ -1,0 +1,100 @@
+#include "source.h"
+#include "src_fd.h"
+#include "src_http.h"
+#include "src_pipe.h"
+#include "ts_exit.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The brief's CBR test stream: 640x360 H.264 at 1.8 Mbit/s + MP2, muxed at 2 Mbit/s, real time. */
+static const char testsrc_cmd[] =
+    "exec ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 "
+    "-f lavfi -i sine=frequency=1000:sample_rate=48000 -c:v libx264 -preset veryfast -tune zerolatency "
+    "-b:v 1800k -minrate 1800k -maxrate 1800k -bufsize 900k -x264-params nal-hrd=cbr -g 50 -pix_fmt yuv420p "
+    "-c:a mp2 -b:a 128k -f mpegts -muxrate 2000k pipe:1";
+
+struct ts_source {
+    ts_source_kind_t kind;
+    ts_src_fd_t *fd;
+    ts_src_pipe_t *pipe;
+    ts_src_http_t *http;
+};
+
+const char *ts_source_testsrc_cmd(void) { return testsrc_cmd; }
+
+ts_source_kind_t ts_source_kind(const char *spec)
+{
+    if (strcmp(spec, "-") == 0)
+        return TS_SOURCE_STDIN;
+    if (strcmp(spec, "testsrc") == 0)
+        return TS_SOURCE_TESTSRC;
+    if (strncmp(spec, "pipe:", 5) == 0)
+        return TS_SOURCE_PIPE;
+    if (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0)
+        return TS_SOURCE_HTTP;
+    return TS_SOURCE_FILE;
+}
+
+ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps, const ts_source_cb_t *cb, void *arg,
+                           int *code, char *err, size_t errlen)
+{
+    ts_source_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        *code = TS_EXIT_FAIL;
+        return NULL;
+    }
+    s->kind = ts_source_kind(spec);
+    *code = TS_EXIT_FAIL;
+    switch (s->kind) {
+    case TS_SOURCE_FILE:
+        *code = TS_EXIT_CONFIG; /* a missing or unreadable file will not appear by restarting */
+        /* fall through */
+    case TS_SOURCE_STDIN:
+        s->fd = ts_src_fd_new(loop, spec, bps, cb, arg, err, errlen);
+        break;
+    case TS_SOURCE_PIPE:
+        if (!spec[5]) {
+            snprintf(err, errlen, "pipe: needs a command");
+            *code = TS_EXIT_USAGE;
+            break;
+        }
+        s->pipe = ts_src_pipe_new(loop, spec + 5, cb, arg, err, errlen);
+        break;
+    case TS_SOURCE_TESTSRC:
+        s->pipe = ts_src_pipe_new(loop, testsrc_cmd, cb, arg, err, errlen);
+        break;
+    case TS_SOURCE_HTTP:
+        s->http = ts_src_http_new(loop, spec, cb, arg, err, errlen);
+        break;
+    }
+    if (!s->fd && !s->pipe && !s->http) {
+        free(s);
+        return NULL;
+    }
+    *code = TS_EXIT_OK;
+    return s;
+}
+
+void ts_source_stop(ts_source_t *s)
+{
+    if (s->fd)
+        ts_src_fd_stop(s->fd);
+    if (s->pipe)
+        ts_src_pipe_stop(s->pipe);
+    if (s->http)
+        ts_src_http_stop(s->http);
+}
+
+void ts_source_destroy(ts_source_t **self)
+{
+    ts_source_t *s = *self;
+    if (!s)
+        return;
+    ts_src_fd_destroy(&s->fd);
+    ts_src_pipe_destroy(&s->pipe);
+    ts_src_http_destroy(&s->http);
+    free(s);
+    *self = NULL;
+}

@@ -1,0 +1,247 @@
+#include "http.h"
+#include <string.h>
+#include <strings.h>
+
+/* A byte-at-a-time state machine: every byte is judged when it is seen, so a bad byte (NUL, a
+ * control character, a space in the wrong place) is rejected at once, and a valid prefix is always
+ * PARTIAL. Strict where RFC 9112 allows it (no obs-fold, no space before ':', single spaces in the
+ * request line); lenient where players need it (bare LF line ends, leading empty lines). */
+
+enum {
+    S_LEAD,       /* empty lines before the request line (RFC 9112 2.2) */
+    S_LEAD_LF,    /* CR seen there */
+    S_METHOD,
+    S_TARGET0,    /* first byte of the target */
+    S_TARGET,
+    S_VERSION,    /* "HTTP/1." then one digit */
+    S_VERSION_END,/* CR or LF after the version */
+    S_LINE_LF,    /* CR seen at the end of a header line or the request line: LF must follow */
+    S_HDR0,       /* start of a header line, or the empty line */
+    S_HDR_NAME,
+    S_HDR_VALUE,
+    S_END_LF,     /* CR of the empty line seen */
+};
+
+static int is_tchar(uint8_t c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int is_vchar(uint8_t c) { return c >= 0x21 && c <= 0x7e; }
+
+static int bad(ts_http_req_t *req, const char *why)
+{
+    req->error = why;
+    return TS_HTTP_BAD;
+}
+
+/* The target has ended: check its form and find the path in it. 0, or -1 with req->error. */
+static int split_target(ts_http_req_t *req)
+{
+    const char *t = req->target;
+    size_t n = req->target_len;
+    if (n == 1 && t[0] == '*') {
+        if (req->method != TS_HTTP_M_OPTIONS) {
+            req->error = "'*' target outside OPTIONS";
+            return -1;
+        }
+        req->path = t;
+        req->path_len = 1;
+        return 0;
+    }
+    size_t start = 0;
+    if (t[0] != '/') {
+        /* absolute-form, which servers must accept (RFC 9112 3.2.2): drop scheme and authority */
+        size_t skip;
+        if (n >= 7 && strncasecmp(t, "http://", 7) == 0)
+            skip = 7;
+        else if (n >= 8 && strncasecmp(t, "https://", 8) == 0)
+            skip = 8;
+        else {
+            req->error = "target is neither a path nor an absolute URL";
+            return -1;
+        }
+        const char *slash = memchr(t + skip, '/', n - skip);
+        const char *q = memchr(t + skip, '?', n - skip);
+        if (slash && q && q < slash)
+            slash = NULL;
+        if (!slash) {
+            static const char root[] = "/";
+            req->path = root; /* "http://host" or "http://host?x" means "/" */
+            req->path_len = 1;
+            return 0;
+        }
+        start = (size_t)(slash - t);
+    }
+    size_t end = start;
+    while (end < n && t[end] != '?' && t[end] != '#')
+        end++;
+    req->path = t + start;
+    req->path_len = end - start;
+    return 0;
+}
+
+static ts_http_method_t classify(const char *m, size_t n)
+{
+    /* Methods are case-sensitive (RFC 9110 9.1). */
+    if (n == 3 && memcmp(m, "GET", 3) == 0)
+        return TS_HTTP_M_GET;
+    if (n == 4 && memcmp(m, "HEAD", 4) == 0)
+        return TS_HTTP_M_HEAD;
+    if (n == 7 && memcmp(m, "OPTIONS", 7) == 0)
+        return TS_HTTP_M_OPTIONS;
+    return TS_HTTP_M_OTHER;
+}
+
+int ts_http_parse(const uint8_t *buf, size_t len, ts_http_req_t *req)
+{
+    static const char version[] = "HTTP/1.";
+    memset(req, 0, sizeof *req);
+    size_t limit = len < TS_HTTP_MAX_HEAD ? len : TS_HTTP_MAX_HEAD;
+    int st = S_LEAD;
+    size_t mark = 0, vi = 0;
+    for (size_t i = 0; i < limit; i++) {
+        uint8_t c = buf[i];
+        switch (st) {
+        case S_LEAD:
+            if (c == '\r')
+                st = S_LEAD_LF;
+            else if (c == '\n')
+                ;
+            else if (is_tchar(c)) {
+                mark = i;
+                st = S_METHOD;
+            } else
+                return bad(req, "bad byte before the method");
+            break;
+        case S_LEAD_LF:
+            if (c != '\n')
+                return bad(req, "CR without LF");
+            st = S_LEAD;
+            break;
+        case S_METHOD:
+            if (c == ' ') {
+                req->method_str = (const char *)buf + mark;
+                req->method_len = i - mark;
+                req->method = classify(req->method_str, req->method_len);
+                st = S_TARGET0;
+            } else if (!is_tchar(c))
+                return bad(req, "bad byte in the method");
+            else if (i - mark >= TS_HTTP_MAX_METHOD)
+                return bad(req, "method too long");
+            break;
+        case S_TARGET0:
+            if (!is_vchar(c))
+                return bad(req, "bad request-target");
+            mark = i;
+            st = S_TARGET;
+            break;
+        case S_TARGET:
+            if (c == ' ') {
+                req->target = (const char *)buf + mark;
+                req->target_len = i - mark;
+                if (split_target(req) < 0)
+                    return TS_HTTP_BAD;
+                st = S_VERSION;
+                vi = 0;
+            } else if (!is_vchar(c))
+                return bad(req, "bad byte in the request-target");
+            break;
+        case S_VERSION:
+            if (vi < sizeof version - 1) {
+                if (c != (uint8_t)version[vi])
+                    return bad(req, "not HTTP/1.x");
+                vi++;
+            } else {
+                if (c < '0' || c > '9')
+                    return bad(req, "not HTTP/1.x");
+                req->version_minor = c - '0';
+                st = S_VERSION_END;
+            }
+            break;
+        case S_VERSION_END:
+            if (c == '\r')
+                st = S_LINE_LF;
+            else if (c == '\n')
+                st = S_HDR0;
+            else
+                return bad(req, "junk after the HTTP version");
+            req->hdr_off = i + 1 + (c == '\r');
+            break;
+        case S_LINE_LF:
+            if (c != '\n')
+                return bad(req, "CR without LF");
+            st = S_HDR0;
+            break;
+        case S_HDR0:
+            if (c == '\r')
+                st = S_END_LF;
+            else if (c == '\n')
+                goto done;
+            else if (c == ' ' || c == '\t')
+                return bad(req, "obsolete header line folding");
+            else if (is_tchar(c))
+                st = S_HDR_NAME;
+            else
+                return bad(req, "bad byte in a header name");
+            break;
+        case S_HDR_NAME:
+            if (c == ':') {
+                req->nheaders++;
+                st = S_HDR_VALUE;
+            } else if (!is_tchar(c))
+                return bad(req, "bad byte in a header name");
+            break;
+        case S_HDR_VALUE:
+            if (c == '\r')
+                st = S_LINE_LF;
+            else if (c == '\n')
+                st = S_HDR0;
+            else if (!(c == ' ' || c == '\t' || is_vchar(c) || c >= 0x80))
+                return bad(req, "bad byte in a header value");
+            break;
+        case S_END_LF:
+            if (c != '\n')
+                return bad(req, "CR without LF");
+            goto done;
+        }
+        continue;
+    done:
+        req->head_len = i + 1;
+        req->error = NULL;
+        return TS_HTTP_DONE;
+    }
+    if (limit == TS_HTTP_MAX_HEAD)
+        return bad(req, "request head too large");
+    return TS_HTTP_PARTIAL;
+}
+
+int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *name, const char **val,
+                   size_t *vlen)
+{
+    size_t nlen = strlen(name);
+    size_t p = req->hdr_off;
+    while (p < req->head_len) {
+        const uint8_t *lf = memchr(buf + p, '\n', req->head_len - p);
+        if (!lf)
+            break;
+        size_t end = (size_t)(lf - buf); /* line is [p, end) without the LF */
+        if (end > p && buf[end - 1] == '\r')
+            end--;
+        const uint8_t *colon = end > p ? memchr(buf + p, ':', end - p) : NULL;
+        if (colon && (size_t)(colon - (buf + p)) == nlen && strncasecmp((const char *)buf + p, name, nlen) == 0) {
+            size_t a = (size_t)(colon - buf) + 1, b = end;
+            while (a < b && (buf[a] == ' ' || buf[a] == '\t'))
+                a++;
+            while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t'))
+                b--;
+            *val = (const char *)buf + a;
+            *vlen = b - a;
+            return 0;
+        }
+        p = (size_t)(lf - buf) + 1;
+    }
+    return -1;
+}

@@ -1,0 +1,509 @@
+#include "server.h"
+#include "http.h"
+#include "outq.h"
+#include "ts_log.h"
+#include "ts_piece.h"
+#include "ts_time.h"
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LINGER_S 2.0       /* after a reply, wait this long for the client to close first */
+#define ACCEPT_BATCH 32    /* connections accepted per loop turn */
+#define ACCEPT_PAUSE_S 0.5 /* out of descriptors: stop accepting this long */
+#define READ_SCRATCH 4096
+
+typedef enum {
+    C_REQUEST, /* reading the request head */
+    C_STREAM,  /* a player receiving the stream */
+    C_REPLY,   /* a short response is being written */
+    C_LINGER,  /* reply written and our side shut: draining until the client closes */
+} cstate_t;
+
+typedef struct client {
+    struct client *prev, *next;
+    ts_server_t *srv;
+    int fd;
+    cstate_t st;
+    int wait_rap; /* streaming, but no RAP seen yet: send nothing until one comes */
+    char addr[64]; /* "[v6]:port" */
+    char what[96]; /* "GET /x.ts 200" for the disconnect line */
+    uint8_t *req;  /* request head bytes, freed once parsed */
+    size_t req_len;
+    ev_io rio, wio;
+    ev_timer timer; /* request timeout, then linger timeout */
+    ts_outq_t q;
+    uint64_t sent, t0_ns;
+} client_t;
+
+struct ts_server {
+    struct ev_loop *loop;
+    const ts_ring_t *ring;
+    char path[256];
+    int lfd;
+    uint16_t port;
+    ev_io lio;
+    ev_timer pause;
+    client_t *head, *tail; /* in accept order */
+    size_t n_stream, n_other;
+    ts_server_stats_t stats;
+};
+
+static const char CORS[] = "Access-Control-Allow-Origin: *\r\n";
+
+/* ------------------------------------------------------------------ connections */
+
+static void client_close(client_t *cl, const char *why)
+{
+    ts_server_t *s = cl->srv;
+    double secs = (double)(ts_mono_ns() - cl->t0_ns) / 1e9;
+    ts_info("client %s disconnected (%s%s%s): %llu bytes sent in %.1f s", cl->addr, cl->what[0] ? cl->what : "",
+            cl->what[0] ? ", " : "", why, (unsigned long long)cl->sent, secs);
+    ev_io_stop(s->loop, &cl->rio);
+    ev_io_stop(s->loop, &cl->wio);
+    ev_timer_stop(s->loop, &cl->timer);
+    close(cl->fd);
+    ts_outq_clear(&cl->q);
+    free(cl->req);
+    if (cl->st == C_STREAM)
+        s->n_stream--;
+    else
+        s->n_other--;
+    s->stats.clients = s->n_stream;
+    if (cl->prev)
+        cl->prev->next = cl->next;
+    else
+        s->head = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    else
+        s->tail = cl->prev;
+    free(cl);
+}
+
+/* Queue bytes toward the client. 0, or -1 if the client was closed (over its limit, or no memory). */
+static int client_push(client_t *cl, ts_chunk_t *c)
+{
+    if (cl->q.bytes + c->len > SERVER_MAX_QUEUE) {
+        ts_warn("client %s is not keeping up (%zu bytes queued): dropping it", cl->addr, cl->q.bytes);
+        cl->srv->stats.clients_dropped++;
+        client_close(cl, "too slow");
+        return -1;
+    }
+    if (ts_outq_push(&cl->q, c) < 0) {
+        client_close(cl, "out of memory");
+        return -1;
+    }
+    ev_io_start(cl->srv->loop, &cl->wio);
+    return 0;
+}
+
+static int client_push_bytes(client_t *cl, const char *data, size_t len)
+{
+    ts_chunk_t *c = ts_chunk_new(0, 0, 0, data, len);
+    if (!c) {
+        client_close(cl, "out of memory");
+        return -1;
+    }
+    int rc = client_push(cl, c);
+    ts_chunk_unref(&c);
+    return rc;
+}
+
+/* A short response follows; it gets as long to leave as the request had to come in. */
+static void client_replying(client_t *cl)
+{
+    cl->st = C_REPLY;
+    ev_timer_stop(cl->srv->loop, &cl->timer);
+    ev_timer_set(&cl->timer, SERVER_REQUEST_TIMEOUT, 0);
+    ev_timer_start(cl->srv->loop, &cl->timer);
+}
+
+/* A complete short response; the connection closes once it is written. */
+static void client_reply(client_t *cl, int status, const char *reason, const char *extra, const char *body,
+                         int with_body)
+{
+    char buf[1024];
+    size_t blen = body ? strlen(body) : 0;
+    int n;
+    if (status == 204)
+        n = snprintf(buf, sizeof buf, "HTTP/1.1 %d %s\r\n%s%sConnection: close\r\n\r\n", status, reason, CORS,
+                     extra ? extra : "");
+    else
+        n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-cache\r\n%s%sConnection: close\r\n\r\n%s",
+                     status, reason, blen, CORS, extra ? extra : "", with_body && body ? body : "");
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = snprintf(buf, sizeof buf, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n%s"
+                     "Connection: close\r\n\r\n", CORS);
+    size_t w = strlen(cl->what);
+    snprintf(cl->what + w, sizeof cl->what - w, "%s%d", w ? " " : "", status);
+    client_replying(cl);
+    client_push_bytes(cl, buf, (size_t)n);
+}
+
+/* GET of the stream: headers now, then from the newest RAP in the ring (or the next one). */
+static void client_stream(client_t *cl)
+{
+    ts_server_t *s = cl->srv;
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n"
+                               "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+    size_t w = strlen(cl->what);
+    snprintf(cl->what + w, sizeof cl->what - w, " 200");
+    ev_timer_stop(s->loop, &cl->timer);
+    free(cl->req); /* the request is done with; a player may stay for hours */
+    cl->req = NULL;
+    cl->st = C_STREAM;
+    s->n_other--;
+    s->n_stream++;
+    s->stats.clients = s->n_stream;
+    if (client_push_bytes(cl, head, sizeof head - 1) < 0)
+        return;
+    long rap = ts_ring_newest_rap(s->ring);
+    /* Starting further back than the queue limit would only get the player dropped at once. */
+    if (rap < 0 || ts_ring_bytes_from(s->ring, (size_t)rap) > SERVER_MAX_QUEUE / 2) {
+        cl->wait_rap = 1;
+        return;
+    }
+    for (size_t i = (size_t)rap; i < ts_ring_count(s->ring); i++)
+        if (client_push(cl, ts_ring_at(s->ring, i)) < 0)
+            return;
+}
+
+static int path_is(const ts_http_req_t *r, const char *p)
+{
+    size_t n = strlen(p);
+    return r->path_len == n && memcmp(r->path, p, n) == 0;
+}
+
+/* CORS preflight: echo the headers the page asks for, if they look like header names. */
+static void client_preflight(client_t *cl, const ts_http_req_t *r)
+{
+    char extra[512];
+    int n = snprintf(extra, sizeof extra, "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+                                          "Access-Control-Max-Age: 600\r\n");
+    const char *v;
+    size_t vlen;
+    if (ts_http_header(cl->req, r, "Access-Control-Request-Headers", &v, &vlen) == 0 && vlen > 0 && vlen <= 256 &&
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") >= vlen)
+        snprintf(extra + n, sizeof extra - (size_t)n, "Access-Control-Allow-Headers: %.*s\r\n", (int)vlen, v);
+    client_reply(cl, 204, "No Content", extra, NULL, 0);
+}
+
+static void client_request(client_t *cl, const ts_http_req_t *r)
+{
+    ts_server_t *s = cl->srv;
+    snprintf(cl->what, sizeof cl->what, "%.*s %.*s", (int)(r->method_len > 16 ? 16 : r->method_len), r->method_str,
+             (int)(r->target_len > 64 ? 64 : r->target_len), r->target);
+    int stream = path_is(r, s->path), index = path_is(r, "/");
+    switch (r->method) {
+    case TS_HTTP_M_OPTIONS:
+        if (stream || index || path_is(r, "*"))
+            client_preflight(cl, r);
+        else
+            client_reply(cl, 404, "Not Found", NULL, "not found\n", 1);
+        return;
+    case TS_HTTP_M_OTHER:
+        client_reply(cl, 405, "Method Not Allowed", "Allow: GET, HEAD, OPTIONS\r\n", "method not allowed\n", 1);
+        return;
+    case TS_HTTP_M_GET:
+    case TS_HTTP_M_HEAD:
+        break;
+    }
+    int get = r->method == TS_HTTP_M_GET;
+    if (index) {
+        char body[400];
+        snprintf(body, sizeof body, "tstream live stream (MPEG-TS): %s\n", s->path);
+        client_reply(cl, 200, "OK", NULL, body, get);
+    } else if (!stream) {
+        client_reply(cl, 404, "Not Found", NULL, "not found\n", get);
+    } else if (!get) {
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n"
+                                   "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+        snprintf(cl->what + strlen(cl->what), sizeof cl->what - strlen(cl->what), " 200");
+        client_replying(cl);
+        client_push_bytes(cl, head, sizeof head - 1);
+    } else if (s->n_stream >= SERVER_MAX_STREAMS) {
+        ts_warn("client %s refused: already %zu players", cl->addr, s->n_stream);
+        client_reply(cl, 503, "Service Unavailable", "Retry-After: 5\r\n", "too many players\n", 1);
+    } else {
+        client_stream(cl);
+    }
+}
+
+static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    client_t *cl = w->data;
+    if (cl->st == C_REQUEST) {
+        size_t room = TS_HTTP_MAX_HEAD - cl->req_len; /* > 0: a full buffer is always answered */
+        ssize_t r = read(cl->fd, cl->req + cl->req_len, room);
+        if (r == 0) {
+            client_close(cl, "closed before a complete request");
+            return;
+        }
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                client_close(cl, strerror(errno));
+            return;
+        }
+        size_t old = cl->req_len;
+        cl->req_len += (size_t)r;
+        /* Reparse only when a line ended (or the buffer is full): a client feeding one byte at a
+         * time cannot make us rescan the head for every byte. */
+        if (!memchr(cl->req + old, '\n', (size_t)r) && cl->req_len < TS_HTTP_MAX_HEAD)
+            return;
+        ts_http_req_t req;
+        int rc = ts_http_parse(cl->req, cl->req_len, &req);
+        if (rc == TS_HTTP_PARTIAL)
+            return;
+        if (rc == TS_HTTP_BAD) {
+            snprintf(cl->what, sizeof cl->what, "bad request: %s", req.error);
+            client_reply(cl, 400, "Bad Request", NULL, "bad request\n", 1);
+            return;
+        }
+        client_request(cl, &req);
+        return; /* cl may be gone */
+    }
+    /* Any later bytes (a body, pipelined requests) are read and dropped; what matters is EOF. */
+    uint8_t scratch[READ_SCRATCH];
+    ssize_t r = read(cl->fd, scratch, sizeof scratch);
+    if (r == 0)
+        client_close(cl, cl->st == C_STREAM ? "player closed" : "closed");
+    else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        client_close(cl, strerror(errno));
+}
+
+static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    client_t *cl = w->data;
+    ssize_t n = ts_outq_write(&cl->q, cl->fd);
+    if (n < 0) {
+        client_close(cl, errno == EPIPE || errno == ECONNRESET ? "player went away" : strerror(errno));
+        return;
+    }
+    cl->sent += (uint64_t)n;
+    cl->srv->stats.bytes_out += (uint64_t)n;
+    if (cl->q.n)
+        return;
+    ev_io_stop(loop, &cl->wio);
+    if (cl->st == C_REPLY) {
+        /* Half-close and drain, so the reply is not lost to a reset from unread request bytes. */
+        shutdown(cl->fd, SHUT_WR);
+        cl->st = C_LINGER;
+        ev_timer_set(&cl->timer, LINGER_S, 0);
+        ev_timer_start(loop, &cl->timer);
+    }
+}
+
+static void on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    client_t *cl = w->data;
+    client_close(cl, cl->st == C_REQUEST ? "request timeout" : cl->st == C_REPLY ? "reply timeout" : "done");
+}
+
+/* ------------------------------------------------------------------ listener */
+
+static void format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
+{
+    char host[48], serv[8]; /* numeric only: an IPv6 address fits in 46 */
+    if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(out, outlen, "?");
+        return;
+    }
+    if (sa->sa_family == AF_INET6)
+        snprintf(out, outlen, "[%s]:%s", host, serv);
+    else
+        snprintf(out, outlen, "%s:%s", host, serv);
+}
+
+static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_server_t *s = w->data;
+    ev_io_start(loop, &s->lio);
+}
+
+static void add_client(ts_server_t *s, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    if (s->n_other >= SERVER_MAX_OTHERS) {
+        /* Full of connections that are not (yet) players: the oldest is the likeliest to be stuck. */
+        for (client_t *c = s->head; c; c = c->next)
+            if (c->st != C_STREAM) {
+                client_close(c, "closed to make room for a new connection");
+                break;
+            }
+    }
+    client_t *cl = calloc(1, sizeof *cl);
+    uint8_t *req = malloc(TS_HTTP_MAX_HEAD);
+    if (!cl || !req) {
+        free(cl);
+        free(req);
+        close(fd);
+        ts_warn("out of memory: connection refused");
+        return;
+    }
+    cl->srv = s;
+    cl->fd = fd;
+    cl->req = req;
+    cl->st = C_REQUEST;
+    cl->t0_ns = ts_mono_ns();
+    format_addr(sa, salen, cl->addr, sizeof cl->addr);
+    ts_outq_init(&cl->q);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* pieces go out whole; no Nagle wait */
+    ev_io_init(&cl->rio, on_client_read, fd, EV_READ);
+    ev_io_init(&cl->wio, on_client_write, fd, EV_WRITE);
+    ev_timer_init(&cl->timer, on_client_timer, SERVER_REQUEST_TIMEOUT, 0);
+    cl->rio.data = cl->wio.data = cl->timer.data = cl;
+    ev_io_start(s->loop, &cl->rio);
+    ev_timer_start(s->loop, &cl->timer);
+    cl->prev = s->tail;
+    if (s->tail)
+        s->tail->next = cl;
+    else
+        s->head = cl;
+    s->tail = cl;
+    s->n_other++;
+    ts_info("client %s connected", cl->addr);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    ts_server_t *s = w->data;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The pending connection stays queued and the listener stays readable: pause rather
+                 * than spin. */
+                ts_warn("accept: %s: pausing for %.1f s", strerror(errno), ACCEPT_PAUSE_S);
+                ev_io_stop(loop, &s->lio);
+                ev_timer_set(&s->pause, ACCEPT_PAUSE_S, 0);
+                ev_timer_start(loop, &s->pause);
+            }
+            return; /* EAGAIN, or a connection that died in the queue (ECONNABORTED, ...) */
+        }
+        add_client(s, fd, (struct sockaddr *)&ss, sl);
+    }
+}
+
+static int listen_on(ts_server_t *s, const char *addr, uint16_t port, int *fatal_config, char *err, size_t errlen)
+{
+    char host[256], serv[8];
+    size_t alen = strlen(addr);
+    /* "[::1]" as ts_units_hostport leaves it */
+    if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(alen - 2), addr + 1);
+    else
+        snprintf(host, sizeof host, "%s", addr);
+    snprintf(serv, sizeof serv, "%u", port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res;
+    int gai = getaddrinfo(host, serv, &hints, &res);
+    if (gai != 0) {
+        *fatal_config = 1;
+        snprintf(err, errlen, "%s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart while old sockets sit in TIME_WAIT */
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        *fatal_config = e == EADDRNOTAVAIL || e == EACCES;
+        snprintf(err, errlen, "cannot listen on %s port %u: %s", host, port, strerror(e));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    s->lfd = fd;
+    return 0;
+}
+
+ts_server_t *ts_server_new(struct ev_loop *loop, const char *addr, uint16_t port, const char *path,
+                           const ts_ring_t *ring, int *fatal_config, char *err, size_t errlen)
+{
+    *fatal_config = 0;
+    if (strlen(path) >= sizeof ((ts_server_t *)0)->path) {
+        *fatal_config = 1;
+        snprintf(err, errlen, "path too long");
+        return NULL;
+    }
+    ts_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->ring = ring;
+    s->lfd = -1;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (listen_on(s, addr, port, fatal_config, err, errlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    ev_io_init(&s->lio, on_accept, s->lfd, EV_READ);
+    ev_timer_init(&s->pause, on_pause_end, ACCEPT_PAUSE_S, 0);
+    s->lio.data = s->pause.data = s;
+    ev_io_start(loop, &s->lio);
+    return s;
+}
+
+void ts_server_destroy(ts_server_t **self)
+{
+    ts_server_t *s = *self;
+    if (!s)
+        return;
+    while (s->head)
+        client_close(s->head, "server stopping");
+    ev_io_stop(s->loop, &s->lio);
+    ev_timer_stop(s->loop, &s->pause);
+    if (s->lfd >= 0)
+        close(s->lfd);
+    free(s);
+    *self = NULL;
+}
+
+uint16_t ts_server_port(const ts_server_t *s) { return s->port; }
+
+void ts_server_piece(ts_server_t *s, ts_chunk_t *c)
+{
+    client_t *next;
+    for (client_t *cl = s->head; cl; cl = next) {
+        next = cl->next; /* cl may be closed below */
+        if (cl->st != C_STREAM)
+            continue;
+        if (cl->wait_rap) {
+            if (!(c->flags & TS_PIECE_RAP))
+                continue;
+            cl->wait_rap = 0;
+        }
+        client_push(cl, c);
+    }
+}
+
+const ts_server_stats_t *ts_server_stats(const ts_server_t *s) { return &s->stats; }

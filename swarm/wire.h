@@ -1,0 +1,99 @@
+/* BitTorrent peer wire codec (BEP 3 + BEP 10, tstream's ts_live extension): docs/PROTOCOL.md section 4.
+ *
+ * Pure encode/decode, no sockets: the swarm process owns the connections and feeds bytes in.
+ * Every length read from the wire is checked before it is used, so the parsers take hostile input.
+ * Encoders append to a ts_buf_t; a message that cannot be represented (a length beyond 2^32, a
+ * seq beyond INT64_MAX) is not written and sets the buffer's sticky err instead. */
+#ifndef TS_WIRE_H
+#define TS_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ts_buf.h"
+
+#define TS_WIRE_HANDSHAKE_LEN 68
+#define TS_WIRE_PSTR "BitTorrent protocol"
+
+enum {
+    TS_WIRE_CHOKE = 0,
+    TS_WIRE_UNCHOKE = 1,
+    TS_WIRE_INTERESTED = 2,
+    TS_WIRE_NOT_INTERESTED = 3,
+    TS_WIRE_HAVE = 4,
+    TS_WIRE_BITFIELD = 5,
+    TS_WIRE_REQUEST = 6,
+    TS_WIRE_PIECE = 7,
+    TS_WIRE_CANCEL = 8,
+    TS_WIRE_EXTENDED = 20,
+    TS_WIRE_KEEPALIVE = 255 /* pseudo id for a zero-length message; a real id 255 is reported as a keep-alive too */
+};
+
+typedef struct {
+    uint8_t reserved[8];
+    uint8_t infohash[20];
+    uint8_t peer_id[20];
+} ts_handshake_t;
+
+/* 0x13 "BitTorrent protocol" reserved infohash peer_id. */
+void ts_wire_handshake_encode(const ts_handshake_t *h, uint8_t out[TS_WIRE_HANDSHAKE_LEN]);
+/* 0 ok (h filled from the first 68 bytes), 1 need more bytes, -1 not BitTorrent. A wrong byte in
+ * the protocol string is reported as soon as it arrives, so a non-BitTorrent client is dropped early. */
+int ts_wire_handshake_decode(const uint8_t *in, size_t len, ts_handshake_t *h);
+/* 1 if the peer set the BEP 10 extension-protocol bit (reserved[5] & 0x10). */
+int ts_wire_handshake_ext(const ts_handshake_t *h);
+
+typedef struct {
+    uint8_t id;                     /* TS_WIRE_*, or an unknown id as received */
+    uint32_t index, begin, length;  /* HAVE: index; REQUEST/CANCEL: all three; PIECE: index, begin */
+    const uint8_t *data;            /* BITFIELD bits, PIECE block, EXTENDED payload (after the ext id), */
+    size_t data_len;                /*   unknown id: its payload; points into the parsed buffer */
+    uint8_t ext_id;                 /* EXTENDED */
+} ts_wire_msg_t;
+
+/* Parse one message at the start of buf. Returns bytes consumed (> 0), 0 if incomplete, -1 on a
+ * protocol error: a length prefix above max_msg (checked as soon as the prefix is in, before the
+ * body arrives), a fixed-size message with the wrong length, PIECE shorter than 9 or EXTENDED
+ * shorter than 2. An unknown id is not an error: it is returned with id set so the caller can
+ * ignore it. m->data points into buf. */
+ssize_t ts_wire_parse(const uint8_t *buf, size_t len, size_t max_msg, ts_wire_msg_t *m);
+
+void ts_wire_put_simple(ts_buf_t *b, uint8_t id); /* choke / unchoke / interested / not interested */
+void ts_wire_put_keepalive(ts_buf_t *b);
+void ts_wire_put_have(ts_buf_t *b, uint32_t index);
+void ts_wire_put_bitfield(ts_buf_t *b, const uint8_t *bits, size_t nbytes);
+void ts_wire_put_request(ts_buf_t *b, uint8_t id /* REQUEST or CANCEL */, uint32_t index, uint32_t begin,
+                         uint32_t length);
+void ts_wire_put_piece(ts_buf_t *b, uint32_t index, uint32_t begin, const uint8_t *data, size_t len);
+void ts_wire_put_extended(ts_buf_t *b, uint8_t ext_id, const uint8_t *payload, size_t len);
+
+/* 1 if nbytes == ceil(npieces / 8) and the spare bits of the last byte are zero, else 0. */
+int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces);
+
+/* BEP 10 extension handshake (extended id 0), tstream flavour: a bencoded dict
+ *   { "m": { "ts_live": <our id> }, "p": <listen port>, "ts_edge": <highest seq held>,
+ *     "ts_rap": <newest random-access seq held>, "v": "tstream 0.1" }
+ * "m" is empty when has_live = 0; "p" is left out when port = 0; ts_edge / ts_rap are left out
+ * when the sender holds nothing (has_edge = 0). */
+typedef struct {
+    int has_live;
+    uint8_t live_id;   /* 1..255 */
+    uint16_t port;     /* 0 = not announced */
+    int has_edge;
+    uint64_t edge, rap;
+} ts_ext_hs_t;
+
+/* The whole message: length prefix, id 20, ext id 0, dict. */
+void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x);
+/* payload = the bytes after the ext id. Unknown keys (other clients' extensions, "v", "yourip",
+ * "reqq", ...) are ignored. A ts_live id of 0 means "disabled" (BEP 10) and gives has_live = 0.
+ * -1 if malformed: not exactly one bencoded dict, "m" not a dict, ts_live not an int in 0..255,
+ * "p" not an int in 0..65535, ts_edge / ts_rap not both present or both absent, negative,
+ * or ts_rap > ts_edge. */
+int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t *x);
+
+/* ts_live message, sent with the id the PEER announced: bencoded { "edge": seq, "rap": seq }. */
+void ts_wire_put_live(ts_buf_t *b, uint8_t peer_live_id, uint64_t edge, uint64_t rap);
+/* payload = the bytes after the ext id. -1 unless exactly one dict with non-negative int "edge"
+ * and "rap", rap <= edge (other keys ignored). */
+int ts_wire_parse_live(const uint8_t *payload, size_t len, uint64_t *edge, uint64_t *rap);
+#endif

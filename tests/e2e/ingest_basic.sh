@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# ts-ingest end to end: the real binary, a throwaway subscriber (inlink, identity "signer") built
+# here from lib/, and ffmpeg as the judge of the reassembled stream.
+#   1. testsrc: consecutive seqs, RAP pieces start with PAT and match the keyframes, clean decode
+#   2. --state-dir: no sequence number reused across kill -9 and restart
+#   3. pipe: a command that keeps exiting is restarted with backoff and DISCONT is flagged
+#   4. file: paced at --bitrate, delivered byte for byte
+#   5. exit codes
+set -u
+BIN=${TS_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
+SRC=${TS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=$(cd "$BIN/.." && pwd)
+INGEST=$BIN/ts-ingest
+fail=0
+pass=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { if eval "$1"; then ok "$2"; else bad "$2 [$1]"; fi; }
+
+for tool in ffmpeg ffprobe gcc pkg-config; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 0; }
+done
+[ -x "$INGEST" ] || { echo "FAIL: $INGEST not built"; exit 1; }
+[ -f "$BUILD/libtslib.a" ] || { echo "FAIL: $BUILD/libtslib.a not built"; exit 1; }
+
+T=$(mktemp -d /tmp/ingest_e2e.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- the subscriber
+cat >"$T/sub.c" <<'EOF'
+#include "ts_link.h"
+#include "ts_log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+typedef struct { FILE *f; ts_inlink_t *il; int have; unsigned long long first, last, n, gaps, rap, rap_bad, disc, not188, bytes; } st_t;
+static void on_piece(const Ts__Piece *p, void *arg)
+{
+    st_t *s = arg;
+    if (s->have && p->seq != s->last + 1)
+        s->gaps++;
+    if (!s->have)
+        s->first = p->seq, s->have = 1;
+    s->last = p->seq;
+    s->n++;
+    s->bytes += p->payload.len;
+    s->not188 += p->payload.len % 188 != 0;
+    if (p->flags & 1) {
+        const uint8_t *d = p->payload.data;
+        s->rap++;
+        s->rap_bad += p->payload.len < 188 || d[0] != 0x47 || ((d[1] & 0x1f) << 8 | d[2]) != 0;
+    }
+    s->disc += (p->flags & 2) != 0;
+    if (s->f)
+        fwrite(p->payload.data, 1, p->payload.len, s->f);
+    ts_inlink_ack(s->il, p->seq);
+}
+static void on_end(struct ev_loop *loop, ev_timer *w, int r) { ev_break(loop, EVBREAK_ALL); }
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+        return 2;
+    ts_log_init("sub", "e2e");
+    struct ev_loop *loop = ev_default_loop(0);
+    void *z = zmq_ctx_new();
+    st_t s;
+    memset(&s, 0, sizeof s);
+    if (strcmp(argv[3], "-"))
+        s.f = fopen(argv[3], "wb");
+    s.il = ts_inlink_new(loop, z, argv[1], "signer", 0, 0, on_piece, &s);
+    ev_timer t;
+    ev_timer_init(&t, on_end, atof(argv[2]), 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    if (s.f)
+        fclose(s.f);
+    printf("pieces=%llu first=%llu last=%llu gaps=%llu bytes=%llu rap=%llu rap_bad=%llu discont=%llu not188=%llu\n",
+           s.n, s.first, s.last, s.gaps, s.bytes, s.rap, s.rap_bad, s.disc, s.not188);
+    ts_inlink_destroy(&s.il);
+    zmq_ctx_term(z);
+    return 0;
+}
+EOF
+EVLIB=$(find /usr/lib /usr/lib64 -name 'libev.so*' 2>/dev/null | head -1)
+if ! gcc -std=gnu11 -O1 -I"$SRC/lib" -I"$BUILD/proto" "$T/sub.c" "$BUILD/libtslib.a" \
+    $(pkg-config --libs libzmq libprotobuf-c libcrypto) ${EVLIB:+"$EVLIB"} -lev -lm -o "$T/sub" 2>"$T/cc.log"; then
+    cat "$T/cc.log"
+    echo "FAIL: cannot build the test subscriber"
+    exit 1
+fi
+field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" "$2" | tail -1; }
+# Live (not zombie) processes in the process group of the last command ingest started (log in $1).
+group_alive() {
+    local g
+    g=$(sed -n 's/.*source command started (pid \([0-9]*\)).*/\1/p' "$1" | tail -1)
+    [ -n "$g" ] && ps -e -o pgid=,stat= | awk -v g="$g" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# ---------------------------------------------------------------- 1. testsrc
+"$INGEST" --source testsrc --out "ipc://$T/t.ipc" --instance e2e 2>"$T/t.log" &
+PIDS+=($!)
+ING=$!
+"$T/sub" "ipc://$T/t.ipc" 8 "$T/t.ts" >"$T/t.stat"
+kill -TERM $ING
+wait $ING
+check "[ $? -eq 0 ]" "testsrc: SIGTERM exits 0"
+check "! group_alive '$T/t.log'" "testsrc: ffmpeg's process group is gone"
+n=$(field pieces "$T/t.stat")
+check "[ ${n:-0} -ge 80 ]" "testsrc: $n pieces in 8 s"
+check "[ $(field first "$T/t.stat") -eq 0 ] && [ $(field gaps "$T/t.stat") -eq 0 ]" "testsrc: seqs from 0, consecutive"
+check "[ $(field not188 "$T/t.stat") -eq 0 ]" "testsrc: every piece is whole TS packets"
+rap=$(field rap "$T/t.stat")
+check "[ ${rap:-0} -ge 3 ] && [ $(field rap_bad "$T/t.stat") -eq 0 ]" "testsrc: $rap RAP pieces, each starts with the PAT"
+kf=$(ffprobe -v error -select_streams v -show_entries packet=flags -of csv=p=0 "$T/t.ts" | grep -c '^K')
+check "[ $kf -eq $rap ]" "testsrc: RAP pieces ($rap) = keyframes ($kf)"
+check "ffmpeg -v error -xerror -i '$T/t.ts' -f null - 2>'$T/t.dec'" "testsrc: reassembled stream decodes cleanly"
+check "grep -q 'msg=\"ready\"' '$T/t.log'" "testsrc: READY logged"
+
+# ---------------------------------------------------------------- 2. seq across kill -9
+firsts=()
+lasts=()
+for i in 1 2 3; do
+    "$INGEST" --source testsrc --out "ipc://$T/s.ipc" --state-dir "$T/state" 2>>"$T/s.log" &
+    ING=$!
+    PIDS+=($ING)
+    "$T/sub" "ipc://$T/s.ipc" 2 - >"$T/s$i.stat"
+    kill -KILL $ING
+    wait $ING 2>/dev/null
+    firsts+=($(field first "$T/s$i.stat"))
+    lasts+=($(field last "$T/s$i.stat"))
+done
+check "[ ${firsts[1]} -gt ${lasts[0]} ] && [ ${firsts[2]} -gt ${lasts[1]} ]" \
+    "state: no reuse across kill -9 (runs ${firsts[0]}..${lasts[0]}, ${firsts[1]}..${lasts[1]}, ${firsts[2]}..${lasts[2]})"
+check "[ $(cat "$T/state/seq") -eq $((3 * 4096)) ]" "state: one 4096 block reserved per run"
+sleep 0.5
+check "! group_alive '$T/s.log'" "state: ffmpeg dies with a kill -9'd ingest"
+
+# ---------------------------------------------------------------- 3. pipe restarts
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=160x90:rate=25 -c:v libx264 -preset veryfast -g 5 \
+    -pix_fmt yuv420p -t 1 -f mpegts "$T/small.ts" </dev/null
+"$INGEST" --source "pipe:cat '$T/small.ts'" --out "ipc://$T/p.ipc" 2>"$T/p.log" &
+ING=$!
+PIDS+=($ING)
+"$T/sub" "ipc://$T/p.ipc" 4.5 - >"$T/p.stat"
+kill -TERM $ING
+wait $ING
+check "[ $(grep -c 'restarting source command in' "$T/p.log") -ge 3 ]" "pipe: restarted after exiting"
+check "grep -q 'in 1 s' '$T/p.log' && grep -q 'in 2 s' '$T/p.log'" "pipe: backoff 1 s, 2 s, ..."
+check "[ $(field discont "$T/p.stat") -ge 2 ] && [ $(field gaps "$T/p.stat") -eq 0 ]" "pipe: DISCONT after each restart"
+
+# ---------------------------------------------------------------- 4. paced file
+size=$(stat -c %s "$T/small.ts")
+"$INGEST" --source "$T/small.ts" --bitrate 200k --out "ipc://$T/f.ipc" 2>"$T/f.log" &
+ING=$!
+PIDS+=($ING)
+start=$(date +%s%N)
+"$T/sub" "ipc://$T/f.ipc" $(awk "BEGIN{print $size*8/200000 + 1.5}") "$T/f.ts" >"$T/f.stat"
+kill -TERM $ING
+wait $ING
+check "cmp -s '$T/f.ts' '$T/small.ts'" "file: delivered byte for byte"
+t0=$(sed -n 's/^time=\([^ ]*\).*msg="ready".*/\1/p' "$T/f.log")
+t1=$(sed -n 's/^time=\([^ ]*\).*end of file.*/\1/p' "$T/f.log")
+took=$(( ($(date -d "$t1" +%s%N) - $(date -d "$t0" +%s%N)) / 1000000 ))
+want=$((size * 8 * 1000 / 200000))
+check "[ $took -ge $((want * 9 / 10)) ] && [ $took -le $((want * 11 / 10 + 100)) ]" \
+    "file: $size bytes at 200 kbit/s took $took ms (expected $want)"
+
+# ---------------------------------------------------------------- 5. exit codes
+"$INGEST" --help >/dev/null
+check "[ $? -eq 0 ]" "--help exits 0"
+"$INGEST" --source x 2>/dev/null
+check "[ $? -eq 100 ]" "missing --out exits 100"
+"$INGEST" --source "$T/small.ts" --out "ipc://$T/x.ipc" 2>/dev/null
+check "[ $? -eq 100 ]" "file without --bitrate exits 100"
+"$INGEST" --source "$T/nonexistent.ts" --bitrate 2M --out "ipc://$T/x.ipc" 2>/dev/null
+check "[ $? -eq 101 ]" "missing file exits 101"
+"$INGEST" --source - --out "nonsense://x" </dev/null 2>/dev/null
+check "[ $? -eq 111 ]" "unbindable endpoint exits 111"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

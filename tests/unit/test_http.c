@@ -1,0 +1,457 @@
+/* The player-bridge's HTTP request parser (player-bridge/http.c): every prefix of a valid request
+ * is PARTIAL and the whole is DONE; malformed input turns BAD at the offending byte and stays BAD;
+ * oversized heads, NUL bytes, bare LFs, header lookup. Then the small pieces the server is made
+ * of: the piece ring, the shared output queue and the resume record. */
+#include "chunk.h"
+#include "http.h"
+#include "outq.h"
+#include "output.h"
+#include "ring.h"
+#include "ts_piece.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+        }                                                                                                              \
+    } while (0)
+
+static int parse(const char *s, size_t n, ts_http_req_t *r) { return ts_http_parse((const uint8_t *)s, n, r); }
+
+static int streq(const char *p, size_t n, const char *want) { return n == strlen(want) && memcmp(p, want, n) == 0; }
+
+/* Printable name for failure messages. */
+static const char *show(const char *s, size_t n)
+{
+    static char out[200];
+    size_t j = 0;
+    for (size_t i = 0; i < n && j + 5 < sizeof out; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r') { out[j++] = '\\'; out[j++] = 'r'; }
+        else if (c == '\n') { out[j++] = '\\'; out[j++] = 'n'; }
+        else if (c < 0x20 || c >= 0x7f) j += (size_t)snprintf(out + j, sizeof out - j, "\\x%02x", c);
+        else out[j++] = (char)c;
+    }
+    out[j] = 0;
+    return out;
+}
+
+/* ------------------------------------------------------------------ valid requests */
+
+typedef struct {
+    const char *text;
+    size_t len; /* 0: strlen */
+    ts_http_method_t method;
+    const char *path;
+    int minor;
+    size_t head_len; /* 0: the whole text */
+} valid_t;
+
+static void check_valid(const valid_t *v)
+{
+    size_t n = v->len ? v->len : strlen(v->text);
+    size_t head = v->head_len ? v->head_len : n;
+    ts_http_req_t r;
+    int prefix_ok = 1;
+    for (size_t k = 0; k < head; k++) {
+        int rc = parse(v->text, k, &r);
+        if (rc != TS_HTTP_PARTIAL) {
+            prefix_ok = 0;
+            CHECK(0, "%s: prefix of %zu bytes gives %d (%s)", show(v->text, n), k, rc, r.error ? r.error : "");
+            break;
+        }
+    }
+    CHECK(prefix_ok, "%s: every proper prefix partial", show(v->text, n));
+    for (size_t k = head; k <= n; k++) {
+        int rc = parse(v->text, k, &r);
+        if (rc != TS_HTTP_DONE || r.head_len != head) {
+            CHECK(0, "%s: %zu bytes give %d, head_len %zu (want DONE, %zu) %s", show(v->text, n), k, rc, r.head_len,
+                  head, r.error ? r.error : "");
+            return;
+        }
+    }
+    CHECK(r.method == v->method, "%s: method %d, want %d", show(v->text, n), r.method, v->method);
+    CHECK(streq(r.path, r.path_len, v->path), "%s: path '%.*s', want '%s'", show(v->text, n), (int)r.path_len, r.path,
+          v->path);
+    CHECK(r.version_minor == v->minor, "%s: HTTP/1.%d, want 1.%d", show(v->text, n), r.version_minor, v->minor);
+}
+
+static void test_valid(void)
+{
+    static const char obs[] = "GET /x HTTP/1.1\r\nUser-Agent: caf\xc3\xa9\xff\r\n\r\n";
+    static const valid_t cases[] = {
+        { "GET /live.ts HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: VLC/3.0\r\n\r\n", 0, TS_HTTP_M_GET,
+          "/live.ts", 1, 0 },
+        { "GET /live.ts HTTP/1.0\n\n", 0, TS_HTTP_M_GET, "/live.ts", 0, 0 },
+        { "HEAD / HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_HEAD, "/", 1, 0 },
+        { "OPTIONS * HTTP/1.1\r\nOrigin: http://a.example\r\nAccess-Control-Request-Method: GET\r\n\r\n", 0,
+          TS_HTTP_M_OPTIONS, "*", 1, 0 },
+        { "OPTIONS /live.ts HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_OPTIONS, "/live.ts", 1, 0 },
+        { "GET /live.ts?token=1&x=%20#frag HTTP/1.1\r\nA:\r\nB: v v \r\n\r\n", 0, TS_HTTP_M_GET, "/live.ts", 1, 0 },
+        { "GET http://host:8080/live.ts?x HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_GET, "/live.ts", 1, 0 },
+        { "GET HTTPS://host HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 0 },
+        { "GET http://host?q=/a HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 0 },
+        { "\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 0 },
+        { "\nGET / HTTP/1.1\nA: b\r\nC:d\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 0 },
+        { "GET / HTTP/1.9\r\n\r\n", 0, TS_HTTP_M_GET, "/", 9, 0 },
+        { "POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 0, TS_HTTP_M_OTHER, "/x", 1, 39 },
+        { "DELETE /live.ts HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_OTHER, "/live.ts", 1, 0 },
+        { "get / HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_OTHER, "/", 1, 0 }, /* methods are case-sensitive */
+        { "GETS / HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_OTHER, "/", 1, 0 },
+        { "X-Custom!#$%&'*+-.^_`|~ / HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_OTHER, "/", 1, 0 },
+        { "GET / HTTP/1.1\r\nX:\t tab\t\r\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 0 },
+        { "GET / HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0, TS_HTTP_M_GET, "/", 1, 18 }, /* pipelined */
+        { obs, sizeof obs - 1, TS_HTTP_M_GET, "/x", 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_valid(&cases[i]);
+}
+
+/* ------------------------------------------------------------------ malformed requests */
+
+/* BAD at exactly bad_at bytes (0: only check the whole text is BAD), PARTIAL before, BAD after. */
+static void check_bad(const char *text, size_t n, size_t bad_at)
+{
+    if (!n)
+        n = strlen(text);
+    ts_http_req_t r;
+    int first_bad = -1;
+    for (size_t k = 0; k <= n; k++) {
+        int rc = parse(text, k, &r);
+        if (rc == TS_HTTP_DONE) {
+            CHECK(0, "%s: %zu bytes parse as a complete request", show(text, n), k);
+            return;
+        }
+        if (rc == TS_HTTP_BAD && first_bad < 0) {
+            first_bad = (int)k;
+            CHECK(r.error && *r.error, "%s: BAD gives a reason", show(text, n));
+        }
+        if (rc != TS_HTTP_BAD && first_bad >= 0) {
+            CHECK(0, "%s: BAD at %d but %d at %zu", show(text, n), first_bad, rc, k);
+            return;
+        }
+    }
+    CHECK(first_bad >= 0, "%s: never BAD", show(text, n));
+    if (bad_at)
+        CHECK(first_bad == (int)bad_at, "%s: BAD at %d bytes, want %zu", show(text, n), first_bad, bad_at);
+}
+
+static void test_malformed(void)
+{
+    static const struct {
+        const char *text;
+        size_t len, bad_at;
+    } cases[] = {
+        { "GET  / HTTP/1.1\r\n\r\n", 0, 5 },             /* two spaces */
+        { " GET / HTTP/1.1\r\n\r\n", 0, 1 },             /* leading space */
+        { "GET / HTTP/1.1 \r\n\r\n", 0, 15 },            /* space after the version */
+        { "GET / HTTP/2.0\r\n\r\n", 0, 12 },             /* HTTP/2 in text form */
+        { "GET / HTTP/1.x\r\n\r\n", 0, 14 },
+        { "GET / HTTP/1.10\r\n\r\n", 0, 15 },
+        { "GET / http/1.1\r\n\r\n", 0, 7 },
+        { "GET /\r\n\r\n", 0, 6 },                       /* HTTP/0.9 */
+        { "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 0, 21 }, /* space before the colon */
+        { "GET / HTTP/1.1\r\n folded\r\n\r\n", 0, 17 },  /* obs-fold */
+        { "GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n", 0, 23 },
+        { "GET / HTTP/1.1\rX\r\n\r\n", 0, 16 },          /* CR without LF */
+        { "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 0, 22 },
+        { "GET / HTTP/1.1\r\n\rX", 0, 18 },
+        { "\rGET / HTTP/1.1\r\n\r\n", 0, 2 },
+        { "GET / HTTP/1.1\r\nNoColon\r\n\r\n", 0, 24 },
+        { "GET / HTTP/1.1\r\n:empty-name\r\n\r\n", 0, 17 },
+        { "GET foo HTTP/1.1\r\n\r\n", 0, 8 },            /* neither a path nor a URL */
+        { "GET ftp://h/x HTTP/1.1\r\n\r\n", 0, 14 },
+        { "GET * HTTP/1.1\r\n\r\n", 0, 6 },              /* '*' only for OPTIONS */
+        { "GET /a\tb HTTP/1.1\r\n\r\n", 0, 7 },
+        { "GET /\x80 HTTP/1.1\r\n\r\n", 0, 6 },
+        { "G\x7fT / HTTP/1.1\r\n\r\n", 0, 2 },
+        { "GET / HTTP/1.1\r\nA: \x01\r\n\r\n", 0, 20 },
+        { "GET / HTTP/1.1\r\nA: \x7f\r\n\r\n", 0, 20 },
+        { "GET / HTTP/1.1\r\nA(b): c\r\n\r\n", 0, 18 },
+        { "GET(/) HTTP/1.1\r\n\r\n", 0, 4 },
+        { "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, 1 }, /* a TLS ClientHello */
+        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 12 },   /* HTTP/2 preface */
+        /* NUL bytes anywhere */
+        { "\0GET / HTTP/1.1\r\n\r\n", 19, 1 },
+        { "GE\0T / HTTP/1.1\r\n\r\n", 19, 3 },
+        { "GET /a\0b HTTP/1.1\r\n\r\n", 21, 7 },
+        { "GET / HTTP/1.1\0\r\n\r\n", 19, 15 },
+        { "GET / HTTP/1.1\r\nA\0: b\r\n\r\n", 25, 18 },
+        { "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n", 26, 21 },
+        { "GET / HTTP/1.1\r\n\0\r\n", 19, 17 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_bad(cases[i].text, cases[i].len, cases[i].bad_at);
+
+    char m[64];
+    memset(m, 'A', TS_HTTP_MAX_METHOD);
+    snprintf(m + TS_HTTP_MAX_METHOD, sizeof m - TS_HTTP_MAX_METHOD, " / HTTP/1.1\r\n\r\n");
+    ts_http_req_t r;
+    CHECK(parse(m, strlen(m), &r) == TS_HTTP_DONE, "a %d-byte method is accepted", TS_HTTP_MAX_METHOD);
+    memset(m, 'A', TS_HTTP_MAX_METHOD + 1);
+    snprintf(m + TS_HTTP_MAX_METHOD + 1, sizeof m - TS_HTTP_MAX_METHOD - 1, " / HTTP/1.1\r\n\r\n");
+    check_bad(m, 0, TS_HTTP_MAX_METHOD + 1);
+}
+
+/* ------------------------------------------------------------------ sizes */
+
+static void test_sizes(void)
+{
+    size_t big = 3 * TS_HTTP_MAX_HEAD;
+    char *b = malloc(big);
+    ts_http_req_t r;
+    /* A head of exactly the limit is fine; one byte more is not. */
+    const char *pre = "GET /live.ts HTTP/1.1\r\nX-Pad: ";
+    size_t pl = strlen(pre);
+    memcpy(b, pre, pl);
+    memset(b + pl, 'p', TS_HTTP_MAX_HEAD - pl - 4);
+    memcpy(b + TS_HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
+    CHECK(parse(b, TS_HTTP_MAX_HEAD, &r) == TS_HTTP_DONE && r.head_len == TS_HTTP_MAX_HEAD,
+          "a head of exactly %d bytes is DONE", TS_HTTP_MAX_HEAD);
+    CHECK(parse(b, TS_HTTP_MAX_HEAD - 1, &r) == TS_HTTP_PARTIAL, "one byte short is PARTIAL");
+    memset(b + pl, 'p', TS_HTTP_MAX_HEAD - pl - 3);
+    memcpy(b + TS_HTTP_MAX_HEAD - 3, "\r\n\r\n", 4);
+    CHECK(parse(b, TS_HTTP_MAX_HEAD + 1, &r) == TS_HTTP_BAD, "a head of %d bytes is BAD", TS_HTTP_MAX_HEAD + 1);
+    CHECK(parse(b, TS_HTTP_MAX_HEAD - 1, &r) == TS_HTTP_PARTIAL, "... but PARTIAL until the limit");
+    CHECK(parse(b, TS_HTTP_MAX_HEAD, &r) == TS_HTTP_BAD, "... and BAD once the limit is reached");
+    /* A request line that never ends. */
+    memcpy(b, "GET /", 5);
+    memset(b + 5, 'a', big - 5);
+    CHECK(parse(b, TS_HTTP_MAX_HEAD - 1, &r) == TS_HTTP_PARTIAL, "long target: PARTIAL below the limit");
+    CHECK(parse(b, big, &r) == TS_HTTP_BAD && strstr(r.error, "large"), "long target: BAD (%s)",
+          r.error ? r.error : "");
+    /* Endless blank lines before the request, endless headers. */
+    memset(b, '\n', big);
+    CHECK(parse(b, big, &r) == TS_HTTP_BAD, "endless empty lines: BAD");
+    size_t off = (size_t)snprintf(b, big, "GET / HTTP/1.1\r\n");
+    while (off + 8 < big)
+        off += (size_t)snprintf(b + off, big - off, "A: b\r\n");
+    CHECK(parse(b, off, &r) == TS_HTTP_BAD, "endless headers: BAD");
+    /* Many small headers within the limit. */
+    off = (size_t)snprintf(b, big, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 500; i++)
+        off += (size_t)snprintf(b + off, big - off, "H%d: %d\r\n", i, i);
+    off += (size_t)snprintf(b + off, big - off, "\r\n");
+    CHECK(off <= TS_HTTP_MAX_HEAD && parse(b, off, &r) == TS_HTTP_DONE && r.nheaders == 500, "500 headers: DONE (%zu)",
+          r.nheaders);
+    const char *v;
+    size_t vl;
+    CHECK(ts_http_header((uint8_t *)b, &r, "h499", &v, &vl) == 0 && streq(v, vl, "499"), "last of 500 headers found");
+    free(b);
+}
+
+/* ------------------------------------------------------------------ header lookup */
+
+static void test_headers(void)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHostx: no\r\nhost:  a.example:80  \r\nHost: second\r\nEmpty:\r\n"
+                              "Tabs:\tv\t\nAccess-Control-Request-Headers: range, x-y\r\n\r\nBody: no\r\n";
+    ts_http_req_t r;
+    const char *v;
+    size_t vl;
+    CHECK(parse(req, sizeof req - 1, &r) == TS_HTTP_DONE, "lookup request parses");
+    CHECK(r.nheaders == 6, "6 headers (%zu)", r.nheaders);
+    CHECK(ts_http_header((const uint8_t *)req, &r, "Host", &v, &vl) == 0 && streq(v, vl, "a.example:80"),
+          "Host: first one, trimmed, case-insensitive ('%.*s')", (int)vl, v);
+    CHECK(ts_http_header((const uint8_t *)req, &r, "EMPTY", &v, &vl) == 0 && vl == 0, "empty value");
+    CHECK(ts_http_header((const uint8_t *)req, &r, "tabs", &v, &vl) == 0 && streq(v, vl, "v"), "tabs trimmed, bare LF");
+    CHECK(ts_http_header((const uint8_t *)req, &r, "access-control-request-headers", &v, &vl) == 0 &&
+              streq(v, vl, "range, x-y"),
+          "CORS request headers");
+    CHECK(ts_http_header((const uint8_t *)req, &r, "Body", &v, &vl) == -1, "nothing after the head");
+    CHECK(ts_http_header((const uint8_t *)req, &r, "Hos", &v, &vl) == -1, "no prefix match");
+    CHECK(ts_http_header((const uint8_t *)req, &r, "Range", &v, &vl) == -1, "absent header");
+}
+
+/* ------------------------------------------------------------------ random input */
+
+static uint32_t rnd(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Mutated requests: the answer must be monotonic over prefixes and head_len stable once DONE. */
+static void test_random(void)
+{
+    static const char base[] = "GET /live.ts HTTP/1.1\r\nHost: h\r\nRange: bytes=0-\r\n\r\n";
+    static const char alphabet[] = "\r\n :\t/\0\x80\x7f" "AZaz09*?#";
+    uint32_t x = 12345;
+    int ok = 1;
+    char buf[128];
+    for (int iter = 0; iter < 20000 && ok; iter++) {
+        size_t n = sizeof base - 1;
+        memcpy(buf, base, n);
+        int muts = 1 + (int)(rnd(&x) % 3);
+        for (int m = 0; m < muts; m++)
+            buf[rnd(&x) % n] = alphabet[rnd(&x) % (sizeof alphabet - 1)];
+        int state = TS_HTTP_PARTIAL;
+        size_t head = 0;
+        for (size_t k = 0; k <= n; k++) {
+            ts_http_req_t r;
+            int rc = parse(buf, k, &r);
+            if ((state == TS_HTTP_BAD && rc != TS_HTTP_BAD) ||
+                (state == TS_HTTP_DONE && (rc != TS_HTTP_DONE || r.head_len != head)) ||
+                (rc == TS_HTTP_DONE && (r.head_len > k || r.path_len == 0 || r.path_len > r.target_len))) {
+                CHECK(0, "random %d: %s: %d at %zu after %d", iter, show(buf, n), rc, k, state);
+                ok = 0;
+                break;
+            }
+            if (rc == TS_HTTP_DONE && state != TS_HTTP_DONE)
+                head = r.head_len;
+            state = rc;
+        }
+    }
+    CHECK(ok, "20000 mutated requests: answers monotonic over prefixes");
+}
+
+/* ------------------------------------------------------------------ ring, queue, resume record */
+
+static ts_chunk_t *mk(uint64_t seq, uint64_t ts_s, uint32_t flags, size_t len)
+{
+    uint8_t data[512];
+    memset(data, (int)seq, sizeof data);
+    return ts_chunk_new(seq, ts_s * 1000000, flags, data, len);
+}
+
+static void test_ring(void)
+{
+    ts_ring_t *r = ts_ring_new(4, 8000000, 1000);
+    CHECK(ts_ring_newest_rap(r) == -1, "empty ring: no RAP");
+    for (uint64_t s = 1; s <= 6; s++) {
+        ts_chunk_t *c = mk(s, s, s == 2 || s == 4 ? TS_PIECE_RAP : 0, 10);
+        ts_ring_push(r, c);
+        ts_chunk_unref(&c);
+    }
+    CHECK(ts_ring_count(r) == 4 && ts_ring_at(r, 0)->seq == 3, "count bound: 4 kept, oldest seq 3");
+    CHECK(ts_ring_newest_rap(r) == 1 && ts_ring_at(r, 1)->seq == 4, "newest RAP is seq 4");
+    CHECK(ts_ring_bytes_from(r, 1) == 30, "bytes from the RAP");
+    ts_chunk_t *c = mk(7, 20, 0, 10); /* 14 s after seq 6: everything older than 8 s goes */
+    ts_ring_push(r, c);
+    ts_chunk_unref(&c);
+    CHECK(ts_ring_count(r) == 1 && ts_ring_newest_rap(r) == -1, "age bound: only the newest left");
+    c = mk(8, 5, TS_PIECE_RAP, 10); /* clock stepped back 15 s: the older piece's age is unknown */
+    ts_ring_push(r, c);
+    ts_chunk_unref(&c);
+    CHECK(ts_ring_count(r) == 1 && ts_ring_at(r, 0)->seq == 8, "backward step: old pieces dropped");
+    c = mk(9, 5, 0, 300);
+    ts_ring_push(r, c);
+    ts_chunk_unref(&c);
+    CHECK(ts_ring_count(r) == 2, "same timestamp kept");
+    for (uint64_t s = 10; s < 14; s++) {
+        c = mk(s, 5, 0, 300);
+        ts_ring_push(r, c);
+        ts_chunk_unref(&c);
+    }
+    CHECK(ts_ring_bytes(r) == 900 && ts_ring_count(r) == 3 && ts_ring_at(r, 0)->seq == 11, "byte bound (%zu bytes)",
+          ts_ring_bytes(r));
+    ts_ring_destroy(&r);
+    CHECK(r == NULL, "destroy clears the pointer");
+}
+
+static void test_outq(void)
+{
+    int p[2];
+    if (pipe2(p, O_NONBLOCK) < 0) {
+        CHECK(0, "pipe: %s", strerror(errno));
+        return;
+    }
+    fcntl(p[1], F_SETPIPE_SZ, 4096);
+    ts_outq_t q;
+    ts_outq_init(&q);
+    enum { N = 300, L = 200 };
+    ts_chunk_t *shared = NULL;
+    for (int i = 0; i < N; i++) {
+        uint8_t d[L];
+        for (int j = 0; j < L; j++)
+            d[j] = (uint8_t)(i * 7 + j);
+        ts_chunk_t *c = ts_chunk_new((uint64_t)i, 0, 0, d, L);
+        ts_outq_push(&q, c);
+        if (i == 5)
+            shared = ts_chunk_ref(c);
+        ts_chunk_unref(&c);
+    }
+    CHECK(q.bytes == N * L && q.n == N, "queued %zu bytes in %zu chunks", q.bytes, q.n);
+    CHECK(shared->refs == 2, "queue holds its own reference");
+    uint8_t *got = malloc(N * L);
+    size_t have = 0;
+    int rounds = 0, order_ok = 1;
+    while ((q.n || have < N * L) && rounds < 10000) {
+        rounds++;
+        ssize_t w = ts_outq_write(&q, p[1]);
+        if (w < 0)
+            break;
+        ssize_t r;
+        while ((r = read(p[0], got + have, N * L - have)) > 0)
+            have += (size_t)r;
+    }
+    for (size_t k = 0; k < have && order_ok; k++)
+        order_ok = got[k] == (uint8_t)((k / L) * 7 + k % L);
+    CHECK(have == N * L && order_ok && q.bytes == 0 && q.n == 0, "all bytes out in order over a small pipe (%zu, %d rounds)",
+          have, rounds);
+    CHECK(shared->refs == 1, "written chunks released");
+    ts_chunk_unref(&shared);
+    /* Clear drops references; a closed reader gives -1 EPIPE. */
+    ts_chunk_t *c = mk(1, 0, 0, 100);
+    ts_outq_push(&q, c);
+    ts_outq_clear(&q);
+    CHECK(c->refs == 1 && q.n == 0 && q.bytes == 0, "clear releases");
+    ts_outq_push(&q, c);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    errno = 0;
+    CHECK(ts_outq_write(&q, p[1]) == -1 && errno == EPIPE, "EPIPE once the reader is gone");
+    ts_outq_clear(&q);
+    ts_chunk_unref(&c);
+    close(p[1]);
+    free(got);
+}
+
+static void test_pos(void)
+{
+    uint8_t rec[TS_OUTPUT_POS_LEN];
+    uint64_t seq, size;
+    ts_output_pos_encode(2600000123ull, 0x123456789aull, rec);
+    CHECK(ts_output_pos_decode(rec, &seq, &size) == 0 && seq == 2600000123ull && size == 0x123456789aull,
+          "resume record round trip");
+    int rejected = 0;
+    for (int i = 0; i < TS_OUTPUT_POS_LEN; i++) {
+        rec[i] ^= 0x10;
+        rejected += ts_output_pos_decode(rec, &seq, &size) < 0;
+        rec[i] ^= 0x10;
+    }
+    CHECK(rejected == TS_OUTPUT_POS_LEN, "any flipped bit rejected (%d/%d)", rejected, TS_OUTPUT_POS_LEN);
+    memset(rec, 0, sizeof rec);
+    CHECK(ts_output_pos_decode(rec, &seq, &size) < 0, "zeroes rejected");
+}
+
+int main(void)
+{
+    test_valid();
+    test_malformed();
+    test_sizes();
+    test_headers();
+    test_random();
+    test_ring();
+    test_outq();
+    test_pos();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
