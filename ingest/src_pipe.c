@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2 */
+#endif
 #include "src_pipe.h"
 #include "backoff.h"
 #include "ts_log.h"
@@ -240,7 +242,7 @@ void ts_src_pipe_stop(ts_src_pipe_t *p)
     p->stopped = 1;
     ev_timer_stop(p->loop, &p->restart);
     ev_timer_stop(p->loop, &p->linger);
-    close_pipe(p);
+    ev_io_stop(p->loop, &p->io); /* the pipe stays open until destroy, so its last writes do not fail */
     if (p->pid && !p->exited)
         kill(-p->pid, SIGTERM);
 }
@@ -255,18 +257,22 @@ void ts_src_pipe_destroy(ts_src_pipe_t **self)
     if (p->pid) {
         /* Give the group a moment to exit cleanly (ffmpeg finishes its output), then make sure. */
         uint64_t until = ts_mono_ns() + STOP_GRACE_NS;
-        int reaped = p->exited;
-        while (ts_mono_ns() < until) {
+        int reaped = p->exited, gone = 0;
+        while (!gone && ts_mono_ns() < until) {
             if (!reaped && waitpid(p->pid, NULL, WNOHANG) != 0)
                 reaped = 1;
-            if (reaped && kill(-p->pid, 0) < 0 && errno == ESRCH)
-                break;
-            usleep(20000);
+            gone = reaped && kill(-p->pid, 0) < 0 && errno == ESRCH;
+            if (!gone)
+                usleep(20000);
         }
-        kill(-p->pid, SIGKILL);
-        if (!reaped)
-            waitpid(p->pid, NULL, 0);
+        if (!gone) {
+            ts_warn("source command group %d ignored SIGTERM: killing it", (int)p->pid);
+            kill(-p->pid, SIGKILL);
+            if (!reaped)
+                waitpid(p->pid, NULL, 0);
+        }
     }
+    close_pipe(p);
     free(p->cmd);
     free(p);
     *self = NULL;

@@ -29,6 +29,7 @@ struct ts_tscut {
     int synced, is_ts;
     uint64_t grid0; /* start of the current run of sync'd packets */
     int cur_rap, first_piece, discont;
+    int detect_waited; /* the fill timeout already waited once for the TS decision */
     int pat_version; /* -1: none seen */
     uint16_t pmt[TABLE_MAX];
     size_t npmt;
@@ -383,10 +384,12 @@ void ts_tscut_tick(ts_tscut_t *c, uint64_t now_ns)
 {
     if (now_ns < ts_tscut_deadline(c))
         return;
-    if (!c->is_ts && c->scan - c->stream0 < PKT) {
+    if (!c->is_ts && c->scan - c->stream0 < PKT && !c->detect_waited) {
         /* Still deciding whether the stream is TS (a sync byte within its first 188 bytes waits
          * for up to five packets): a forced cut now could split the first tables from the first
-         * keyframe, or flag junk before the first packet as the stream's RAP. */
+         * keyframe, or flag junk before the first packet as the stream's RAP. Wait one more fill
+         * period for that (enough for TS from about 15 kbit/s), not forever. */
+        c->detect_waited = 1;
         c->first_ns = now_ns;
         return;
     }
@@ -423,7 +426,7 @@ void ts_tscut_restart(ts_tscut_t *c, uint64_t now_ns)
     c->stream0 = c->end;
     c->pat_version = -1;
     c->npmt = c->nvideo = 0;
-    c->cur_rap = 0;
+    c->cur_rap = c->detect_waited = 0;
     c->first_piece = 1;
     c->discont = c->end > 0; /* nothing sent yet: nothing to be discontinuous with */
 }

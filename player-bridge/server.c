@@ -277,7 +277,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
     if (r == 0)
         client_close(cl, cl->st == C_STREAM ? "player closed" : "closed");
     else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        client_close(cl, strerror(errno));
+        client_close(cl, errno == ECONNRESET ? "player went away" : strerror(errno));
 }
 
 static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)

@@ -40,9 +40,28 @@ testsrc_cmd() {
   echo "ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 -t $1 -c:v libx264 -preset veryfast -tune zerolatency -b:v 1800k -minrate 1800k -maxrate 1800k -bufsize 900k -x264-params nal-hrd=cbr -g 50 -pix_fmt yuv420p -c:a mp2 -b:a 128k -f mpegts -muxrate 2000k pipe:1"
 }
 
+# A finite live source: DURATION seconds of the test stream, recorded to FILE as ingest reads
+# it; the shell then idles so the pipe stays open (ingest would restart a command that exits).
+finite_source() { # DURATION FILE
+  echo "pipe:$(testsrc_cmd "$1") | tee -a $2; exec sleep 3600"
+}
+
+# Wait until FILE has not grown for 3 s (at most SECONDS).
+wait_stable() { # SECONDS FILE
+  local end=$((SECONDS + $1)) last=-1 same=0 now
+  while [ $SECONDS -lt $end ]; do
+    now=$(stat -c %s "$2" 2>/dev/null || echo 0)
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+    [ $same -ge 6 ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
 # Is OUT one contiguous slice of SRC? Prints the offset where it starts.
+# With a third argument "to-end", the slice must also run to the last byte of SRC.
 slice_offset() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
+  /usr/bin/python3 - "$1" "$2" "${3:-}" <<'PY'
 import sys
 src = open(sys.argv[1], 'rb').read()
 out = open(sys.argv[2], 'rb').read()
@@ -56,6 +75,9 @@ if src[off:off + len(out)] != out:
     s = src[off:off + len(out)]
     i = next((k for k in range(min(len(s), len(out))) if s[k] != out[k]), min(len(s), len(out)))
     print("output differs from the source at output byte %d of %d (source offset %d)" % (i, len(out), off + i), file=sys.stderr)
+    sys.exit(1)
+if sys.argv[3] == "to-end" and off + len(out) != len(src):
+    print("output stops %d bytes before the end of the source" % (len(src) - off - len(out)), file=sys.stderr)
     sys.exit(1)
 print(off)
 PY

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# A broadcast from a pipe: source (ffmpeg) and three viewers from the command line.
-# Each viewer's output must be one contiguous, byte-identical slice of what the source
-# produced, at least 20 s of stream long, and decode without a single ffmpeg error.
+# A broadcast from a pipe: source (ffmpeg, 32 s of stream) and three viewers from the command
+# line. Each viewer's output must be byte-identical to what the source produced, from the
+# viewer's hook-in point to the source's last byte, at least 20 s of stream long, and decode
+# without a single ffmpeg error.
 . "$(dirname "$0")/common.bash"
 
 say "start broadcast"
-"$TSCTL" start demo --source "pipe:$(testsrc_cmd 120) | tee -a $WORK/src.ts" --bitrate 2M > start.out
+"$TSCTL" start demo --source "$(finite_source 32 "$WORK/src.ts")" --bitrate 2M > start.out
 cat start.out
 [ -s demo.tstream ] || fail "demo.tstream not written"
 
@@ -26,12 +27,15 @@ done
 url=$(sed -n 's/.*player URL: //p' watch1.out)
 timeout 20 ffmpeg -hide_banner -nostdin -v error -xerror -i "$url" -t 3 -f null - || fail "ffmpeg could not play $url"
 
+# The source ends; every viewer must get it all, to the last byte.
+wait_stable 60 src.ts || fail "the source never finished"
+for i in 1 2 3; do wait_stable 30 out$i.ts || fail "viewer $i output never settled"; done
 "$TSCTL" status
 for i in 1 2 3; do "$TSCTL" stop v$i >/dev/null; done
 "$TSCTL" stop demo >/dev/null
 
 for i in 1 2 3; do
-  off=$(slice_offset src.ts out$i.ts) || fail "viewer $i output is not a slice of the source"
+  off=$(slice_offset src.ts out$i.ts to-end) || fail "viewer $i output is not the source from its hook-in point to the end"
   say "viewer $i: $(stat -c %s out$i.ts) bytes, identical to the source from byte $off"
   decodes_clean out$i.ts || fail "viewer $i output does not decode cleanly"
 done

@@ -185,7 +185,7 @@ static void test_malformed(void)
         { "GET / HTTP/1.1\r\nA(b): c\r\n\r\n", 0, 18 },
         { "GET(/) HTTP/1.1\r\n\r\n", 0, 4 },
         { "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, 1 }, /* a TLS ClientHello */
-        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 12 },   /* HTTP/2 preface */
+        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 6 },    /* HTTP/2 preface: "*" outside OPTIONS */
         /* NUL bytes anywhere */
         { "\0GET / HTTP/1.1\r\n\r\n", 19, 1 },
         { "GE\0T / HTTP/1.1\r\n\r\n", 19, 3 },

@@ -309,7 +309,7 @@ static void test_malformed(void)
         "GET /announce HTTP/1.0",           /* no line end at all */
         "\r\n\r\n",
         "",
-        "\x13" "BitTorrent protocol",
+        "\023BitTorrent protocol",
     };
     for (size_t i = 0; i < sizeof bad400 / sizeof *bad400; i++)
         CHECK(status_of(t, bad400[i], strlen(bad400[i])) == 400, "400 for %s", bad400[i]);

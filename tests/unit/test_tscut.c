@@ -162,7 +162,8 @@ static void check_ts(const char *what, const uint8_t *in, size_t len, long kf, s
             sink_t s = { 0 };
             ts_buf_init(&s.all);
             size_t max = maxes[m];
-            unsigned step = (k % 2) ? 150 : 0; /* odd runs let the fill timeout fire often */
+            /* Odd runs let the fill timeout fire often; time per chunk stays plausible for TS. */
+            unsigned step = (k % 2) ? (chunks[k] >= 1500 ? 150 : 2) : 0;
             ts_tscut_t *c = run(in, len, max, 200 * MS, chunks[k], step, (unsigned)(m * 31 + k), &s);
             char tag[160];
             snprintf(tag, sizeof tag, "%s max=%zu chunk<=%zu step=%u", what, max, chunks[k], step);
@@ -356,7 +357,7 @@ static void test_random(void)
         CHECK(ts_tscut_deadline(c) == UINT64_MAX, "empty cutter has no deadline");
         uint8_t x[100];
         memset(x, 0xAA, sizeof x);
-        /* The first 188 bytes wait for the TS decision even past the deadline. */
+        /* The first 188 bytes wait one extra fill period for the TS decision. */
         ts_tscut_feed(c, x, 60, 5 * MS);
         ts_tscut_tick(c, 300 * MS);
         CHECK(s.n == 0, "first bytes wait for the TS decision");
@@ -373,6 +374,18 @@ static void test_random(void)
         CHECK(ts_tscut_deadline(c) == 1200 * MS, "new piece, new deadline");
         ts_tscut_tick(c, 1300 * MS);
         CHECK(s.n == 2 && s.p[1].len == 10 && s.p[1].flags == 0, "second piece plain");
+        /* ...but only once: a slow non-TS stream is not held back for good. */
+        {
+            sink_t s2 = { 0 };
+            ts_tscut_t *c2 = ts_tscut_new(max, 200 * MS, on_piece, &s2, err, sizeof err);
+            ts_tscut_feed(c2, x, 20, 0);
+            ts_tscut_tick(c2, 200 * MS);
+            CHECK(s2.n == 0, "slow start: first deadline waits");
+            ts_tscut_tick(c2, 400 * MS);
+            CHECK(s2.n == 1 && s2.p[0].len == 20 && s2.p[0].flags == TS_PIECE_RAP, "slow start: second deadline sends");
+            ts_tscut_destroy(&c2);
+            sink_free(&s2);
+        }
         /* A 0x47 near the end waits for its followers only until the deadline. */
         x[0] = 0x47;
         ts_tscut_feed(c, x, 50, 2000 * MS);
