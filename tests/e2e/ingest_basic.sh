@@ -5,7 +5,8 @@
 #   2. --state-dir: no sequence number reused across kill -9 and restart
 #   3. pipe: a command that keeps exiting is restarted with backoff and DISCONT is flagged
 #   4. file: paced at --bitrate, delivered byte for byte
-#   5. exit codes
+#   5. http: retried until the server is up, body delivered
+#   6. exit codes
 set -u
 BIN=${TS_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 SRC=${TS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -172,7 +173,26 @@ want=$((size * 8 * 1000 / 200000))
 check "[ $took -ge $((want * 9 / 10)) ] && [ $took -le $((want * 11 / 10 + 100)) ]" \
     "file: $size bytes at 200 kbit/s took $took ms (expected $want)"
 
-# ---------------------------------------------------------------- 5. exit codes
+# ---------------------------------------------------------------- 5. http, server late
+if command -v python3 >/dev/null; then
+    port=$((20000 + RANDOM % 20000))
+    "$INGEST" --source "http://127.0.0.1:$port/small.ts" --out "ipc://$T/h.ipc" 2>"$T/h.log" &
+    ING=$!
+    PIDS+=($ING)
+    (sleep 0.5; cd "$T" && exec timeout 6 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
+    PIDS+=($!)
+    "$T/sub" "ipc://$T/h.ipc" 3 "$T/h.ts" >"$T/h.stat"
+    kill -TERM $ING
+    wait $ING
+    check "grep -q 'reconnecting in 1 s' '$T/h.log'" "http: refused connection retried"
+    check "cmp -s '$T/h.ts' '$T/small.ts'" "http: body delivered byte for byte"
+    check "[ $(field discont "$T/h.stat") -eq 0 ]" "http: no DISCONT before the first byte ever sent"
+    check "grep -q 'server closed the stream' '$T/h.log'" "http: end of response noticed (reconnects)"
+else
+    echo "skip http: no python3"
+fi
+
+# ---------------------------------------------------------------- 6. exit codes
 "$INGEST" --help >/dev/null
 check "[ $? -eq 0 ]" "--help exits 0"
 "$INGEST" --source x 2>/dev/null

@@ -1,6 +1,11 @@
 /* libFuzzer target for the piece cutter (ingest/tscut.c).
  * Input: 4 header bytes (piece size, chunking seed, mode), then the stream. Beyond "no crash, no
- * leak": the pieces must reassemble the stream exactly, and none may be empty or over the size. */
+ * leak": the pieces must reassemble the stream exactly, and none may be empty or over the size.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+ *     -Iingest -Ilib tests/fuzz/fuzz_tscut.c ingest/tscut.c lib/ts_buf.c -o fuzz_tscut
+ *   ./fuzz_tscut -max_len=70000 CORPUS tests/fuzz/corpus/tscut
+ * (the macro skips the PSI CRC check, so mutated tables reach the PAT/PMT parsers) */
 #include "tscut.h"
 #include <stdint.h>
 #include <stdlib.h>
