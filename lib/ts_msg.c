@@ -22,10 +22,21 @@ static int fail(char *err, size_t errlen, const char *why)
     return -1;
 }
 
+static int unknown(const ProtobufCMessage *m) { return m && m->n_unknown_fields > 0; }
+
 static int check(const Ts__Envelope *e, char *err, size_t errlen)
 {
     if (e->version != TS_MSG_VERSION)
         return fail(err, errlen, "unsupported envelope version");
+    /* Both ends are ours and versioned: a field we do not know is a malformed message. */
+    if (unknown(&e->base) || unknown((const ProtobufCMessage *)e->piece) ||
+        unknown((const ProtobufCMessage *)e->subscribe) || unknown((const ProtobufCMessage *)e->ack) ||
+        unknown((const ProtobufCMessage *)e->heartbeat) || unknown((const ProtobufCMessage *)e->text))
+        return fail(err, errlen, "unknown fields in envelope");
+    if (e->heartbeat)
+        for (size_t i = 0; i < e->heartbeat->n_counters; i++)
+            if (unknown((const ProtobufCMessage *)e->heartbeat->counters[i]))
+                return fail(err, errlen, "unknown fields in envelope");
     switch (e->type) {
     case TS__MSG_TYPE__MSG_PIECE:
         if (!e->piece)
