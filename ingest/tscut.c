@@ -302,7 +302,7 @@ static void process(ts_tscut_t *c, uint64_t now, int force)
         if (!hit)
             break;
         /* Three packets prove TS at the very start or once the stream is known to be TS; elsewhere
-         * ask for five, so random data (one false run in 2^32 bytes) does not pass for TS. */
+         * ask for five, so random data (a false run about once in 2^40 bytes) does not pass for TS. */
         int r = sync_run(c, q, (c->is_ts || q == c->stream0) ? 3 : 5);
         if (r < 0)
             break;

@@ -313,8 +313,10 @@ int main(int argc, char **argv)
     sw->loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
     ts_stage_t *st = ts_stage_new(sw->loop, zctx, "swarm", instance, sup);
-    if (!st || listen_on(sw, bind_addr) < 0)
+    if (!st)
         return TS_EXIT_FAIL;
+    if (listen_on(sw, bind_addr) < 0)
+        return TS_EXIT_CONFIG; /* port taken or bad address: restarting will not help */
     sw->out = ts_outlink_new(sw->loop, zctx, out_ep, 256, out_start, NULL, sw);
     if (!sw->out)
         return TS_EXIT_FAIL;

@@ -103,3 +103,33 @@ for i in d["instances"]:
                 print(s.get(sys.argv[3], "")); sys.exit(0)
 sys.exit(1)' "$1" "$2" "$3"
 }
+
+# tsctl status --json has every field the README promises, for every named instance.
+check_status_json() { # NAME...
+  "$TSCTL" status --json | /usr/bin/python3 -c '
+import json, re, sys
+d = json.load(sys.stdin)
+names = sys.argv[1:]
+by = {i["name"]: i for i in d["instances"]}
+stages = {"broadcast": ["ingest", "signer", "swarm"], "viewer": ["swarm", "player-bridge"]}
+counters = {"ingest": ["seq", "pieces_out", "bytes_in"], "signer": ["seq", "pieces_signed"],
+            "swarm": ["seq", "pieces_in", "pieces_up", "bytes_up", "bytes_down", "peers"],
+            "player-bridge": ["pieces_in", "bytes_out", "output_bytes", "last_seq"]}
+for n in names:
+    i = by.get(n)
+    assert i, "no instance %s in status" % n
+    for k in ("name", "role", "tstream", "infohash", "stages"):
+        assert k in i, "%s: no %s" % (n, k)
+    assert re.fullmatch("[0-9a-f]{40}", i["infohash"]), "%s: infohash %r" % (n, i["infohash"])
+    if i["role"] == "viewer":
+        assert i["player_url"].startswith("http://127.0.0.1:"), "%s: player_url %r" % (n, i.get("player_url"))
+    assert [s["name"] for s in i["stages"]] == stages[i["role"]], "%s: stages %r" % (n, i["stages"])
+    for s in i["stages"]:
+        for k in ("pid", "state", "restarts", "uptime_s"):
+            assert k in s, "%s/%s: no %s" % (n, s["name"], k)
+        assert s["state"] == "ready" and s["pid"] > 0, "%s/%s: %s pid %s" % (n, s["name"], s["state"], s["pid"])
+        for k in counters[s["name"]]:
+            assert isinstance(s.get(k), int), "%s/%s: counter %s missing" % (n, s["name"], k)
+print("status --json: %d instances, all fields present" % len(names))
+' "$@"
+}

@@ -23,6 +23,9 @@ for i in 1 2 3; do
     || fail "viewer $i received only $(stat -c %s out$i.ts 2>/dev/null || echo 0) bytes"
 done
 
+check_status_json demo v1 v2 v3 || fail "tsctl status --json is incomplete"
+[ "$(stage_field v1 swarm peers)" -ge 1 ] || fail "viewer 1 has no peers"
+
 # A player reads the HTTP URL too.
 url=$(sed -n 's/.*player URL: //p' watch1.out)
 timeout 20 ffmpeg -hide_banner -nostdin -v error -xerror -i "$url" -t 3 -f null - || fail "ffmpeg could not play $url"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Wrong arguments, missing files and a taken port get a clear message and a documented exit code.
+. "$(dirname "$0")/common.bash"
+
+expect() { # CODE PATTERN COMMAND...
+  local code=$1 pat=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code: $out"
+  echo "$out" | grep -qi -- "$pat" || fail "'$*' said '$out', expected '$pat'"
+  say "ok: $* -> $rc"
+}
+
+expect 100 "usage" "$TSCTL"
+expect 100 "unknown command" "$TSCTL" frobnicate
+expect 0 "usage" "$TSCTL" --help
+expect 100 "source is required" "$TSCTL" start foo
+expect 100 "bad NAME" "$TSCTL" start "../evil" --source testsrc
+expect 100 "bad --bitrate" "$TSCTL" start foo --source testsrc --bitrate fast
+expect 100 "bad --piece-size" "$TSCTL" start foo --source testsrc --piece-size 10
+expect 101 "no such file" "$TSCTL" start foo --source /nonexistent/file.ts --bitrate 2M
+expect 100 "needs --bitrate" "$TSCTL" start foo --source /etc/hostname
+expect 101 "no such file" "$TSCTL" watch /nonexistent.tstream
+printf 'd4:infod4:name3:fooee' > bad.tstream
+expect 101 "bad.tstream" "$TSCTL" watch bad.tstream
+expect 100 "no instance" "$TSCTL" stop nosuch
+expect 100 "no instance" "$TSCTL" status nosuch
+expect 100 "usage" "$TSCTL" restart onlyname
+for stage in ts-ingest ts-signer ts-swarm ts-player-bridge; do
+  expect 0 "usage" "$TS_BIN/$stage" --help
+  expect 100 "usage" "$TS_BIN/$stage" --no-such-option
+done
+
+# A port that is taken fails the start with the stage's own reason, and leaves nothing running.
+/usr/bin/python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' > port.txt &
+holder=$!
+wait_for 10 test -s port.txt
+port=$(cat port.txt)
+expect 111 "stage swarm failed.*Address already in use" "$TSCTL" start busy --source testsrc --port "$port"
+kill $holder
+pgrep -f "instance busy" && fail "stages of a failed start are still running"
+say "PASS"
