@@ -8,6 +8,7 @@
 #include "tsctl.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -195,6 +196,18 @@ int watch_main(int argc, char **argv)
                 return TS_EXIT_FAIL;
             snprintf(outabs, sizeof outabs, "%s/%s", cwd, output);
         }
+    }
+    /* A new watch session writes a new file; the resume record only serves restarts within it. */
+    char pos[700];
+    snprintf(pos, sizeof pos, "%s/bridge.pos", dir);
+    unlink(pos);
+    if (outabs[0]) {
+        int fd = open(outabs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "tsctl watch: cannot write %s: %s\n", outabs, strerror(errno));
+            return TS_EXIT_CONFIG;
+        }
+        close(fd);
     }
     char ih[41];
     ts_metainfo_hex(m.infohash, ih);
