@@ -189,16 +189,18 @@ ts_output_t *ts_output_open(struct ev_loop *loop, const char *path, const char *
     o->bytes = bytes;
     o->on_fail = on_fail;
     o->arg = arg;
-    snprintf(o->name, sizeof o->name, "%s", strcmp(path, "-") == 0 ? "stdout" : path);
     *has_from = 0;
     *from = 0;
-    int rc;
-    if (strcmp(path, "-") == 0)
+    int rc = -1;
+    if (strcmp(path, "-") == 0) {
+        snprintf(o->name, sizeof o->name, "stdout");
         rc = open_stdout(o, err, errlen);
-    else if (!state_dir)
-        rc = -1, snprintf(err, errlen, "--output FILE needs --state-dir");
-    else
+    } else if (!state_dir) {
+        snprintf(err, errlen, "--output FILE needs --state-dir");
+    } else {
+        snprintf(o->name, sizeof o->name, "%.*s", (int)sizeof o->name - 1, path);
         rc = open_file(o, path, state_dir, has_from, from, err, errlen);
+    }
     if (rc < 0) {
         ts_output_destroy(&o);
         return NULL;
