@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     b.in = ts_inlink_new(loop, zctx, in_ep, "bridge", has_from, from, on_piece, &b);
     if (!b.in) {
         ts_error("cannot connect to %s", in_ep);
-        return TS_EXIT_FAIL;
+        return TS_EXIT_CONFIG; /* zmq_connect only fails on a bad endpoint */
     }
     const ts_server_stats_t *ss = ts_server_stats(b.srv);
     ts_stage_counter(st, "pieces_in", &b.pieces_in);

@@ -32,6 +32,7 @@ typedef struct client {
     int fd;
     cstate_t st;
     int wait_rap; /* streaming, but no RAP seen yet: send nothing until one comes */
+    int peer_eof; /* the client shut its side after the request */
     char addr[64]; /* "[v6]:port" */
     char what[96]; /* "GET /x.ts 200" for the disconnect line */
     uint8_t *req;  /* request head bytes, freed once parsed */
@@ -56,6 +57,9 @@ struct ts_server {
 };
 
 static const char CORS[] = "Access-Control-Allow-Origin: *\r\n";
+/* No Content-Length: the body is the live stream, ended by closing the connection. */
+static const char STREAM_HEAD[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n"
+                                  "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
 
 /* ------------------------------------------------------------------ connections */
 
@@ -153,8 +157,6 @@ static void client_reply(client_t *cl, int status, const char *reason, const cha
 static void client_stream(client_t *cl)
 {
     ts_server_t *s = cl->srv;
-    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n"
-                               "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
     size_t w = strlen(cl->what);
     snprintf(cl->what + w, sizeof cl->what - w, " 200");
     ev_timer_stop(s->loop, &cl->timer);
@@ -164,7 +166,7 @@ static void client_stream(client_t *cl)
     s->n_other--;
     s->n_stream++;
     s->stats.clients = s->n_stream;
-    if (client_push_bytes(cl, head, sizeof head - 1) < 0)
+    if (client_push_bytes(cl, STREAM_HEAD, sizeof STREAM_HEAD - 1) < 0)
         return;
     long rap = ts_ring_newest_rap(s->ring);
     /* Starting further back than the queue limit would only get the player dropped at once. */
@@ -225,11 +227,9 @@ static void client_request(client_t *cl, const ts_http_req_t *r)
     } else if (!stream) {
         client_reply(cl, 404, "Not Found", NULL, "not found\n", get);
     } else if (!get) {
-        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n"
-                                   "Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
         snprintf(cl->what + strlen(cl->what), sizeof cl->what - strlen(cl->what), " 200");
         client_replying(cl);
-        client_push_bytes(cl, head, sizeof head - 1);
+        client_push_bytes(cl, STREAM_HEAD, sizeof STREAM_HEAD - 1);
     } else if (s->n_stream >= SERVER_MAX_STREAMS) {
         ts_warn("client %s refused: already %zu players", cl->addr, s->n_stream);
         client_reply(cl, 503, "Service Unavailable", "Retry-After: 5\r\n", "too many players\n", 1);
@@ -264,7 +264,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
         if (rc == TS_HTTP_PARTIAL)
             return;
         if (rc == TS_HTTP_BAD) {
-            snprintf(cl->what, sizeof cl->what, "bad request: %s", req.error);
+            snprintf(cl->what, sizeof cl->what, "bad request (%s)", req.error);
             client_reply(cl, 400, "Bad Request", NULL, "bad request\n", 1);
             return;
         }
@@ -274,7 +274,11 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
     /* Any later bytes (a body, pipelined requests) are read and dropped; what matters is EOF. */
     uint8_t scratch[READ_SCRATCH];
     ssize_t r = read(cl->fd, scratch, sizeof scratch);
-    if (r == 0)
+    if (r == 0 && cl->st == C_REPLY) {
+        /* Half-closed after its request (nc -N, some scripts): the reply is still owed. */
+        ev_io_stop(loop, &cl->rio);
+        cl->peer_eof = 1;
+    } else if (r == 0)
         client_close(cl, cl->st == C_STREAM ? "player closed" : "closed");
     else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         client_close(cl, errno == ECONNRESET ? "player went away" : strerror(errno));
@@ -293,7 +297,9 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
     if (cl->q.n)
         return;
     ev_io_stop(loop, &cl->wio);
-    if (cl->st == C_REPLY) {
+    if (cl->st == C_REPLY && cl->peer_eof) {
+        client_close(cl, "done");
+    } else if (cl->st == C_REPLY) {
         /* Half-close and drain, so the reply is not lost to a reset from unread request bytes. */
         shutdown(cl->fd, SHUT_WR);
         cl->st = C_LINGER;
