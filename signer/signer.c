@@ -140,6 +140,7 @@ int main(int argc, char **argv)
     if (ts_signkey_pubkey_der(s.key, &der, &len) < 0 || len != s.meta.pubkey_len ||
         memcmp(der, s.meta.pubkey, len) != 0) {
         ts_error("key %s does not match the public key in %s", keyfile, tstream);
+        free(der);
         return TS_EXIT_CONFIG;
     }
     free(der);

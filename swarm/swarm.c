@@ -241,9 +241,8 @@ int main(int argc, char **argv)
     const char *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
     const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1";
     int embedded = 0, have_port = 0;
-    swarm_t *sw = calloc(1, sizeof *sw);
-    if (!sw)
-        return TS_EXIT_FAIL;
+    static swarm_t the_swarm; /* one per process */
+    swarm_t *sw = &the_swarm;
     sw->max_peers = SW_MAX_PEERS_DEFAULT;
     static const struct option opts[] = {
         { "tstream", required_argument, 0, 't' },  { "in", required_argument, 0, 'i' },
@@ -360,5 +359,12 @@ int main(int argc, char **argv)
     ts_tracker_destroy(&sw->tracker);
     ts_stage_destroy(&st);
     zmq_ctx_term(zctx);
+    close(sw->listen_fd);
+    ts_window_destroy(&sw->win);
+    ts_verifier_destroy(&sw->verifier);
+    free(sw->req_peer);
+    free(sw->req_seq);
+    free(sw->req_ns);
+    ts_metainfo_free(&sw->meta);
     return TS_EXIT_OK;
 }

@@ -18,11 +18,10 @@ ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { if eval "$1"; then ok "$2"; else bad "$2 [$1]"; fi; }
 
-for tool in ffmpeg ffprobe gcc pkg-config; do
+for tool in ffmpeg ffprobe; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 0; }
 done
 [ -x "$INGEST" ] || { echo "FAIL: $INGEST not built"; exit 1; }
-[ -f "$BUILD/libtslib.a" ] || { echo "FAIL: $BUILD/libtslib.a not built"; exit 1; }
 
 T=$(mktemp -d /tmp/ingest_e2e.XXXXXX)
 PIDS=()
@@ -34,69 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- the subscriber
-cat >"$T/sub.c" <<'EOF'
-#include "ts_link.h"
-#include "ts_log.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <zmq.h>
-typedef struct { FILE *f; ts_inlink_t *il; int have; unsigned long long first, last, n, gaps, rap, rap_bad, disc, not188, bytes, lastrap_off; } st_t;
-static void on_piece(const Ts__Piece *p, void *arg)
-{
-    st_t *s = arg;
-    if (s->have && p->seq != s->last + 1)
-        s->gaps++;
-    if (!s->have)
-        s->first = p->seq, s->have = 1;
-    s->last = p->seq;
-    s->n++;
-    s->bytes += p->payload.len;
-    s->not188 += p->payload.len % 188 != 0;
-    if (p->flags & 1) {
-        const uint8_t *d = p->payload.data;
-        s->lastrap_off = s->bytes - p->payload.len;
-        s->rap++;
-        s->rap_bad += p->payload.len < 188 || d[0] != 0x47 || ((d[1] & 0x1f) << 8 | d[2]) != 0;
-    }
-    s->disc += (p->flags & 2) != 0;
-    if (s->f)
-        fwrite(p->payload.data, 1, p->payload.len, s->f);
-    ts_inlink_ack(s->il, p->seq);
-}
-static void on_end(struct ev_loop *loop, ev_timer *w, int r) { ev_break(loop, EVBREAK_ALL); }
-int main(int argc, char **argv)
-{
-    if (argc < 4)
-        return 2;
-    ts_log_init("sub", "e2e");
-    struct ev_loop *loop = ev_default_loop(0);
-    void *z = zmq_ctx_new();
-    st_t s;
-    memset(&s, 0, sizeof s);
-    if (strcmp(argv[3], "-"))
-        s.f = fopen(argv[3], "wb");
-    s.il = ts_inlink_new(loop, z, argv[1], "signer", 0, 0, on_piece, &s);
-    ev_timer t;
-    ev_timer_init(&t, on_end, atof(argv[2]), 0);
-    ev_timer_start(loop, &t);
-    ev_run(loop, 0);
-    if (s.f)
-        fclose(s.f);
-    printf("pieces=%llu first=%llu last=%llu gaps=%llu bytes=%llu rap=%llu rap_bad=%llu discont=%llu not188=%llu "
-           "lastrap_off=%llu\n", s.n, s.first, s.last, s.gaps, s.bytes, s.rap, s.rap_bad, s.disc, s.not188, s.lastrap_off);
-    ts_inlink_destroy(&s.il);
-    zmq_ctx_term(z);
-    return 0;
-}
-EOF
-EVLIB=$(find /usr/lib /usr/lib64 -name 'libev.so*' 2>/dev/null | head -1)
-if ! gcc -std=gnu11 -O1 -I"$SRC/lib" -I"$BUILD/proto" "$T/sub.c" "$BUILD/libtslib.a" \
-    $(pkg-config --libs libzmq libprotobuf-c libcrypto) ${EVLIB:+"$EVLIB"} -lev -lm -o "$T/sub" 2>"$T/cc.log"; then
-    cat "$T/cc.log"
-    echo "FAIL: cannot build the test subscriber"
-    exit 1
-fi
+SUB="$BIN/ts-testsub"
+[ -x "$SUB" ] || { echo "FAIL: $SUB not built"; exit 1; }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" "$2" | tail -1; }
 # Live (not zombie) processes in the process group of the last command ingest started (log in $1).
 group_alive() {
@@ -109,7 +47,7 @@ group_alive() {
 "$INGEST" --source testsrc --out "ipc://$T/t.ipc" --instance e2e 2>"$T/t.log" &
 PIDS+=($!)
 ING=$!
-"$T/sub" "ipc://$T/t.ipc" 8 "$T/t.ts" >"$T/t.stat"
+"$SUB" "ipc://$T/t.ipc" 8 "$T/t.ts" >"$T/t.stat"
 kill -TERM $ING
 wait $ING
 check "[ $? -eq 0 ]" "testsrc: SIGTERM exits 0"
@@ -138,7 +76,7 @@ for i in 1 2 3; do
     "$INGEST" --source testsrc --out "ipc://$T/s.ipc" --state-dir "$T/state" 2>>"$T/s.log" &
     ING=$!
     PIDS+=($ING)
-    "$T/sub" "ipc://$T/s.ipc" 2 - >"$T/s$i.stat"
+    "$SUB" "ipc://$T/s.ipc" 2 - >"$T/s$i.stat"
     kill -KILL $ING
     wait $ING 2>/dev/null
     firsts+=($(field first "$T/s$i.stat"))
@@ -156,7 +94,7 @@ ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=160x90:rate=25 -
 "$INGEST" --source "pipe:cat '$T/small.ts'" --out "ipc://$T/p.ipc" 2>"$T/p.log" &
 ING=$!
 PIDS+=($ING)
-"$T/sub" "ipc://$T/p.ipc" 4.5 - >"$T/p.stat"
+"$SUB" "ipc://$T/p.ipc" 4.5 - >"$T/p.stat"
 kill -TERM $ING
 wait $ING
 check "[ $(grep -c 'restarting source command in' "$T/p.log") -ge 3 ]" "pipe: restarted after exiting"
@@ -169,7 +107,7 @@ size=$(stat -c %s "$T/small.ts")
 ING=$!
 PIDS+=($ING)
 start=$(date +%s%N)
-"$T/sub" "ipc://$T/f.ipc" $(awk "BEGIN{print $size*8/200000 + 1.5}") "$T/f.ts" >"$T/f.stat"
+"$SUB" "ipc://$T/f.ipc" $(awk "BEGIN{print $size*8/200000 + 1.5}") "$T/f.ts" >"$T/f.stat"
 kill -TERM $ING
 wait $ING
 check "cmp -s '$T/f.ts' '$T/small.ts'" "file: delivered byte for byte"
@@ -188,7 +126,7 @@ if command -v python3 >/dev/null; then
     PIDS+=($ING)
     (sleep 0.5; cd "$T" && exec timeout 6 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
     PIDS+=($!)
-    "$T/sub" "ipc://$T/h.ipc" 3 "$T/h.ts" >"$T/h.stat"
+    "$SUB" "ipc://$T/h.ipc" 3 "$T/h.ts" >"$T/h.stat"
     kill -TERM $ING
     wait $ING
     check "grep -q 'reconnecting in 1 s' '$T/h.log'" "http: refused connection retried"
