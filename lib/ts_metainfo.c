@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "ts_metainfo.h"
+#include "ts_err.h"
 #include "ts_bencode.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -17,16 +18,6 @@
 #define CREATED_BY "tstream 0.1"
 #define AUTHMETHOD "ECDSA"
 
-static int __attribute__((format(printf, 3, 4))) fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int sha1(const uint8_t *data, size_t len, uint8_t out[20])
 {
@@ -41,16 +32,16 @@ static int sha1(const uint8_t *data, size_t len, uint8_t out[20])
 static int check_name(const uint8_t *s, size_t len, char *err, size_t errlen)
 {
     if (len < 1 || len > TS_NAME_MAX)
-        return fail(err, errlen, "metainfo: info.name is %zu bytes, must be 1..%d", len, TS_NAME_MAX);
+        return ts_err(err, errlen, "metainfo: info.name is %zu bytes, must be 1..%d", len, TS_NAME_MAX);
     for (size_t i = 0; i < len; i++) {
         uint8_t c = s[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
               c == '_' || c == '-'))
-            return fail(err, errlen, "metainfo: info.name has byte 0x%02x at position %zu; allowed: A-Z a-z 0-9 . _ -",
+            return ts_err(err, errlen, "metainfo: info.name has byte 0x%02x at position %zu; allowed: A-Z a-z 0-9 . _ -",
                         c, i);
     }
     if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-        return fail(err, errlen, "metainfo: info.name must not be \".\" or \"..\"");
+        return ts_err(err, errlen, "metainfo: info.name must not be \".\" or \"..\"");
     return 0;
 }
 
@@ -58,27 +49,27 @@ static int check_announce(const uint8_t *s, size_t len, char *err, size_t errlen
 {
     static const char scheme[] = "http://";
     if (len >= sizeof ((ts_metainfo_t *)0)->announce)
-        return fail(err, errlen, "metainfo: announce is %zu bytes, at most %zu allowed", len,
+        return ts_err(err, errlen, "metainfo: announce is %zu bytes, at most %zu allowed", len,
                     sizeof ((ts_metainfo_t *)0)->announce - 1);
     if (len <= strlen(scheme) || memcmp(s, scheme, strlen(scheme)) != 0)
-        return fail(err, errlen, "metainfo: announce must be an http:// URL");
+        return ts_err(err, errlen, "metainfo: announce must be an http:// URL");
     for (size_t i = 0; i < len; i++)
         if (s[i] <= 0x20 || s[i] >= 0x7f)
-            return fail(err, errlen, "metainfo: announce has byte 0x%02x at position %zu", s[i], i);
+            return ts_err(err, errlen, "metainfo: announce has byte 0x%02x at position %zu", s[i], i);
     return 0;
 }
 
 static int check_sizes(int64_t piece_len, int64_t length, char *err, size_t errlen)
 {
     if (piece_len < (int64_t)TS_PIECE_LEN_MIN || piece_len > (int64_t)TS_PIECE_LEN_MAX)
-        return fail(err, errlen, "metainfo: piece length %lld out of range %u..%u", (long long)piece_len,
+        return ts_err(err, errlen, "metainfo: piece length %lld out of range %u..%u", (long long)piece_len,
                     TS_PIECE_LEN_MIN, TS_PIECE_LEN_MAX);
     if (length <= 0 || length % piece_len != 0)
-        return fail(err, errlen, "metainfo: info.length %lld is not a positive multiple of piece length %lld",
+        return ts_err(err, errlen, "metainfo: info.length %lld is not a positive multiple of piece length %lld",
                     (long long)length, (long long)piece_len);
     int64_t np = length / piece_len;
     if (np < (int64_t)TS_NPIECES_MIN || np > (int64_t)TS_NPIECES_MAX)
-        return fail(err, errlen, "metainfo: %lld pieces out of range %u..%u", (long long)np, TS_NPIECES_MIN,
+        return ts_err(err, errlen, "metainfo: %lld pieces out of range %u..%u", (long long)np, TS_NPIECES_MIN,
                     TS_NPIECES_MAX);
     return 0;
 }
@@ -86,7 +77,7 @@ static int check_sizes(int64_t piece_len, int64_t length, char *err, size_t errl
 static int check_pubkey(size_t len, char *err, size_t errlen)
 {
     if (len < 1 || len > TS_PUBKEY_MAX)
-        return fail(err, errlen, "metainfo: info.live.pubkey is %zu bytes, must be 1..%u", len, TS_PUBKEY_MAX);
+        return ts_err(err, errlen, "metainfo: info.live.pubkey is %zu bytes, must be 1..%u", len, TS_PUBKEY_MAX);
     return 0;
 }
 
@@ -96,29 +87,29 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
 {
     /* The char arrays come from callers: make sure each is terminated before strlen. */
     if (!memchr(m->name, '\0', sizeof m->name))
-        return fail(err, errlen, "metainfo: name is not NUL-terminated");
+        return ts_err(err, errlen, "metainfo: name is not NUL-terminated");
     if (!memchr(m->authmethod, '\0', sizeof m->authmethod) || strcmp(m->authmethod, AUTHMETHOD) != 0)
-        return fail(err, errlen, "metainfo: authmethod must be \"%s\"", AUTHMETHOD);
+        return ts_err(err, errlen, "metainfo: authmethod must be \"%s\"", AUTHMETHOD);
     if (!memchr(m->announce, '\0', sizeof m->announce))
-        return fail(err, errlen, "metainfo: announce is not NUL-terminated");
+        return ts_err(err, errlen, "metainfo: announce is not NUL-terminated");
     size_t namelen = strlen(m->name), annlen = strlen(m->announce);
     if (check_name((const uint8_t *)m->name, namelen, err, errlen) < 0)
         return -1;
     if (annlen && check_announce((const uint8_t *)m->announce, annlen, err, errlen) < 0)
         return -1;
     if (m->npieces < TS_NPIECES_MIN || m->npieces > TS_NPIECES_MAX)
-        return fail(err, errlen, "metainfo: %llu pieces out of range %u..%u", (unsigned long long)m->npieces,
+        return ts_err(err, errlen, "metainfo: %llu pieces out of range %u..%u", (unsigned long long)m->npieces,
                     TS_NPIECES_MIN, TS_NPIECES_MAX);
     /* Both bounded above, so the product fits easily (at most 2^44). */
     int64_t length = (int64_t)m->npieces * (int64_t)m->piece_len;
     if (check_sizes(m->piece_len, length, err, errlen) < 0)
         return -1;
     if (!m->pubkey)
-        return fail(err, errlen, "metainfo: pubkey missing");
+        return ts_err(err, errlen, "metainfo: pubkey missing");
     if (check_pubkey(m->pubkey_len, err, errlen) < 0)
         return -1;
     if (m->bitrate > (uint64_t)INT64_MAX)
-        return fail(err, errlen, "metainfo: bitrate %llu too large", (unsigned long long)m->bitrate);
+        return ts_err(err, errlen, "metainfo: bitrate %llu too large", (unsigned long long)m->bitrate);
 
     size_t start = out->len;
     ts_ben_put_dict(out);
@@ -154,11 +145,11 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
     if (out->err) {
         if (out->len > start)
             out->len = start;
-        return fail(err, errlen, "metainfo: out of memory");
+        return ts_err(err, errlen, "metainfo: out of memory");
     }
     if (sha1(out->data + istart, iend - istart, m->infohash) < 0) {
         out->len = start;
-        return fail(err, errlen, "metainfo: SHA-1 failed");
+        return ts_err(err, errlen, "metainfo: SHA-1 failed");
     }
     return 0;
 }
@@ -168,12 +159,12 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
 static int parse_tree(const ts_ben_t *root, ts_metainfo_t *m, char *err, size_t errlen)
 {
     if (root->type != TS_BEN_DICT)
-        return fail(err, errlen, "metainfo: top level is not a dict");
+        return ts_err(err, errlen, "metainfo: top level is not a dict");
 
     const ts_ben_t *v = ts_ben_dict_get(root, "announce");
     if (v) {
         if (v->type != TS_BEN_STR)
-            return fail(err, errlen, "metainfo: announce is not a string");
+            return ts_err(err, errlen, "metainfo: announce is not a string");
         if (v->len && check_announce(v->s, v->len, err, errlen) < 0)
             return -1;
         memcpy(m->announce, v->s, v->len);
@@ -182,18 +173,18 @@ static int parse_tree(const ts_ben_t *root, ts_metainfo_t *m, char *err, size_t 
     v = ts_ben_dict_get(root, "bitrate");
     if (v) {
         if (v->type != TS_BEN_INT || v->i < 0)
-            return fail(err, errlen, "metainfo: bitrate is not a non-negative integer");
+            return ts_err(err, errlen, "metainfo: bitrate is not a non-negative integer");
         m->bitrate = (uint64_t)v->i;
     }
 
     const ts_ben_t *info = ts_ben_dict_get(root, "info");
     if (!info || info->type != TS_BEN_DICT)
-        return fail(err, errlen, "metainfo: info missing or not a dict");
+        return ts_err(err, errlen, "metainfo: info missing or not a dict");
     int64_t length, piece_len;
     if (ts_ben_get_int(info, "length", &length) < 0)
-        return fail(err, errlen, "metainfo: info.length missing or not an integer");
+        return ts_err(err, errlen, "metainfo: info.length missing or not an integer");
     if (ts_ben_get_int(info, "piece length", &piece_len) < 0)
-        return fail(err, errlen, "metainfo: info[\"piece length\"] missing or not an integer");
+        return ts_err(err, errlen, "metainfo: info[\"piece length\"] missing or not an integer");
     if (check_sizes(piece_len, length, err, errlen) < 0)
         return -1;
     m->piece_len = (uint32_t)piece_len;
@@ -202,7 +193,7 @@ static int parse_tree(const ts_ben_t *root, ts_metainfo_t *m, char *err, size_t 
     size_t len;
     const uint8_t *s = ts_ben_get_str(info, "name", &len);
     if (!s)
-        return fail(err, errlen, "metainfo: info.name missing or not a string");
+        return ts_err(err, errlen, "metainfo: info.name missing or not a string");
     if (check_name(s, len, err, errlen) < 0)
         return -1;
     memcpy(m->name, s, len);
@@ -210,28 +201,28 @@ static int parse_tree(const ts_ben_t *root, ts_metainfo_t *m, char *err, size_t 
 
     const ts_ben_t *live = ts_ben_get_dict(info, "live");
     if (!live)
-        return fail(err, errlen, "metainfo: info.live missing or not a dict");
+        return ts_err(err, errlen, "metainfo: info.live missing or not a dict");
     s = ts_ben_get_str(live, "authmethod", &len);
     if (!s)
-        return fail(err, errlen, "metainfo: info.live.authmethod missing or not a string");
+        return ts_err(err, errlen, "metainfo: info.live.authmethod missing or not a string");
     if (len != strlen(AUTHMETHOD) || memcmp(s, AUTHMETHOD, len) != 0)
-        return fail(err, errlen, "metainfo: info.live.authmethod is not \"%s\"", AUTHMETHOD);
+        return ts_err(err, errlen, "metainfo: info.live.authmethod is not \"%s\"", AUTHMETHOD);
     memcpy(m->authmethod, AUTHMETHOD, sizeof AUTHMETHOD);
 
     s = ts_ben_get_str(live, "pubkey", &len);
     if (!s)
-        return fail(err, errlen, "metainfo: info.live.pubkey missing or not a string");
+        return ts_err(err, errlen, "metainfo: info.live.pubkey missing or not a string");
     if (check_pubkey(len, err, errlen) < 0)
         return -1;
     m->pubkey = malloc(len);
     if (!m->pubkey)
-        return fail(err, errlen, "metainfo: out of memory");
+        return ts_err(err, errlen, "metainfo: out of memory");
     memcpy(m->pubkey, s, len);
     m->pubkey_len = len;
 
     /* The hash is over info's bytes as they stand in the file, unknown keys included. */
     if (sha1(info->raw, info->rawlen, m->infohash) < 0)
-        return fail(err, errlen, "metainfo: SHA-1 failed");
+        return ts_err(err, errlen, "metainfo: SHA-1 failed");
     return 0;
 }
 
@@ -239,11 +230,11 @@ int ts_metainfo_parse(const uint8_t *buf, size_t len, ts_metainfo_t *m, char *er
 {
     memset(m, 0, sizeof *m);
     if (len > TS_METAINFO_FILE_MAX)
-        return fail(err, errlen, "metainfo: %zu bytes, more than the %d allowed", len, TS_METAINFO_FILE_MAX);
+        return ts_err(err, errlen, "metainfo: %zu bytes, more than the %d allowed", len, TS_METAINFO_FILE_MAX);
     char berr[200];
     ts_ben_t *root = ts_ben_parse(buf, len, NULL, berr, sizeof berr);
     if (!root)
-        return fail(err, errlen, "metainfo: %s", berr);
+        return ts_err(err, errlen, "metainfo: %s", berr);
     int rc = parse_tree(root, m, err, errlen);
     ts_ben_free(&root);
     if (rc < 0)
@@ -258,20 +249,20 @@ int ts_metainfo_load(const char *path, ts_metainfo_t *m, char *err, size_t errle
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return ts_err(err, errlen, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, "%s: %s", path, strerror(e));
+        return ts_err(err, errlen, "%s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "%s: not a regular file", path);
+        return ts_err(err, errlen, "%s: not a regular file", path);
     }
     if (st.st_size > TS_METAINFO_FILE_MAX) {
         close(fd);
-        return fail(err, errlen, "%s: %lld bytes, more than the %d allowed", path, (long long)st.st_size,
+        return ts_err(err, errlen, "%s: %lld bytes, more than the %d allowed", path, (long long)st.st_size,
                     TS_METAINFO_FILE_MAX);
     }
     /* One spare byte tells a file that grew after fstat from one that did not. */
@@ -279,7 +270,7 @@ int ts_metainfo_load(const char *path, ts_metainfo_t *m, char *err, size_t errle
     uint8_t *buf = malloc(cap);
     if (!buf) {
         close(fd);
-        return fail(err, errlen, "%s: out of memory", path);
+        return ts_err(err, errlen, "%s: out of memory", path);
     }
     while (n < cap) {
         ssize_t r = read(fd, buf + n, cap - n);
@@ -289,7 +280,7 @@ int ts_metainfo_load(const char *path, ts_metainfo_t *m, char *err, size_t errle
             int e = errno;
             free(buf);
             close(fd);
-            return fail(err, errlen, "%s: %s", path, strerror(e));
+            return ts_err(err, errlen, "%s: %s", path, strerror(e));
         }
         if (r == 0)
             break;
@@ -298,13 +289,13 @@ int ts_metainfo_load(const char *path, ts_metainfo_t *m, char *err, size_t errle
     close(fd);
     if (n == cap) {
         free(buf);
-        return fail(err, errlen, "%s: file changed while being read", path);
+        return ts_err(err, errlen, "%s: file changed while being read", path);
     }
     char perr[256];
     int rc = ts_metainfo_parse(buf, n, m, perr, sizeof perr);
     free(buf);
     if (rc < 0)
-        return fail(err, errlen, "%s: %s", path, perr);
+        return ts_err(err, errlen, "%s: %s", path, perr);
     return 0;
 }
 
@@ -351,13 +342,13 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
     char eerr[256];
     if (ts_metainfo_encode(m, &b, eerr, sizeof eerr) < 0) {
         ts_buf_free(&b);
-        return fail(err, errlen, "%s: %s", path, eerr);
+        return ts_err(err, errlen, "%s: %s", path, eerr);
     }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
     if (!tmp) {
         ts_buf_free(&b);
-        return fail(err, errlen, "%s: out of memory", path);
+        return ts_err(err, errlen, "%s: out of memory", path);
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
@@ -366,7 +357,7 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
         int e = errno;
         ts_buf_free(&b);
         free(tmp);
-        return fail(err, errlen, "%s: cannot create temporary file: %s", path, strerror(e));
+        return ts_err(err, errlen, "%s: cannot create temporary file: %s", path, strerror(e));
     }
     const char *what = NULL;
     /* mkstemp makes it 0600; the file is public metadata. */
@@ -389,7 +380,7 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
     if (what) {
         unlink(tmp);
         free(tmp);
-        return fail(err, errlen, "%s: %s failed: %s", path, what, strerror(e));
+        return ts_err(err, errlen, "%s: %s failed: %s", path, what, strerror(e));
     }
     free(tmp);
     sync_dir(path);

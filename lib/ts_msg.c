@@ -1,4 +1,5 @@
 #include "ts_msg.h"
+#include "ts_err.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,56 +16,50 @@ int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len)
     return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *why)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", why);
-    return -1;
-}
 
 static int unknown(const ProtobufCMessage *m) { return m && m->n_unknown_fields > 0; }
 
 static int check(const Ts__Envelope *e, char *err, size_t errlen)
 {
     if (e->version != TS_MSG_VERSION)
-        return fail(err, errlen, "unsupported envelope version");
+        return ts_err(err, errlen, "unsupported envelope version");
     /* Both ends are ours and versioned: a field we do not know is a malformed message. */
     if (unknown(&e->base) || unknown((const ProtobufCMessage *)e->piece) ||
         unknown((const ProtobufCMessage *)e->subscribe) || unknown((const ProtobufCMessage *)e->ack) ||
         unknown((const ProtobufCMessage *)e->heartbeat) || unknown((const ProtobufCMessage *)e->text))
-        return fail(err, errlen, "unknown fields in envelope");
+        return ts_err(err, errlen, "unknown fields in envelope");
     if (e->heartbeat)
         for (size_t i = 0; i < e->heartbeat->n_counters; i++)
             if (unknown((const ProtobufCMessage *)e->heartbeat->counters[i]))
-                return fail(err, errlen, "unknown fields in envelope");
+                return ts_err(err, errlen, "unknown fields in envelope");
     switch (e->type) {
     case TS__MSG_TYPE__MSG_PIECE:
         if (!e->piece)
-            return fail(err, errlen, "piece message without piece");
+            return ts_err(err, errlen, "piece message without piece");
         if (e->piece->payload.len > TS_PAYLOAD_MAX)
-            return fail(err, errlen, "piece payload too large");
+            return ts_err(err, errlen, "piece payload too large");
         if (e->piece->has_signature && e->piece->signature.len != 64)
-            return fail(err, errlen, "signature is not 64 bytes");
+            return ts_err(err, errlen, "signature is not 64 bytes");
         return 0;
     case TS__MSG_TYPE__MSG_SUBSCRIBE:
-        return e->subscribe ? 0 : fail(err, errlen, "subscribe without body");
+        return e->subscribe ? 0 : ts_err(err, errlen, "subscribe without body");
     case TS__MSG_TYPE__MSG_ACK:
-        return e->ack ? 0 : fail(err, errlen, "ack without body");
+        return e->ack ? 0 : ts_err(err, errlen, "ack without body");
     case TS__MSG_TYPE__MSG_READY:
     case TS__MSG_TYPE__MSG_HEARTBEAT:
         if (!e->heartbeat)
-            return fail(err, errlen, "heartbeat without body");
+            return ts_err(err, errlen, "heartbeat without body");
         if (e->heartbeat->n_counters > 256)
-            return fail(err, errlen, "too many counters");
+            return ts_err(err, errlen, "too many counters");
         return 0;
     case TS__MSG_TYPE__MSG_STATUS_REQ:
         return 0;
     case TS__MSG_TYPE__MSG_STATUS_REP:
     case TS__MSG_TYPE__MSG_COMMAND:
     case TS__MSG_TYPE__MSG_COMMAND_REP:
-        return e->text ? 0 : fail(err, errlen, "text message without text");
+        return e->text ? 0 : ts_err(err, errlen, "text message without text");
     default:
-        return fail(err, errlen, "unknown message type");
+        return ts_err(err, errlen, "unknown message type");
     }
 }
 
@@ -72,12 +67,12 @@ Ts__Envelope *ts_msg_unpack(const uint8_t *buf, size_t len, char *err, size_t er
 {
     /* protobuf-c's unpack has no size limit of its own: bound it first. */
     if (len == 0 || len > TS_MSG_MAX) {
-        fail(err, errlen, "envelope size out of bounds");
+        ts_err(err, errlen, "envelope size out of bounds");
         return NULL;
     }
     Ts__Envelope *e = ts__envelope__unpack(NULL, len, buf);
     if (!e) {
-        fail(err, errlen, "malformed envelope");
+        ts_err(err, errlen, "malformed envelope");
         return NULL;
     }
     if (check(e, err, errlen) < 0) {

@@ -1,4 +1,5 @@
 #include "ts_piece.h"
+#include "ts_err.h"
 #include "ts_buf.h"
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -19,15 +20,6 @@ struct ts_verifier {
     uint8_t infohash[20];
 };
 
-static void __attribute__((format(printf, 3, 4))) seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void ts_trailer_encode(const ts_trailer_t *t, uint8_t out[TS_TRAILER_LEN])
 {
@@ -103,17 +95,17 @@ static int key_is_p256(const EVP_PKEY *pk, char *err, size_t errlen)
 {
     if (!EVP_PKEY_is_a(pk, "EC")) {
         const char *type = EVP_PKEY_get0_type_name(pk);
-        seterr(err, errlen, "public key is %s, not an EC P-256 key", type ? type : "of an unknown type");
+        ts_err(err, errlen, "public key is %s, not an EC P-256 key", type ? type : "of an unknown type");
         return -1;
     }
     char name[80];
     size_t n = 0;
     if (!EVP_PKEY_get_group_name(pk, name, sizeof name, &n)) {
-        seterr(err, errlen, "EC public key without a named curve (P-256 required)");
+        ts_err(err, errlen, "EC public key without a named curve (P-256 required)");
         return -1;
     }
     if (OBJ_txt2nid(name) != NID_X9_62_prime256v1) {
-        seterr(err, errlen, "EC public key on curve %s, not P-256", name);
+        ts_err(err, errlen, "EC public key on curve %s, not P-256", name);
         return -1;
     }
     return 0;
@@ -123,19 +115,19 @@ ts_verifier_t *ts_verifier_new(const uint8_t *pubkey_der, size_t len, const uint
                                size_t errlen)
 {
     if (!pubkey_der || !len || len > 65536 || !infohash) {
-        seterr(err, errlen, "verifier: missing or oversized public key");
+        ts_err(err, errlen, "verifier: missing or oversized public key");
         return NULL;
     }
     ts_verifier_t *v = calloc(1, sizeof *v);
     if (!v) {
-        seterr(err, errlen, "verifier: out of memory");
+        ts_err(err, errlen, "verifier: out of memory");
         return NULL;
     }
     const unsigned char *p = pubkey_der;
     v->pkey = d2i_PUBKEY(NULL, &p, (long)len);
     if (!v->pkey || p != pubkey_der + len) {
         /* Trailing bytes too: the metainfo's pubkey must be exactly one key. */
-        seterr(err, errlen, "verifier: public key is not a DER SubjectPublicKeyInfo");
+        ts_err(err, errlen, "verifier: public key is not a DER SubjectPublicKeyInfo");
         goto fail;
     }
     if (key_is_p256(v->pkey, err, errlen) < 0)
@@ -143,7 +135,7 @@ ts_verifier_t *ts_verifier_new(const uint8_t *pubkey_der, size_t len, const uint
     v->md = EVP_MD_fetch(NULL, "SHA256", NULL);
     v->ctx = EVP_MD_CTX_new();
     if (!v->md || !v->ctx) {
-        seterr(err, errlen, "verifier: cannot set up SHA-256");
+        ts_err(err, errlen, "verifier: cannot set up SHA-256");
         goto fail;
     }
     memcpy(v->infohash, infohash, 20);

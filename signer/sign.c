@@ -4,6 +4,7 @@
 #endif
 #endif
 #include "sign.h"
+#include "ts_err.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -33,15 +34,6 @@ struct ts_signkey {
     uint8_t ver_ih[20];
 };
 
-static void __attribute__((format(printf, 3, 4))) seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Never prompt on a terminal for a passphrase: the signer runs unattended. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -55,26 +47,26 @@ static EVP_PKEY *read_key(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        ts_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     /* fstat on the open fd, not stat on the path: what we check is what we read. */
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        ts_err(err, errlen, "%s: not a regular file", path);
         return NULL;
     }
     if (st.st_mode & 077) {
-        seterr(err, errlen, "%s: mode %04o allows group/other access to the private key (chmod 600 it)", path,
+        ts_err(err, errlen, "%s: mode %04o allows group/other access to the private key (chmod 600 it)", path,
                (unsigned)(st.st_mode & 07777));
         return NULL;
     }
     if (st.st_size <= 0 || st.st_size > KEYFILE_MAX) {
-        seterr(err, errlen, "%s: %s", path, st.st_size <= 0 ? "empty key file" : "too large for a key file");
+        ts_err(err, errlen, "%s: %s", path, st.st_size <= 0 ? "empty key file" : "too large for a key file");
         return NULL;
     }
     char *buf = malloc((size_t)st.st_size);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", path);
+        ts_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     size_t n = 0;
@@ -88,13 +80,13 @@ static EVP_PKEY *read_key(int fd, const char *path, char *err, size_t errlen)
     }
     EVP_PKEY *pk = NULL;
     if (n != (size_t)st.st_size) {
-        seterr(err, errlen, "%s: short read", path);
+        ts_err(err, errlen, "%s: short read", path);
     } else {
         BIO *bio = BIO_new_mem_buf(buf, (int)n);
         pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
         BIO_free(bio);
         if (!pk)
-            seterr(err, errlen, "%s: %s", path,
+            ts_err(err, errlen, "%s: %s", path,
                    memmem(buf, n, "ENCRYPTED", 9) ? "encrypted private keys are not supported"
                                                   : "no PEM private key in the file");
     }
@@ -128,13 +120,13 @@ static EVP_PKEY *generate(const char *path, int *exists, char *err, size_t errle
     int fd = -1, ok = 0;
     if (!pk || !mem || !PEM_write_bio_PKCS8PrivateKey(mem, pk, NULL, NULL, 0, NULL, NULL) ||
         (pemlen = BIO_get_mem_data(mem, &pem)) <= 0) {
-        seterr(err, errlen, "%s: cannot generate a P-256 key", path);
+        ts_err(err, errlen, "%s: cannot generate a P-256 key", path);
         goto out;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         *exists = errno == EEXIST;
-        seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        ts_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         goto out;
     }
     size_t n = 0;
@@ -148,13 +140,13 @@ static EVP_PKEY *generate(const char *path, int *exists, char *err, size_t errle
         n += (size_t)w;
     }
     if (n != (size_t)pemlen || fsync(fd) < 0) {
-        seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
+        ts_err(err, errlen, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
         goto out;
     }
     ok = 1;
 out:
     if (fd >= 0 && close(fd) < 0 && ok) {
-        seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        ts_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         ok = 0;
     }
     if (fd >= 0 && !ok)
@@ -191,7 +183,7 @@ static ts_signkey_t *wrap(EVP_PKEY *pk, const char *path, char *err, size_t errl
     ts_signkey_t *k = calloc(1, sizeof *k);
     if (!k) {
         EVP_PKEY_free(pk);
-        seterr(err, errlen, "out of memory");
+        ts_err(err, errlen, "out of memory");
         return NULL;
     }
     k->pkey = pk;
@@ -199,7 +191,7 @@ static ts_signkey_t *wrap(EVP_PKEY *pk, const char *path, char *err, size_t errl
     unsigned char *p = n > 0 ? malloc((size_t)n) : NULL;
     k->pub = p;
     if (!p || i2d_PUBKEY(pk, &p) != n) {
-        seterr(err, errlen, "%s: cannot encode the public key", path);
+        ts_err(err, errlen, "%s: cannot encode the public key", path);
         goto fail;
     }
     k->publen = (size_t)n;
@@ -207,20 +199,20 @@ static ts_signkey_t *wrap(EVP_PKEY *pk, const char *path, char *err, size_t errl
     char verr[200] = "";
     static const uint8_t zero_ih[20];
     if (set_verifier(k, zero_ih, verr, sizeof verr) < 0) {
-        seterr(err, errlen, "%s: %s", path, verr);
+        ts_err(err, errlen, "%s: %s", path, verr);
         goto fail;
     }
     k->md = EVP_MD_fetch(NULL, "SHA256", NULL);
     k->ctx = EVP_MD_CTX_new();
     if (!k->md || !k->ctx) {
-        seterr(err, errlen, "cannot set up SHA-256");
+        ts_err(err, errlen, "cannot set up SHA-256");
         goto fail;
     }
     /* One test signature: a private key that does not match its public half fails here, not on air. */
     static const uint8_t probe[1] = { 0 };
     ts_trailer_t t = { .version = 1, .payload_len = 1 };
     if (ts_signkey_sign(k, zero_ih, &t, probe) < 0) {
-        seterr(err, errlen, "%s: the key cannot produce a valid signature (corrupt key pair?)", path);
+        ts_err(err, errlen, "%s: the key cannot produce a valid signature (corrupt key pair?)", path);
         goto fail;
     }
     return k;
@@ -233,7 +225,7 @@ fail:
 ts_signkey_t *ts_signkey_load(const char *path, int create, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        seterr(err, errlen, "no key file given");
+        ts_err(err, errlen, "no key file given");
         return NULL;
     }
     /* Twice at most: if another process creates the file between our open and our O_EXCL, load theirs. */
@@ -242,7 +234,7 @@ ts_signkey_t *ts_signkey_load(const char *path, int create, char *err, size_t er
         int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0) {
             if (errno != ENOENT || !create) {
-                seterr(err, errlen, "%s: %s", path, strerror(errno));
+                ts_err(err, errlen, "%s: %s", path, strerror(errno));
                 return NULL;
             }
             int exists = 0;
@@ -257,7 +249,7 @@ ts_signkey_t *ts_signkey_load(const char *path, int create, char *err, size_t er
         close(fd);
         return pk ? wrap(pk, path, err, errlen) : NULL;
     }
-    seterr(err, errlen, "%s: exists but cannot be opened (dangling symlink?)", path);
+    ts_err(err, errlen, "%s: exists but cannot be opened (dangling symlink?)", path);
     return NULL;
 }
 

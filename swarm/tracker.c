@@ -1,5 +1,6 @@
 /* HTTP tracker: embedded server state and the client's request/response codecs. See tracker.h. */
 #include "tracker.h"
+#include "ts_err.h"
 #include "ts_bencode.h"
 #include <inttypes.h>
 #include <stdarg.h>
@@ -545,16 +546,6 @@ int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], con
 
 /* ---------------------------------------------------------------- response parsing */
 
-static int __attribute__((format(printf, 3, 4))) resp_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* A line of the header block: [*pos, end of line) without CR; *pos moves past the LF. 0 if no LF. */
 static int next_line(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **line, size_t *llen)
@@ -616,24 +607,24 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
     if (err && errlen)
         err[0] = '\0';
     if (!resp || len == 0)
-        return resp_fail(err, errlen, "empty response");
+        return ts_err(err, errlen, "empty response");
 
     /* Status line: "HTTP/1.x NNN reason" */
     size_t pos = 0, llen;
     const uint8_t *line;
     if (!next_line(resp, len, &pos, &line, &llen))
-        return resp_fail(err, errlen, "truncated status line");
+        return ts_err(err, errlen, "truncated status line");
     if (llen < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' || (llen > 12 && line[12] != ' '))
-        return resp_fail(err, errlen, "bad status line");
+        return ts_err(err, errlen, "bad status line");
     uint64_t status;
     if (parse_uint(line + 9, 3, 999, &status) < 0)
-        return resp_fail(err, errlen, "bad status line");
+        return ts_err(err, errlen, "bad status line");
 
     int has_cl = 0;
     uint64_t cl = 0;
     for (;;) {
         if (!next_line(resp, len, &pos, &line, &llen))
-            return resp_fail(err, errlen, "truncated headers");
+            return ts_err(err, errlen, "truncated headers");
         if (llen == 0)
             break;
         const uint8_t *v;
@@ -641,45 +632,45 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
         if (header_is(line, llen, "Content-Length", &v, &vl)) {
             uint64_t x;
             if (parse_uint(v, vl, UINT64_MAX, &x) < 0 || (has_cl && x != cl))
-                return resp_fail(err, errlen, "bad Content-Length");
+                return ts_err(err, errlen, "bad Content-Length");
             cl = x;
             has_cl = 1;
         } else if (header_is(line, llen, "Transfer-Encoding", &v, &vl)) {
             /* We ask with HTTP/1.0, so a server must not chunk; rather refuse than misread. */
             if (vl != 8 || strncasecmp((const char *)v, "identity", 8) != 0)
-                return resp_fail(err, errlen, "unsupported Transfer-Encoding %.*s", (int)(vl > 32 ? 32 : vl), v);
+                return ts_err(err, errlen, "unsupported Transfer-Encoding %.*s", (int)(vl > 32 ? 32 : vl), v);
         }
     }
     size_t blen = len - pos;
     if (has_cl) {
         if (cl > blen)
-            return resp_fail(err, errlen, "truncated body: %zu of %" PRIu64 " bytes", blen, cl);
+            return ts_err(err, errlen, "truncated body: %zu of %" PRIu64 " bytes", blen, cl);
         blen = (size_t)cl;
     }
     const uint8_t *body = resp + pos;
     if (blen == 0)
-        return resp_fail(err, errlen, status == 200 ? "empty body" : "HTTP status %d", (int)status);
+        return ts_err(err, errlen, status == 200 ? "empty body" : "HTTP status %d", (int)status);
 
     char berr[128];
     size_t used = 0;
     ts_ben_t *t = ts_ben_parse(body, blen, &used, berr, sizeof berr);
     if (!t)
-        return status == 200 ? resp_fail(err, errlen, "body: %s", berr)
-                             : resp_fail(err, errlen, "HTTP status %d", (int)status);
+        return status == 200 ? ts_err(err, errlen, "body: %s", berr)
+                             : ts_err(err, errlen, "HTTP status %d", (int)status);
     int rc = -1;
     for (size_t i = used; i < blen; i++)
         if (body[i] != '\r' && body[i] != '\n' && body[i] != ' ' && body[i] != '\t') {
-            resp_fail(err, errlen, "trailing bytes after the body's dictionary");
+            ts_err(err, errlen, "trailing bytes after the body's dictionary");
             goto out;
         }
     if (t->type != TS_BEN_DICT) {
-        resp_fail(err, errlen, "body is not a dictionary");
+        ts_err(err, errlen, "body is not a dictionary");
         goto out;
     }
     const ts_ben_t *fr = ts_ben_dict_get(t, "failure reason");
     if (fr) {
         if (fr->type != TS_BEN_STR) {
-            resp_fail(err, errlen, "failure reason is not a string");
+            ts_err(err, errlen, "failure reason is not a string");
             goto out;
         }
         /* Shown in logs: keep it printable. */
@@ -693,13 +684,13 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
         goto out;
     }
     if (status != 200) {
-        resp_fail(err, errlen, "HTTP status %d", (int)status);
+        ts_err(err, errlen, "HTTP status %d", (int)status);
         goto out;
     }
     const ts_ben_t *iv = ts_ben_dict_get(t, "interval");
     if (iv) {
         if (iv->type != TS_BEN_INT) {
-            resp_fail(err, errlen, "interval is not an integer");
+            ts_err(err, errlen, "interval is not an integer");
             goto out;
         }
         r->interval = iv->i < 0 ? 0 : iv->i > RESP_INTERVAL_MAX ? RESP_INTERVAL_MAX : (int)iv->i;
@@ -707,14 +698,14 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
     const ts_ben_t *pe = ts_ben_dict_get(t, "peers");
     if (pe && pe->type == TS_BEN_STR) {
         if (pe->len % 6) {
-            resp_fail(err, errlen, "compact peers of %zu bytes, not a multiple of 6", pe->len);
+            ts_err(err, errlen, "compact peers of %zu bytes, not a multiple of 6", pe->len);
             goto out;
         }
         size_t n = pe->len / 6;
         if (n > TS_TRACKER_RESP_PEERS_MAX)
             n = TS_TRACKER_RESP_PEERS_MAX;
         if (n && !(r->peers = malloc(n * sizeof *r->peers))) {
-            resp_fail(err, errlen, "out of memory");
+            ts_err(err, errlen, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
@@ -726,7 +717,7 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
     } else if (pe && pe->type == TS_BEN_LIST) {
         size_t n = pe->n < TS_TRACKER_RESP_PEERS_MAX ? pe->n : TS_TRACKER_RESP_PEERS_MAX;
         if (n && !(r->peers = malloc(n * sizeof *r->peers))) {
-            resp_fail(err, errlen, "out of memory");
+            ts_err(err, errlen, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < pe->n && r->npeers < n; i++) {
@@ -743,7 +734,7 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
             r->peers[r->npeers++] = a;
         }
     } else if (pe) {
-        resp_fail(err, errlen, "peers is neither a string nor a list");
+        ts_err(err, errlen, "peers is neither a string nor a list");
         goto out;
     }
     rc = 0;

@@ -1,4 +1,5 @@
 /* Bencode parser and encoder: round trips, exact encodings, and every rejection the parser promises. */
+#include "check.h"
 #include "ts_bencode.h"
 #include "ts_buf.h"
 #include <stdint.h>
@@ -6,19 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 static ts_ben_t *parse_s(const char *s, char *err, size_t errlen)
 {

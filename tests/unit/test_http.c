@@ -2,6 +2,7 @@
  * is PARTIAL and the whole is DONE; malformed input turns BAD at the offending byte and stays BAD;
  * oversized heads, NUL bytes, bare LFs, header lookup. Then the small pieces the server is made
  * of: the piece ring, the shared output queue and the resume record. */
+#include "check.h"
 #include "chunk.h"
 #include "http.h"
 #include "outq.h"
@@ -17,19 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 static int parse(const char *s, size_t n, ts_http_req_t *r) { return ts_http_parse((const uint8_t *)s, n, r); }
 

@@ -2,6 +2,7 @@
  * on an ipc:// endpoint, driven by one libev loop. Checks what makes stage restarts lossless:
  * in-order delivery, resume after the last ack under the same identity, replay after the
  * upstream restarts, and duplicates dropped. Also the envelope checks and unit parsing. */
+#include "check.h"
 #include "ts_link.h"
 #include "ts_msg.h"
 #include "ts_time.h"
@@ -12,8 +13,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static int passed, failed;
-#define CHECK(c, ...) do { if (c) passed++; else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
 
 typedef struct {
     uint64_t got[4096];

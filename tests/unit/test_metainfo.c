@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, mkdtemp */
 #endif
+#include "check.h"
 #include "ts_bencode.h"
 #include "ts_buf.h"
 #include "ts_metainfo.h"
@@ -15,19 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 /* Any bytes do for the key here; include 'e', ':' and NUL to catch sloppy framing. */
 static uint8_t test_key[91];

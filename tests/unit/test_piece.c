@@ -1,10 +1,9 @@
 /* Pieces: trailer layout, signing and verification, every way a piece or key must be refused,
  * and the signer's key file handling. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp */
 #endif
-#endif
+#include "check.h"
 #include "sign.h"
 #include "ts_buf.h"
 #include "ts_piece.h"
@@ -20,19 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define PIECE_LEN 16384u
 #define PAYLOAD_LEN (PIECE_LEN - TS_TRAILER_LEN)

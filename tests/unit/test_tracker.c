@@ -2,10 +2,9 @@
  * client codecs (request building, response parsing). Server responses are read back with the
  * client parser, so each side also checks the other. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
-#endif
+#include "check.h"
 #include "tracker.h"
 #include "ts_buf.h"
 #include <stdint.h>
@@ -13,19 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define SEC 1000000000ull
 #define TTL (120 * SEC)

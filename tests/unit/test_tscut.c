@@ -2,6 +2,7 @@
  * cut on packet boundaries, one RAP piece per keyframe starting with the PAT, and the fill timeout.
  * At the end, the small pure helpers ingest cuts with: restart backoff, file pacing budget, and the
  * sequence-number reservation file. */
+#include "check.h"
 #include "tscut.h"
 #include "backoff.h"
 #include "seqstore.h"
@@ -13,19 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define MS 1000000ull
 

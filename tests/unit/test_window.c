@@ -1,4 +1,5 @@
 /* The viewer's window: acceptance rules, equivocation, eviction under wraparound, and 64-bit edges. */
+#include "check.h"
 #include "ts_piece.h"
 #include "ts_window.h"
 #include <stdint.h>
@@ -6,19 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 /* Quiet variant for loops: counts one failure, reports the first. */
 #define LOOP_CHECK(ok, cond, ...)                                                                                      \

@@ -1,6 +1,7 @@
 /* Peer wire codec: every message round-trips, every prefix is "incomplete", bad lengths are
  * protocol errors, bitfields are checked, the BEP 10 / ts_live dictionaries round-trip and
  * malformed ones are rejected. */
+#include "check.h"
 #include "ts_bencode.h"
 #include "ts_buf.h"
 #include "wire.h"
@@ -9,19 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define MAX_MSG (16384 + 64)
 

@@ -1,0 +1,14 @@
+#include "ts_err.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+int ts_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
