@@ -7,6 +7,10 @@ pkgs=(
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
   ffmpeg python3 procps iproute2 curl
 )
+# --bench: also what bench/run.sh needs to draw its plots.
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(python3-matplotlib)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

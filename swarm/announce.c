@@ -92,8 +92,10 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
             ann_finish(a, 0);
             return;
         }
-        if (n > 0)
+        if (n > 0) {
             a->req_off += (size_t)n;
+            a->sw->c_bytes_up += (uint64_t)n; /* tracker traffic counts as overhead */
+        }
         if (a->req_off == a->req.len) {
             ev_io_stop(loop, &a->io);
             ev_io_set(&a->io, a->fd, EV_READ);
@@ -113,6 +115,7 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     a->resp.len += (size_t)n;
+    a->sw->c_bytes_down += (uint64_t)n;
     if (a->resp.len > ANN_RESP_MAX) {
         ts_warn("tracker %s: response too large", a->url);
         ann_finish(a, 0);

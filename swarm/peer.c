@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,8 @@ static int flush(peer_t *p)
             return -1;
         }
         p->last_tx_ns = ts_mono_ns();
-        if (p->state == PEER_ACTIVE) {
-            p->bytes_up += (uint64_t)n;
-            p->sw->c_bytes_up += (uint64_t)n;
-        }
+        p->bytes_up += (uint64_t)n;
+        p->sw->c_bytes_up += (uint64_t)n; /* every byte: headers, HAVEs, tracker replies too */
         ts_buf_consume(&p->out, (size_t)n);
     }
     if (p->out.err) {
@@ -133,39 +132,81 @@ static void update_interest(peer_t *p)
     }
 }
 
-/* Request the earliest pieces we lack that this peer has: playback deadline first. */
-static void pick(peer_t *p)
+static int requested(const swarm_t *sw, uint64_t seq)
 {
-    swarm_t *sw = p->sw;
-    if (sw->is_source || !sw->hooked || p->state != PEER_ACTIVE || !p->has_edge)
-        return;
-    update_interest(p);
-    if (p->peer_choking)
-        return;
-    uint64_t lo = sw->play_seq, hi = p->edge, now = ts_mono_ns();
-    if (hi < lo)
-        return;
-    if (hi - lo >= sw->n / 2)
-        lo = hi - sw->n / 2 + 1; /* older ones are out of the window anyway */
-    for (uint64_t s = lo; s <= hi && p->nreq < SW_PIPELINE; s++) {
-        uint64_t idx = s % sw->n;
-        if (sw->req_peer[idx] || !peer_has(p, s) || ts_window_has(sw->win, s))
-            continue;
-        ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
-        sw->req_peer[idx] = p;
-        sw->req_seq[idx] = s;
-        sw->req_ns[idx] = now;
-        p->nreq++;
-    }
+    uint64_t idx = seq % sw->n;
+    return sw->req_peer[idx] && sw->req_seq[idx] == seq;
 }
 
+static void request(peer_t *p, uint64_t seq, uint64_t now)
+{
+    swarm_t *sw = p->sw;
+    uint64_t idx = seq % sw->n;
+    ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
+    sw->req_peer[idx] = p;
+    sw->req_seq[idx] = seq;
+    sw->req_ns[idx] = now;
+    p->nreq++;
+}
+
+/* Request every missing piece from the playback point up: deadline first. Each goes to the
+ * holder with the fewest of our requests outstanding (ties broken at random, so a new piece's
+ * requesters spread over its holders). The broadcaster is asked only for what no one else
+ * has, or when playout has been blocked on it too long: that keeps its upload near one copy. */
 void peer_pick_all(swarm_t *sw)
 {
+    if (sw->is_source || !sw->hooked)
+        return;
+    uint64_t now = ts_mono_ns(), hi = 0;
+    int any = 0;
     for (peer_t *p = sw->peers; p; p = p->next)
-        if (alive(p) && p->state == PEER_ACTIVE) {
-            pick(p);
-            flush(p);
+        if (alive(p) && p->state == PEER_ACTIVE && p->has_edge && p->edge >= sw->play_seq) {
+            update_interest(p);
+            if (!any || p->edge > hi)
+                hi = p->edge;
+            any = 1;
         }
+    if (!any)
+        goto out;
+    uint64_t lo = sw->play_seq;
+    if (hi - lo >= sw->n / 2)
+        lo = hi - sw->n / 2 + 1; /* older ones are out of the window anyway */
+    int urgent_ok = sw->blocked_since_ns && now - sw->blocked_since_ns > SW_SRC_URGENT_NS;
+    for (uint64_t s = lo; s <= hi; s++) {
+        if (ts_window_has(sw->win, s) || requested(sw, s))
+            continue;
+        peer_t *best = NULL, *src = NULL;
+        uint32_t best_key = UINT32_MAX;
+        for (peer_t *p = sw->peers; p; p = p->next) {
+            if (!alive(p) || p->state != PEER_ACTIVE || p->peer_choking || !peer_has(p, s))
+                continue;
+            if (p->source) {
+                src = p;
+                continue;
+            }
+            if (p->nreq >= SW_PIPELINE)
+                continue;
+            uint32_t key = (uint32_t)p->nreq << 16 | (uint32_t)(rand() & 0xffff);
+            if (key < best_key) {
+                best_key = key;
+                best = p;
+            }
+        }
+        if (best)
+            request(best, s, now);
+        else if (src && src->nreq < SW_PIPELINE) {
+            /* only the broadcaster has it: unless some peer does but is busy, or it is urgent */
+            int elsewhere = 0;
+            for (peer_t *p = sw->peers; p && !elsewhere; p = p->next)
+                elsewhere = p != src && alive(p) && p->state == PEER_ACTIVE && peer_has(p, s);
+            if (!elsewhere || (s == sw->play_seq && urgent_ok))
+                request(src, s, now);
+        }
+    }
+out:
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->state == PEER_ACTIVE)
+            flush(p);
 }
 
 static void send_bitfield(peer_t *p)
@@ -191,7 +232,7 @@ static void send_ext_handshake(peer_t *p)
 {
     swarm_t *sw = p->sw;
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
-                      .edge = sw->edge, .rap = sw->rap };
+                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source };
     ts_wire_put_ext_handshake(&p->out, &x);
 }
 
@@ -258,8 +299,12 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->listen_port = x.port;
             peer_learn(sw, ntohl(p->addr.sin_addr.s_addr), x.port);
         }
+        p->source = x.source;
         if (x.has_edge) {
-            peer_mark(p, x.edge);
+            /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
+             * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
+            p->edge = x.edge;
+            p->has_edge = 1;
             p->rap = x.rap;
         }
     } else if (m->ext_id == LIVE_EXT_ID) {
@@ -285,8 +330,6 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         peer_close(p, "piece outside the piece space");
         return;
     }
-    p->bytes_down += m->data_len;
-    sw->c_bytes_down += m->data_len;
     ts_trailer_t t;
     if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
         sw->c_bad_pieces++;
@@ -311,6 +354,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
     }
     if (rc == TS_WIN_OK) {
         sw->c_pieces_in++;
+        sw->c_payload_down += t.payload_len;
         swarm_piece_stored(sw, t.seq, &t);
     }
 }
@@ -322,16 +366,86 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
         peer_close(p, "request outside the piece space");
         return;
     }
-    if (p->am_choking || m->begin != 0 || p->out.len > SW_OUTBUF_MAX || !sw->has_edge)
+    if (p->am_choking || m->begin != 0 || p->rq_len == SW_RQ_MAX)
+        return; /* a peer asking for more than we queue just waits and asks again */
+    p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
+    peer_serve(sw);
+}
+
+static void on_cancel(peer_t *p, const ts_wire_msg_t *m)
+{
+    for (int i = 0; i < p->rq_len; i++) {
+        int at = (p->rq_head + i) % SW_RQ_MAX;
+        if (p->rq[at] != m->index)
+            continue;
+        for (int j = i; j + 1 < p->rq_len; j++)
+            p->rq[(p->rq_head + j) % SW_RQ_MAX] = p->rq[(p->rq_head + j + 1) % SW_RQ_MAX];
+        p->rq_len--;
         return;
-    uint64_t seq = ts_window_seq_for_index(sw->win, m->index, sw->edge);
-    size_t len;
-    ts_trailer_t t;
-    const uint8_t *piece = ts_window_get(sw->win, seq, &len, &t);
-    if (!piece)
-        return;
-    ts_wire_put_piece(&p->out, m->index, 0, piece, len);
-    sw->c_pieces_up++;
+    }
+}
+
+/* Send one queued piece to p. 1 if something was sent. */
+static int serve_one(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    while (p->rq_len > 0) {
+        uint32_t idx = p->rq[p->rq_head];
+        p->rq_head = (p->rq_head + 1) % SW_RQ_MAX;
+        p->rq_len--;
+        if (!sw->has_edge)
+            continue;
+        size_t len;
+        ts_trailer_t t;
+        const uint8_t *piece = ts_window_get(sw->win, ts_window_seq_for_index(sw->win, idx, sw->edge), &len, &t);
+        if (!piece)
+            continue;
+        ts_wire_put_piece(&p->out, idx, 0, piece, len);
+        sw->c_pieces_up++;
+        sw->c_payload_up += t.payload_len;
+        if (sw->up_rate > 0)
+            sw->up_tokens -= (double)(len + 13);
+        flush(p);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_up_timer(struct ev_loop *loop, ev_timer *w, int revents) { peer_serve(w->data); }
+
+/* Serve queued requests round-robin across peers, as fast as the upload cap allows. */
+void peer_serve(swarm_t *sw)
+{
+    uint64_t now = ts_mono_ns();
+    if (sw->up_rate > 0) {
+        sw->up_tokens += sw->up_rate * (double)(now - sw->up_last_ns) / 1e9;
+        if (sw->up_tokens > sw->up_burst)
+            sw->up_tokens = sw->up_burst;
+    }
+    sw->up_last_ns = now;
+    for (;;) {
+        if (sw->up_rate > 0 && sw->up_tokens <= 0) {
+            if (!ev_is_active(&sw->up_timer)) {
+                ev_timer_init(&sw->up_timer, on_up_timer, -sw->up_tokens / sw->up_rate + 0.001, 0);
+                sw->up_timer.data = sw;
+                ev_timer_start(sw->loop, &sw->up_timer);
+            }
+            return;
+        }
+        /* next peer after the last served one that has a request and room in its send queue */
+        peer_t *start = sw->serve_next && alive(sw->serve_next) ? sw->serve_next : sw->peers, *p = start, *found = NULL;
+        if (!start)
+            return;
+        do {
+            p = p->next ? p->next : sw->peers;
+            if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX)
+                found = p;
+        } while (!found && p != start);
+        if (!found)
+            return;
+        sw->serve_next = found;
+        serve_one(found);
+    }
 }
 
 static void dispatch(peer_t *p, const ts_wire_msg_t *m)
@@ -347,7 +461,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         break;
     case TS_WIRE_UNCHOKE:
         p->peer_choking = 0;
-        pick(p);
+        peer_pick_all(sw);
         break;
     case TS_WIRE_INTERESTED:
         p->peer_interested = 1;
@@ -362,7 +476,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         }
         peer_mark(p, ts_window_seq_for_index(sw->win, m->index,
                                              p->has_edge ? p->edge : (sw->has_edge ? sw->edge : m->index)));
-        pick(p);
+        peer_pick_all(sw);
         break;
     case TS_WIRE_BITFIELD:
         if (!ts_wire_bitfield_valid(m->data, m->data_len, sw->n)) {
@@ -377,18 +491,18 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
                     if (d <= p->edge)
                         peer_mark(p, p->edge - d);
                 }
-        pick(p);
+        peer_pick_all(sw);
         break;
     case TS_WIRE_REQUEST:
         on_request(p, m);
         break;
     case TS_WIRE_PIECE:
-        on_piece(p, m);
-        if (alive(p))
-            pick(p);
+        on_piece(p, m); /* a stored piece triggers picking through swarm_piece_stored */
         break;
     case TS_WIRE_CANCEL:
-        break; /* requests are answered at once; nothing queued to cancel */
+        if (m->index < sw->n)
+            on_cancel(p, m);
+        break;
     case TS_WIRE_EXTENDED:
         on_ext(p, m);
         break;
@@ -471,6 +585,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             break;
         }
         p->in.len += (size_t)n;
+        p->bytes_down += (uint64_t)n;
+        p->sw->c_bytes_down += (uint64_t)n;
         process(p);
         if ((size_t)n < 65536)
             break;
@@ -560,30 +676,98 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
     peer_new(sw, fd, &a, 1, rc < 0);
 }
 
+static void have_to(peer_t *p, uint64_t seq, int rap_changed)
+{
+    swarm_t *sw = p->sw;
+    if (!peer_has(p, seq))
+        ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
+    if (rap_changed && p->live_id)
+        ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+    flush(p);
+}
+
+/* Tell peers we hold a new piece. A viewer tells everyone at once. The broadcaster tells
+ * SW_SRC_FANOUT viewers in turn, so that it uploads each piece about once and the viewers fan
+ * it out; the rest hear of it from the broadcaster only SW_SRC_HAVE_DELAY_NS later. */
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
 {
-    uint32_t idx = (uint32_t)(seq % sw->n);
+    if (!sw->is_source) {
+        for (peer_t *p = sw->peers; p; p = p->next)
+            if (alive(p) && p->state == PEER_ACTIVE)
+                have_to(p, seq, rap_changed);
+        return;
+    }
+    int active = swarm_count_peers(sw), told = 0;
+    if (active == 0)
+        return;
+    uint64_t first = sw->fanout_rr++ % (uint64_t)active;
+    int i = 0;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!alive(p) || p->state != PEER_ACTIVE)
             continue;
-        if (!peer_has(p, seq))
-            ts_wire_put_have(&p->out, idx);
-        if (rap_changed && p->live_id)
+        uint64_t pos = ((uint64_t)i++ + (uint64_t)active - first) % (uint64_t)active;
+        if (pos < SW_SRC_FANOUT) {
+            have_to(p, seq, rap_changed);
+            told++;
+        } else if (rap_changed && p->live_id) {
             ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
-        flush(p);
+            flush(p);
+        }
     }
+    if (told < active) {
+        if (sw->npending_have == (int)(sizeof sw->pending_have / sizeof *sw->pending_have)) {
+            memmove(sw->pending_have, sw->pending_have + 1, sizeof sw->pending_have - sizeof *sw->pending_have);
+            sw->npending_have--;
+        }
+        sw->pending_have[sw->npending_have].seq = seq;
+        sw->pending_have[sw->npending_have++].ns = ts_mono_ns();
+    }
+}
+
+static void source_late_haves(swarm_t *sw, uint64_t now)
+{
+    int done = 0;
+    while (done < sw->npending_have && now - sw->pending_have[done].ns >= SW_SRC_HAVE_DELAY_NS) {
+        uint64_t seq = sw->pending_have[done++].seq;
+        if (!ts_window_has(sw->win, seq))
+            continue;
+        for (peer_t *p = sw->peers; p; p = p->next)
+            if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq)) {
+                ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
+                flush(p);
+            }
+    }
+    memmove(sw->pending_have, sw->pending_have + done, (size_t)(sw->npending_have - done) * sizeof *sw->pending_have);
+    sw->npending_have -= done;
+}
+
+static int other_holder(swarm_t *sw, peer_t *not, uint64_t seq)
+{
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (p != not && alive(p) && p->state == PEER_ACTIVE && !p->peer_choking && !p->source && peer_has(p, seq) &&
+            p->nreq < SW_PIPELINE)
+            return 1;
+    return 0;
 }
 
 void peer_tick(swarm_t *sw, uint64_t now)
 {
+    /* A request unanswered for long, or for a while when another peer could serve it: cancel it
+     * and let the picker ask again (a holder with a long queue is then skipped). */
     for (uint64_t i = 0; i < sw->n; i++) {
         peer_t *p = sw->req_peer[i];
-        if (p && now - sw->req_ns[i] > SW_REQ_TIMEOUT_NS) {
+        if (!p)
+            continue;
+        uint64_t age = now - sw->req_ns[i];
+        if (age > SW_REQ_TIMEOUT_NS || (age > SW_REREQ_NS && other_holder(sw, p, sw->req_seq[i]))) {
             sw->req_peer[i] = NULL;
             p->nreq--;
             ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
         }
     }
+    if (sw->is_source)
+        source_late_haves(sw, now);
+    peer_serve(sw);
     peer_t **pp = &sw->peers;
     while (*pp) {
         peer_t *p = *pp;
@@ -595,6 +779,8 @@ void peer_tick(swarm_t *sw, uint64_t now)
         }
         if (!alive(p)) {
             *pp = p->next;
+            if (sw->serve_next == p)
+                sw->serve_next = NULL;
             ts_buf_free(&p->in);
             ts_buf_free(&p->out);
             free(p->has);

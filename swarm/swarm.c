@@ -26,11 +26,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
-               "                [--bind ADDR] [--announce-host IP] [--max-peers N]\n"
+               "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
                "                [--instance NAME] [--supervisor ENDPOINT]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
                "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
-               "--embedded-tracker answers HTTP announces on the peer port.\n");
+               "--embedded-tracker answers HTTP announces on the peer port. --max-upload caps what\n"
+               "this peer uploads (bits per second, e.g. 4M).\n");
 }
 
 /* ------------------------------------------------------------------ playout */
@@ -250,7 +251,8 @@ int main(int argc, char **argv)
         { "bind", required_argument, 0, 'b' },     { "announce-host", required_argument, 0, 'a' },
         { "max-peers", required_argument, 0, 'm' }, { "embedded-tracker", no_argument, 0, 'e' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
-        { "help", no_argument, 0, 'h' },           { 0, 0, 0, 0 },
+        { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     int c;
     uint16_t port;
@@ -272,6 +274,15 @@ int main(int argc, char **argv)
         case 'a': announce_host = optarg; break;
         case 'm': sw->max_peers = atoi(optarg); break;
         case 'e': embedded = 1; break;
+        case 'u': {
+            uint64_t bps;
+            if (ts_units_rate(optarg, &bps) < 0 || bps < 8000) {
+                fprintf(stderr, "ts-swarm: bad --max-upload %s\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            sw->up_rate = (double)bps / 8;
+            break;
+        }
         case 'n': instance = optarg; break;
         case 's': sup = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
@@ -294,6 +305,10 @@ int main(int argc, char **argv)
         return TS_EXIT_CONFIG;
     }
     sw->n = sw->meta.npieces;
+    /* A burst of two pieces, or 50 ms at the capped rate: enough to keep pipes full, not to cheat the cap. */
+    sw->up_burst = sw->up_rate * 0.05 > 2.0 * sw->meta.piece_len ? sw->up_rate * 0.05 : 2.0 * sw->meta.piece_len;
+    sw->up_tokens = sw->up_burst;
+    sw->up_last_ns = ts_mono_ns();
     sw->verifier = ts_verifier_new(sw->meta.pubkey, sw->meta.pubkey_len, sw->meta.infohash, err, sizeof err);
     if (!sw->verifier) {
         ts_error("%s: %s", tstream, err);
@@ -338,6 +353,8 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "seq", &sw->c_seq);
     ts_stage_counter(st, "pieces_in", &sw->c_pieces_in);
     ts_stage_counter(st, "pieces_up", &sw->c_pieces_up);
+    ts_stage_counter(st, "payload_up", &sw->c_payload_up);
+    ts_stage_counter(st, "payload_down", &sw->c_payload_down);
     ts_stage_counter(st, "bytes_up", &sw->c_bytes_up);
     ts_stage_counter(st, "bytes_down", &sw->c_bytes_down);
     ts_stage_counter(st, "peers", &sw->c_peers);

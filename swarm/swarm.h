@@ -16,6 +16,11 @@
 #define SW_MAX_PEERS_DEFAULT 50
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
 #define SW_REQ_TIMEOUT_NS (3000ull * 1000000)
+#define SW_REREQ_NS (600ull * 1000000)     /* re-ask elsewhere when another peer has it by then */
+#define SW_RQ_MAX 64                       /* requests queued from one peer */
+#define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
+#define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
+#define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
 #define SW_MAX_KNOWN 256
@@ -40,6 +45,9 @@ struct peer {
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
     int nreq;                /* our requests outstanding to it */
+    int source;              /* it is the broadcaster */
+    uint32_t rq[SW_RQ_MAX];  /* its requests to us, served in order under the upload cap */
+    int rq_head, rq_len;
     uint16_t listen_port;    /* where it accepts connections: dialled port, or "p" of its ext handshake */
     uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
     peer_t *next;
@@ -76,8 +84,17 @@ struct swarm {
     /* playout */
     int hooked;
     uint64_t play_seq, hook_seq, blocked_since_ns;
+    /* upload cap (token bucket over piece messages); rate 0 = none */
+    double up_rate, up_tokens, up_burst;
+    uint64_t up_last_ns;
+    ev_timer up_timer;
+    peer_t *serve_next;       /* round-robin position */
+    /* broadcaster: new pieces not yet announced to every peer */
+    struct { uint64_t seq, ns; } pending_have[64];
+    int npending_have;
+    uint64_t fanout_rr;
     /* counters (reported to the supervisor) */
-    uint64_t c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
+    uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces;
 };
 
@@ -90,6 +107,7 @@ void peer_redial(swarm_t *sw, uint64_t now);
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
+void peer_serve(swarm_t *sw);
 
 /* announce.c */
 struct announce *announce_new(swarm_t *sw, const char *url);

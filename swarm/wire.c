@@ -212,7 +212,7 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         return;
     }
     size_t at = ext_begin(b, 0);
-    ts_ben_put_dict(b); /* keys in byte order: m, p, ts_edge, ts_rap, v */
+    ts_ben_put_dict(b); /* keys in byte order: m, p, ts_edge, ts_rap, ts_src, v */
     ts_ben_put_cstr(b, "m");
     ts_ben_put_dict(b);
     if (x->has_live) {
@@ -229,6 +229,10 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         ts_ben_put_int(b, (int64_t)x->edge);
         ts_ben_put_cstr(b, "ts_rap");
         ts_ben_put_int(b, (int64_t)x->rap);
+    }
+    if (x->source) {
+        ts_ben_put_cstr(b, "ts_src");
+        ts_ben_put_int(b, 1);
     }
     ts_ben_put_cstr(b, "v");
     ts_ben_put_cstr(b, "tstream 0.1");
@@ -281,6 +285,10 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
             goto out;
         x->has_edge = 1;
     }
+    uint64_t src = 0;
+    if (get_seq(t, "ts_src", &src) < 0 || src > 1)
+        goto out;
+    x->source = (int)src;
     rc = 0;
 out:
     ts_ben_free(&t);

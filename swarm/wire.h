@@ -71,15 +71,16 @@ int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces)
 
 /* BEP 10 extension handshake (extended id 0), tstream flavour: a bencoded dict
  *   { "m": { "ts_live": <our id> }, "p": <listen port>, "ts_edge": <highest seq held>,
- *     "ts_rap": <newest random-access seq held>, "v": "tstream 0.1" }
+ *     "ts_rap": <newest random-access seq held>, "ts_src": 1, "v": "tstream 0.1" }
  * "m" is empty when has_live = 0; "p" is left out when port = 0; ts_edge / ts_rap are left out
- * when the sender holds nothing (has_edge = 0). */
+ * when the sender holds nothing (has_edge = 0); "ts_src" only from the broadcaster's swarm. */
 typedef struct {
     int has_live;
     uint8_t live_id;   /* 1..255 */
     uint16_t port;     /* 0 = not announced */
     int has_edge;
     uint64_t edge, rap;
+    int source;        /* sent by the broadcaster: viewers fetch from it only what no one else has */
 } ts_ext_hs_t;
 
 /* The whole message: length prefix, id 20, ext id 0, dict. */

@@ -22,7 +22,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tsctl start NAME --source SRC [--bitrate RATE] [--piece-size BYTES] [--window SECONDS]\n"
-            "                   [--port PORT] [--tracker URL] [--announce-host IP] [--state-dir DIR]\n"
+            "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
+            "                   [--state-dir DIR]\n"
             "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
             "  --source SRC        a file (paced at --bitrate), - (stdin), pipe:COMMAND, http(s)://URL,\n"
             "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
@@ -32,6 +33,7 @@ static void usage(FILE *f)
             "  --port PORT         peer (and embedded tracker) TCP port (default: a free port, kept)\n"
             "  --tracker URL       announce to this tracker instead of the embedded one\n"
             "  --announce-host IP  address viewers reach this broadcaster at (default 127.0.0.1)\n"
+            "  --max-upload RATE   cap on the broadcaster's upload, bits per second (default: none)\n"
             "  --state-dir DIR     key and state directory (default: $XDG_STATE_HOME/tstream/NAME)\n");
 }
 
@@ -70,13 +72,15 @@ int start_main(int argc, char **argv)
     const char *source = NULL, *bitrate_s = NULL, *piece_s = NULL, *tracker = NULL, *state_dir = NULL;
     const char *announce_host = "127.0.0.1";
     double window_s = 60;
+    uint64_t max_upload = 0;
     uint16_t port = 0;
     static const struct option opts[] = {
         { "source", required_argument, 0, 's' },     { "bitrate", required_argument, 0, 'b' },
         { "piece-size", required_argument, 0, 'p' }, { "window", required_argument, 0, 'w' },
         { "port", required_argument, 0, 'P' },       { "tracker", required_argument, 0, 't' },
         { "state-dir", required_argument, 0, 'd' },  { "announce-host", required_argument, 0, 'a' },
-        { "help", no_argument, 0, 'h' },             { 0, 0, 0, 0 },
+        { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     int c;
     char host[64];
@@ -102,6 +106,12 @@ int start_main(int argc, char **argv)
         case 't': tracker = optarg; break;
         case 'd': state_dir = optarg; break;
         case 'a': announce_host = optarg; break;
+        case 'u':
+            if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
+                fprintf(stderr, "tsctl start: bad --max-upload '%s' (e.g. 6M, at least 8k)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -238,6 +248,7 @@ int start_main(int argc, char **argv)
     inst_set(&in, "tracker", "%s", m.announce);
     inst_set(&in, "embedded_tracker", "%d", tracker ? 0 : 1);
     inst_set(&in, "announce_host", "%s", announce_host);
+    inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
     if (inst_save(&in) < 0) {
         fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", dir, strerror(errno));
         return TS_EXIT_FAIL;

@@ -144,8 +144,9 @@ static void build_swarm(sup_t *s, proc_t *p)
     arg(p, "--port"); arg(p, "%s", inst_get(&s->inst, "port"));
     if (strcmp(role, "broadcast") == 0) { arg(p, "--in"); arg(p, "ipc://%s/signer.ipc", d); }
     if (emb && strcmp(emb, "1") == 0) arg(p, "--embedded-tracker");
-    const char *ah = inst_get(&s->inst, "announce_host");
+    const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
     if (ah && *ah) { arg(p, "--announce-host"); arg(p, "%s", ah); }
+    if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }
 }
 
 static void build_bridge(sup_t *s, proc_t *p)
@@ -154,7 +155,9 @@ static void build_bridge(sup_t *s, proc_t *p)
     arg(p, "--in"); arg(p, "ipc://%s/swarm.ipc", d);
     arg(p, "--http"); arg(p, "%s", inst_get(&s->inst, "http"));
     arg(p, "--path"); arg(p, "/%s.ts", inst_get(&s->inst, "stream"));
+    const char *stats = inst_get(&s->inst, "stats");
     if (out && *out) { arg(p, "--output"); arg(p, "%s", out); }
+    if (stats && *stats) { arg(p, "--stats"); arg(p, "%s", stats); }
     arg(p, "--state-dir"); arg(p, "%s", d);
 }
 

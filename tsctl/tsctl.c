@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     { "start", start_main, "start a broadcast: tsctl start NAME --source SRC [options]" },
     { "watch", watch_main, "watch a broadcast: tsctl watch FILE.tstream [options]" },
+    { "seed", seed_main, "add upload capacity to a broadcast: tsctl seed FILE.tstream [options]" },
     { "status", status_main, "show instances and their stages: tsctl status [NAME] [--json]" },
     { "stop", stop_main, "stop an instance: tsctl stop NAME | --all" },
     { "restart", restart_main, "restart one stage: tsctl restart NAME STAGE" },

@@ -3,6 +3,7 @@
 #define TSCTL_H
 int start_main(int argc, char **argv);
 int watch_main(int argc, char **argv);
+int seed_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int stop_main(int argc, char **argv);
 int restart_main(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* tsctl watch FILE.tstream: join the broadcast's swarm and serve it to players over HTTP,
  * with a swarm and a player-bridge under a supervisor. `--output -` stays in the
- * foreground and copies the stream to stdout (for `| mpv -`). */
+ * foreground and copies the stream to stdout (for `| mpv -`).
+ * tsctl seed FILE.tstream: the same swarm without a player, to add upload capacity. */
 #include "instance.h"
 #include "ts_exit.h"
 #include "ts_metainfo.h"
@@ -18,16 +19,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
+static void usage(FILE *f, int seed)
 {
+    if (seed) {
+        fprintf(f, "usage: tsctl seed FILE.tstream [--port PORT] [--max-upload RATE] [--name NAME] [--state-dir DIR]\n"
+                   "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
+                   "player, adding upload capacity (run it on machines with spare upload).\n"
+                   "  --port PORT        peer TCP port (default: a free port)\n"
+                   "  --max-upload RATE  cap on upload, bits per second (2M, 512k; default: none)\n"
+                   "  --name NAME        instance name (default STREAM-seedN)\n");
+        return;
+    }
     fprintf(f, "usage: tsctl watch FILE.tstream [--http ADDR:PORT] [--output FILE|-] [--port PORT] [--name NAME]\n"
-               "                   [--state-dir DIR]\n"
+               "                   [--max-upload RATE] [--stats FILE] [--state-dir DIR]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "  --http ADDR:PORT   where players connect (default 127.0.0.1 and a free port)\n"
                "  --output FILE      also write the verified stream to FILE; '-' streams it to stdout\n"
                "                     in the foreground and stops the viewer when stdout closes\n"
                "  --port PORT        peer TCP port (default: a free port)\n"
-               "  --name NAME        instance name (default STREAM-viewN)\n");
+               "  --name NAME        instance name (default STREAM-viewN)\n"
+               "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
+               "  --stats FILE       append one line per piece handed to the player (benchmarks)\n");
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -94,15 +106,17 @@ static int relay(const char *addr, uint16_t port, const char *path)
     return 0;
 }
 
-int watch_main(int argc, char **argv)
+static int viewer_main(int argc, char **argv, int seed)
 {
-    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL;
+    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL;
+    uint64_t max_upload = 0;
     uint16_t port = 0, http_port = 0;
     char http_addr[64] = "127.0.0.1", host[64];
     static const struct option opts[] = {
         { "http", required_argument, 0, 'H' }, { "output", required_argument, 0, 'o' },
         { "port", required_argument, 0, 'p' }, { "name", required_argument, 0, 'n' },
         { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
+        { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -125,14 +139,24 @@ int watch_main(int argc, char **argv)
             break;
         case 'n': name = optarg; break;
         case 'd': state_dir = optarg; break;
-        case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+        case 'S': stats = optarg; break;
+        case 'u':
+            if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
+                fprintf(stderr, "tsctl: bad --max-upload '%s' (e.g. 4M, at least 8k)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
+        case 'h': usage(stdout, seed); return TS_EXIT_OK;
+        default: usage(stderr, seed); return TS_EXIT_USAGE;
         }
     }
-    (void)http;
+    if (seed && (http || output || stats)) {
+        fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output and --stats are for tsctl watch\n");
+        return TS_EXIT_USAGE;
+    }
     if (optind != argc - 1) {
-        fprintf(stderr, "tsctl watch: expected one FILE.tstream\n");
-        usage(stderr);
+        fprintf(stderr, "tsctl %s: expected one FILE.tstream\n", seed ? "seed" : "watch");
+        usage(stderr, seed);
         return TS_EXIT_USAGE;
     }
     const char *file = argv[optind];
@@ -154,7 +178,7 @@ int watch_main(int argc, char **argv)
     if (!name) {
         for (int i = 1; i < 1000; i++) {
             char d[512];
-            snprintf(autoname, sizeof autoname, "%s-view%d", m.name, i);
+            snprintf(autoname, sizeof autoname, "%s-%s%d", m.name, seed ? "seed" : "view", i);
             if (inst_lookup(autoname, d, sizeof d) == 0 && inst_supervisor_pid(d))
                 continue;
             break;
@@ -215,7 +239,7 @@ int watch_main(int argc, char **argv)
     memset(&in, 0, sizeof in);
     snprintf(in.dir, sizeof in.dir, "%s", dir);
     inst_set(&in, "name", "%s", name);
-    inst_set(&in, "role", "viewer");
+    inst_set(&in, "role", seed ? "seed" : "viewer");
     inst_set(&in, "stream", "%s", m.name);
     inst_set(&in, "tstream", "%s", file);
     inst_set(&in, "infohash", "%s", ih);
@@ -224,6 +248,15 @@ int watch_main(int argc, char **argv)
     inst_set(&in, "player_url", "http://%s:%u/%s.ts", strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr,
              http_port, m.name);
     inst_set(&in, "output", "%s", outabs);
+    inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
+    if (stats) {
+        char sabs[PATH_MAX];
+        if (stats[0] == '/' || !getcwd(sabs, sizeof sabs - strlen(stats) - 2))
+            snprintf(sabs, sizeof sabs, "%s", stats);
+        else
+            snprintf(sabs + strlen(sabs), sizeof sabs - strlen(sabs), "/%s", stats);
+        inst_set(&in, "stats", "%s", sabs);
+    }
     inst_set(&in, "tracker", "%s", m.announce);
     if (inst_save(&in) < 0) {
         fprintf(stderr, "tsctl watch: cannot write %s/instance.conf\n", dir);
@@ -238,6 +271,10 @@ int watch_main(int argc, char **argv)
     char spath[200];
     snprintf(spath, sizeof spath, "/%s.ts", m.name);
     ts_metainfo_free(&m);
+    if (seed) {
+        printf("seeder %s started on port %u\n", name, port);
+        return TS_EXIT_OK;
+    }
     if (!foreground) {
         printf("viewer %s started\n  player URL: %s\n", name, inst_get(&in, "player_url"));
         if (outabs[0])
@@ -250,3 +287,7 @@ int watch_main(int argc, char **argv)
     inst_unregister(name);
     return TS_EXIT_OK;
 }
+
+int watch_main(int argc, char **argv) { return viewer_main(argc, argv, 0); }
+
+int seed_main(int argc, char **argv) { return viewer_main(argc, argv, 1); }
