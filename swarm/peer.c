@@ -265,6 +265,10 @@ static int on_handshake(peer_t *p)
         peer_close(p, "connected to self");
         return -1;
     }
+    if (!p->outgoing && swarm_count_peers(sw) >= sw->max_peers) {
+        peer_close(p, "too many peers");
+        return -1;
+    }
     ts_buf_consume(&p->in, TS_WIRE_HANDSHAKE_LEN);
     memcpy(p->id, h.peer_id, 20);
     p->ext = ts_wire_handshake_ext(&h);
@@ -662,7 +666,7 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (p->addr.sin_addr.s_addr == htonl(ip) && (p->addr.sin_port == htons(port) || p->listen_port == port))
             return;
     }
-    if (n >= sw->max_peers)
+    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET))
         return;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -686,33 +690,47 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
     flush(p);
 }
 
-/* Tell peers we hold a new piece. A viewer tells everyone at once. The broadcaster tells
- * SW_SRC_FANOUT viewers in turn, so that it uploads each piece about once and the viewers fan
- * it out; the rest hear of it from the broadcaster only SW_SRC_HAVE_DELAY_NS later. */
+/* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later
+ * (pending_have). Each new holder does the same, so a piece spreads as a tree whose nodes each
+ * serve about as many copies as their upload allows in a piece's time, instead of every
+ * neighbour asking the first holder at once; peers that got it meanwhile need no HAVE at all.
+ * The broadcaster tells one viewer and the rest only after a second: it uploads each piece
+ * about once. */
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
 {
-    if (!sw->is_source) {
-        for (peer_t *p = sw->peers; p; p = p->next)
-            if (alive(p) && p->state == PEER_ACTIVE)
-                have_to(p, seq, rap_changed);
+    int active = 0, told = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        active += alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq);
+    if (active == 0) {
+        if (rap_changed)
+            for (peer_t *p = sw->peers; p; p = p->next)
+                if (alive(p) && p->state == PEER_ACTIVE && p->live_id) {
+                    ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+                    flush(p);
+                }
         return;
     }
-    int active = swarm_count_peers(sw), told = 0;
-    if (active == 0)
-        return;
-    uint64_t first = sw->fanout_rr++ % (uint64_t)active;
-    int i = 0;
+    /* choose sw->fanout of the `active` peers that lack it, uniformly at random */
+    int want = sw->fanout < active ? sw->fanout : active, left = active;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!alive(p) || p->state != PEER_ACTIVE)
             continue;
-        uint64_t pos = ((uint64_t)i++ + (uint64_t)active - first) % (uint64_t)active;
-        if (pos < SW_SRC_FANOUT) {
+        if (peer_has(p, seq)) {
+            if (rap_changed && p->live_id) {
+                ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+                flush(p);
+            }
+            continue;
+        }
+        if (want > 0 && rand() % left < want) {
             have_to(p, seq, rap_changed);
             told++;
+            want--;
         } else if (rap_changed && p->live_id) {
             ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
             flush(p);
         }
+        left--;
     }
     if (told < active) {
         if (sw->npending_have == (int)(sizeof sw->pending_have / sizeof *sw->pending_have)) {
@@ -724,10 +742,11 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
     }
 }
 
-static void source_late_haves(swarm_t *sw, uint64_t now)
+static void late_haves(swarm_t *sw, uint64_t now)
 {
     int done = 0;
-    while (done < sw->npending_have && now - sw->pending_have[done].ns >= SW_SRC_HAVE_DELAY_NS) {
+    uint64_t delay = sw->is_source ? SW_SRC_HAVE_DELAY_NS : SW_HAVE_DELAY_NS;
+    while (done < sw->npending_have && now - sw->pending_have[done].ns >= delay) {
         uint64_t seq = sw->pending_have[done++].seq;
         if (!ts_window_has(sw->win, seq))
             continue;
@@ -765,8 +784,7 @@ void peer_tick(swarm_t *sw, uint64_t now)
             ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
         }
     }
-    if (sw->is_source)
-        source_late_haves(sw, now);
+    late_haves(sw, now);
     peer_serve(sw);
     peer_t **pp = &sw->peers;
     while (*pp) {

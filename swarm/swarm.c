@@ -191,8 +191,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         int fd = accept4(sw->listen_fd, (struct sockaddr *)&a, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        /* Room for tracker clients beyond the peer limit, but not without bound. */
-        if (swarm_count_peers(sw) >= sw->max_peers * 2) {
+        /* Whether it is a peer or a tracker client is known only from its first bytes, so the
+         * peer limit is applied at the handshake; this bounds sockets that never say anything. */
+        int open_conns = 0;
+        for (peer_t *p = sw->peers; p; p = p->next)
+            open_conns += p->fd >= 0;
+        if (open_conns >= sw->max_peers + 64) {
             close(fd);
             continue;
         }
@@ -309,6 +313,18 @@ int main(int argc, char **argv)
     sw->up_burst = sw->up_rate * 0.05 > 2.0 * sw->meta.piece_len ? sw->up_rate * 0.05 : 2.0 * sw->meta.piece_len;
     sw->up_tokens = sw->up_burst;
     sw->up_last_ns = ts_mono_ns();
+    /* Peers told of a new piece at once: as many copies as the upload cap sends in about one
+     * piece's worth of stream time (the broadcaster: one, see peer_have_broadcast). */
+    if (sw->is_source)
+        sw->fanout = SW_SRC_FANOUT;
+    else if (sw->up_rate > 0 && sw->meta.bitrate > 0)
+        sw->fanout = (int)(sw->up_rate * 8 / (double)sw->meta.bitrate);
+    else
+        sw->fanout = SW_FANOUT_MAX;
+    if (!sw->is_source && sw->fanout < SW_FANOUT_MIN)
+        sw->fanout = SW_FANOUT_MIN;
+    if (sw->fanout > SW_FANOUT_MAX)
+        sw->fanout = SW_FANOUT_MAX;
     sw->verifier = ts_verifier_new(sw->meta.pubkey, sw->meta.pubkey_len, sw->meta.infohash, err, sizeof err);
     if (!sw->verifier) {
         ts_error("%s: %s", tstream, err);
@@ -346,7 +362,7 @@ int main(int argc, char **argv)
     ev_io_init(&sw->listen_io, on_accept, sw->listen_fd, EV_READ);
     sw->listen_io.data = sw;
     ev_io_start(sw->loop, &sw->listen_io);
-    ev_timer_init(&sw->tick, on_tick, 0.1, 0.1);
+    ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     sw->tick.data = sw;
     ev_timer_start(sw->loop, &sw->tick);
 

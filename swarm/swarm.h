@@ -13,13 +13,17 @@
 #include "tracker.h"
 #include "wire.h"
 
-#define SW_MAX_PEERS_DEFAULT 50
+#define SW_MAX_PEERS_DEFAULT 24            /* connections accepted */
+#define SW_OUT_TARGET 8                    /* connections we dial: a sparse mesh keeps HAVE traffic small */
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
 #define SW_REQ_TIMEOUT_NS (3000ull * 1000000)
-#define SW_REREQ_NS (600ull * 1000000)     /* re-ask elsewhere when another peer has it by then */
+#define SW_REREQ_NS (250ull * 1000000)     /* re-ask elsewhere when another peer has it by then */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
 #define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
+#define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
+#define SW_FANOUT_MAX 4
+#define SW_HAVE_DELAY_NS (400ull * 1000000) /* ... and the rest this much later */
 #define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
@@ -89,10 +93,10 @@ struct swarm {
     uint64_t up_last_ns;
     ev_timer up_timer;
     peer_t *serve_next;       /* round-robin position */
-    /* broadcaster: new pieces not yet announced to every peer */
+    /* new pieces not yet announced to every peer */
     struct { uint64_t seq, ns; } pending_have[64];
     int npending_have;
-    uint64_t fanout_rr;
+    int fanout;               /* peers told of a new piece at once */
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces;

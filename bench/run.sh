@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The live-swarm benchmark (issue 3): HTTP fan-out baseline and scenario A with 10, 20 and 50
+# viewers, B with 200 viewers at 1 Mbit/s, C (64 kbit/s audio) with 10 viewers, one after the
+# other, then bench/results/summary.md, lag-cdf.png and source-upload.png.
+# Usage: bench/run.sh [--quick]     (--quick: 10 s windows, a smoke run of the harness)
+# Takes ~20 minutes (--quick: ~8). Needs the machine to itself: other load skews every figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  *) echo "usage: bench/run.sh [--quick]" >&2; exit 100 ;;
+esac
+[ "$(id -u)" = 0 ] && ./deploy/setup.sh --bench
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+
+out=bench/results
+mkdir -p "$out"
+rm -f "$out"/*.json
+dur=60
+[ $quick = 1 ] && dur=10
+py=/usr/bin/python3   # Debian's, which sees python3-matplotlib
+runlog="$out/run.log"
+: > "$runlog"
+
+scenario() {
+  echo "=== bench/live.py $* --duration $dur" | tee -a "$runlog"
+  # A scenario that breaks is reported and the others still run.
+  "$py" bench/live.py "$@" --duration "$dur" --out "$out" 2>&1 | tee -a "$runlog" \
+    || echo "!!! scenario $* did not complete" | tee -a "$runlog"
+}
+
+for n in 10 20 50; do scenario --scenario baseline --viewers $n; done
+for n in 10 20 50; do scenario --scenario A --viewers $n; done
+scenario --scenario B --viewers 200 --bitrate 1M
+scenario --scenario C --viewers 10
+"$py" bench/live.py --summarize "$out" 2>&1 | tee -a "$runlog"
+echo
+cat "$out/summary.md"
