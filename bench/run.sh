@@ -16,6 +16,14 @@ esac
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
+# The benchmark runs a snapshot of the binaries (tsctl starts the stages it finds next to
+# itself), so a rebuild of build/ during the ~20 minutes cannot change or break a run.
+snap=$(mktemp -d /tmp/tsbench-bin.XXXXXX)
+trap 'rm -rf "$snap"' EXIT
+cp -p build/bin/tsctl build/bin/ts-ingest build/bin/ts-signer build/bin/ts-swarm build/bin/ts-player-bridge "$snap/"
+export TS_BIN=$snap
+unset TS_LIBEXEC
+
 out=bench/results
 mkdir -p "$out"
 rm -f "$out"/*.json

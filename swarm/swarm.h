@@ -23,7 +23,7 @@
 #define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
 #define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
 #define SW_FANOUT_MAX 4
-#define SW_HAVE_DELAY_NS (400ull * 1000000) /* ... and the rest this much later */
+#define SW_HAVE_DELAY_NS (200ull * 1000000) /* ... and the rest this much later */
 #define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
