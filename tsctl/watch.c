@@ -244,9 +244,11 @@ static int viewer_main(int argc, char **argv, int seed)
     inst_set(&in, "tstream", "%s", file);
     inst_set(&in, "infohash", "%s", ih);
     inst_set(&in, "port", "%u", port);
-    inst_set(&in, "http", "%s:%u", http_addr, http_port);
-    inst_set(&in, "player_url", "http://%s:%u/%s.ts", strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr,
-             http_port, m.name);
+    if (!seed) {
+        inst_set(&in, "http", "%s:%u", http_addr, http_port);
+        inst_set(&in, "player_url", "http://%s:%u/%s.ts",
+                 strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr, http_port, m.name);
+    }
     inst_set(&in, "output", "%s", outabs);
     inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
     if (stats) {
