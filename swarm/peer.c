@@ -14,7 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define LIVE_EXT_ID 1 /* the id under which we accept ts_live messages */
+#define LIVE_EXT_ID 1 /* the ids under which we accept ts_live and ut_pex messages */
+#define PEX_EXT_ID 2
 #define HTTP_MAX 8192
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
@@ -232,7 +233,7 @@ static void send_ext_handshake(peer_t *p)
 {
     swarm_t *sw = p->sw;
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
-                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source };
+                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID };
     ts_wire_put_ext_handshake(&p->out, &x);
 }
 
@@ -304,6 +305,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             peer_learn(sw, ntohl(p->addr.sin_addr.s_addr), x.port);
         }
         p->source = x.source;
+        p->pex_id = x.pex_id;
         if (x.has_edge) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -311,6 +313,19 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->has_edge = 1;
             p->rap = x.rap;
         }
+    } else if (m->ext_id == PEX_EXT_ID) {
+        /* Peer exchange: once joined, a viewer finds peers without the tracker. */
+        ts_wire_addr_t a[TS_WIRE_PEX_MAX];
+        size_t n;
+        if (ts_wire_parse_pex(m->data, m->data_len, a, TS_WIRE_PEX_MAX, &n) < 0) {
+            peer_close(p, "malformed ut_pex message");
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            peer_learn(sw, a[i].ip, a[i].port);
+            peer_connect(sw, a[i].ip, a[i].port);
+        }
+        return;
     } else if (m->ext_id == LIVE_EXT_ID) {
         if (ts_wire_parse_live(m->data, m->data_len, &edge, &rap) < 0) {
             peer_close(p, "malformed ts_live message");
@@ -760,6 +775,27 @@ static void late_haves(swarm_t *sw, uint64_t now)
     sw->npending_have -= done;
 }
 
+/* Tell each peer where our other peers listen: 1 s after the handshake, then every 30 s. */
+static void pex_send(swarm_t *sw, uint64_t now)
+{
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (!alive(p) || p->state != PEER_ACTIVE || !p->pex_id)
+            continue;
+        if (p->pex_ns ? now - p->pex_ns < SW_PEX_NS : now - p->connected_ns < 1000000000ull)
+            continue;
+        p->pex_ns = now;
+        ts_wire_addr_t a[TS_WIRE_PEX_MAX];
+        size_t n = 0;
+        for (peer_t *q = sw->peers; q && n < TS_WIRE_PEX_MAX; q = q->next)
+            if (q != p && alive(q) && q->state == PEER_ACTIVE && q->listen_port)
+                a[n++] = (ts_wire_addr_t){ ntohl(q->addr.sin_addr.s_addr), q->listen_port };
+        if (n > 0) {
+            ts_wire_put_pex(&p->out, p->pex_id, a, n);
+            flush(p);
+        }
+    }
+}
+
 static int other_holder(swarm_t *sw, peer_t *not, uint64_t seq)
 {
     for (peer_t *p = sw->peers; p; p = p->next)
@@ -786,6 +822,7 @@ void peer_tick(swarm_t *sw, uint64_t now)
     }
     late_haves(sw, now);
     peer_serve(sw);
+    pex_send(sw, now);
     peer_t **pp = &sw->peers;
     while (*pp) {
         peer_t *p = *pp;

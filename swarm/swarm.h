@@ -28,6 +28,7 @@
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
 #define SW_MAX_KNOWN 256
+#define SW_PEX_NS (30ull * 1000000000)     /* peer exchange period */
 #define SW_IDLE_NS (120ull * 1000000000)
 
 typedef struct swarm swarm_t;
@@ -44,6 +45,8 @@ struct peer {
     uint8_t id[20];
     int ext;                 /* peer speaks BEP 10 */
     uint8_t live_id;         /* its id for our ts_live message, 0 = none */
+    uint8_t pex_id;          /* its id for ut_pex, 0 = none */
+    uint64_t pex_ns;         /* when we last sent it our peers */
     int am_choking, am_interested, peer_choking, peer_interested;
     int has_edge;
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */

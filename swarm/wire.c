@@ -219,6 +219,10 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         ts_ben_put_cstr(b, "ts_live");
         ts_ben_put_int(b, x->live_id);
     }
+    if (x->pex_id) {
+        ts_ben_put_cstr(b, "ut_pex");
+        ts_ben_put_int(b, x->pex_id);
+    }
     ts_ben_put_end(b);
     if (x->port) {
         ts_ben_put_cstr(b, "p");
@@ -269,6 +273,12 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
                 goto out;
             x->live_id = (uint8_t)id->i;
             x->has_live = id->i != 0; /* 0 = the peer disabled the extension (BEP 10) */
+        }
+        const ts_ben_t *pex = ts_ben_dict_get(m, "ut_pex");
+        if (pex) {
+            if (pex->type != TS_BEN_INT || pex->i < 0 || pex->i > 255)
+                goto out;
+            x->pex_id = (uint8_t)pex->i;
         }
     }
     const ts_ben_t *p = ts_ben_dict_get(t, "p");
@@ -323,6 +333,47 @@ int ts_wire_parse_live(const uint8_t *payload, size_t len, uint64_t *edge, uint6
         *rap = r;
         rc = 0;
     }
+    ts_ben_free(&t);
+    return rc;
+}
+
+void ts_wire_put_pex(ts_buf_t *b, uint8_t peer_pex_id, const ts_wire_addr_t *added, size_t n)
+{
+    if (n > TS_WIRE_PEX_MAX)
+        n = TS_WIRE_PEX_MAX;
+    uint8_t compact[TS_WIRE_PEX_MAX * 6];
+    for (size_t i = 0; i < n; i++) {
+        ts_set_u32be(compact + 6 * i, added[i].ip);
+        compact[6 * i + 4] = (uint8_t)(added[i].port >> 8);
+        compact[6 * i + 5] = (uint8_t)added[i].port;
+    }
+    size_t at = ext_begin(b, peer_pex_id);
+    ts_ben_put_dict(b);
+    ts_ben_put_cstr(b, "added");
+    ts_ben_put_str(b, compact, 6 * n);
+    ts_ben_put_end(b);
+    ext_end(b, at);
+}
+
+int ts_wire_parse_pex(const uint8_t *payload, size_t len, ts_wire_addr_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    ts_ben_t *t = ts_ben_parse(payload, len, NULL, NULL, 0);
+    int rc = -1;
+    if (!t || t->type != TS_BEN_DICT)
+        goto done;
+    const ts_ben_t *a = ts_ben_dict_get(t, "added");
+    if (a && (a->type != TS_BEN_STR || a->len % 6 != 0))
+        goto done;
+    for (size_t i = 0; a && i < a->len / 6 && *n < max; i++) {
+        const uint8_t *e = a->s + 6 * i;
+        uint32_t ip = ts_get_u32be(e);
+        uint16_t port = (uint16_t)(e[4] << 8 | e[5]);
+        if (ip && port)
+            out[(*n)++] = (ts_wire_addr_t){ ip, port };
+    }
+    rc = 0;
+done:
     ts_ben_free(&t);
     return rc;
 }

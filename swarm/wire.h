@@ -81,6 +81,7 @@ typedef struct {
     int has_edge;
     uint64_t edge, rap;
     int source;        /* sent by the broadcaster: viewers fetch from it only what no one else has */
+    uint8_t pex_id;    /* its id for ut_pex (BEP 11) in "m", 0 = none */
 } ts_ext_hs_t;
 
 /* The whole message: length prefix, id 20, ext id 0, dict. */
@@ -91,6 +92,14 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x);
  * "p" not an int in 0..65535, ts_edge / ts_rap not both present or both absent, negative,
  * or ts_rap > ts_edge. */
 int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t *x);
+
+/* ut_pex (BEP 11), sent with the id the peer announced: bencoded { "added": <6 bytes per peer:
+ * IPv4, port, big-endian> }. Only "added" is used; "dropped" and the flags are ignored. */
+#define TS_WIRE_PEX_MAX 50
+typedef struct { uint32_t ip; uint16_t port; } ts_wire_addr_t; /* host byte order */
+void ts_wire_put_pex(ts_buf_t *b, uint8_t peer_pex_id, const ts_wire_addr_t *added, size_t n);
+/* At most max entries (extra ones ignored), port 0 and 0.0.0.0 skipped. -1 if malformed. */
+int ts_wire_parse_pex(const uint8_t *payload, size_t len, ts_wire_addr_t *out, size_t max, size_t *n);
 
 /* ts_live message, sent with the id the PEER announced: bencoded { "edge": seq, "rap": seq }. */
 void ts_wire_put_live(ts_buf_t *b, uint8_t peer_live_id, uint64_t edge, uint64_t rap);

@@ -67,6 +67,13 @@ static void ext(const uint8_t *p, size_t n)
             abort();
         ts_buf_free(&b);
     }
+    ts_wire_addr_t a[TS_WIRE_PEX_MAX];
+    size_t na;
+    if (ts_wire_parse_pex(p, n, a, TS_WIRE_PEX_MAX, &na) == 0) {
+        for (size_t i = 0; i < na; i++)
+            if (!a[i].ip || !a[i].port)
+                abort();
+    }
     uint64_t e, r;
     if (ts_wire_parse_live(p, n, &e, &r) == 0) {
         if (r > e || e > INT64_MAX)

@@ -383,8 +383,40 @@ static void test_ext(void)
     }
 }
 
+static void test_pex(void)
+{
+    ts_wire_addr_t in[3] = { { 0x7f000001, 6881 }, { 0x0a000002, 1 }, { 0xc0a80001, 65535 } }, out[TS_WIRE_PEX_MAX];
+    ts_buf_t b;
+    ts_buf_init(&b);
+    ts_wire_put_pex(&b, 2, in, 3);
+    ts_wire_msg_t m;
+    size_t n = 0;
+    CHECK(ts_wire_parse(b.data, b.len, 1 << 20, &m) == (ssize_t)b.len && m.id == TS_WIRE_EXTENDED && m.ext_id == 2,
+          "pex message framing");
+    CHECK(ts_wire_parse_pex(m.data, m.data_len, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 3 && out[0].ip == 0x7f000001 &&
+              out[0].port == 6881 && out[2].port == 65535,
+          "pex round trip (%zu)", n);
+    CHECK(ts_wire_parse_pex(m.data, m.data_len, out, 2, &n) == 0 && n == 2, "pex capped at max");
+    ts_buf_free(&b);
+    const char *bad[] = { "d5:added5:abcdee", "d5:addedi3ee", "l5:added6:abcdefe", "d5:added6:abcdef" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(ts_wire_parse_pex((const uint8_t *)bad[i], strlen(bad[i]), out, TS_WIRE_PEX_MAX, &n) == -1,
+              "malformed pex accepted: %s", bad[i]);
+    static const char zero[] = "d5:added12:\0\0\0\0\x1a\xe1\x7f\0\0\x01\0\0e"; /* 0.0.0.0, port 0: skipped */
+    CHECK(ts_wire_parse_pex((const uint8_t *)zero, sizeof zero - 1, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 0,
+          "unusable entries skipped (%zu)", n);
+    ts_ext_hs_t x = { .has_live = 1, .live_id = 1, .port = 7000, .pex_id = 2, .source = 1 }, y;
+    ts_buf_init(&b);
+    ts_wire_put_ext_handshake(&b, &x);
+    ts_wire_parse(b.data, b.len, 1 << 20, &m);
+    CHECK(ts_wire_parse_ext_handshake(m.data, m.data_len, &y) == 0 && y.pex_id == 2 && y.source == 1,
+          "ext handshake carries ut_pex and ts_src");
+    ts_buf_free(&b);
+}
+
 int main(void)
 {
+    test_pex();
     test_messages();
     test_errors();
     test_bitfield();
