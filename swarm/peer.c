@@ -366,6 +366,8 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
     }
     peer_mark(p, t.seq);
     int rc = ts_window_put(sw->win, m->data, m->data_len, &t, m->index);
+    if (rc == TS_WIN_FAR && swarm_jumped(sw, &t))
+        rc = ts_window_put(sw->win, m->data, m->data_len, &t, m->index);
     if (rc == TS_WIN_CONFLICT) {
         sw->c_bad_pieces++;
         peer_close(p, "two different pieces signed for one sequence number");

@@ -146,6 +146,30 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
         peer_pick_all(sw);
 }
 
+/* A verified piece far ahead of the window: the broadcaster's numbering jumped (its ingest
+ * restarted and resumed at its persisted reservation). Only the key holder can sign it, so if it
+ * is also newer than anything held, forget the window and continue from it. 1 if re-tuned. */
+int swarm_jumped(swarm_t *sw, const ts_trailer_t *t)
+{
+    ts_trailer_t newest;
+    size_t len;
+    if (!sw->has_edge || !ts_window_get(sw->win, sw->edge, &len, &newest) || t->timestamp_us <= newest.timestamp_us)
+        return 0;
+    ts_warn("stream jumped from seq %llu to %llu (broadcaster restarted): re-tuning", (unsigned long long)sw->edge,
+            (unsigned long long)t->seq);
+    ts_window_reset(sw->win);
+    for (uint64_t i = 0; i < sw->n; i++)
+        if (sw->req_peer[i]) {
+            sw->req_peer[i]->nreq--;
+            sw->req_peer[i] = NULL;
+        }
+    sw->has_edge = 0;
+    sw->rap = 0;
+    if (sw->hooked)
+        hook_at(sw, t->seq, "after a jump");
+    return 1;
+}
+
 static uint64_t out_start(void *arg)
 {
     swarm_t *sw = arg;
@@ -170,6 +194,8 @@ static void on_signed(const Ts__Piece *p, void *arg)
     memcpy(piece, p->payload.data, p->payload.len);
     ts_trailer_encode(&t, piece + p->payload.len);
     int rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
+    if (rc == TS_WIN_FAR && swarm_jumped(sw, &t))
+        rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
     free(piece);
     ts_inlink_ack(sw->in, p->seq);
     if (rc == TS_WIN_OK) {

@@ -124,4 +124,5 @@ void announce_destroy(struct announce **a);
 void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t);
 int swarm_count_peers(swarm_t *sw);
 void swarm_consider_hook(swarm_t *sw);
+int swarm_jumped(swarm_t *sw, const ts_trailer_t *t);
 #endif
