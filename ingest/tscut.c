@@ -35,6 +35,11 @@ struct ts_tscut {
     size_t npmt;
     vpid_t video[TABLE_MAX];
     size_t nvideo;
+    vpid_t audio[TABLE_MAX]; /* used only when no PMT announces video */
+    size_t naudio;
+    int has_astart;
+    uint64_t astart; /* the last audio PES start in the current piece (audio-only streams) */
+    uint64_t astart_ns; /* when it arrived */
     uint64_t resyncs;
 };
 
@@ -78,13 +83,27 @@ static int video_type(unsigned t)
     return t == 0x01 || t == 0x02 || t == 0x10 || t == 0x1B || t == 0x24;
 }
 
+/* MPEG-1/2 audio, AAC (ADTS, LATM), AC-3: every frame decodes on its own. */
+static int audio_type(unsigned t)
+{
+    return t == 0x03 || t == 0x04 || t == 0x0F || t == 0x11 || t == 0x81;
+}
+
+static int is_audio(const ts_tscut_t *c, unsigned pid)
+{
+    for (size_t i = 0; i < c->naudio; i++)
+        if (c->audio[i].pid == pid)
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------ PSI */
 
 static void parse_pat(ts_tscut_t *c, int version, const uint8_t *b, const uint8_t *e)
 {
     if (version != c->pat_version) {
         /* A new PAT may move everything: learn the programs again. */
-        c->npmt = c->nvideo = 0;
+        c->npmt = c->nvideo = c->naudio = 0;
         c->pat_version = version;
     }
     for (; e - b >= 4; b += 4) {
@@ -110,6 +129,11 @@ static void parse_pmt(ts_tscut_t *c, unsigned pmt_pid, const uint8_t *b, const u
         if (c->video[i].pmt != pmt_pid)
             c->video[n++] = c->video[i];
     c->nvideo = n;
+    n = 0;
+    for (size_t i = 0; i < c->naudio; i++)
+        if (c->audio[i].pmt != pmt_pid)
+            c->audio[n++] = c->audio[i];
+    c->naudio = n;
     while (e - b >= 5) {
         unsigned type = b[0];
         unsigned pid = (unsigned)(b[1] & 0x1F) << 8 | b[2];
@@ -118,6 +142,8 @@ static void parse_pmt(ts_tscut_t *c, unsigned pmt_pid, const uint8_t *b, const u
             break;
         if (video_type(type) && pid >= 0x10 && pid != PID_NULL && !is_video(c, pid) && c->nvideo < TABLE_MAX)
             c->video[c->nvideo++] = (vpid_t){ (uint16_t)pmt_pid, (uint16_t)pid };
+        if (audio_type(type) && pid >= 0x10 && pid != PID_NULL && !is_audio(c, pid) && c->naudio < TABLE_MAX)
+            c->audio[c->naudio++] = (vpid_t){ (uint16_t)pmt_pid, (uint16_t)pid };
         b += 5 + eil;
     }
 }
@@ -147,7 +173,8 @@ static void parse_psi(ts_tscut_t *c, unsigned pid, const uint8_t *pl, size_t n)
         parse_pmt(c, pid, body, stop);
 }
 
-/* Learn from one 188-byte packet; 1 if it starts a video access unit flagged random-access. */
+/* Learn from one 188-byte packet; 1 if it starts a video access unit flagged random-access,
+ * 2 if the stream has no video and it starts an audio PES (where an audio decoder can begin). */
 static int parse_packet(ts_tscut_t *c, const uint8_t *p)
 {
     if (p[1] & 0x80)
@@ -171,8 +198,14 @@ static int parse_packet(ts_tscut_t *c, const uint8_t *p)
         parse_psi(c, pid, p + off, PKT - off);
         return 0;
     }
+    if (c->nvideo == 0 && is_audio(c, pid))
+        return 2;
     return rai && is_video(c, pid);
 }
+
+/* Audio-only: end the piece at the last audio PES start (with its tables) so the next piece
+ * starts where a decoder can, and say so. 1 if it did. */
+static int audio_cut(ts_tscut_t *c, uint64_t now);
 
 /* Packets that may sit between a keyframe and the tables written just before it: tables, null
  * packets, and packets without payload (ffmpeg's PCR-only packets in CBR mode). */
@@ -224,6 +257,7 @@ static void emit(ts_tscut_t *c, uint64_t cut, uint64_t now)
     c->head += len;
     c->base = cut;
     c->cur_rap = c->first_piece = c->discont = 0;
+    c->has_astart = 0;
     /* What stays (tables held back for a keyframe, a partial packet) restarts the fill clock:
      * otherwise it would go out at once as a tiny table-only piece. */
     c->first_ns = now;
@@ -233,6 +267,8 @@ static void emit(ts_tscut_t *c, uint64_t cut, uint64_t now)
  * leaves both a non-empty piece and room for the packet. */
 static void close_full(ts_tscut_t *c, uint64_t pos, uint64_t now)
 {
+    if (audio_cut(c, now))
+        return;
     uint64_t cut = holdback(c, pos);
     if (cut == c->base || pos + PKT - cut > c->max)
         cut = pos;
@@ -252,15 +288,37 @@ static void add_junk(ts_tscut_t *c, uint64_t upto, uint64_t now)
         emit(c, c->scan, now);
 }
 
+static int audio_cut(ts_tscut_t *c, uint64_t now)
+{
+    if (c->nvideo || !c->has_astart)
+        return 0;
+    uint64_t cut = holdback(c, c->astart), since = c->astart_ns;
+    if (cut <= c->base)
+        return 0;
+    emit(c, cut, now);
+    c->cur_rap = 1;
+    c->first_ns = since; /* what stays arrived from then on: its fill clock started then */
+    return 1;
+}
+
 static void add_packet(ts_tscut_t *c, uint64_t p, uint64_t now)
 {
     if (p + PKT - c->base > c->max)
         close_full(c, p, now);
-    if (parse_packet(c, at(c, p))) {
+    int kind = parse_packet(c, at(c, p));
+    if (kind == 1) {
         uint64_t b = holdback(c, p);
         if (b > c->base)
             emit(c, b, now);
         c->cur_rap = 1;
+    } else if (kind == 2) {
+        if (holdback(c, p) == c->base)
+            c->cur_rap = 1; /* the piece starts here (after its tables) */
+        else {
+            c->has_astart = 1;
+            c->astart = p;
+            c->astart_ns = now;
+        }
     }
     c->scan = p + PKT;
     if (c->scan + PKT - c->base > c->max)
@@ -399,6 +457,10 @@ void ts_tscut_tick(ts_tscut_t *c, uint64_t now_ns)
         process(c, now_ns, 1);
     /* Tables at the end stay for a keyframe that may follow. If the piece is nothing but tables
      * and padding, nothing a player needs is late: keep it (it goes out when full at worst). */
+    if (audio_cut(c, now_ns)) {
+        compact(c);
+        return;
+    }
     uint64_t cut = holdback(c, c->scan);
     if (cut > c->base)
         emit(c, cut, now_ns);
@@ -427,7 +489,8 @@ void ts_tscut_restart(ts_tscut_t *c, uint64_t now_ns)
     c->is_ts = 0;
     c->stream0 = c->end;
     c->pat_version = -1;
-    c->npmt = c->nvideo = 0;
+    c->npmt = c->nvideo = c->naudio = 0;
+    c->has_astart = 0;
     c->cur_rap = c->detect_waited = 0;
     c->first_piece = 1;
     c->discont = c->end > 0; /* nothing sent yet: nothing to be discontinuous with */

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A 64 kbit/s audio-only MPEG-TS broadcast (no video, so no keyframes): viewers must still hook
+# in at a point where the audio decodes (an audio PES start), and each output must be the source
+# from there to its last byte, decoding without an ffmpeg error line.
+. "$(dirname "$0")/common.bash"
+
+audio_cmd="ffmpeg -hide_banner -loglevel error -re -f lavfi -i sine=frequency=440:sample_rate=48000 -t 20 -c:a mp2 -b:a 64k -f mpegts -muxrate 64k pipe:1"
+"$TSCTL" start radio --source "pipe:$audio_cmd | tee -a $WORK/src.ts; exec sleep 3600" --bitrate 64k > start.out \
+  || { cat start.out; fail "tsctl start failed"; }
+for i in 1 2 3; do
+  "$TSCTL" watch radio.tstream --name v$i --output "$WORK/out$i.ts" >/dev/null || fail "viewer $i did not start"
+  sleep 1
+done
+# 5 s of 64 kbit/s is 40,000 bytes.
+for i in 1 2 3; do
+  wait_for 60 bash -c "[ \$(stat -c %s $WORK/out$i.ts 2>/dev/null || echo 0) -ge 40000 ]" \
+    || fail "viewer $i received only $(stat -c %s out$i.ts 2>/dev/null || echo 0) bytes"
+done
+wait_stable 60 src.ts || fail "the source never finished"
+for i in 1 2 3; do wait_stable 30 out$i.ts || fail "viewer $i output never settled"; done
+[ "$(stage_field radio ingest rap_pieces)" -gt 0 ] || fail "ingest marked no random-access piece"
+for i in 1 2 3; do "$TSCTL" stop v$i >/dev/null; done
+"$TSCTL" stop radio >/dev/null
+for i in 1 2 3; do
+  off=$(slice_offset src.ts out$i.ts to-end) || fail "viewer $i output is not the source from its hook-in point to the end"
+  say "viewer $i: $(stat -c %s out$i.ts) bytes, identical to the source from byte $off"
+  decodes_clean out$i.ts || fail "viewer $i output does not decode cleanly"
+done
+say "PASS"
