@@ -196,12 +196,10 @@ def ffmpeg_cmd(scenario, bitrate, secs):
                    "-f mpegts -muxrate %dk pipe:1" % (secs, v, v, v, v // 2, a, mux))
 
 
-def source_spec(work, ff, renice):
+def source_spec(work, ff):
     # The shell records its pid (so the harness can end ffmpeg when the window closes) and
     # idles after the source ends, so ingest does not restart the command (tests/e2e/common.bash).
-    # With renice, the shell and so ffmpeg and tee run at nice -10 (see Run.prioritise).
-    pre = "renice -n -10 -p $$ >/dev/null 2>&1; " if renice else ""
-    return "pipe:echo $$ > %s/src.pid; %s%s | tee -a %s/src.ts; exec sleep 3600" % (work, pre, ff, work)
+    return "pipe:echo $$ > %s/src.pid; %s | tee -a %s/src.ts; exec sleep 3600" % (work, ff, work)
 
 
 def stop_source(work):
@@ -389,6 +387,7 @@ class Run:
         self.sup = a.source_upload
         self.stagger = a.stagger if a.stagger is not None else d["stagger"]
         self.renice = not a.no_renice and os.geteuid() == 0
+        self.prio = "equal"
         self.load_before = open("/proc/loadavg").read().split()[:3]
         self.busy_before = None
         self.work = tempfile.mkdtemp(prefix="tsb.", dir=a.workdir)
@@ -429,7 +428,7 @@ class Run:
 
     def start_broadcast(self, src_secs):
         ff = ffmpeg_cmd(self.sc, self.bitrate, src_secs)
-        args = ["start", BCAST, "--source", source_spec(self.work, ff, self.renice), "--bitrate", fmt_rate(self.bitrate)]
+        args = ["start", BCAST, "--source", source_spec(self.work, ff), "--bitrate", fmt_rate(self.bitrate)]
         if self.sup and self.sc != "baseline":
             if self.features["start_max_upload"]:
                 args += ["--max-upload", self.sup]
@@ -443,18 +442,30 @@ class Run:
             self.prioritise()
 
     def prioritise(self):
-        """The broadcaster stands for a host of its own: its supervisor and stages (and, through
-        source_spec, the encoder and tee) run at nice -10, so that viewers saturating this box
-        slow the viewers, not the stream they are fed (with 200 viewers on 2 cores, a source at
-        nice 0 falls to a third of its rate). --no-renice measures everything at one priority."""
+        """The broadcaster stands for a host of its own, so its session (supervisor, stages and
+        the source encoder) gets a scheduling weight of nice -20. The kernel groups processes by
+        session (sched_autogroup) and shares the CPUs fairly between groups: each viewer instance
+        is a session of its own, so with 200 viewers the broadcaster's session got 1/201 of the
+        machine, the encoder ~3 % of a core, and the source fell to a third of its rate; a
+        per-process nice does nothing across groups. --no-renice leaves every group equal."""
         inst = self.ts.status(BCAST).get(BCAST, {})
-        pids = [s.get("pid") for s in inst.get("stages", [])] + [inst.get("supervisor_pid")]
+        sup = inst.get("supervisor_pid") or 0
+        try:
+            with open("/proc/%d/autogroup" % sup, "w") as f:
+                f.write("-20")
+            self.prio = "autogroup nice -20"
+            return
+        except OSError as e:
+            why = str(e)
+        # no autogroups: plain nice for each process of the broadcaster
+        pids = [s.get("pid") for s in inst.get("stages", [])] + [sup, source_ffmpeg_pid(self.work)]
         for pid in pids:
             if pid and pid > 0:
                 try:
-                    os.setpriority(os.PRIO_PROCESS, pid, -10)
+                    os.setpriority(os.PRIO_PROCESS, pid, -20)
                 except OSError as e:
                     self.notes.append("could not renice broadcaster pid %d: %s" % (pid, e))
+        self.prio = "nice -20 (autogroup: %s)" % why
 
     def start_viewers(self):
         if self.sc == "baseline":
@@ -794,6 +805,10 @@ class Run:
             pay_bps = dp * 8.0 / T if dp is not None else None
         din = d(ing1, ing0, "bytes_in")
         src_bps = din * 8.0 / T if din is not None else None
+        nominal = 61000 if self.sc == "C" else self.bitrate  # C's mp2 stream is ~61 kbit/s by design
+        if src_bps is not None and src_bps < 0.9 * nominal:
+            self.notes.append("the source ran at %.0f %% of its rate (%.0f kbit/s): CPU-starved chain upstream of the swarm"
+                              % (100.0 * src_bps / nominal, src_bps / 1e3))
 
         vcpu = sorted(v["cpu_pct"] for v in pv if v.get("cpu_pct") is not None)
         if self.sc == "baseline":
@@ -804,6 +819,8 @@ class Run:
         busy = 100.0 * NCPU * (self.mc1[0] - self.mc0[0]) / max(1, self.mc1[1] - self.mc0[1])
         irq = 100.0 * NCPU * (self.mc1[2] - self.mc0[2]) / max(1, self.mc1[1] - self.mc0[1])
         sup_cpu = [v["cpu_supervisor_pct"] for v in pv if v.get("cpu_supervisor_pct") is not None]
+        sw_cpu = [v["cpu_swarm_pct"] for v in pv if v.get("cpu_swarm_pct") is not None]
+        br_cpu = [v["cpu_bridge_pct"] for v in pv if v.get("cpu_bridge_pct") is not None]
         own = sum(x for x in (cpu(k) for k in self.cpu0) if x is not None)
 
         ident_fail = sum(1 for v in pv if v.get("identical") in ("differs", "short", "missing"))
@@ -822,7 +839,7 @@ class Run:
             "scenario": self.sc, "viewers": self.n, "bitrate_bps": self.bitrate,
             "viewer_upload": self.vup if self.sc != "baseline" else None,
             "source_upload": self.sup if self.sc != "baseline" else None,
-            "broadcaster_nice": -10 if self.renice else 0,
+            "broadcaster_priority": self.prio,
             "duration_s": round(T, 2), "settle_s": a.settle, "stagger_s": self.stagger,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.t_bcast)),
             "join_span_s": round(self.t_last_inv - self.t_bcast - a.warmup, 2),
@@ -851,7 +868,10 @@ class Run:
             "wire_bytes_up": tot_up, "wire_payload_up": tot_pay,
             "cpu_per_viewer_pct": {"mean": rnd(sum(vcpu) / len(vcpu), 3) if vcpu else None,
                                    "max": rnd(vcpu[-1], 3) if vcpu else None,
-                                   "supervisor_mean": rnd(sum(sup_cpu) / len(sup_cpu), 3) if sup_cpu else None},
+                                   "supervisor_mean": rnd(sum(sup_cpu) / len(sup_cpu), 3) if sup_cpu else None,
+                                   "swarm_mean": rnd(sum(sw_cpu) / len(sw_cpu), 3) if sw_cpu else None,
+                                   "swarm_max": rnd(max(sw_cpu), 3) if sw_cpu else None,
+                                   "bridge_mean": rnd(sum(br_cpu) / len(br_cpu), 3) if br_cpu else None},
             "broadcaster_cpu_pct": {k: rnd(cpu((BCAST, k)), 2) for k in ("ingest", "signer", "swarm", "supervisor")},
             "source_ffmpeg_cpu_pct": rnd(cpu(("source", "ffmpeg")), 2),
             "baseline_bridge_cpu_pct": rnd(cpu(("baseline", "bridge")), 2) if self.bridge else None,
@@ -1042,19 +1062,24 @@ def summarize(d):
     lines += ["", "Targets met: %d; missed: %d%s" % (met_all, len(missed), (" (" + ", ".join(missed) + ")") if missed else ""), ""]
     lines += ["Per run, further figures:", "",
               "| scenario | N | window s | lag max | lag samples | not started | skipped | gaps | restarts | "
-              "source payload × | broadcaster swarm CPU % | swarm RSS MiB mean (max) | broadcaster swarm RSS MiB | notes |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "source payload × | source rate | broadcaster swarm CPU % | viewer swarm CPU % mean (max) | "
+              "viewer swarm RSS MiB mean (max) | broadcaster swarm RSS MiB | other load % | notes |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res:
         rs = r["rss_kb"]
         mib = lambda k: "%.1f" % (k / 1024.0) if k else "n/a"
-        lines.append("| %s | %d | %.0f | %s | %d | %d | %d | %d | %d | %s | %s | %s (%s) | %s | %s |" % (
+        cm = r["cpu_per_viewer_pct"]
+        lines.append("| %s | %d | %.0f | %s | %d | %d | %d | %d | %d | %s | %s | %s | %s (%s) | %s (%s) | %s | %s | %s |" % (
             r["scenario"], r["viewers"], r["duration_s"], cell(r["lag_s"]["max"], None, None, "%.3f", " s"),
             r["lag_s"]["samples"], r["startup_s"]["not_started"], r["skipped_total"], r["gaps_total"],
             r["restarts_total"], cell(r["source_payload_x"], None, None, "%.2f"),
+            cell((r["source_measured_bps"] or 0) / 1e3, None, None, "%.0f", " kbit/s"),
             cell(r["broadcaster_cpu_pct"].get("swarm"), None, None, "%.2f")
             if r["scenario"] != "baseline" else cell(r.get("baseline_bridge_cpu_pct"), None, None, "%.1f") + " (bridge)",
+            cell(cm.get("swarm_mean"), None, None, "%.2f"), cell(cm.get("swarm_max"), None, None, "%.2f"),
             mib(rs.get("viewer_swarm_mean")), mib(rs.get("viewer_swarm_max")),
-            mib(rs.get("broadcaster_swarm")), "; ".join(r.get("notes", [])) or ""))
+            mib(rs.get("broadcaster_swarm")), cell(r.get("other_cpu_pct"), None, None, "%.0f"),
+            "; ".join(r.get("notes", [])) or ""))
     lines += ["", "Plots: [lag CDF](lag-cdf.png), [source upload over time](source-upload.png).", ""]
     with open(os.path.join(d, "summary.md"), "w") as f:
         f.write("\n".join(lines))
