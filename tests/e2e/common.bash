@@ -139,3 +139,21 @@ for n in names:
 print("status --json: %d instances, all fields present" % len(names))
 ' "$@"
 }
+
+# The source has ended: wait until it and every output settle, stop the viewers v1..vN and the
+# broadcast, then require each output to be the source from its hook-in point to the last byte,
+# decoding without an ffmpeg error line.
+finish_and_check() { # BROADCAST NVIEWERS
+  local b=$1 n=$2 i off
+  wait_stable 60 src.ts || fail "the source never finished"
+  for i in $(seq 1 "$n"); do wait_stable 30 "out$i.ts" || fail "viewer $i output never settled"; done
+  "$TSCTL" status
+  for i in $(seq 1 "$n"); do "$TSCTL" stop "v$i" >/dev/null; done
+  "$TSCTL" stop "$b" >/dev/null
+  for i in $(seq 1 "$n"); do
+    off=$(slice_offset src.ts "out$i.ts" to-end) \
+      || fail "viewer $i output is not the source from its hook-in point to the end, without a gap"
+    say "viewer $i: $(stat -c %s "out$i.ts") bytes, identical to the source from byte $off"
+    decodes_clean "out$i.ts" || fail "viewer $i output does not decode cleanly"
+  done
+}
