@@ -79,6 +79,7 @@ static int peer_has(const peer_t *p, uint64_t seq) { return p->has[seq % p->sw->
 
 static void peer_mark(peer_t *p, uint64_t seq)
 {
+    swarm_mark_safe(p->sw, seq);
     uint64_t *slot = &p->has[seq % p->sw->n];
     if (*slot < seq + 1)
         *slot = seq + 1;
@@ -422,6 +423,7 @@ static int serve_one(peer_t *p)
         if (!piece)
             continue;
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
+        swarm_mark_safe(sw, t.seq);
         sw->c_pieces_up++;
         sw->c_payload_up += t.payload_len;
         if (sw->up_rate > 0)

@@ -197,13 +197,41 @@ static void on_signed(const Ts__Piece *p, void *arg)
     if (rc == TS_WIN_FAR && swarm_jumped(sw, &t))
         rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
     free(piece);
-    ts_inlink_ack(sw->in, p->seq);
     if (rc == TS_WIN_OK) {
         sw->c_pieces_in++;
         swarm_piece_stored(sw, p->seq, &t);
     } else if (rc != TS_WIN_DUP) {
         ts_warn("piece %llu from the signer not stored (window code %d)", (unsigned long long)p->seq, rc);
     }
+}
+
+/* The broadcaster acks the signer only pieces that a peer has (it sent or announced them), or
+ * that are 5 s old: a piece only this swarm holds is not lost if it dies, since the signer
+ * replays everything after the last ack to its successor. */
+void swarm_mark_safe(swarm_t *sw, uint64_t seq)
+{
+    if (sw->src_safe)
+        sw->src_safe[seq % sw->n] = seq + 1;
+}
+
+static void ack_safe(swarm_t *sw)
+{
+    if (!sw->is_source || !sw->has_edge)
+        return;
+    uint64_t now_us = ts_wall_us();
+    if (sw->ack_next + sw->n <= sw->edge)
+        sw->ack_next = sw->edge - sw->n + 1; /* older than the window: nothing left to protect */
+    while (sw->ack_next <= sw->edge) {
+        size_t len;
+        ts_trailer_t t;
+        uint64_t s = sw->ack_next;
+        if (ts_window_get(sw->win, s, &len, &t) && sw->src_safe[s % sw->n] != s + 1 &&
+            now_us < t.timestamp_us + 5000000)
+            break;
+        sw->ack_next++;
+    }
+    if (sw->ack_next > 0)
+        ts_inlink_ack(sw->in, sw->ack_next - 1);
 }
 
 /* ------------------------------------------------------------------ sockets */
@@ -236,6 +264,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     uint64_t now = ts_mono_ns();
     peer_tick(sw, now);
     peer_redial(sw, now);
+    ack_safe(sw);
     deliver(sw);
     if (!sw->is_source) {
         if (!sw->hooked)
@@ -360,6 +389,8 @@ int main(int argc, char **argv)
     sw->req_peer = calloc(sw->n, sizeof *sw->req_peer);
     sw->req_seq = calloc(sw->n, sizeof *sw->req_seq);
     sw->req_ns = calloc(sw->n, sizeof *sw->req_ns);
+    if (in_ep && !(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)))
+        return TS_EXIT_FAIL;
     if (!sw->win || !sw->req_peer || !sw->req_seq || !sw->req_ns)
         return TS_EXIT_FAIL;
     /* Azureus-style peer id: client tag, then random bytes. */
@@ -424,6 +455,7 @@ int main(int argc, char **argv)
     free(sw->req_peer);
     free(sw->req_seq);
     free(sw->req_ns);
+    free(sw->src_safe);
     ts_metainfo_free(&sw->meta);
     return TS_EXIT_OK;
 }

@@ -81,6 +81,8 @@ struct swarm {
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
     ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
+    uint64_t *src_safe;       /* broadcaster, per index: seq + 1 once a peer has that piece */
+    uint64_t ack_next;        /* broadcaster: first seq not yet acked to the signer */
     ts_outlink_t *out;        /* verified pieces, in order, to the player-bridge */
     /* requests in flight, per index */
     peer_t **req_peer;
@@ -115,6 +117,7 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
 void peer_serve(swarm_t *sw);
+void swarm_mark_safe(swarm_t *sw, uint64_t seq);
 
 /* announce.c */
 struct announce *announce_new(swarm_t *sw, const char *url);
