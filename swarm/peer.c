@@ -20,6 +20,7 @@
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static int upload_idle(const swarm_t *sw);
 
 static int alive(const peer_t *p) { return p->fd >= 0; }
 
@@ -464,8 +465,11 @@ void peer_serve(swarm_t *sw)
             if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX)
                 found = p;
         } while (!found && p != start);
-        if (!found)
+        if (!found) {
+            if (sw->npending_have > 0 && upload_idle(sw))
+                peer_late_haves(sw, now);
             return;
+        }
         sw->serve_next = found;
         serve_one(found);
     }
@@ -756,16 +760,50 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
             memmove(sw->pending_have, sw->pending_have + 1, sizeof sw->pending_have - sizeof *sw->pending_have);
             sw->npending_have--;
         }
+        /* The rest are told once our upload has served the first ones (they have asked by
+         * then): at least the time the cap needs for `told` pieces, at most SW_HAVE_DELAY_NS.
+         * Idle upload means spare capacity, so more askers do not queue behind each other. */
+        uint64_t now = ts_mono_ns(), min = SW_HAVE_MIN_NS;
+        if (sw->up_rate > 0) {
+            uint64_t serve = (uint64_t)((double)told * (sw->meta.piece_len + 13) / sw->up_rate * 1e9);
+            if (serve > min)
+                min = serve;
+        }
+        uint64_t max = sw->is_source ? SW_SRC_HAVE_DELAY_NS : SW_HAVE_DELAY_NS;
+        if (sw->is_source)
+            min = max; /* the broadcaster waits the full delay: its upload stays near one copy */
         sw->pending_have[sw->npending_have].seq = seq;
-        sw->pending_have[sw->npending_have++].ns = ts_mono_ns();
+        sw->pending_have[sw->npending_have].min_ns = now + min;
+        sw->pending_have[sw->npending_have++].max_ns = now + max;
+        if (!ev_is_active(&sw->have_timer)) {
+            ev_timer_set(&sw->have_timer, (double)min / 1e9, 0);
+            ev_timer_start(sw->loop, &sw->have_timer);
+        }
     }
 }
 
-static void late_haves(swarm_t *sw, uint64_t now)
+static int upload_idle(const swarm_t *sw)
 {
-    int done = 0;
-    uint64_t delay = sw->is_source ? SW_SRC_HAVE_DELAY_NS : SW_HAVE_DELAY_NS;
-    while (done < sw->npending_have && now - sw->pending_have[done].ns >= delay) {
+    for (const peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0)
+            return 0;
+    return 1;
+}
+
+/* Announce pending pieces to the peers not yet told: those past their maximum delay, and, while
+ * our upload is idle, those past their minimum. */
+void peer_late_haves(swarm_t *sw, uint64_t now)
+{
+    int done = 0, idle = -1;
+    while (done < sw->npending_have) {
+        if (now < sw->pending_have[done].max_ns) {
+            if (now < sw->pending_have[done].min_ns)
+                break;
+            if (idle < 0)
+                idle = upload_idle(sw);
+            if (!idle)
+                break;
+        }
         uint64_t seq = sw->pending_have[done++].seq;
         if (!ts_window_has(sw->win, seq))
             continue;
@@ -777,6 +815,12 @@ static void late_haves(swarm_t *sw, uint64_t now)
     }
     memmove(sw->pending_have, sw->pending_have + done, (size_t)(sw->npending_have - done) * sizeof *sw->pending_have);
     sw->npending_have -= done;
+    /* next due: the head's minimum (or, while upload is busy, peer_serve calls us when it drains) */
+    ev_timer_stop(sw->loop, &sw->have_timer);
+    if (sw->npending_have > 0 && now < sw->pending_have[0].min_ns) {
+        ev_timer_set(&sw->have_timer, (double)(sw->pending_have[0].min_ns - now) / 1e9, 0);
+        ev_timer_start(sw->loop, &sw->have_timer);
+    }
 }
 
 /* Tell each peer where our other peers listen: 1 s after the handshake, then every 30 s. */
@@ -824,7 +868,7 @@ void peer_tick(swarm_t *sw, uint64_t now)
             ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
         }
     }
-    late_haves(sw, now);
+    peer_late_haves(sw, now);
     peer_serve(sw);
     pex_send(sw, now);
     peer_t **pp = &sw->peers;

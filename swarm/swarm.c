@@ -274,6 +274,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     sw->c_peers = (uint64_t)swarm_count_peers(sw);
 }
 
+static void on_have_timer(struct ev_loop *loop, ev_timer *w, int revents) { peer_late_haves(w->data, ts_mono_ns()); }
+
 static int listen_on(swarm_t *sw, const char *bind_addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -420,6 +422,8 @@ int main(int argc, char **argv)
     sw->listen_io.data = sw;
     ev_io_start(sw->loop, &sw->listen_io);
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
+    ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
+    sw->have_timer.data = sw;
     sw->tick.data = sw;
     ev_timer_start(sw->loop, &sw->tick);
 

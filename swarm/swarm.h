@@ -23,7 +23,8 @@
 #define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
 #define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
 #define SW_FANOUT_MAX 4
-#define SW_HAVE_DELAY_NS (200ull * 1000000) /* ... and the rest this much later */
+#define SW_HAVE_DELAY_NS (200ull * 1000000) /* ... and the rest once our upload is idle, at most this later */
+#define SW_HAVE_MIN_NS (5ull * 1000000)     /* ... but not before the first ones could ask */
 #define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
@@ -99,8 +100,9 @@ struct swarm {
     ev_timer up_timer;
     peer_t *serve_next;       /* round-robin position */
     /* new pieces not yet announced to every peer */
-    struct { uint64_t seq, ns; } pending_have[64];
+    struct { uint64_t seq, min_ns, max_ns; } pending_have[64];
     int npending_have;
+    ev_timer have_timer;      /* fires at the earliest pending_have's min_ns */
     int fanout;               /* peers told of a new piece at once */
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
@@ -117,6 +119,7 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
 void peer_serve(swarm_t *sw);
+void peer_late_haves(swarm_t *sw, uint64_t now);
 void swarm_mark_safe(swarm_t *sw, uint64_t seq);
 
 /* announce.c */
