@@ -17,6 +17,7 @@ struct ts_bus {
     ev_prepare prepare;
     ev_check check;
     ev_idle idle;
+    int pending;     /* ZMQ_EVENTS must be looked at: FD fired, we sent, or a drain hit its batch */
     uint64_t rejected;
     char endpoint[256];
 };
@@ -30,6 +31,8 @@ static int readable(ts_bus_t *b)
     return (ev & ZMQ_POLLIN) != 0;
 }
 
+/* Handle up to BUS_BATCH messages. Once a receive finds nothing, the next message raises the
+ * edge on ZMQ_FD again, so pending can be cleared. */
 static void drain(ts_bus_t *b)
 {
     for (int i = 0; i < BUS_BATCH; i++) {
@@ -40,6 +43,7 @@ static void drain(ts_bus_t *b)
             zmq_msg_init(&id);
             if (zmq_msg_recv(&id, b->sock, ZMQ_DONTWAIT) < 0) {
                 zmq_msg_close(&id);
+                b->pending = 0;
                 return;
             }
             idlen = zmq_msg_size(&id);
@@ -51,6 +55,7 @@ static void drain(ts_bus_t *b)
         zmq_msg_init(&body);
         if (zmq_msg_recv(&body, b->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&body);
+            b->pending = 0;
             return;
         }
         /* Exactly one body frame is expected; anything after it is garbage to discard. */
@@ -80,23 +85,36 @@ static void drain(ts_bus_t *b)
     }
 }
 
-static void on_io(struct ev_loop *loop, ev_io *w, int revents) { (void)loop; (void)w; (void)revents; }
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    ((ts_bus_t *)w->data)->pending = 1;
+}
 
 static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) { (void)loop; (void)w; (void)revents; }
 
+/* ZMQ_FD is edge-triggered: the FD, a send or an unfinished drain sets `pending`, and only then
+ * is ZMQ_EVENTS read (each read costs a poll and a getpid, so not on every loop turn). */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+    (void)revents;
     ts_bus_t *b = w->data;
-    if (readable(b))
-        ev_idle_start(loop, &b->idle);
+    if (b->pending)
+        ev_idle_start(loop, &b->idle); /* do not block: on_check has work */
 }
 
 static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 {
+    (void)revents;
     ts_bus_t *b = w->data;
     ev_idle_stop(loop, &b->idle);
+    if (!b->pending)
+        return;
     if (readable(b))
         drain(b);
+    else
+        b->pending = 0;
 }
 
 ts_bus_t *ts_bus_new(struct ev_loop *loop, void *zctx, int type, const char *endpoint, int bind,
@@ -141,6 +159,7 @@ ts_bus_t *ts_bus_new(struct ev_loop *loop, void *zctx, int type, const char *end
     ev_check_init(&b->check, on_check);
     ev_idle_init(&b->idle, on_idle);
     b->prepare.data = b->check.data = b->idle.data = b->io.data = b;
+    b->pending = 1;
     ev_io_start(loop, &b->io);
     ev_prepare_start(loop, &b->prepare);
     ev_check_start(loop, &b->check);
@@ -175,6 +194,7 @@ int ts_bus_send_raw(ts_bus_t *b, const uint8_t *peer, size_t peer_len, const uin
         rc = -1;
     int saved = errno;
     /* A send can consume the edge on ZMQ_FD: make sure the next check looks at ZMQ_EVENTS. */
+    b->pending = 1;
     ev_idle_start(b->loop, &b->idle);
     errno = saved;
     return rc;

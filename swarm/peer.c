@@ -5,6 +5,7 @@
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -32,7 +33,9 @@ static const char *addr_str(const peer_t *p, char *buf, size_t len)
     return buf;
 }
 
-/* Write what we can; keep the write watcher on while anything is queued. */
+/* Write what we can; keep the write watcher on while anything is queued. Messages queued while
+ * handling events are written by peer_flush_all just before the loop blocks: one write per peer
+ * per loop turn, however many HAVEs, requests and pieces went to it. */
 static int flush(peer_t *p)
 {
     while (p->out.len > 0) {
@@ -62,6 +65,13 @@ static int flush(peer_t *p)
         }
     }
     return 0;
+}
+
+void peer_flush_all(swarm_t *sw)
+{
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->out.len > 0 && !ev_is_active(&p->wio) && p->state != PEER_CONNECTING)
+            flush(p);
 }
 
 static void send_handshake(peer_t *p)
@@ -206,10 +216,7 @@ void peer_pick_all(swarm_t *sw)
                 request(src, s, now);
         }
     }
-out:
-    for (peer_t *p = sw->peers; p; p = p->next)
-        if (alive(p) && p->state == PEER_ACTIVE)
-            flush(p);
+out:;
 }
 
 static void send_bitfield(peer_t *p)
@@ -429,7 +436,6 @@ static int serve_one(peer_t *p)
         sw->c_payload_up += t.payload_len;
         if (sw->up_rate > 0)
             sw->up_tokens -= (double)(len + 13);
-        flush(p);
         return 1;
     }
     return 0;
@@ -618,8 +624,6 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         if ((size_t)n < 65536)
             break;
     }
-    if (alive(p))
-        flush(p);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -651,6 +655,8 @@ peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoi
     p->sw = sw;
     p->fd = fd;
     p->addr = *addr;
+    int one = 1; /* writes are already batched per loop turn (peer_flush_all): no Nagle wait on HAVEs */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     p->outgoing = outgoing;
     if (outgoing)
         p->listen_port = ntohs(addr->sin_port);
@@ -710,7 +716,6 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
         ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
     if (rap_changed && p->live_id)
         ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
-    flush(p);
 }
 
 /* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later
@@ -727,10 +732,8 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
     if (active == 0) {
         if (rap_changed)
             for (peer_t *p = sw->peers; p; p = p->next)
-                if (alive(p) && p->state == PEER_ACTIVE && p->live_id) {
+                if (alive(p) && p->state == PEER_ACTIVE && p->live_id)
                     ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
-                    flush(p);
-                }
         return;
     }
     /* choose sw->fanout of the `active` peers that lack it, uniformly at random */
@@ -739,10 +742,8 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         if (!alive(p) || p->state != PEER_ACTIVE)
             continue;
         if (peer_has(p, seq)) {
-            if (rap_changed && p->live_id) {
+            if (rap_changed && p->live_id)
                 ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
-                flush(p);
-            }
             continue;
         }
         if (want > 0 && rand() % left < want) {
@@ -751,7 +752,6 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
             want--;
         } else if (rap_changed && p->live_id) {
             ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
-            flush(p);
         }
         left--;
     }
@@ -808,10 +808,8 @@ void peer_late_haves(swarm_t *sw, uint64_t now)
         if (!ts_window_has(sw->win, seq))
             continue;
         for (peer_t *p = sw->peers; p; p = p->next)
-            if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq)) {
+            if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq))
                 ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
-                flush(p);
-            }
     }
     memmove(sw->pending_have, sw->pending_have + done, (size_t)(sw->npending_have - done) * sizeof *sw->pending_have);
     sw->npending_have -= done;
@@ -837,10 +835,8 @@ static void pex_send(swarm_t *sw, uint64_t now)
         for (peer_t *q = sw->peers; q && n < TS_WIRE_PEX_MAX; q = q->next)
             if (q != p && alive(q) && q->state == PEER_ACTIVE && q->listen_port)
                 a[n++] = (ts_wire_addr_t){ ntohl(q->addr.sin_addr.s_addr), q->listen_port };
-        if (n > 0) {
+        if (n > 0)
             ts_wire_put_pex(&p->out, p->pex_id, a, n);
-            flush(p);
-        }
     }
 }
 
@@ -876,10 +872,8 @@ void peer_tick(swarm_t *sw, uint64_t now)
         peer_t *p = *pp;
         if (alive(p) && now - p->last_rx_ns > SW_IDLE_NS)
             peer_close(p, "idle");
-        if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30ull * 1000000000) {
+        if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30ull * 1000000000)
             ts_wire_put_keepalive(&p->out);
-            flush(p);
-        }
         if (!alive(p)) {
             *pp = p->next;
             if (sw->serve_next == p)

@@ -276,6 +276,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_have_timer(struct ev_loop *loop, ev_timer *w, int revents) { peer_late_haves(w->data, ts_mono_ns()); }
 
+static void on_flush_prep(struct ev_loop *loop, ev_prepare *w, int revents) { peer_flush_all(w->data); }
+
 static int listen_on(swarm_t *sw, const char *bind_addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -423,6 +425,9 @@ int main(int argc, char **argv)
     ev_io_start(sw->loop, &sw->listen_io);
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
+    ev_prepare_init(&sw->flush_prep, on_flush_prep);
+    sw->flush_prep.data = sw;
+    ev_prepare_start(sw->loop, &sw->flush_prep);
     sw->have_timer.data = sw;
     sw->tick.data = sw;
     ev_timer_start(sw->loop, &sw->tick);

@@ -102,7 +102,8 @@ struct swarm {
     /* new pieces not yet announced to every peer */
     struct { uint64_t seq, min_ns, max_ns; } pending_have[64];
     int npending_have;
-    ev_timer have_timer;      /* fires at the earliest pending_have's min_ns */
+    ev_timer have_timer;
+    ev_prepare flush_prep;    /* writes what was queued to peers, once per loop turn */      /* fires at the earliest pending_have's min_ns */
     int fanout;               /* peers told of a new piece at once */
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
@@ -119,6 +120,7 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
 void peer_serve(swarm_t *sw);
+void peer_flush_all(swarm_t *sw);
 void peer_late_haves(swarm_t *sw, uint64_t now);
 void swarm_mark_safe(swarm_t *sw, uint64_t seq);
 
