@@ -849,6 +849,21 @@ static int other_holder(swarm_t *sw, peer_t *not, uint64_t seq)
     return 0;
 }
 
+/* Playback moved on to seq (hook-in, re-tune): requests for earlier pieces are waste; cancel
+ * them, so they neither hold pipeline slots nor use the holders' upload. */
+void peer_cancel_before(swarm_t *sw, uint64_t seq)
+{
+    for (uint64_t i = 0; i < sw->n; i++) {
+        peer_t *p = sw->req_peer[i];
+        if (!p || sw->req_seq[i] >= seq)
+            continue;
+        sw->req_peer[i] = NULL;
+        p->nreq--;
+        if (alive(p))
+            ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
+    }
+}
+
 void peer_tick(swarm_t *sw, uint64_t now)
 {
     /* A request unanswered for long, or for a while when another peer could serve it: cancel it

@@ -58,13 +58,39 @@ static void hook_at(swarm_t *sw, uint64_t seq, const char *why)
     sw->hooked = 1;
     sw->hook_seq = sw->play_seq = seq;
     sw->blocked_since_ns = 0;
+    peer_cancel_before(sw, seq);
     ts_info("hooked in at seq %llu (%s)", (unsigned long long)seq, why);
+}
+
+/* Timestamp of the oldest piece held from the playback point on, if any. */
+static int oldest_held_ts(swarm_t *sw, uint64_t *ts_us)
+{
+    for (uint64_t s = sw->play_seq; s <= sw->edge; s++) {
+        size_t len;
+        ts_trailer_t t;
+        if (ts_window_get(sw->win, s, &len, &t)) {
+            *ts_us = t.timestamp_us;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Leave the current playback point for the newest random-access point any peer holds. */
+static void retune(swarm_t *sw, const char *why)
+{
+    uint64_t from = sw->play_seq;
+    sw->hooked = 0;
+    swarm_consider_hook(sw);
+    if (sw->hooked && sw->play_seq > from)
+        sw->c_skipped += sw->play_seq - from;
+    ts_warn("%s: re-tuned from seq %llu to %llu", why, (unsigned long long)from, (unsigned long long)sw->play_seq);
 }
 
 /* Deliver every piece that is next in order; skip a hole that has blocked playout too long. */
 static void deliver(swarm_t *sw)
 {
-    if (!sw->hooked)
+    if (!sw->hooked || sw->retune_at_ns)
         return;
     uint64_t now = ts_mono_ns();
     /* Fallen so far behind that the window moved on (stall, suspended laptop): back to the edge. */
@@ -75,6 +101,15 @@ static void deliver(swarm_t *sw)
                 (unsigned long long)(sw->edge - sw->play_seq));
         hook_at(sw, to, "re-tune");
     }
+    /* Behind by more than SW_BEHIND_US of stream time (by the source's own timestamps, so a
+     * paused source does not count): a player would stay that far behind, so skip ahead to the
+     * newest random-access point, provided there is one later than where we are. */
+    size_t len;
+    ts_trailer_t newest;
+    uint64_t oldest;
+    if (sw->has_edge && sw->rap > sw->play_seq && ts_window_get(sw->win, sw->edge, &len, &newest) &&
+        oldest_held_ts(sw, &oldest) && newest.timestamp_us > oldest + SW_BEHIND_US)
+        retune(sw, "playout fell behind the live edge");
     for (;;) {
         if (ts_window_has(sw->win, sw->play_seq)) {
             publish(sw, sw->play_seq++);
@@ -147,13 +182,12 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
 }
 
 /* A verified piece far ahead of the window: the broadcaster's numbering jumped (its ingest
- * restarted and resumed at its persisted reservation). Only the key holder can sign it, so if it
- * is also newer than anything held, forget the window and continue from it. 1 if re-tuned. */
+ * restarted and resumed at its persisted reservation). Sequence numbers are never reused and only
+ * the key holder can sign, so a higher seq is newer whatever its timestamp says (the broadcaster's
+ * clock may have stepped): forget the window and continue from it. 1 if re-tuned. */
 int swarm_jumped(swarm_t *sw, const ts_trailer_t *t)
 {
-    ts_trailer_t newest;
-    size_t len;
-    if (!sw->has_edge || !ts_window_get(sw->win, sw->edge, &len, &newest) || t->timestamp_us <= newest.timestamp_us)
+    if (!sw->has_edge || t->seq <= sw->edge)
         return 0;
     ts_warn("stream jumped from seq %llu to %llu (broadcaster restarted): re-tuning", (unsigned long long)sw->edge,
             (unsigned long long)t->seq);
@@ -262,6 +296,17 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     swarm_t *sw = w->data;
     uint64_t now = ts_mono_ns();
+    /* A tick far later than its period: this process was stopped or the machine slept. What we
+     * would play next is stale by that long; once the peers' news has been read, re-tune. */
+    if (sw->last_tick_ns && now - sw->last_tick_ns > SW_GAP_NS && sw->hooked && !sw->is_source) {
+        ts_warn("event loop stood still for %.1f s (stopped or suspended)", (double)(now - sw->last_tick_ns) / 1e9);
+        sw->retune_at_ns = now + SW_GAP_SETTLE_NS;
+    }
+    sw->last_tick_ns = now;
+    if (sw->retune_at_ns && now >= sw->retune_at_ns) {
+        sw->retune_at_ns = 0;
+        retune(sw, "after a stall");
+    }
     peer_tick(sw, now);
     peer_redial(sw, now);
     ack_safe(sw);

@@ -27,6 +27,9 @@
 #define SW_HAVE_MIN_NS (5ull * 1000000)     /* ... but not before the first ones could ask */
 #define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
+#define SW_BEHIND_US (8000000ull)        /* playout this far behind the newest piece held: re-tune */
+#define SW_GAP_NS (3000ull * 1000000)    /* our loop stood still this long (SIGSTOP, suspend): re-tune */
+#define SW_GAP_SETTLE_NS (300ull * 1000000) /* ... once the backlog on our sockets has been read */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
 #define SW_MAX_KNOWN 256
 #define SW_PEX_NS (30ull * 1000000000)     /* peer exchange period */
@@ -94,6 +97,7 @@ struct swarm {
     /* playout */
     int hooked;
     uint64_t play_seq, hook_seq, blocked_since_ns;
+    uint64_t last_tick_ns, retune_at_ns; /* loop-gap detection; retune_at_ns 0 = none pending */
     /* upload cap (token bucket over piece messages); rate 0 = none */
     double up_rate, up_tokens, up_burst;
     uint64_t up_last_ns;
@@ -121,6 +125,7 @@ void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
 void peer_serve(swarm_t *sw);
 void peer_flush_all(swarm_t *sw);
+void peer_cancel_before(swarm_t *sw, uint64_t seq);
 void peer_late_haves(swarm_t *sw, uint64_t now);
 void swarm_mark_safe(swarm_t *sw, uint64_t seq);
 

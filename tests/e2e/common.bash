@@ -157,3 +157,52 @@ finish_and_check() { # BROADCAST NVIEWERS
     decodes_clean "out$i.ts" || fail "viewer $i output does not decode cleanly"
   done
 }
+
+# OUT is SRC with forward skips only: split OUT where the bridge's --stats FILE shows a jump in seq,
+# require every part to be a contiguous slice of SRC, each later in SRC than the one before, the
+# last one running to SRC's end. Prints the number of skips and the byte offset of the last part
+# in OUT (where playback restarted at a random-access point).
+slices_with_skips() { # SRC OUT STATS
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import sys
+src = open(sys.argv[1], 'rb').read()
+out = open(sys.argv[2], 'rb').read()
+rows = [tuple(int(x) for x in l.split()) for l in open(sys.argv[3]) if l.strip()]
+# --output starts at the first random-access piece handed on; --stats lists every piece: drop
+# the leading rows the output does not hold.
+while rows and sum(r[3] for r in rows) > len(out):
+    rows.pop(0)
+cuts, pos = [0], 0
+for i, (seq, ts, handed, n) in enumerate(rows):
+    if i and seq != rows[i - 1][0] + 1:
+        cuts.append(pos)
+    pos += n
+if pos != len(out):
+    print("stats account for %d bytes, output has %d" % (pos, len(out)), file=sys.stderr); sys.exit(1)
+cuts.append(len(out))
+prev_end = -1
+for k in range(len(cuts) - 1):
+    part = out[cuts[k]:cuts[k + 1]]
+    probe = part[:4096]
+    off = src.find(probe, prev_end if prev_end > 0 else 0)
+    if off < 0 or src[off:off + len(part)] != part:
+        print("part %d (output bytes %d..%d) is not a slice of the source after the previous part" % (k, cuts[k], cuts[k + 1]), file=sys.stderr); sys.exit(1)
+    if k > 0 and off < prev_end:
+        print("part %d goes back in the source" % k, file=sys.stderr); sys.exit(1)
+    prev_end = off + len(part)
+if prev_end != len(src):
+    print("output stops %d bytes before the end of the source" % (len(src) - prev_end), file=sys.stderr); sys.exit(1)
+print(len(cuts) - 2, cuts[-2])
+PY
+}
+
+# PIDs of an instance: its supervisor and every stage.
+instance_pids() { # NAME
+  "$TSCTL" status --json | /usr/bin/python3 -c '
+import json, sys
+for i in json.load(sys.stdin)["instances"]:
+    if i["name"] == sys.argv[1]:
+        if i.get("supervisor_pid"): print(i["supervisor_pid"])
+        for s in i["stages"]:
+            if s.get("pid"): print(s["pid"])' "$1"
+}
