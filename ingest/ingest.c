@@ -3,7 +3,12 @@
  *
  *   source (file | stdin | pipe | http | testsrc) ──bytes──▶ tscut ──pieces──▶ outlink (--out)
  *                                                   fill timer ┘         seq ┘
- */
+ *
+ * Restarts (docs/PROTOCOL.md section 7): each piece carries the source offset where it ends. The
+ * source starts only once the signer has subscribed: if it says which piece it holds newest,
+ * numbering continues right after it and a file or HTTP source at the byte after it (nothing
+ * reused, skipped or sent twice); if it holds nothing, or no signer comes within WAIT_S, at the
+ * persisted reservation. */
 #include "seqstore.h"
 #include "source.h"
 #include "tscut.h"
@@ -24,6 +29,7 @@
 #define DEFAULT_MAX_FILL_MS 200
 #define OUT_RING 1024
 #define MAX_BPS 10000000000ull /* 10 Gbit/s: far above any live stream, keeps pacing math exact */
+#define WAIT_S 10.0            /* no subscriber this long: the signer is down too, start without it */
 
 typedef struct {
     const char *source, *out, *state_dir, *instance, *supervisor;
@@ -32,13 +38,22 @@ typedef struct {
 
 typedef struct {
     struct ev_loop *loop;
+    const opts_t *o;
     ts_stage_t *stage;
     ts_outlink_t *out;
     ts_tscut_t *cut;
     ts_seqstore_t *seqs;
     ts_source_t *src;
-    ev_timer fill;
+    ev_timer fill, wait;
     int exit_code, dead;
+    int started;          /* the source runs: where to start has been decided */
+    int resumed;          /* this run continues pieces published before (a previous ingest's) */
+    int has_last;         /* last_seq: the newest piece published, or the signer's when resumed */
+    uint64_t last_seq;
+    uint64_t src_off;     /* source offset where the next piece's payload starts */
+    int discont_next;     /* flag the next piece DISCONT */
+    /* piece clock: wall time at the anchor plus monotonic time since, never below next_ts */
+    uint64_t anchor_wall_us, anchor_mono_ns, next_ts;
     /* heartbeat counters */
     uint64_t seq, pieces_out, bytes_in, source_restarts, rap_pieces;
 } ingest_t;
@@ -157,30 +172,58 @@ static void fatal(ingest_t *g, int code)
     ev_break(g->loop, EVBREAK_ALL);
 }
 
+/* A timestamp a wall-clock step cannot move: wall time when this run began, plus monotonic
+ * time since; strictly increasing, and above everything stamped before (floor). */
+static void anchor_clock(ingest_t *g, uint64_t floor)
+{
+    uint64_t wall = ts_wall_us();
+    if (floor < g->next_ts)
+        floor = g->next_ts;
+    g->anchor_wall_us = wall > floor ? wall : floor;
+    g->anchor_mono_ns = ts_mono_ns();
+}
+
+static uint64_t stamp(ingest_t *g)
+{
+    uint64_t ts = g->anchor_wall_us + (ts_mono_ns() - g->anchor_mono_ns) / 1000;
+    if (ts < g->next_ts)
+        ts = g->next_ts;
+    g->next_ts = ts + 1;
+    return ts;
+}
+
 static void on_piece(const uint8_t *data, size_t len, uint32_t flags, void *arg)
 {
     ingest_t *g = arg;
     if (g->dead)
         return;
-    uint64_t seq;
+    uint64_t seq, ts = stamp(g);
     char err[256];
-    if (ts_seqstore_take(g->seqs, &seq, err, sizeof err) < 0) {
-        /* Publishing without a durable reservation could reuse numbers after a crash. */
+    if (ts_seqstore_take(g->seqs, &seq, err, sizeof err) < 0 || ts_seqstore_stamp(g->seqs, ts, err, sizeof err) < 0) {
+        /* Publishing without a durable reservation could reuse numbers (or timestamps) after a crash. */
         ts_error("cannot reserve sequence numbers: %s", err);
         fatal(g, TS_EXIT_FAIL);
         return;
     }
+    if (g->discont_next)
+        flags |= TS_PIECE_DISCONT;
+    g->discont_next = 0;
+    g->src_off += len;
     Ts__Piece p = TS__PIECE__INIT;
     p.seq = seq;
-    p.timestamp_us = ts_wall_us();
+    p.timestamp_us = ts;
     p.flags = flags;
     p.payload.data = (uint8_t *)data;
     p.payload.len = len;
+    p.has_src_offset = 1;
+    p.src_offset = g->src_off;
     g->seq = ts_seqstore_next(g->seqs);
     if (ts_outlink_publish(g->out, &p) < 0) {
         ts_error("cannot publish piece %llu (%zu bytes)", (unsigned long long)seq, len);
         return;
     }
+    g->has_last = 1;
+    g->last_seq = seq;
     g->pieces_out++;
     if (flags & TS_PIECE_RAP)
         g->rap_pieces++;
@@ -238,14 +281,126 @@ static void on_restarted(void *arg)
     ingest_t *g = arg;
     g->source_restarts++;
     ts_tscut_restart(g->cut, ts_mono_ns()); /* next piece: DISCONT; TS detection starts over */
+    g->src_off = 0;                         /* offsets count from the new run's first byte */
+    if (g->pieces_out || g->resumed)
+        g->discont_next = 1; /* the cutter only knows about bytes it saw itself */
     arm_fill(g);
 }
 
 static void on_stop(void *arg)
 {
     ingest_t *g = arg;
+    ev_timer_stop(g->loop, &g->wait);
     if (g->src)
         ts_source_stop(g->src);
+}
+
+/* ------------------------------------------------------------ where to start */
+
+static const ts_source_cb_t source_cb = { on_data, on_ended, on_restarted };
+
+static int seekable(const char *spec)
+{
+    ts_source_kind_t k = ts_source_kind(spec);
+    return k == TS_SOURCE_FILE || k == TS_SOURCE_HTTP;
+}
+
+/* Start the source: after the piece the signer holds (have), or at the persisted reservation
+ * (have NULL). Also a rewind, when the signer turns out to hold a piece we did not publish. */
+static void begin(ingest_t *g, const Ts__Subscribe *have)
+{
+    char err[512];
+    int code;
+    ev_timer_stop(g->loop, &g->wait);
+    uint64_t off = 0, floor = ts_seqstore_clock(g->seqs);
+    if (have) {
+        if (ts_seqstore_resume(g->seqs, have->have_seq + 1, err, sizeof err) < 0) {
+            ts_error("cannot reserve sequence numbers: %s", err);
+            fatal(g, TS_EXIT_FAIL);
+            return;
+        }
+        ts_outlink_truncate(g->out, have->have_seq); /* a rewind: what we held above it is void */
+        g->has_last = 1;
+        g->last_seq = have->have_seq;
+        g->seq = have->have_seq + 1;
+        off = have->has_have_src_offset ? have->have_src_offset : 0;
+        floor = have->has_have_timestamp_us ? have->have_timestamp_us + 1 : 0;
+    }
+    anchor_clock(g, floor);
+    if (g->started && !seekable(g->o->source)) {
+        /* A command or stdin cannot go back: keep reading, number from here, say it is a new run. */
+        g->discont_next = 1;
+        g->resumed = 1;
+        return;
+    }
+    if (g->started) {
+        ts_source_destroy(&g->src);
+        ts_tscut_destroy(&g->cut);
+        if (!(g->cut = ts_tscut_new((size_t)(g->o->piece_size - TS_TRAILER_LEN), g->o->max_fill_ms * 1000000ull,
+                                    on_piece, g, err, sizeof err))) {
+            ts_error("cutter: %s", err);
+            fatal(g, TS_EXIT_FAIL);
+            return;
+        }
+        arm_fill(g);
+    }
+    g->started = 1;
+    uint64_t at = off;
+    if (!(g->src = ts_source_new(g->loop, g->o->source, g->o->bps, &at, &source_cb, g, &code, err, sizeof err))) {
+        ts_error("source %s: %s", g->o->source, err);
+        fatal(g, code);
+        return;
+    }
+    g->src_off = at;
+    g->resumed = have != NULL;
+    g->discont_next = have && at != off; /* a command restarted, or a server that cannot resume */
+    if (have)
+        ts_info("resuming after seq %llu (the signer's newest): seq %llu from source byte %llu%s",
+                (unsigned long long)have->have_seq, (unsigned long long)g->seq, (unsigned long long)at,
+                at != off ? " (the source cannot resume: a new run)" : "");
+    else
+        ts_info("starting at the persisted seq %llu", (unsigned long long)g->seq);
+}
+
+/* The signer (re)subscribed. Before the start it tells where to start; later, a piece it holds
+ * that we did not publish as such (one from a previous ingest, still in flight when it died) means
+ * our numbering went astray: rewind to continue after it. */
+static void on_subscribe(const char *sub, const Ts__Subscribe *m, void *arg)
+{
+    ingest_t *g = arg;
+    if (g->dead)
+        return;
+    if (!g->started) {
+        if (!m->has_have_seq)
+            ts_info("%s holds no piece: not resuming", sub);
+        begin(g, m->has_have_seq ? m : NULL);
+        return;
+    }
+    if (!m->has_have_seq)
+        return;
+    int held, has_off = 0;
+    uint64_t off = 0;
+    if (!g->has_last) {
+        ts_info("%s holds seq %llu: resuming after it rather than at the reservation", sub,
+                (unsigned long long)m->have_seq);
+    } else if (m->have_seq > g->last_seq) {
+        ts_warn("%s holds seq %llu, above our newest %llu: continuing after it", sub, (unsigned long long)m->have_seq,
+                (unsigned long long)g->last_seq);
+    } else {
+        held = ts_outlink_lookup(g->out, m->have_seq, &has_off, &off);
+        if (!held || !has_off || !m->has_have_src_offset || off == m->have_src_offset)
+            return;
+        ts_warn("%s holds seq %llu ending at source byte %llu, ours ends at %llu: continuing after it", sub,
+                (unsigned long long)m->have_seq, (unsigned long long)m->have_src_offset, (unsigned long long)off);
+    }
+    begin(g, m);
+}
+
+static void on_wait(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ingest_t *g = w->data;
+    ts_warn("no signer subscribed within %.0f s: not resuming", WAIT_S);
+    begin(g, NULL);
 }
 
 /* ------------------------------------------------------------ main */
@@ -260,6 +415,7 @@ int main(int argc, char **argv)
     ingest_t g;
     memset(&g, 0, sizeof g);
     g.exit_code = TS_EXIT_OK;
+    g.o = &o;
     g.loop = ev_default_loop(0); /* the default loop: command sources are reaped with ev_child */
     void *zctx = zmq_ctx_new();
     char err[512];
@@ -286,13 +442,15 @@ int main(int argc, char **argv)
     }
     ev_init(&g.fill, on_fill);
     g.fill.data = &g;
+    ev_timer_init(&g.wait, on_wait, WAIT_S, 0.);
+    g.wait.data = &g;
     if (!(g.out = ts_outlink_new(g.loop, zctx, o.out, OUT_RING, NULL, NULL, NULL))) {
         ts_error("cannot serve pieces on %s", o.out);
         code = TS_EXIT_FAIL;
         goto out;
     }
-    const ts_source_cb_t cb = { on_data, on_ended, on_restarted };
-    if (!(g.src = ts_source_new(g.loop, o.source, o.bps, &cb, &g, &code, err, sizeof err))) {
+    ts_outlink_on_subscribe(g.out, on_subscribe, &g);
+    if (ts_source_check(o.source, &code, err, sizeof err) < 0) {
         ts_error("source %s: %s", o.source, err);
         goto out;
     }
@@ -302,18 +460,23 @@ int main(int argc, char **argv)
     ts_stage_counter(g.stage, "source_restarts", &g.source_restarts);
     ts_stage_counter(g.stage, "rap_pieces", &g.rap_pieces);
     ts_stage_on_stop(g.stage, on_stop, &g);
-    ts_info("serving pieces of up to %llu bytes (payload %llu) on %s, seq from %llu",
+    ts_info("serving pieces of up to %llu bytes (payload %llu) on %s; waiting for the signer to say where to "
+            "start (else seq %llu)",
             (unsigned long long)o.piece_size, (unsigned long long)(o.piece_size - TS_TRAILER_LEN), o.out,
             (unsigned long long)g.seq);
     ts_stage_ready(g.stage);
+    ev_timer_start(g.loop, &g.wait);
 
     ev_run(g.loop, 0);
     code = g.exit_code;
+    if (!g.dead && ts_seqstore_close(g.seqs, g.next_ts, err, sizeof err) < 0)
+        ts_error("cannot record the next sequence number: %s (the next start skips ahead)", err);
     ts_info("stopped: %llu bytes in, %llu pieces out (%llu RAP), %llu source restarts, next seq %llu",
             (unsigned long long)g.bytes_in, (unsigned long long)g.pieces_out, (unsigned long long)g.rap_pieces,
             (unsigned long long)g.source_restarts, (unsigned long long)g.seq);
 out:
     ev_timer_stop(g.loop, &g.fill);
+    ev_timer_stop(g.loop, &g.wait);
     ts_source_destroy(&g.src); /* kills a command's process group */
     ts_outlink_destroy(&g.out);
     ts_tscut_destroy(&g.cut);

@@ -12,13 +12,16 @@
 struct ts_seqstore {
     char *dir; /* NULL: in memory */
     uint64_t next, reserved;
+    uint64_t clock0, clock; /* floor found at start; floor persisted now */
 };
 
-
-/* Absent file: 0. The file is ours and short; anything but digits and a newline is corruption,
- * and guessing a number could reuse one. */
-static int load(const char *path, uint64_t *out, char *err, size_t errlen)
+/* DIR/name as one decimal number and a newline; absent file: 0. The file is ours and short;
+ * anything else is corruption (a missing newline: cut short), and guessing could reuse a number. */
+static int load(const char *dir, const char *name, uint64_t *out, char *err, size_t errlen)
 {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return ts_err(err, errlen, "state directory path too long");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
@@ -34,32 +37,35 @@ static int load(const char *path, uint64_t *out, char *err, size_t errlen)
     if (n < 0)
         return ts_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
     size_t len = (size_t)n;
-    if (len > 0 && buf[len - 1] == '\n')
-        len--;
-    if (len == 0 || len > 20)
-        return ts_err(err, errlen, "%s is corrupt (%s): fix it by hand, never below a number already used", path,
-                    len ? "too long" : "empty");
+    const char *why = len == 0 ? "empty" : len > 21 ? "too long" : buf[len - 1] != '\n' ? "cut short" : NULL;
+    if (why)
+        return ts_err(err, errlen, "%s is corrupt (%s): fix it by hand, never below a number already used", path, why);
+    len--;
     uint64_t v = 0;
     for (size_t i = 0; i < len; i++) {
         if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - (uint64_t)(buf[i] - '0')) / 10)
             return ts_err(err, errlen, "%s is corrupt (not a number): fix it by hand, never below a number already used",
-                        path);
+                          path);
         v = v * 10 + (uint64_t)(buf[i] - '0');
     }
+    if (len == 0)
+        return ts_err(err, errlen, "%s is corrupt (no number): fix it by hand, never below a number already used", path);
     *out = v;
     return 0;
 }
 
-static int persist(ts_seqstore_t *s, uint64_t value, char *err, size_t errlen)
+/* Replace DIR/name atomically and durably: write name.tmp, fsync, rename, fsync the directory. */
+static int persist(const char *dir, const char *name, uint64_t value, char *err, size_t errlen)
 {
     char tmp[4096], path[4096], line[32];
-    if (snprintf(tmp, sizeof tmp, "%s/seq.tmp", s->dir) >= (int)sizeof tmp ||
-        snprintf(path, sizeof path, "%s/seq", s->dir) >= (int)sizeof path)
+    if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp ||
+        snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return ts_err(err, errlen, "state directory path too long");
     int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)value);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return ts_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    errno = 0;
     if (write(fd, line, (size_t)len) != len || fsync(fd) < 0) {
         int saved = errno ? errno : EIO;
         close(fd);
@@ -68,15 +74,22 @@ static int persist(ts_seqstore_t *s, uint64_t value, char *err, size_t errlen)
     }
     if (close(fd) < 0 || rename(tmp, path) < 0)
         return ts_err(err, errlen, "cannot replace %s: %s", path, strerror(errno));
-    /* The rename itself must survive a power cut, or the old, lower reservation comes back. */
-    int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* The rename itself must survive a power cut, or the old, lower value comes back. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
         int saved = errno;
         if (dfd >= 0)
             close(dfd);
-        return ts_err(err, errlen, "cannot sync directory %s: %s", s->dir, strerror(saved));
+        return ts_err(err, errlen, "cannot sync directory %s: %s", dir, strerror(saved));
     }
     close(dfd);
+    return 0;
+}
+
+static int set_reserved(ts_seqstore_t *s, uint64_t value, char *err, size_t errlen)
+{
+    if (s->dir && persist(s->dir, "seq", value, err, errlen) < 0)
+        return -1;
     s->reserved = value;
     return 0;
 }
@@ -85,11 +98,7 @@ static int reserve(ts_seqstore_t *s, char *err, size_t errlen)
 {
     if (s->next > UINT64_MAX - TS_SEQSTORE_BLOCK)
         return ts_err(err, errlen, "sequence numbers exhausted");
-    if (!s->dir) {
-        s->reserved = s->next + TS_SEQSTORE_BLOCK;
-        return 0;
-    }
-    return persist(s, s->next + TS_SEQSTORE_BLOCK, err, errlen);
+    return set_reserved(s, s->next + TS_SEQSTORE_BLOCK, err, errlen);
 }
 
 ts_seqstore_t *ts_seqstore_new(const char *dir, char *err, size_t errlen)
@@ -100,18 +109,17 @@ ts_seqstore_t *ts_seqstore_new(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     if (dir && *dir) {
-        char path[4096];
-        s->dir = strdup(dir);
-        if (!s->dir || snprintf(path, sizeof path, "%s/seq", dir) >= (int)sizeof path) {
-            ts_err(err, errlen, "bad state directory %s", dir);
+        if (!(s->dir = strdup(dir))) {
+            ts_err(err, errlen, "out of memory");
             goto bad;
         }
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) { /* private, like an instance directory */
             ts_err(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
             goto bad;
         }
-        if (load(path, &s->next, err, errlen) < 0)
+        if (load(dir, "seq", &s->next, err, errlen) < 0 || load(dir, "clock", &s->clock0, err, errlen) < 0)
             goto bad;
+        s->clock = s->clock0;
     }
     if (reserve(s, err, errlen) < 0)
         goto bad;
@@ -140,3 +148,40 @@ int ts_seqstore_take(ts_seqstore_t *s, uint64_t *seq, char *err, size_t errlen)
 }
 
 uint64_t ts_seqstore_next(const ts_seqstore_t *s) { return s->next; }
+
+int ts_seqstore_resume(ts_seqstore_t *s, uint64_t next, char *err, size_t errlen)
+{
+    uint64_t was = s->next;
+    s->next = next;
+    /* Below the reservation: already covered. Above it (state lost?): reserve from there. */
+    if (next >= s->reserved && reserve(s, err, errlen) < 0) {
+        s->next = was;
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t ts_seqstore_clock(const ts_seqstore_t *s) { return s->clock0; }
+
+int ts_seqstore_stamp(ts_seqstore_t *s, uint64_t ts_us, char *err, size_t errlen)
+{
+    if (ts_us < s->clock)
+        return 0;
+    uint64_t v = ts_us > UINT64_MAX - TS_SEQSTORE_CLOCK_AHEAD_US ? UINT64_MAX : ts_us + TS_SEQSTORE_CLOCK_AHEAD_US;
+    if (s->dir && persist(s->dir, "clock", v, err, errlen) < 0)
+        return -1;
+    s->clock = v;
+    return 0;
+}
+
+int ts_seqstore_close(ts_seqstore_t *s, uint64_t next_ts_us, char *err, size_t errlen)
+{
+    /* Lowering the reservation to the exact next number is safe: nothing at or above it was used. */
+    if (set_reserved(s, s->next, err, errlen) < 0)
+        return -1;
+    uint64_t v = next_ts_us > s->clock0 ? next_ts_us : s->clock0;
+    if (v != s->clock && s->dir && persist(s->dir, "clock", v, err, errlen) < 0)
+        return -1;
+    s->clock = v;
+    return 0;
+}

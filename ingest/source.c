@@ -3,9 +3,13 @@
 #include "src_http.h"
 #include "src_pipe.h"
 #include "ts_exit.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The brief's CBR test stream: 640x360 H.264 at 1.8 Mbit/s + MP2, muxed at 2 Mbit/s, real time. */
 static const char testsrc_cmd[] =
@@ -36,8 +40,35 @@ ts_source_kind_t ts_source_kind(const char *spec)
     return TS_SOURCE_FILE;
 }
 
-ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps, const ts_source_cb_t *cb, void *arg,
-                           int *code, char *err, size_t errlen)
+int ts_source_check(const char *spec, int *code, char *err, size_t errlen)
+{
+    ts_source_kind_t kind = ts_source_kind(spec);
+    if (kind == TS_SOURCE_PIPE && !spec[5]) {
+        snprintf(err, errlen, "pipe: needs a command");
+        *code = TS_EXIT_USAGE;
+        return -1;
+    }
+    if (kind != TS_SOURCE_FILE)
+        return 0;
+    /* A missing or unreadable file will not appear by restarting: a configuration error. */
+    *code = TS_EXIT_CONFIG;
+    int fd = open(spec, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", spec, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int bad = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    close(fd);
+    if (bad) {
+        snprintf(err, errlen, "cannot read %s: %s", spec, strerror(bad));
+        return -1;
+    }
+    return 0;
+}
+
+ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps, uint64_t *offset,
+                           const ts_source_cb_t *cb, void *arg, int *code, char *err, size_t errlen)
 {
     ts_source_t *s = calloc(1, sizeof *s);
     if (!s) {
@@ -47,12 +78,14 @@ ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps,
     }
     s->kind = ts_source_kind(spec);
     *code = TS_EXIT_FAIL;
+    if (s->kind != TS_SOURCE_FILE && s->kind != TS_SOURCE_HTTP)
+        *offset = 0;
     switch (s->kind) {
     case TS_SOURCE_FILE:
         *code = TS_EXIT_CONFIG; /* a missing or unreadable file will not appear by restarting */
         /* fall through */
     case TS_SOURCE_STDIN:
-        s->fd = ts_src_fd_new(loop, spec, bps, cb, arg, err, errlen);
+        s->fd = ts_src_fd_new(loop, spec, bps, offset, cb, arg, err, errlen);
         break;
     case TS_SOURCE_PIPE:
         if (!spec[5]) {
@@ -66,7 +99,7 @@ ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps,
         s->pipe = ts_src_pipe_new(loop, testsrc_cmd, cb, arg, err, errlen);
         break;
     case TS_SOURCE_HTTP:
-        s->http = ts_src_http_new(loop, spec, cb, arg, err, errlen);
+        s->http = ts_src_http_new(loop, spec, *offset, cb, arg, err, errlen);
         break;
     }
     if (!s->fd && !s->pipe && !s->http) {

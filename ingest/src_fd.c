@@ -85,8 +85,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
             break;
 }
 
-ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, const ts_source_cb_t *cb, void *arg,
-                           char *err, size_t errlen)
+ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, uint64_t *offset,
+                           const ts_source_cb_t *cb, void *arg, char *err, size_t errlen)
 {
     int is_stdin = strcmp(path, "-") == 0;
     if (!is_stdin && bps == 0) {
@@ -105,6 +105,20 @@ ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps,
         if (!is_stdin)
             close(fd);
         return NULL;
+    }
+    if (is_stdin) {
+        *offset = 0;
+    } else if (*offset) {
+        /* A resume: the file may have been replaced by a shorter one; then all of it is new. */
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < *offset) {
+            ts_warn("%s has %lld bytes, fewer than the resume offset %llu: reading it from the start", path,
+                    (long long)st.st_size, (unsigned long long)*offset);
+            *offset = 0;
+        } else if (lseek(fd, (off_t)*offset, SEEK_SET) < 0) {
+            ts_warn("%s: cannot seek to %llu (%s): reading it from the start", path, (unsigned long long)*offset,
+                    strerror(errno));
+            *offset = 0;
+        }
     }
     ts_src_fd_t *s = calloc(1, sizeof *s);
     if (!s) {
@@ -133,7 +147,7 @@ ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps,
     } else {
         /* Files are paced by a timer: a regular file is always "readable", so ev_io cannot pace it. */
         ev_timer_start(loop, &s->pace);
-        ts_info("source: %s at %llu bit/s", path, (unsigned long long)bps);
+        ts_info("source: %s at %llu bit/s from byte %llu", path, (unsigned long long)bps, (unsigned long long)*offset);
     }
     return s;
 }

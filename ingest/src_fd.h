@@ -5,10 +5,11 @@
 
 typedef struct ts_src_fd ts_src_fd_t;
 
-/* path "-" is stdin (bps ignored); any other path is opened and read at bps bit/s (bps > 0).
+/* path "-" is stdin (bps ignored, *offset set to 0); any other path is opened, positioned at
+ * *offset (0 if the file is shorter, and *offset says so) and read at bps bit/s (bps > 0).
  * NULL with a reason in err if it cannot be opened or is not readable data. */
-ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, const ts_source_cb_t *cb, void *arg,
-                           char *err, size_t errlen);
+ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, uint64_t *offset,
+                           const ts_source_cb_t *cb, void *arg, char *err, size_t errlen);
 void ts_src_fd_stop(ts_src_fd_t *s);
 void ts_src_fd_destroy(ts_src_fd_t **self);
 /* Bytes a source at bps bit/s may have delivered after elapsed_ns (bps up to 10 Gbit/s). */

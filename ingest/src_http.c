@@ -32,6 +32,9 @@ struct ts_src_http {
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
     int stopped;
+    int had_bytes;  /* a run delivered bytes before (or we resumed): a new run is a discontinuity */
+    int run_begun;  /* this run's first body byte has been seen */
+    uint64_t range; /* ask for bytes from here (a resume); 0 once asked and answered */
     uint64_t started_ns, bytes;
     ts_backoff_t backoff;
     ev_timer timeout, restart;
@@ -43,6 +46,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     ts_src_http_t *h = arg;
     size_t n = size * nmemb;
+    if (n && !h->run_begun) {
+        long status = 0;
+        curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+        int continues = h->range && status == 206;
+        if (h->range && !continues)
+            ts_warn("server ignored our Range request (HTTP %ld): continuing at what it sends, not at byte %llu",
+                    status, (unsigned long long)h->range);
+        else if (continues)
+            ts_info("server resumed the stream at byte %llu", (unsigned long long)h->range);
+        h->range = 0;
+        h->run_begun = 1;
+        if (!continues && h->had_bytes)
+            h->cb.restarted(h->arg);
+        h->had_bytes = 1;
+    }
     if (n) {
         h->bytes += n;
         h->cb.data((const uint8_t *)ptr, n, h->arg);
@@ -60,6 +78,8 @@ static void check_done(ts_src_http_t *h)
         CURLcode rc = m->data.result;
         long status = 0;
         curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status)
+            h->range = 0; /* the server answered the Range (416...): ask plainly from now on */
         curl_multi_remove_handle(h->multi, h->easy);
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
@@ -148,7 +168,7 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_start(h->loop, &h->restart);
         return;
     }
-    h->cb.restarted(h->arg);
+    /* restarted is called at the first body byte, once we know whether the server resumed. */
 }
 
 static int start(ts_src_http_t *h)
@@ -170,6 +190,11 @@ static int start(ts_src_http_t *h)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, STALL_S);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tstream-ingest");
+    char range[32];
+    if (h->range) {
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)h->range);
+        curl_easy_setopt(e, CURLOPT_RANGE, range); /* curl copies it */
+    }
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -184,12 +209,16 @@ static int start(ts_src_http_t *h)
     h->easy = e;
     h->started_ns = ts_mono_ns();
     h->bytes = 0;
-    ts_info("source: connecting to %s", h->url);
+    h->run_begun = 0;
+    if (h->range)
+        ts_info("source: connecting to %s from byte %llu", h->url, (unsigned long long)h->range);
+    else
+        ts_info("source: connecting to %s", h->url);
     return 0;
 }
 
-ts_src_http_t *ts_src_http_new(struct ev_loop *loop, const char *url, const ts_source_cb_t *cb, void *arg, char *err,
-                               size_t errlen)
+ts_src_http_t *ts_src_http_new(struct ev_loop *loop, const char *url, uint64_t offset, const ts_source_cb_t *cb,
+                               void *arg, char *err, size_t errlen)
 {
     static int curl_ready;
     if (!curl_ready) {
@@ -208,6 +237,8 @@ ts_src_http_t *ts_src_http_new(struct ev_loop *loop, const char *url, const ts_s
     h->loop = loop;
     h->cb = *cb;
     h->arg = arg;
+    h->range = offset;
+    h->had_bytes = offset > 0; /* resumed: there were bytes before ours */
     ts_backoff_init(&h->backoff, RESTART_MIN_NS, RESTART_MAX_NS, RESTART_HEALTHY_NS);
     ev_init(&h->timeout, on_timeout);
     ev_init(&h->restart, on_restart);

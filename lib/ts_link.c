@@ -1,6 +1,7 @@
 #include "ts_link.h"
 #include "ts_bus.h"
 #include "ts_log.h"
+#include "ts_piece.h"
 #include "ts_time.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #define LINK_RETRY_S 0.02                 /* retry a blocked subscriber this often */
 #define LINK_RESUB_NS (1000ull * 1000000) /* silence after which an inlink re-subscribes */
 #define LINK_ACK_S 0.02
+#define LINK_RESUB_MIN_NS (100ull * 1000000) /* re-subscribe after a discontinuity at most this often */
 
 /* ---------------------------------------------------------------- outlink */
 
@@ -19,6 +21,8 @@ typedef struct {
     uint64_t seq;
     uint8_t *data; /* packed envelope, sent as is to every subscriber */
     size_t len;
+    int has_off;
+    uint64_t off; /* the piece's src_offset */
 } entry_t;
 
 typedef struct {
@@ -35,6 +39,7 @@ struct ts_outlink {
     entry_t *ring;
     size_t cap;
     uint64_t head; /* next position to fill; positions [tail, head) are held */
+    uint64_t low;  /* no position below this is held (raised by a truncation) */
     int has_last;
     uint64_t last_seq;
     sub_t subs[LINK_MAX_SUBS];
@@ -42,10 +47,16 @@ struct ts_outlink {
     ts_outlink_start_fn *start;
     ts_outlink_ack_fn *on_ack;
     void *arg;
+    ts_outlink_sub_fn *on_sub;
+    void *sub_arg;
     uint64_t pieces_out, max_acked;
 };
 
-static uint64_t ol_tail(const ts_outlink_t *ol) { return ol->head > ol->cap ? ol->head - ol->cap : 0; }
+static uint64_t ol_tail(const ts_outlink_t *ol)
+{
+    uint64_t t = ol->head > ol->cap ? ol->head - ol->cap : 0;
+    return t > ol->low ? t : ol->low;
+}
 
 /* First held position whose seq is >= seq (head if none). Seqs grow along the ring. */
 static uint64_t ol_find(const ts_outlink_t *ol, uint64_t seq)
@@ -138,6 +149,8 @@ static void ol_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__E
             ts_warn("too many subscribers: ignoring one");
             return;
         }
+        if (ol->on_sub)
+            ol->on_sub((const char *)s->id, m->subscribe, ol->sub_arg);
         uint64_t from;
         if (m->subscribe->has_from_seq)
             from = m->subscribe->from_seq;
@@ -223,6 +236,8 @@ int ts_outlink_publish(ts_outlink_t *ol, const Ts__Piece *p)
     slot->data = data;
     slot->len = len;
     slot->seq = p->seq;
+    slot->has_off = p->has_src_offset;
+    slot->off = p->src_offset;
     ol->head++;
     ol->has_last = 1;
     ol->last_seq = p->seq;
@@ -242,6 +257,38 @@ uint64_t ts_outlink_subscribers(const ts_outlink_t *ol)
 
 uint64_t ts_outlink_max_acked(const ts_outlink_t *ol) { return ol->max_acked; }
 
+void ts_outlink_on_subscribe(ts_outlink_t *ol, ts_outlink_sub_fn *fn, void *arg)
+{
+    ol->on_sub = fn;
+    ol->sub_arg = arg;
+}
+
+int ts_outlink_lookup(const ts_outlink_t *ol, uint64_t seq, int *has_off, uint64_t *off)
+{
+    uint64_t pos = ol_find(ol, seq);
+    if (pos >= ol->head || ol->ring[pos % ol->cap].seq != seq)
+        return 0;
+    *has_off = ol->ring[pos % ol->cap].has_off;
+    *off = ol->ring[pos % ol->cap].off;
+    return 1;
+}
+
+void ts_outlink_truncate(ts_outlink_t *ol, uint64_t seq)
+{
+    ol->low = ol_tail(ol); /* the slots below were overwritten long ago: never hold them again */
+    while (ol->head > ol_tail(ol) && ol->ring[(ol->head - 1) % ol->cap].seq > seq) {
+        entry_t *e = &ol->ring[(ol->head - 1) % ol->cap];
+        free(e->data);
+        memset(e, 0, sizeof *e);
+        ol->head--;
+    }
+    for (int i = 0; i < LINK_MAX_SUBS; i++)
+        if (ol->subs[i].used && ol->subs[i].pos > ol->head)
+            ol->subs[i].pos = ol->head;
+    if (ol->has_last && ol->last_seq > seq)
+        ol->last_seq = seq;
+}
+
 /* ---------------------------------------------------------------- inlink */
 
 struct ts_inlink {
@@ -251,13 +298,14 @@ struct ts_inlink {
     void *arg;
     int has_from;
     uint64_t from;
-    int has_last;
-    uint64_t last; /* highest seq received */
-    uint64_t last_rx_ns;
+    int has_last, last_has_off, subscribed, check_off;
+    uint64_t last; /* highest seq received (or hinted from below) */
+    uint64_t last_off, last_ts; /* its src_offset and timestamp */
+    uint64_t last_rx_ns, resub_ns;
     int has_ack, ack_dirty;
     uint64_t ack;
     ev_timer resub, acker;
-    uint64_t pieces_in;
+    uint64_t pieces_in, discontinuities;
 };
 
 static void il_subscribe(ts_inlink_t *il)
@@ -270,10 +318,17 @@ static void il_subscribe(ts_inlink_t *il)
     if (il->has_last) {
         s.has_from_seq = 1;
         s.from_seq = il->last + 1;
+        s.has_have_seq = s.has_have_timestamp_us = 1;
+        s.have_seq = il->last;
+        s.have_timestamp_us = il->last_ts;
+        s.has_have_src_offset = il->last_has_off;
+        s.have_src_offset = il->last_off;
     } else if (il->has_from) {
         s.has_from_seq = 1;
         s.from_seq = il->from;
     }
+    il->subscribed = 1;
+    il->resub_ns = ts_mono_ns();
     ts_bus_send(il->bus, NULL, 0, &e);
 }
 
@@ -281,7 +336,7 @@ static void il_on_resub(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ts_inlink_t *il = w->data;
     /* Silence may mean an upstream that restarted and forgot us: ask again, from where we are. */
-    if (ts_mono_ns() - il->last_rx_ns >= LINK_RESUB_NS)
+    if (!il->subscribed || ts_mono_ns() - il->last_rx_ns >= LINK_RESUB_NS)
         il_subscribe(il);
 }
 
@@ -311,11 +366,27 @@ static void il_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__E
         ts_warn("unexpected %s on inlink", ts_msg_type_name(m->type));
         return;
     }
+    const Ts__Piece *p = m->piece;
     il->last_rx_ns = ts_mono_ns();
-    if (il->has_last && m->piece->seq <= il->last)
+    if (il->has_last && p->seq <= il->last)
         return; /* replayed after a re-subscribe */
+    if (il->check_off && p->has_src_offset && !(p->flags & TS_PIECE_DISCONT) &&
+        (p->src_offset < p->payload.len || (il->has_last && il->last_has_off && p->src_offset - p->payload.len != il->last_off))) {
+        /* Not the continuation of what we hold: the upstream numbered it from another idea of
+         * where we are. Tell it (rate-limited: a burst of such pieces may be in flight). */
+        if (il->discontinuities++ == 0 || il->last_rx_ns - il->resub_ns >= LINK_RESUB_MIN_NS) {
+            ts_warn("piece %llu covers source bytes from %lld, we hold up to %llu: dropped, asking again",
+                    (unsigned long long)p->seq, (long long)(p->src_offset - p->payload.len),
+                    (unsigned long long)il->last_off);
+            il_subscribe(il);
+        }
+        return;
+    }
     il->has_last = 1;
-    il->last = m->piece->seq;
+    il->last = p->seq;
+    il->last_has_off = p->has_src_offset;
+    il->last_off = p->src_offset;
+    il->last_ts = p->timestamp_us;
     il->pieces_in++;
     il->fn(m->piece, il->arg);
 }
@@ -336,12 +407,11 @@ ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoin
         free(il);
         return NULL;
     }
-    ev_timer_init(&il->resub, il_on_resub, 0.25, 0.25);
+    ev_timer_init(&il->resub, il_on_resub, 0., 0.25); /* first subscribe on the next loop turn */
     ev_timer_init(&il->acker, il_on_acker, LINK_ACK_S, LINK_ACK_S);
     il->resub.data = il->acker.data = il;
     ev_timer_start(loop, &il->resub);
     ev_timer_start(loop, &il->acker);
-    il_subscribe(il);
     return il;
 }
 
@@ -367,3 +437,20 @@ void ts_inlink_ack(ts_inlink_t *il, uint64_t seq)
 }
 
 uint64_t ts_inlink_pieces_in(const ts_inlink_t *il) { return il->pieces_in; }
+
+void ts_inlink_hint(ts_inlink_t *il, uint64_t seq, int has_off, uint64_t off, uint64_t ts_us)
+{
+    if (il->has_last && seq <= il->last)
+        return;
+    il->has_last = 1;
+    il->last = seq;
+    il->last_has_off = has_off;
+    il->last_off = off;
+    il->last_ts = ts_us;
+    if (il->subscribed)
+        il_subscribe(il);
+}
+
+void ts_inlink_check_offsets(ts_inlink_t *il, int on) { il->check_off = on; }
+
+uint64_t ts_inlink_discontinuities(const ts_inlink_t *il) { return il->discontinuities; }

@@ -5,7 +5,10 @@
  * what it has handled; the upstream keeps recent pieces in a ring and replays
  * from there. So either side may restart: a restarted downstream resumes after
  * its last ack, and a downstream that hears nothing re-subscribes, which a
- * restarted upstream answers from its ring. Receivers drop duplicates by seq. */
+ * restarted upstream answers from its ring. Receivers drop duplicates by seq.
+ *
+ * Every subscribe also says which piece the subscriber holds newest (seq, src_offset,
+ * timestamp), so a restarted ingest continues right after it (docs/PROTOCOL.md section 7). */
 #ifndef TS_LINK_H
 #define TS_LINK_H
 #include <ev.h>
@@ -17,6 +20,8 @@ typedef struct ts_outlink ts_outlink_t;
 typedef uint64_t ts_outlink_start_fn(void *arg);
 /* A subscriber acked seq. */
 typedef void ts_outlink_ack_fn(const char *subscriber, uint64_t seq, void *arg);
+/* A subscriber subscribed; called before it is positioned, so the callee may truncate. */
+typedef void ts_outlink_sub_fn(const char *subscriber, const Ts__Subscribe *sub, void *arg);
 
 ts_outlink_t *ts_outlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, size_t capacity,
                              ts_outlink_start_fn *start, ts_outlink_ack_fn *on_ack, void *arg);
@@ -27,15 +32,31 @@ uint64_t ts_outlink_pieces_out(const ts_outlink_t *ol);
 uint64_t ts_outlink_subscribers(const ts_outlink_t *ol);
 /* Highest seq any subscriber acked (0 if none). */
 uint64_t ts_outlink_max_acked(const ts_outlink_t *ol);
+void ts_outlink_on_subscribe(ts_outlink_t *ol, ts_outlink_sub_fn *fn, void *arg);
+/* Is seq held? 1 and its src_offset in *off (*has_off 0 if it had none), else 0. */
+int ts_outlink_lookup(const ts_outlink_t *ol, uint64_t seq, int *has_off, uint64_t *off);
+/* Forget every held piece above seq; the next publish must be above seq (a rewind). */
+void ts_outlink_truncate(ts_outlink_t *ol, uint64_t seq);
 
 typedef struct ts_inlink ts_inlink_t;
 typedef void ts_inlink_piece_fn(const Ts__Piece *p, void *arg);
 
-/* has_from = 0: let the upstream choose (resume after our last ack, or its default start). */
+/* has_from = 0: let the upstream choose (resume after our last ack, or its default start).
+ * The first subscribe goes out on the next loop turn, so setters called right after apply. */
 ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, const char *identity,
                            int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg);
 void ts_inlink_destroy(ts_inlink_t **self);
 /* Everything up to seq is handled; sent to the upstream within a few milliseconds. */
 void ts_inlink_ack(ts_inlink_t *il, uint64_t seq);
 uint64_t ts_inlink_pieces_in(const ts_inlink_t *il);
+/* A stage below us holds seq (ending at src offset off if has_off, stamped ts_us): if that is newer
+ * than what we received, take it as our newest (older pieces are then duplicates) and subscribe
+ * again at once, so the upstream learns it. */
+void ts_inlink_hint(ts_inlink_t *il, uint64_t seq, int has_off, uint64_t off, uint64_t ts_us);
+/* Require each piece to start where the previous one ended (src_offset - payload length), unless it
+ * is flagged DISCONT: a piece that does not is dropped and we subscribe again, telling the upstream
+ * what we hold, so it can rewind (an ingest restarted while an older piece was still in flight). */
+void ts_inlink_check_offsets(ts_inlink_t *il, int on);
+/* Pieces dropped by that check. */
+uint64_t ts_inlink_discontinuities(const ts_inlink_t *il);
 #endif

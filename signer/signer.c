@@ -3,7 +3,11 @@
  *   ingest --(pieces)--> [inlink] signer [outlink] --(signed pieces)--> swarm
  *
  * It acks ingest only what the swarm has acked, so a signer that dies loses nothing:
- * on restart ingest replays from the swarm's last ack. */
+ * on restart ingest replays from the swarm's last ack.
+ *
+ * Its subscribe tells ingest the newest piece it holds, so a restarted ingest continues right
+ * after it (docs/PROTOCOL.md section 7). A restarted signer holds nothing, but the swarm below may:
+ * so it subscribes only once the swarm has told it (or after DOWN_WAIT_S without a word). */
 #include "sign.h"
 #include "ts_exit.h"
 #include "ts_link.h"
@@ -11,17 +15,26 @@
 #include "ts_metainfo.h"
 #include "ts_piece.h"
 #include "ts_stage.h"
+#include <ev.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#define DOWN_WAIT_S 2.0 /* a swarm that is up re-subscribes within about 1.25 s */
+
 typedef struct {
+    struct ev_loop *loop;
+    void *zctx;
+    const char *in_ep;
     ts_signkey_t *key;
     ts_metainfo_t meta;
     ts_inlink_t *in;
     ts_outlink_t *out;
+    ev_timer down_wait;
+    int has_hint, hint_has_off;
+    uint64_t hint_seq, hint_off, hint_ts;
     uint64_t last_seq, pieces_signed, pieces_rejected;
 } signer_t;
 
@@ -65,7 +78,47 @@ static void on_piece(const Ts__Piece *p, void *arg)
 static void on_ack(const char *sub, uint64_t seq, void *arg)
 {
     signer_t *s = arg;
-    ts_inlink_ack(s->in, seq);
+    if (s->in)
+        ts_inlink_ack(s->in, seq);
+}
+
+static void start_inlink(signer_t *s)
+{
+    if (s->in)
+        return;
+    ev_timer_stop(s->loop, &s->down_wait);
+    if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, "signer", 0, 0, on_piece, s))) {
+        ts_error("cannot subscribe to ingest at %s", s->in_ep);
+        exit(TS_EXIT_FAIL);
+    }
+    ts_inlink_check_offsets(s->in, 1);
+    if (s->has_hint) {
+        ts_info("the swarm holds up to seq %llu: ingest continues after it", (unsigned long long)s->hint_seq);
+        ts_inlink_hint(s->in, s->hint_seq, s->hint_has_off, s->hint_off, s->hint_ts);
+    }
+}
+
+/* The swarm subscribed, saying what it holds: if that is newer than anything we have (we just
+ * restarted), ingest must hear it from us. */
+static void on_subscribe(const char *sub, const Ts__Subscribe *m, void *arg)
+{
+    signer_t *s = arg;
+    if (m->has_have_seq && (!s->has_hint || m->have_seq > s->hint_seq)) {
+        s->has_hint = 1;
+        s->hint_seq = m->have_seq;
+        s->hint_has_off = m->has_have_src_offset;
+        s->hint_off = m->have_src_offset;
+        s->hint_ts = m->has_have_timestamp_us ? m->have_timestamp_us : 0;
+        if (s->in)
+            ts_inlink_hint(s->in, s->hint_seq, s->hint_has_off, s->hint_off, s->hint_ts);
+    }
+    start_inlink(s);
+}
+
+static void on_down_wait(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_info("no word from the swarm: subscribing to ingest without knowing what it holds");
+    start_inlink(w->data);
 }
 
 static int init_key(const char *path)
@@ -147,17 +200,24 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
+    s.loop = loop;
+    s.zctx = zctx;
+    s.in_ep = in_ep;
     ts_stage_t *st = ts_stage_new(loop, zctx, "signer", instance, sup);
     s.out = ts_outlink_new(loop, zctx, out_ep, 1024, NULL, on_ack, &s);
-    s.in = s.out ? ts_inlink_new(loop, zctx, in_ep, "signer", 0, 0, on_piece, &s) : NULL;
-    if (!st || !s.out || !s.in)
+    if (!st || !s.out)
         return TS_EXIT_FAIL;
+    ts_outlink_on_subscribe(s.out, on_subscribe, &s);
+    ev_timer_init(&s.down_wait, on_down_wait, DOWN_WAIT_S, 0.);
+    s.down_wait.data = &s;
+    ev_timer_start(loop, &s.down_wait);
     ts_stage_counter(st, "seq", &s.last_seq);
     ts_stage_counter(st, "pieces_signed", &s.pieces_signed);
     ts_stage_counter(st, "pieces_rejected", &s.pieces_rejected);
     ts_stage_ready(st);
     ev_run(loop, 0);
 
+    ev_timer_stop(loop, &s.down_wait);
     ts_inlink_destroy(&s.in);
     ts_outlink_destroy(&s.out);
     ts_stage_destroy(&st);

@@ -69,6 +69,10 @@ static int flush(peer_t *p)
 
 void peer_flush_all(swarm_t *sw)
 {
+    if (sw->pick_pending) {
+        sw->pick_pending = 0;
+        peer_pick_all(sw);
+    }
     for (peer_t *p = sw->peers; p; p = p->next)
         if (alive(p) && p->out.len > 0 && !ev_is_active(&p->wio) && p->state != PEER_CONNECTING)
             flush(p);
@@ -128,6 +132,61 @@ void peer_close(peer_t *p, const char *why)
     p->fd = -1; /* freed by peer_tick: callers up the stack may still hold p */
 }
 
+/* ---------------------------------------------------------------- offenders */
+
+static int exempt(uint32_t ip) { return ip == 0x7f000001; } /* this host's own processes (tests, benchmarks) */
+
+/* Keep an address out for SW_BAN_NS: new connections from it are refused and it is not dialled. */
+void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now)
+{
+    if (exempt(ip))
+        return;
+    int slot = 0;
+    for (int i = 0; i < SW_MAX_BANS; i++) {
+        if (sw->bans[i].ip == ip || sw->bans[i].until_ns < sw->bans[slot].until_ns) {
+            slot = i;
+            if (sw->bans[i].ip == ip)
+                break;
+        }
+    }
+    sw->bans[slot] = (struct ban){ ip, now + SW_BAN_NS };
+    sw->c_banned++;
+}
+
+/* May a connection from (or to) ip go ahead? Not when banned, nor beyond SW_MAX_PER_IP. */
+int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now)
+{
+    if (exempt(ip))
+        return 1;
+    for (int i = 0; i < SW_MAX_BANS; i++)
+        if (sw->bans[i].ip == ip && sw->bans[i].until_ns > now)
+            return 0;
+    int n = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        n += alive(p) && ntohl(p->addr.sin_addr.s_addr) == ip;
+    return n < SW_MAX_PER_IP;
+}
+
+/* A peer broke the protocol or sent a bad piece: drop it and keep its address out a while. */
+static void misbehaved(peer_t *p, const char *why)
+{
+    char a[64];
+    if (!alive(p))
+        return;
+    ts_warn("peer %s misbehaved (%s): disconnected and banned for %llu s", addr_str(p, a, sizeof a), why,
+            (unsigned long long)(SW_BAN_NS / 1000000000ull));
+    peer_ban(p->sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns());
+    peer_close(p, NULL);
+}
+
+/* A message that is allowed but useless (a cancel race can cause a few): past SW_JUNK_MAX of
+ * them the peer is flooding. */
+static void peer_junk(peer_t *p, const char *what)
+{
+    if (++p->junk > SW_JUNK_MAX)
+        misbehaved(p, what);
+}
+
 static void update_interest(peer_t *p)
 {
     swarm_t *sw = p->sw;
@@ -181,9 +240,11 @@ void peer_pick_all(swarm_t *sw)
         }
     if (!any)
         goto out;
+    /* Deadline first: from the playback point, at most half a window ahead (a peer claiming more
+     * must not make us stop asking for what playout needs; falling that far behind re-tunes). */
     uint64_t lo = sw->play_seq;
     if (hi - lo >= sw->n / 2)
-        lo = hi - sw->n / 2 + 1; /* older ones are out of the window anyway */
+        hi = lo + sw->n / 2 - 1;
     int urgent_ok = sw->blocked_since_ns && now - sw->blocked_since_ns > SW_SRC_URGENT_NS;
     for (uint64_t s = lo; s <= hi; s++) {
         if (ts_window_has(sw->win, s) || requested(sw, s))
@@ -199,7 +260,7 @@ void peer_pick_all(swarm_t *sw)
             }
             if (p->nreq >= SW_PIPELINE)
                 continue;
-            uint32_t key = (uint32_t)p->nreq << 16 | (uint32_t)(rand() & 0xffff);
+            uint32_t key = (uint32_t)p->strikes << 24 | (uint32_t)p->nreq << 16 | (uint32_t)(rand() & 0xffff);
             if (key < best_key) {
                 best_key = key;
                 best = p;
@@ -268,7 +329,10 @@ static int on_handshake(peer_t *p)
     if (rc == 1)
         return 0;
     if (rc < 0 || memcmp(h.infohash, sw->meta.infohash, 20) != 0) {
-        peer_close(p, rc < 0 ? "not a BitTorrent handshake" : "wrong infohash");
+        if (rc < 0)
+            misbehaved(p, "not a BitTorrent handshake");
+        else
+            peer_close(p, "wrong infohash");
         return -1;
     }
     if (memcmp(h.peer_id, sw->peer_id, 20) == 0) {
@@ -305,7 +369,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
     if (m->ext_id == 0) {
         ts_ext_hs_t x;
         if (ts_wire_parse_ext_handshake(m->data, m->data_len, &x) < 0) {
-            peer_close(p, "malformed extension handshake");
+            misbehaved(p, "malformed extension handshake");
             return;
         }
         p->live_id = x.has_live ? x.live_id : 0;
@@ -327,7 +391,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         ts_wire_addr_t a[TS_WIRE_PEX_MAX];
         size_t n;
         if (ts_wire_parse_pex(m->data, m->data_len, a, TS_WIRE_PEX_MAX, &n) < 0) {
-            peer_close(p, "malformed ut_pex message");
+            misbehaved(p, "malformed ut_pex message");
             return;
         }
         for (size_t i = 0; i < n; i++) {
@@ -337,7 +401,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         return;
     } else if (m->ext_id == LIVE_EXT_ID) {
         if (ts_wire_parse_live(m->data, m->data_len, &edge, &rap) < 0) {
-            peer_close(p, "malformed ts_live message");
+            misbehaved(p, "malformed ts_live message");
             return;
         }
         if (!p->has_edge || edge > p->edge) {
@@ -355,21 +419,22 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
     if (m->index >= sw->n || m->begin != 0 || m->data_len > sw->meta.piece_len) {
-        peer_close(p, "piece outside the piece space");
+        misbehaved(p, "piece outside the piece space");
         return;
     }
     ts_trailer_t t;
     if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
         sw->c_bad_pieces++;
-        peer_close(p, "piece failed verification");
+        misbehaved(p, "piece failed verification");
         return;
     }
     if (t.seq % sw->n != m->index) {
         sw->c_bad_pieces++;
-        peer_close(p, "piece sent under the wrong index");
+        misbehaved(p, "piece sent under the wrong index");
         return;
     }
-    if (sw->req_peer[m->index] == p) {
+    int asked = sw->req_peer[m->index] == p;
+    if (asked) {
         sw->req_peer[m->index] = NULL;
         p->nreq--;
     }
@@ -379,9 +444,15 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         rc = ts_window_put(sw->win, m->data, m->data_len, &t, m->index);
     if (rc == TS_WIN_CONFLICT) {
         sw->c_bad_pieces++;
-        peer_close(p, "two different pieces signed for one sequence number");
+        misbehaved(p, "two different pieces signed for one sequence number");
         return;
     }
+    if (!asked && rc == TS_WIN_OLD) {
+        misbehaved(p, "unrequested piece older than the window (replay)");
+        return;
+    }
+    if (!asked && rc == TS_WIN_DUP)
+        peer_junk(p, "unrequested pieces we hold");
     if (rc == TS_WIN_OK) {
         sw->c_pieces_in++;
         sw->c_payload_down += t.payload_len;
@@ -393,11 +464,15 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
     if (m->index >= sw->n) {
-        peer_close(p, "request outside the piece space");
+        misbehaved(p, "request outside the piece space");
         return;
     }
-    if (p->am_choking || m->begin != 0 || p->rq_len == SW_RQ_MAX)
-        return; /* a peer asking for more than we queue just waits and asks again */
+    if (p->rq_len == SW_RQ_MAX) {
+        peer_junk(p, "request flood"); /* a peer asking for more than we queue waits and asks again */
+        return;
+    }
+    if (p->am_choking || m->begin != 0)
+        return;
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
     peer_serve(sw);
 }
@@ -428,8 +503,12 @@ static int serve_one(peer_t *p)
         size_t len;
         ts_trailer_t t;
         const uint8_t *piece = ts_window_get(sw->win, ts_window_seq_for_index(sw->win, idx, sw->edge), &len, &t);
-        if (!piece)
+        if (!piece) {
+            peer_junk(p, "requests for pieces we do not have");
+            if (!alive(p))
+                return 0;
             continue;
+        }
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
         swarm_mark_safe(sw, t.seq);
         sw->c_pieces_up++;
@@ -494,7 +573,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         break;
     case TS_WIRE_UNCHOKE:
         p->peer_choking = 0;
-        peer_pick_all(sw);
+        sw->pick_pending = 1;
         break;
     case TS_WIRE_INTERESTED:
         p->peer_interested = 1;
@@ -504,16 +583,23 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         break;
     case TS_WIRE_HAVE:
         if (m->index >= sw->n) {
-            peer_close(p, "have outside the piece space");
+            misbehaved(p, "have outside the piece space");
             return;
         }
-        peer_mark(p, ts_window_seq_for_index(sw->win, m->index,
-                                             p->has_edge ? p->edge : (sw->has_edge ? sw->edge : m->index)));
-        peer_pick_all(sw);
+    {
+        /* Read the index against our own edge once we have one: against the peer's claimed edge,
+         * a stream of HAVEs could walk its edge (and our picker) arbitrarily far ahead. */
+        uint64_t ref = sw->has_edge ? sw->edge : (p->has_edge ? p->edge : m->index);
+        uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
+        if (peer_has(p, seq))
+            peer_junk(p, "repeated have");
+        peer_mark(p, seq);
+        sw->pick_pending = 1;
         break;
+    }
     case TS_WIRE_BITFIELD:
         if (!ts_wire_bitfield_valid(m->data, m->data_len, sw->n)) {
-            peer_close(p, "bitfield of the wrong size");
+            misbehaved(p, "bitfield of the wrong size");
             return;
         }
         /* Bit i stands for the newest seq <= the edge it announced with that index. */
@@ -524,7 +610,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
                     if (d <= p->edge)
                         peer_mark(p, p->edge - d);
                 }
-        peer_pick_all(sw);
+        sw->pick_pending = 1;
         break;
     case TS_WIRE_REQUEST:
         on_request(p, m);
@@ -539,8 +625,12 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
     case TS_WIRE_EXTENDED:
         on_ext(p, m);
         break;
+    case 9:         /* port (BEP 5) */
+    case 13: case 14: case 15: case 16: case 17: /* fast extension (BEP 6): not negotiated; harmless */
+        break;
     default:
-        break; /* unknown messages are ignored, as BEP 3 asks */
+        misbehaved(p, "unknown message id"); /* none we negotiated; BEP 3's "ignore" invites floods */
+        break;
     }
 }
 
@@ -587,7 +677,7 @@ static void process(peer_t *p)
         ts_wire_msg_t m;
         ssize_t n = ts_wire_parse(p->in.data + off, p->in.len - off, max, &m);
         if (n < 0) {
-            peer_close(p, "protocol error");
+            misbehaved(p, "protocol error");
             return;
         }
         if (n == 0)
@@ -595,8 +685,13 @@ static void process(peer_t *p)
         dispatch(p, &m);
         off += (size_t)n;
     }
-    if (alive(p))
+    if (alive(p)) {
         ts_buf_consume(&p->in, off);
+        if (p->in.len == 0)
+            p->partial_since_ns = 0;
+        else if (off > 0 || !p->partial_since_ns)
+            p->partial_since_ns = ts_mono_ns(); /* progress: the clock restarts for the rest */
+    }
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -695,7 +790,7 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (p->addr.sin_addr.s_addr == htonl(ip) && (p->addr.sin_port == htons(port) || p->listen_port == port))
             return;
     }
-    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET))
+    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET) || !peer_admit(sw, ip, ts_mono_ns()))
         return;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -873,6 +968,8 @@ void peer_tick(swarm_t *sw, uint64_t now)
         if (!p)
             continue;
         uint64_t age = now - sw->req_ns[i];
+        if (age > SW_REQ_TIMEOUT_NS && p->strikes < 255)
+            p->strikes++; /* announced but did not send (busy, stalled or lying): asked last from now on */
         if (age > SW_REQ_TIMEOUT_NS || (age > SW_REREQ_NS && other_holder(sw, p, sw->req_seq[i]))) {
             sw->req_peer[i] = NULL;
             p->nreq--;
@@ -885,8 +982,23 @@ void peer_tick(swarm_t *sw, uint64_t now)
     peer_t **pp = &sw->peers;
     while (*pp) {
         peer_t *p = *pp;
+        if (now - p->decay_ns > 10ull * 1000000000) { /* old sins fade: what counts is a burst */
+            p->decay_ns = now;
+            p->junk /= 2;
+            p->strikes /= 2;
+        }
         if (alive(p) && now - p->last_rx_ns > SW_IDLE_NS)
             peer_close(p, "idle");
+        if (alive(p) && p->state != PEER_ACTIVE && now - p->connected_ns > SW_HANDSHAKE_NS) {
+            if (p->state == PEER_CONNECTING || p->state == PEER_HTTP || p->outgoing)
+                peer_close(p, "handshake timed out");
+            else
+                misbehaved(p, "no handshake within 10 s");
+        }
+        if (alive(p) && p->partial_since_ns && now - p->partial_since_ns > SW_PARTIAL_NS)
+            misbehaved(p, "message left unfinished");
+        if (alive(p) && p->out.len > SW_OUTBUF_HARD)
+            peer_close(p, "reads nothing: send queue over 16 MiB");
         if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30ull * 1000000000)
             ts_wire_put_keepalive(&p->out);
         if (!alive(p)) {

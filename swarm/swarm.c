@@ -58,6 +58,8 @@ static void hook_at(swarm_t *sw, uint64_t seq, const char *why)
     sw->hooked = 1;
     sw->hook_seq = sw->play_seq = seq;
     sw->blocked_since_ns = 0;
+    sw->hooked_ns = ts_mono_ns();
+    sw->hook_delivered = sw->c_delivered;
     peer_cancel_before(sw, seq);
     ts_info("hooked in at seq %llu (%s)", (unsigned long long)seq, why);
 }
@@ -104,6 +106,15 @@ static void deliver(swarm_t *sw)
     /* Behind by more than SW_BEHIND_US of stream time (by the source's own timestamps, so a
      * paused source does not count): a player would stay that far behind, so skip ahead to the
      * newest random-access point, provided there is one later than where we are. */
+    /* Hooked on a peer's claim of a random-access point that never came, while real pieces below
+     * it did: hook again at the newest random-access point we verified ourselves. */
+    if (sw->has_edge && sw->edge < sw->play_seq && sw->c_delivered == sw->hook_delivered && sw->rap < sw->play_seq &&
+        ts_window_has(sw->win, sw->rap) && now - sw->hooked_ns > SW_HOOK_STUCK_NS) {
+        ts_warn("no piece at or after the hook-in point %llu arrived: hooking in at our own newest random-access "
+                "point",
+                (unsigned long long)sw->play_seq);
+        hook_at(sw, sw->rap, "verified random-access point");
+    }
     size_t len;
     ts_trailer_t newest;
     uint64_t oldest;
@@ -140,20 +151,36 @@ void swarm_consider_hook(swarm_t *sw)
 {
     if (sw->hooked || sw->is_source)
         return;
+    /* The second-newest claim when there are several: one lying peer cannot choose our hook point. */
     int found = 0;
-    uint64_t best = 0, edge = 0;
+    uint64_t best = 0, second = 0, edge = 0;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (p->fd < 0 || p->state != PEER_ACTIVE || !p->has_edge)
             continue;
         if (p->edge > edge)
             edge = p->edge;
-        if (p->rap <= p->edge && (!found || p->rap > best)) {
+        if (p->rap > p->edge)
+            continue;
+        if (!found || p->rap > best) {
+            second = found ? best : p->rap;
             best = p->rap;
-            found = 1;
+        } else if (found == 1 || p->rap > second) {
+            second = p->rap;
         }
+        found++;
     }
     if (!found)
         return;
+    if (found > 1)
+        best = second;
+    /* A player-bridge that outlived our predecessor continues where it left off, if peers still
+     * hold that piece: its output then has no gap. */
+    if (sw->has_want && sw->want_seq + sw->n / 2 > edge && sw->want_seq <= edge + 1) {
+        sw->has_want = 0;
+        hook_at(sw, sw->want_seq, "where the player-bridge left off");
+        peer_pick_all(sw);
+        return;
+    }
     /* A random-access point older than half the window is gone from every peer: take the edge. */
     if (best + sw->n / 2 <= edge)
         best = edge;
@@ -202,6 +229,36 @@ int swarm_jumped(swarm_t *sw, const ts_trailer_t *t)
     if (sw->hooked)
         hook_at(sw, t->seq, "after a jump");
     return 1;
+}
+
+/* The player-bridge subscribed. If it names a seq before our hook-in point (this swarm was
+ * restarted under a running bridge), resume there instead, so its output has no gap. */
+static void on_bridge_subscribe(const char *who, const Ts__Subscribe *sub, void *arg)
+{
+    (void)who;
+    swarm_t *sw = arg;
+    /* Only just after our own start: later, a bridge asking for older pieces (its resubscribe
+     * after we re-tuned) must not drag playout back. */
+    if (sw->is_source || !sub->has_from_seq || (sw->hooked && sub->from_seq >= sw->hook_seq) ||
+        ts_mono_ns() - sw->start_ns > 10ull * 1000000000)
+        return;
+    uint64_t f = sub->from_seq, edge = sw->has_edge ? sw->edge : 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (p->fd >= 0 && p->state == PEER_ACTIVE && p->has_edge && p->edge > edge)
+            edge = p->edge;
+    sw->want_seq = f;
+    sw->has_want = 1;
+    if (!sw->hooked || f == 0)
+        return; /* swarm_consider_hook takes it */
+    if (f + sw->n / 2 <= edge) {
+        sw->has_want = 0;
+        ts_warn("the player-bridge wants seq %llu, gone from the swarm: it will see a gap", (unsigned long long)f);
+        return;
+    }
+    ts_outlink_truncate(sw->out, f - 1);
+    sw->has_want = 0;
+    hook_at(sw, f, "where the player-bridge left off");
+    peer_pick_all(sw);
 }
 
 static uint64_t out_start(void *arg)
@@ -284,7 +341,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         int open_conns = 0;
         for (peer_t *p = sw->peers; p; p = p->next)
             open_conns += p->fd >= 0;
-        if (open_conns >= sw->max_peers + 64) {
+        if (open_conns >= sw->max_peers + 64 || !peer_admit(sw, ntohl(a.sin_addr.s_addr), ts_mono_ns())) {
             close(fd);
             continue;
         }
@@ -416,7 +473,7 @@ int main(int argc, char **argv)
     /* A burst of two pieces, or 50 ms at the capped rate: enough to keep pipes full, not to cheat the cap. */
     sw->up_burst = sw->up_rate * 0.05 > 2.0 * sw->meta.piece_len ? sw->up_rate * 0.05 : 2.0 * sw->meta.piece_len;
     sw->up_tokens = sw->up_burst;
-    sw->up_last_ns = ts_mono_ns();
+    sw->up_last_ns = sw->start_ns = ts_mono_ns();
     /* Peers told of a new piece at once: as many copies as the upload cap sends in about one
      * piece's worth of stream time (the broadcaster: one, see peer_have_broadcast). */
     if (sw->is_source)
@@ -454,6 +511,8 @@ int main(int argc, char **argv)
     if (listen_on(sw, bind_addr) < 0)
         return TS_EXIT_CONFIG; /* port taken or bad address: restarting will not help */
     sw->out = ts_outlink_new(sw->loop, zctx, out_ep, 256, out_start, NULL, sw);
+    if (sw->out)
+        ts_outlink_on_subscribe(sw->out, on_bridge_subscribe, sw);
     if (!sw->out)
         return TS_EXIT_FAIL;
     if (sw->is_source && !(sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", 0, 0, on_signed, sw)))
@@ -489,6 +548,7 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "delivered", &sw->c_delivered);
     ts_stage_counter(st, "skipped", &sw->c_skipped);
     ts_stage_counter(st, "announces", &sw->c_announces);
+    ts_stage_counter(st, "peers_banned", &sw->c_banned);
     ts_info("%s on port %u, %llu pieces of %u bytes in the window", sw->is_source ? "broadcasting" : "viewing",
             sw->port, (unsigned long long)sw->n, sw->meta.piece_len);
     ts_stage_ready(st);

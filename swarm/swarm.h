@@ -30,8 +30,17 @@
 #define SW_BEHIND_US (8000000ull)        /* playout this far behind the newest piece held: re-tune */
 #define SW_GAP_NS (3000ull * 1000000)    /* our loop stood still this long (SIGSTOP, suspend): re-tune */
 #define SW_GAP_SETTLE_NS (300ull * 1000000) /* ... once the backlog on our sockets has been read */
+#define SW_HOOK_STUCK_NS (5000ull * 1000000) /* hooked this long, nothing played, verified pieces only
+                                              * below the hook point: the claim we hooked on was false */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
+#define SW_OUTBUF_HARD (16u << 20)       /* a peer that reads nothing: closed */
 #define SW_MAX_KNOWN 256
+#define SW_BAN_NS (300ull * 1000000000)    /* an offender's address is kept out this long */
+#define SW_MAX_BANS 256
+#define SW_MAX_PER_IP 8                    /* connections from one address (127.0.0.1 exempt) */
+#define SW_HANDSHAKE_NS (10ull * 1000000000) /* to send a whole handshake */
+#define SW_PARTIAL_NS (20ull * 1000000000) /* for a started message to arrive whole */
+#define SW_JUNK_MAX 64                     /* useless messages tolerated per peer (see peer_junk) */
 #define SW_PEX_NS (30ull * 1000000000)     /* peer exchange period */
 #define SW_IDLE_NS (120ull * 1000000000)
 
@@ -61,6 +70,10 @@ struct peer {
     int rq_head, rq_len;
     uint16_t listen_port;    /* where it accepts connections: dialled port, or "p" of its ext handshake */
     uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
+    uint64_t partial_since_ns; /* a message has been arriving since then; 0 = none pending */
+    uint64_t junk;             /* repeated HAVEs, unrequested duplicates, requests we cannot serve */
+    uint32_t strikes;          /* our requests it left unanswered for SW_REQ_TIMEOUT_NS */
+    uint64_t decay_ns;         /* junk and strikes are halved every 10 s */
     peer_t *next;
 };
 
@@ -82,6 +95,8 @@ struct swarm {
     /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
     struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails; } known[SW_MAX_KNOWN];
     int nknown;
+    struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS]; /* host order */
+    int pick_pending;         /* run the picker before the loop waits (coalesces HAVE bursts) */
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
     ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
@@ -98,6 +113,10 @@ struct swarm {
     int hooked;
     uint64_t play_seq, hook_seq, blocked_since_ns;
     uint64_t last_tick_ns, retune_at_ns; /* loop-gap detection; retune_at_ns 0 = none pending */
+    uint64_t hooked_ns, hook_delivered;  /* when we last hooked in, and c_delivered then */
+    uint64_t start_ns;
+    int has_want;
+    uint64_t want_seq;        /* where the player-bridge left off (a restarted swarm resumes there) */
     /* upload cap (token bucket over piece messages); rate 0 = none */
     double up_rate, up_tokens, up_burst;
     uint64_t up_last_ns;
@@ -111,7 +130,7 @@ struct swarm {
     int fanout;               /* peers told of a new piece at once */
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
-        c_delivered, c_skipped, c_announces;
+        c_delivered, c_skipped, c_announces, c_banned;
 };
 
 /* peer.c */
@@ -119,6 +138,8 @@ peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoi
 void peer_close(peer_t *p, const char *why);
 void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port);
 void peer_learn(swarm_t *sw, uint32_t ip, uint16_t port);
+int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now);
+void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now);
 void peer_redial(swarm_t *sw, uint64_t now);
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
 void peer_pick_all(swarm_t *sw);

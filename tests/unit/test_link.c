@@ -5,6 +5,7 @@
 #include "check.h"
 #include "ts_link.h"
 #include "ts_msg.h"
+#include "ts_piece.h"
 #include "ts_time.h"
 #include "ts_units.h"
 #include <stdio.h>
@@ -146,6 +147,133 @@ static void test_link(void)
         printf("note: could not remove %s\n", dir);
 }
 
+/* ---------------------------------------------------------------- resume handshake */
+
+typedef struct {
+    int n, has_have, has_off;
+    uint64_t have, off, ts;
+} subs_t;
+
+static void on_sub(const char *sub, const Ts__Subscribe *m, void *arg)
+{
+    subs_t *s = arg;
+    s->n++;
+    s->has_have = m->has_have_seq;
+    s->have = m->have_seq;
+    s->has_off = m->has_have_src_offset;
+    s->off = m->have_src_offset;
+    s->ts = m->have_timestamp_us;
+}
+
+/* Piece seq with an 8-byte payload ending at source offset end (flags as given). */
+static void publish_at(ts_outlink_t *ol, uint64_t seq, uint64_t end, uint32_t flags)
+{
+    Ts__Piece p = TS__PIECE__INIT;
+    p.seq = seq;
+    p.timestamp_us = 1000 + seq;
+    p.flags = flags;
+    p.payload.data = (uint8_t *)&seq;
+    p.payload.len = sizeof seq;
+    p.has_src_offset = 1;
+    p.src_offset = end;
+    ts_outlink_publish(ol, &p);
+}
+
+static subs_t *want_subs;
+static int want_subs_n;
+static int subs_reached(void *arg) { (void)arg; return want_subs->n >= want_subs_n; }
+
+static void test_resume(void)
+{
+    char dir[] = "/tmp/tslinkXXXXXX", ep[128];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(ep, sizeof ep, "ipc://%s/up.ipc", dir);
+    struct ev_loop *loop = ev_loop_new(0);
+    void *zctx = zmq_ctx_new();
+    subs_t su = { 0 };
+    ts_outlink_t *ol = ts_outlink_new(loop, zctx, ep, 64, NULL, NULL, NULL);
+    ts_outlink_on_subscribe(ol, on_sub, &su);
+
+    /* 1. A fresh subscriber holds nothing: its subscribe says so. */
+    sink_t a = { 0 };
+    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "signer", 0, 0, on_piece, &a);
+    ts_inlink_check_offsets(il, 1);
+    want_subs = &su, want_subs_n = 1;
+    run_until(loop, subs_reached, NULL, 5);
+    CHECK(su.n >= 1 && !su.has_have, "fresh subscriber: no have_seq");
+    for (uint64_t s = 0; s < 10; s++)
+        publish_at(ol, s, (s + 1) * 8, 0);
+    wait_n(loop, &a, 10, 5);
+    CHECK(in_order_from(&a, 0, 10), "10 pieces with offsets (got %d)", a.n);
+
+    /* 2. The upstream restarts (an ingest after kill -9): the subscriber's re-subscribe names the
+     *    newest piece it holds, its end offset and timestamp, which is where to continue. */
+    ts_outlink_destroy(&ol);
+    memset(&su, 0, sizeof su);
+    ol = ts_outlink_new(loop, zctx, ep, 64, NULL, NULL, NULL);
+    ts_outlink_on_subscribe(ol, on_sub, &su);
+    run_until(loop, subs_reached, NULL, 5);
+    CHECK(su.has_have && su.have == 9 && su.has_off && su.off == 80 && su.ts == 1009,
+          "re-subscribe says have 9 ending at 80 stamped 1009 (got %d: %llu %llu %llu)", su.has_have,
+          (unsigned long long)su.have, (unsigned long long)su.off, (unsigned long long)su.ts);
+
+    /* 3. A piece that does not start where the last one ended (numbered from another idea of
+     *    where we are) is dropped and the subscriber asks again at once, saying what it holds. */
+    int before = su.n;
+    publish_at(ol, 10, 80 + 16, 0); /* starts at 88, not 80 */
+    want_subs_n = before + 1;
+    run_until(loop, subs_reached, NULL, 5);
+    settle(loop, 0.1);
+    CHECK(a.n == 10 && su.n > before && su.have == 9 && su.off == 80, "discontinuous piece dropped, re-subscribed (n %d)",
+          a.n);
+    CHECK(ts_inlink_discontinuities(il) >= 1, "discontinuity counted");
+
+    /* 4. The upstream rewinds: forgets what it published above 9 and continues from offset 80. */
+    int has_off;
+    uint64_t off;
+    CHECK(ts_outlink_lookup(ol, 10, &has_off, &off) && has_off && off == 96, "lookup finds 10 ending at 96");
+    ts_outlink_truncate(ol, 9);
+    CHECK(!ts_outlink_lookup(ol, 10, &has_off, &off), "10 gone after truncate");
+    publish_at(ol, 10, 88, 0);
+    publish_at(ol, 11, 96, 0);
+    wait_n(loop, &a, 12, 5);
+    CHECK(in_order_from(&a, 0, 12), "after the rewind 10 and 11 arrive (got %d)", a.n);
+
+    /* 5. DISCONT: a new run of the source (offsets start over) is accepted. */
+    publish_at(ol, 12, 8, TS_PIECE_DISCONT);
+    publish_at(ol, 13, 16, 0);
+    wait_n(loop, &a, 14, 5);
+    CHECK(in_order_from(&a, 0, 14), "DISCONT piece starts a new offset run (got %d)", a.n);
+
+    /* 6. A hint from below (a restarted signer learning from its swarm): newer than what the
+     *    inlink holds, it is announced at once and older pieces become duplicates. */
+    before = su.n;
+    ts_inlink_hint(il, 20, 1, 4000, 5000);
+    want_subs_n = before + 1;
+    run_until(loop, subs_reached, NULL, 5);
+    CHECK(su.have == 20 && su.off == 4000 && su.ts == 5000, "hint announced (have %llu)", (unsigned long long)su.have);
+    ts_inlink_hint(il, 15, 1, 1, 1);
+    settle(loop, 0.1);
+    CHECK(su.have == 20, "an older hint is ignored");
+    for (uint64_t s = 14; s < 22; s++)
+        publish_at(ol, s, s <= 20 ? s * 8 : 4000 + (s - 20) * 8, 0);
+    wait_n(loop, &a, 15, 5);
+    settle(loop, 0.2);
+    CHECK(a.n == 15 && a.got[14] == 21, "pieces up to the hint are duplicates, 21 continues it (n %d)", a.n);
+
+    ts_inlink_destroy(&il);
+    ts_outlink_destroy(&ol);
+    zmq_ctx_term(zctx);
+    ev_loop_destroy(loop);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", dir);
+}
+
 static void test_envelope(void)
 {
     char err[128];
@@ -213,6 +341,7 @@ int main(void)
     test_envelope();
     test_units();
     test_link();
+    test_resume();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
