@@ -1,4 +1,5 @@
 #include "ts_log.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,9 @@ static char log_stage[32] = "-";
 static char log_instance[64] = "-";
 static int log_min = TS_LOG_INFO;
 static const char *level_name[] = { "debug", "info", "warn", "error" };
+static void (*log_sink)(const char *, size_t, void *);
+static void *log_sink_arg;
+static uint64_t log_dropped, log_reported;
 
 void ts_log_init(const char *stage, const char *instance)
 {
@@ -21,35 +25,84 @@ void ts_log_init(const char *stage, const char *instance)
 
 void ts_log_level(int level) { log_min = level; }
 
-void ts_vlog(int level, const char *fmt, va_list ap)
+void ts_log_sink(void (*fn)(const char *line, size_t len, void *arg), void *arg)
 {
-    if (level < log_min || level < 0 || level > TS_LOG_ERROR)
-        return;
-    char msg[1024], line[1400];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    /* logfmt quoting: escape quotes and backslashes, flatten newlines. */
+    log_sink = fn;
+    log_sink_arg = arg;
+}
+
+const uint64_t *ts_log_dropped(void) { return &log_dropped; }
+
+size_t ts_log_format(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen)
+{
+    /* logfmt quoting: escape quotes and backslashes, flatten control characters. */
     char q[1100];
     size_t j = 0;
-    for (size_t i = 0; msg[i] && j + 2 < sizeof q; i++) {
+    for (size_t i = 0; i < msglen && msg[i] && j + 2 < sizeof q; i++) {
         char c = msg[i];
-        if (c == '"' || c == '\\') { q[j++] = '\\'; q[j++] = c; }
-        else if (c == '\n' || c == '\r') q[j++] = ' ';
-        else q[j++] = c;
+        if (c == '"' || c == '\\') {
+            q[j++] = '\\';
+            q[j++] = c;
+        } else if ((unsigned char)c < 0x20 || c == 0x7f)
+            q[j++] = ' ';
+        else
+            q[j++] = c;
     }
     q[j] = 0;
+    if (level < TS_LOG_DEBUG || level > TS_LOG_ERROR)
+        level = TS_LOG_ERROR;
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     struct tm tm;
     gmtime_r(&t.tv_sec, &tm);
-    int n = snprintf(line, sizeof line,
+    int n = snprintf(out, TS_LOG_LINE_MAX,
                      "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s instance=%s stage=%s msg=\"%s\"\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     t.tv_nsec / 1000000, level_name[level], log_instance, log_stage, q);
-    if (n > (int)sizeof line - 1)
-        n = (int)sizeof line - 1;
-    /* One write per line so lines from several processes never interleave; a failed write is dropped. */
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
+                     t.tv_nsec / 1000000, level_name[level], instance, stage, q);
+    if (n < 0)
+        return 0;
+    if (n > TS_LOG_LINE_MAX - 1) { /* cut, but keep the line a line */
+        n = TS_LOG_LINE_MAX - 1;
+        out[n - 1] = '\n';
+    }
+    return (size_t)n;
+}
+
+/* One write per line: a pipe write of at most PIPE_BUF bytes is atomic, so lines from several
+ * processes never interleave and a full non-blocking pipe refuses a line whole (EAGAIN). */
+static int emit(const char *line, size_t len)
+{
+    if (log_sink) {
+        log_sink(line, len, log_sink_arg);
+        return 0;
+    }
+    ssize_t w;
+    do
+        w = write(STDERR_FILENO, line, len);
+    while (w < 0 && errno == EINTR);
+    return w == (ssize_t)len ? 0 : -1;
+}
+
+void ts_vlog(int level, const char *fmt, va_list ap)
+{
+    if (level < log_min || level < 0 || level > TS_LOG_ERROR)
+        return;
+    char msg[1024], line[TS_LOG_LINE_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (log_dropped > log_reported) {
+        char note[96];
+        int k = snprintf(note, sizeof note, "%llu log lines dropped: the log pipe was full",
+                         (unsigned long long)(log_dropped - log_reported));
+        size_t n = ts_log_format(line, TS_LOG_WARN, log_instance, log_stage, note, (size_t)k);
+        if (emit(line, n) < 0) {
+            log_dropped++;
+            return;
+        }
+        log_reported = log_dropped;
+    }
+    size_t n = ts_log_format(line, level, log_instance, log_stage, msg, strlen(msg));
+    if (emit(line, n) < 0)
+        log_dropped++;
 }
 
 void ts_log(int level, const char *fmt, ...)

@@ -36,17 +36,24 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
         return;
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Heartbeat hb = TS__HEARTBEAT__INIT;
-    Ts__Counter cs[STAGE_MAX_COUNTERS];
-    Ts__Counter *cp[STAGE_MAX_COUNTERS];
-    for (size_t i = 0; i < st->ncounters; i++) {
-        ts__counter__init(&cs[i]);
-        cs[i].name = (char *)st->cnames[i];
-        cs[i].value = (int64_t)*st->cvalues[i];
-        cp[i] = &cs[i];
+    Ts__Counter cs[STAGE_MAX_COUNTERS + 1];
+    Ts__Counter *cp[STAGE_MAX_COUNTERS + 1];
+    size_t n = 0;
+    for (; n < st->ncounters; n++) {
+        ts__counter__init(&cs[n]);
+        cs[n].name = (char *)st->cnames[n];
+        cs[n].value = (int64_t)*st->cvalues[n];
+        cp[n] = &cs[n];
     }
+    /* Every stage: log lines it dropped rather than wait for a full log pipe. */
+    ts__counter__init(&cs[n]);
+    cs[n].name = "log_dropped";
+    cs[n].value = (int64_t)*ts_log_dropped();
+    cp[n] = &cs[n];
+    n++;
     hb.stage = st->name;
     hb.pid = (uint32_t)getpid();
-    hb.n_counters = st->ncounters;
+    hb.n_counters = n;
     hb.counters = cp;
     e.version = TS_MSG_VERSION;
     e.type = type;

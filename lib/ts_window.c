@@ -20,8 +20,9 @@ struct ts_window {
 
 ts_window_t *ts_window_new(uint64_t npieces, uint32_t piece_len)
 {
-    /* npieces >= 2 so that npieces/2 >= 1 and the window accepts at least the next piece. */
-    if (npieces < 2 || npieces > SIZE_MAX / sizeof(slot_t) || piece_len <= TS_TRAILER_LEN)
+    /* npieces >= 4: with N/2 = 1 the next piece would already count as "far ahead" (check() refuses
+     * seq - highest >= N/2), so the window could never advance. The metainfo requires >= 16. */
+    if (npieces < 4 || npieces > SIZE_MAX / sizeof(slot_t) || piece_len <= TS_TRAILER_LEN)
         return NULL;
     ts_window_t *w = calloc(1, sizeof *w);
     if (!w)

@@ -33,7 +33,7 @@ typedef struct {
     ts_inlink_t *in;
     ts_outlink_t *out;
     ev_timer down_wait;
-    int has_hint, hint_has_off;
+    int has_hint, hint_has_off, failed;
     uint64_t hint_seq, hint_off, hint_ts;
     uint64_t last_seq, pieces_signed, pieces_rejected;
 } signer_t;
@@ -89,7 +89,9 @@ static void start_inlink(signer_t *s)
     ev_timer_stop(s->loop, &s->down_wait);
     if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, "signer", 0, 0, on_piece, s))) {
         ts_error("cannot subscribe to ingest at %s", s->in_ep);
-        exit(TS_EXIT_FAIL);
+        s->failed = 1;
+        ev_break(s->loop, EVBREAK_ALL); /* main frees everything and exits 111 */
+        return;
     }
     ts_inlink_check_offsets(s->in, 1);
     if (s->has_hint) {
@@ -178,6 +180,10 @@ int main(int argc, char **argv)
     ts_log_init("signer", instance);
     signer_t s = { 0 };
     char err[256];
+    int code = TS_EXIT_CONFIG;
+    struct ev_loop *loop = EV_DEFAULT;
+    void *zctx = NULL;
+    ts_stage_t *st = NULL;
     if (ts_metainfo_load(tstream, &s.meta, err, sizeof err) < 0) {
         ts_error("%s: %s", tstream, err);
         return TS_EXIT_CONFIG;
@@ -185,7 +191,7 @@ int main(int argc, char **argv)
     s.key = ts_signkey_load(keyfile, 0, err, sizeof err);
     if (!s.key) {
         ts_error("%s", err);
-        return TS_EXIT_CONFIG;
+        goto out;
     }
     /* The key must be the one the .tstream announces, or every viewer would reject every piece. */
     uint8_t *der;
@@ -194,19 +200,19 @@ int main(int argc, char **argv)
         memcmp(der, s.meta.pubkey, len) != 0) {
         ts_error("key %s does not match the public key in %s", keyfile, tstream);
         free(der);
-        return TS_EXIT_CONFIG;
+        goto out;
     }
     free(der);
 
-    struct ev_loop *loop = EV_DEFAULT;
-    void *zctx = zmq_ctx_new();
+    code = TS_EXIT_FAIL;
+    zctx = zmq_ctx_new();
     s.loop = loop;
     s.zctx = zctx;
     s.in_ep = in_ep;
-    ts_stage_t *st = ts_stage_new(loop, zctx, "signer", instance, sup);
+    st = ts_stage_new(loop, zctx, "signer", instance, sup);
     s.out = ts_outlink_new(loop, zctx, out_ep, 1024, NULL, on_ack, &s);
     if (!st || !s.out)
-        return TS_EXIT_FAIL;
+        goto out; /* everything below is freed on the way out: sanitizer runs see no leak */
     ts_outlink_on_subscribe(s.out, on_subscribe, &s);
     ev_timer_init(&s.down_wait, on_down_wait, DOWN_WAIT_S, 0.);
     s.down_wait.data = &s;
@@ -216,13 +222,15 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "pieces_rejected", &s.pieces_rejected);
     ts_stage_ready(st);
     ev_run(loop, 0);
-
     ev_timer_stop(loop, &s.down_wait);
+    code = s.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
+out:
     ts_inlink_destroy(&s.in);
     ts_outlink_destroy(&s.out);
     ts_stage_destroy(&st);
     ts_signkey_destroy(&s.key);
     ts_metainfo_free(&s.meta);
-    zmq_ctx_term(zctx);
-    return TS_EXIT_OK;
+    if (zctx)
+        zmq_ctx_term(zctx);
+    return code;
 }

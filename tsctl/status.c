@@ -37,6 +37,26 @@ static const char *jfind(const char *p, const char *key, char *out, size_t len)
     return s;
 }
 
+/* End of the JSON object starting at p ('{'), skipping strings: a reason may hold braces. */
+static const char *obj_end(const char *p)
+{
+    int depth = 0, str = 0;
+    for (; *p; p++) {
+        if (str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                str = 0;
+        } else if (*p == '"')
+            str = 1;
+        else if (*p == '{')
+            depth++;
+        else if (*p == '}' && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
 static void print_table(const char *name, const char *json)
 {
     char role[32], ih[64], url[256];
@@ -47,10 +67,10 @@ static void print_table(const char *name, const char *json)
     printf("  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
     const char *p = strstr(json, "\"stages\":[");
     while (p && (p = strstr(p, "{\"name\":"))) {
-        const char *end = strchr(p, '}');
+        const char *end = obj_end(p);
         if (!end)
             break;
-        char stage[64], pid[16], state[16], restarts[16], up[16];
+        char stage[64], pid[16], state[16], restarts[16], up[16], reason[700];
         jfind(p, "name", stage, sizeof stage);
         jfind(p, "pid", pid, sizeof pid);
         jfind(p, "state", state, sizeof state);
@@ -72,6 +92,12 @@ static void print_table(const char *name, const char *json)
             c = q < end ? q : NULL;
         }
         putchar('\n');
+        const char *r = strstr(p, "\"reason\":");
+        if (strcmp(state, "failed") == 0 && r && r < end) {
+            jfind(r, "reason", reason, sizeof reason);
+            printf("  !! %s FAILED: %s\n     (tsctl logs %s %s; tsctl restart %s %s)\n", stage, reason, name, stage,
+                   name, stage);
+        }
         p = end;
     }
 }

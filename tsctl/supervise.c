@@ -3,14 +3,19 @@
  * Each stage's life is the state x event table below (after s6-supervise). Readiness is
  * the stage's own READY message; liveness is its heartbeat. A stage that keeps crashing
  * backs off exponentially (with jitter) and, past a crash budget, is marked failed.
- * Stages die with the supervisor (PR_SET_PDEATHSIG in every stage). */
+ * Each stage runs in a process group of its own and writes its output into a pipe this
+ * loop reads and appends to the stage's rotated log file (logfile.c). Stages die with the
+ * supervisor (PR_SET_PDEATHSIG); as a child subreaper, the supervisor kills whatever a dead
+ * stage left behind. */
 #include "instance.h"
+#include "logfile.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include "tsctl.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,16 +28,20 @@
 #include <zmq.h>
 
 #define SUP_MAX_ARGS 32
-#define SUP_MAX_COUNTERS 32
-#define SUP_HEALTHY_NS (10ull * 1000000000)  /* a run this long resets the backoff */
-#define SUP_WATCHDOG_NS (10ull * 1000000000) /* no heartbeat this long: the stage hangs */
-#define SUP_START_NS (30ull * 1000000000)    /* no READY this long after spawn: kill it */
-#define SUP_STOP_GRACE_S 5.0                 /* SIGTERM, then SIGKILL */
-#define SUP_CRASH_WINDOW_NS (60ull * 1000000000)
-#define SUP_CRASH_BUDGET 8                   /* deaths within the window before failed */
+#define SUP_MAX_COUNTERS 33                   /* a stage's own 32 and log_dropped */
+#define SUP_HEALTHY_NS (10ull * 1000000000)   /* ready this long: the next crash restarts at once */
+#define SUP_WATCHDOG_NS (10ull * 1000000000)  /* no heartbeat this long: the stage hangs */
+#define SUP_START_NS (30ull * 1000000000)     /* no READY this long after spawn: kill it */
+#define SUP_TICK_S 1.0                        /* watchdog period */
+#define SUP_GAP_NS (3ull * 1000000000)        /* a loop turn this long: we were suspended */
+#define SUP_STOP_GRACE_S 5.0                  /* SIGTERM, then SIGKILL */
+#define SUP_CRASH_WINDOW_NS (120ull * 1000000000)
+#define SUP_CRASH_LIMIT 5                     /* more crashes than this within the window: failed */
 #define SUP_BACKOFF_MIN_S 0.5
 #define SUP_BACKOFF_MAX_S 30.0
 #define SUP_QUICK_RESTART_S 0.1
+#define SUP_LOG_PIPE_SIZE (1 << 20)           /* room for a sanitizer report while we are busy */
+#define SUP_LOG_READ_MAX (1 << 20)            /* bytes read from one stage per loop turn */
 
 typedef enum { S_DOWN, S_STARTING, S_READY, S_BACKOFF, S_STOPPING, S_FAILED, S_NSTATES } sstate_t;
 typedef enum { E_START, E_READY, E_DIED, E_TIMER, E_HANG, E_STOP, E_RESTART, E_NEVENTS } sevent_t;
@@ -69,11 +78,15 @@ struct proc {
     pid_t pid;
     ev_child child;
     ev_timer timer;
-    uint64_t started_ns, last_beat_ns;
+    uint64_t started_ns, ready_ns, last_beat_ns;
     uint64_t restarts;
     double delay;
-    uint64_t deaths[SUP_CRASH_BUDGET];
-    int ndeaths, last_status, restart_now;
+    uint64_t crashes[SUP_CRASH_LIMIT + 1]; /* times of the latest crashes, oldest first */
+    int ncrashes, last_status, restart_now;
+    char reason[600]; /* why it failed */
+    int logpipe[2];   /* the stage's stdout and stderr; we read [0] */
+    ev_io logio;
+    logfile_t *log;
     int ncounters;
     char cname[SUP_MAX_COUNTERS][32];
     int64_t cval[SUP_MAX_COUNTERS];
@@ -87,8 +100,12 @@ struct sup {
     ts_bus_t *bus;
     int notify_fd, stopping, was_ready;
     ev_timer watchdog;
+    ev_check turn;
+    uint64_t last_turn_ns;
     ev_signal sigterm, sigint;
-    char ep_sup[600];
+    char ep_sup[600], logdir[600];
+    logfile_t *log; /* our own */
+    char logbuf[16384];
 };
 
 static void dispatch_event(proc_t *p, sevent_t ev);
@@ -172,7 +189,7 @@ static const struct {
     { "player-bridge", "ts-player-bridge", "viewer", build_bridge },
 };
 
-/* ------------------------------------------------------------------ actions */
+/* ------------------------------------------------------------------ notify */
 
 static void notify(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notify(sup_t *s, const char *fmt, ...)
@@ -192,21 +209,94 @@ static void notify(sup_t *s, const char *fmt, ...)
     s->notify_fd = -1;
 }
 
-static void last_log_line(const char *dir, const char *name, char *out, size_t len)
+/* ------------------------------------------------------------------ logs */
+
+/* Read what the stage wrote (bounded per turn, so one chatty stage cannot starve the loop). */
+static void read_log(proc_t *p, size_t max)
 {
-    char path[700];
-    snprintf(path, sizeof path, "%s/log/%s.log", dir, name);
-    out[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char line[400];
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '\n')
-            snprintf(out, len, "%s", line);
-    fclose(f);
-    out[strcspn(out, "\n")] = 0;
+    sup_t *s = p->sup;
+    size_t got = 0;
+    while (got < max) {
+        ssize_t n = read(p->logpipe[0], s->logbuf, sizeof s->logbuf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        logfile_feed(p->log, s->logbuf, (size_t)n);
+        got += (size_t)n;
+    }
 }
+
+static void on_log(struct ev_loop *loop, ev_io *w, int revents)
+{
+    read_log(w->data, SUP_LOG_READ_MAX);
+}
+
+/* Everything the stage wrote before it died (a sanitizer report) is in the file before we act. */
+static void drain_log(proc_t *p)
+{
+    read_log(p, 4 * SUP_LOG_PIPE_SIZE); /* all it held, bounded if something still writes */
+    logfile_flush(p->log);
+}
+
+/* A line from the supervisor in a stage's own log, so `tsctl logs NAME STAGE` tells the story. */
+static void stage_note(proc_t *p, int level, const char *msg)
+{
+    char line[TS_LOG_LINE_MAX];
+    size_t n = ts_log_format(line, level, inst_get(&p->sup->inst, "name"), "supervisor", msg, strlen(msg));
+    logfile_line(p->log, line, n);
+    logfile_flush(p->log);
+}
+
+static void own_log(const char *line, size_t len, void *arg)
+{
+    sup_t *s = arg;
+    logfile_line(s->log, line, len);
+    logfile_flush(s->log);
+}
+
+/* ------------------------------------------------------------------ orphans */
+
+static int is_stage(sup_t *s, pid_t pid)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* We are a child subreaper: what a dead stage left running (a source command's ffmpeg whose
+ * shell died) becomes our child. Any child that is not a current stage is such an orphan. */
+static int kill_orphans(sup_t *s, int sig)
+{
+    int found = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1) {
+            if (pid <= 1 || is_stage(s, (pid_t)pid))
+                continue;
+            if (kill((pid_t)pid, sig) == 0)
+                ts_info("killing pid %ld, left behind by a stage (signal %d)", pid, sig);
+            found++;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* ------------------------------------------------------------------ actions */
 
 static void on_child(struct ev_loop *loop, ev_child *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
@@ -214,8 +304,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn(proc_t *p)
 {
     sup_t *s = p->sup;
-    char logpath[700];
-    snprintf(logpath, sizeof logpath, "%s/log/%s.log", s->inst.dir, p->name);
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         ts_error("%s: fork: %s", p->name, strerror(errno));
@@ -226,15 +315,16 @@ static void spawn(proc_t *p)
     }
     if (pid == 0) {
         setpgid(0, 0); /* own process group: stop signals the whole group */
+        /* Die with the supervisor; if it died before this line, nobody would tell us. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != self)
+            _exit(TS_EXIT_FAIL);
         int devnull = open("/dev/null", O_RDONLY);
-        int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (devnull >= 0)
             dup2(devnull, 0);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-        }
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* The log pipe is non-blocking: a stage drops log lines rather than wait for us. */
+        dup2(p->logpipe[1], 1);
+        dup2(p->logpipe[1], 2);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -245,7 +335,9 @@ static void spawn(proc_t *p)
     setpgid(pid, pid);
     p->pid = pid;
     p->started_ns = p->last_beat_ns = ts_mono_ns();
+    p->ready_ns = 0;
     p->ncounters = 0;
+    p->reason[0] = 0;
     ev_child_set(&p->child, pid, 0);
     ev_child_start(s->loop, &p->child);
     ev_timer_stop(s->loop, &p->timer);
@@ -271,7 +363,21 @@ static void stop_all(sup_t *s)
         ev_break(s->loop, EVBREAK_ALL);
 }
 
-/* A stage died: restart it soon if it was healthy, later and later if it keeps dying, never
+/* A crash counts toward the budget; a restart or stop someone asked for does not. */
+static int count_crash(proc_t *p, uint64_t now)
+{
+    if (p->ncrashes == SUP_CRASH_LIMIT + 1) {
+        memmove(p->crashes, p->crashes + 1, SUP_CRASH_LIMIT * sizeof *p->crashes);
+        p->ncrashes--;
+    }
+    p->crashes[p->ncrashes++] = now;
+    int recent = 0;
+    for (int i = 0; i < p->ncrashes; i++)
+        recent += now - p->crashes[i] < SUP_CRASH_WINDOW_NS;
+    return recent;
+}
+
+/* A stage died: restart it soon if it had been healthy, later and later if it keeps dying, never
  * if it said its configuration is wrong, and not past the crash budget. */
 static sstate_t died(proc_t *p, int status)
 {
@@ -284,27 +390,30 @@ static sstate_t died(proc_t *p, int status)
     else
         snprintf(why, sizeof why, "signal %d", WTERMSIG(status));
     p->last_status = code;
+    if (p->pid > 0)
+        kill(-p->pid, SIGKILL); /* anything still in its process group */
     p->pid = 0;
-    int recent = 0;
-    for (int i = 0; i < p->ndeaths; i++)
-        recent += now - p->deaths[i] < SUP_CRASH_WINDOW_NS;
-    if (p->ndeaths < SUP_CRASH_BUDGET)
-        p->deaths[p->ndeaths++] = now;
-    else {
-        memmove(p->deaths, p->deaths + 1, (SUP_CRASH_BUDGET - 1) * sizeof *p->deaths);
-        p->deaths[SUP_CRASH_BUDGET - 1] = now;
-    }
-    char last[512];
-    if (code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG || recent + 1 >= SUP_CRASH_BUDGET) {
-        last_log_line(s->inst.dir, p->name, last, sizeof last);
-        ts_error("STAGE FAILED: %s (%s%s); not restarting. Last log line: %s", p->name, why,
-                 recent + 1 >= SUP_CRASH_BUDGET ? ", crashing repeatedly" : "", last);
+    ev_timer_stop(s->loop, &p->timer);
+    double ran = (double)(now - p->started_ns) / 1e9;
+    int recent = p->restart_now ? 0 : count_crash(p, now);
+    int config = code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG;
+    if (config || recent > SUP_CRASH_LIMIT) {
+        char last[400], msg[sizeof p->reason + 100];
+        logfile_last_msg(s->logdir, p->name, last, sizeof last);
+        if (config)
+            snprintf(p->reason, sizeof p->reason, "%s: configuration or usage error; last log line: %s", why, last);
+        else
+            snprintf(p->reason, sizeof p->reason, "%s, %d crashes within %.0f s; last log line: %s", why, recent,
+                     (double)SUP_CRASH_WINDOW_NS / 1e9, last);
+        snprintf(msg, sizeof msg, "STAGE FAILED: %s (%s); not restarting it until `tsctl restart %s %s`", p->name,
+                 p->reason, inst_get(&s->inst, "name"), p->name);
+        ts_error("%s", msg);
+        stage_note(p, TS_LOG_ERROR, msg);
         notify(s, "error: stage %s failed (%s): %s\n", p->name, why, last);
-        ev_timer_stop(s->loop, &p->timer);
         return S_FAILED;
     }
     double delay;
-    if (p->restart_now || now - p->started_ns >= SUP_HEALTHY_NS) {
+    if (p->restart_now || (p->ready_ns && now - p->ready_ns >= SUP_HEALTHY_NS)) {
         delay = SUP_QUICK_RESTART_S;
         p->delay = 0;
     } else {
@@ -313,10 +422,15 @@ static sstate_t died(proc_t *p, int status)
             p->delay = SUP_BACKOFF_MAX_S;
         delay = p->delay * (0.8 + 0.4 * (double)rand() / RAND_MAX); /* jitter */
     }
-    p->restart_now = 0;
     p->restarts++;
-    ts_warn("%s died (%s); restart %llu in %.2f s", p->name, why, (unsigned long long)p->restarts, delay);
-    ev_timer_stop(s->loop, &p->timer);
+    if (p->restart_now)
+        ts_info("%s stopped for restart (%s); restart %llu in %.2f s", p->name, why,
+                (unsigned long long)p->restarts, delay);
+    else
+        ts_warn("%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)", p->name,
+                why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
+                (double)SUP_CRASH_WINDOW_NS / 1e9);
+    p->restart_now = 0;
     ev_timer_set(&p->timer, delay, 0);
     ev_timer_start(s->loop, &p->timer);
     return S_BACKOFF;
@@ -331,6 +445,11 @@ static void dispatch_event(proc_t *p, sevent_t ev)
     case A_NONE:
         break;
     case A_SPAWN:
+        if (ev == E_RESTART) { /* someone looked at it: a fresh budget */
+            ts_info("restarting %s (was %s)", p->name, state_name[p->state]);
+            p->ncrashes = 0;
+            p->delay = 0;
+        }
         spawn(p);
         break;
     case A_DIED:
@@ -338,7 +457,9 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         break;
     case A_READY:
         ev_timer_stop(s->loop, &p->timer);
-        ts_info("%s ready", p->name);
+        p->ready_ns = ts_mono_ns();
+        ts_info("%s ready, pid %d, %.3f s after start", p->name, p->pid,
+                (double)(p->ready_ns - p->started_ns) / 1e9);
         break;
     case A_TERM:
         kill(-p->pid, SIGTERM);
@@ -346,13 +467,24 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         ev_timer_set(&p->timer, SUP_STOP_GRACE_S, 0);
         ev_timer_start(s->loop, &p->timer);
         break;
-    case A_KILL:
-        ts_warn("%s: %s: killing process group %d", p->name,
-                p->state == S_STOPPING ? "did not stop in time" : p->state == S_STARTING ? "not ready in time" : "no heartbeat",
-                p->pid);
+    case A_KILL: {
+        char msg[200];
+        if (p->state == S_STOPPING)
+            snprintf(msg, sizeof msg, "%s did not stop within %.0f s: killing process group %d", p->name,
+                     SUP_STOP_GRACE_S, p->pid);
+        else if (p->state == S_STARTING)
+            snprintf(msg, sizeof msg, "%s not ready within %.0f s: killing process group %d", p->name,
+                     (double)SUP_START_NS / 1e9, p->pid);
+        else
+            snprintf(msg, sizeof msg, "%s hangs: no heartbeat for %.1f s: killing process group %d", p->name,
+                     (double)(ts_mono_ns() - p->last_beat_ns) / 1e9, p->pid);
+        ts_warn("%s", msg);
+        stage_note(p, TS_LOG_WARN, msg);
         if (p->pid > 0)
             kill(-p->pid, SIGKILL);
+        p->last_beat_ns = ts_mono_ns(); /* once: its death follows */
         break;
+    }
     case A_RESTART:
         p->restart_now = 1;
         if (p->pid > 0)
@@ -389,6 +521,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
     proc_t *p = w->data;
     ev_child_stop(loop, w);
+    drain_log(p);
     p->last_status = w->rstatus;
     dispatch_event(p, E_DIED);
 }
@@ -407,6 +540,30 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
         proc_t *p = &s->procs[i];
         if (p->state == S_READY && now - p->last_beat_ns > SUP_WATCHDOG_NS)
             dispatch_event(p, E_HANG);
+    }
+    kill_orphans(s, SIGKILL);
+}
+
+/* Runs first in every loop turn. A turn far longer than our tick means this process did not run
+ * (SIGSTOP, a stalled disk): the stages' silence is then ours, so they get a fresh watchdog and
+ * start period instead of being killed for it. */
+static void on_turn(struct ev_loop *loop, ev_check *w, int revents)
+{
+    sup_t *s = w->data;
+    uint64_t now = ts_mono_ns(), gap = now - s->last_turn_ns;
+    s->last_turn_ns = now;
+    if (gap < SUP_GAP_NS)
+        return;
+    ts_warn("supervisor did not run for %.1f s (suspended?): every stage gets a fresh watchdog period",
+            (double)gap / 1e9);
+    for (int i = 0; i < s->nprocs; i++) {
+        proc_t *p = &s->procs[i];
+        p->last_beat_ns = now;
+        if (p->state == S_STARTING || p->state == S_STOPPING) {
+            ev_timer_stop(loop, &p->timer); /* also cancels an expiry already queued */
+            ev_timer_set(&p->timer, p->state == S_STARTING ? (double)SUP_START_NS / 1e9 : SUP_STOP_GRACE_S, 0);
+            ev_timer_start(loop, &p->timer);
+        }
     }
 }
 
@@ -449,9 +606,13 @@ static void status_json(sup_t *s, ts_buf_t *b)
         int running = p->state == S_STARTING || p->state == S_READY || p->state == S_STOPPING;
         ts_buf_printf(b, "%s{\"name\":", i ? "," : "");
         json_str(b, p->name);
-        ts_buf_printf(b, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%llu,\"uptime_s\":%.1f", running ? p->pid : 0,
-                      state_name[p->state], (unsigned long long)p->restarts,
-                      running ? (double)(now - p->started_ns) / 1e9 : 0.0);
+        ts_buf_printf(b, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%llu", running ? p->pid : 0,
+                      state_name[p->state], (unsigned long long)p->restarts);
+        if (p->state == S_FAILED) {
+            ts_buf_printf(b, ",\"reason\":");
+            json_str(b, p->reason);
+        }
+        ts_buf_printf(b, ",\"uptime_s\":%.1f", running ? (double)(now - p->started_ns) / 1e9 : 0.0);
         for (int c = 0; c < p->ncounters; c++) {
             ts_buf_putc(b, ',');
             json_str(b, p->cname[c]);
@@ -553,11 +714,20 @@ int supervise_main(int argc, char **argv)
     s->notify_fd = -1;
     if (argc >= 4 && strcmp(argv[2], "--notify-fd") == 0)
         s->notify_fd = atoi(argv[3]);
+    if (s->notify_fd >= 0)
+        fcntl(s->notify_fd, F_SETFD, FD_CLOEXEC); /* else a stage would hold `tsctl start` open */
     if (inst_load(&s->inst, argv[1]) < 0) {
         notify(s, "error: cannot read %s/instance.conf\n", argv[1]);
         return TS_EXIT_CONFIG;
     }
-    ts_log_init("supervisor", inst_get(&s->inst, "name"));
+    const char *name = inst_get(&s->inst, "name");
+    ts_log_init("supervisor", name);
+    snprintf(s->logdir, sizeof s->logdir, "%s/log", s->inst.dir);
+    inst_mkdirs(s->logdir, 0700);
+    if ((s->log = logfile_new(s->logdir, "supervisor", name))) {
+        logfile_own_stdio(s->log);
+        ts_log_sink(own_log, s);
+    }
     srand((unsigned)(getpid() ^ ts_mono_ns()));
     if (inst_endpoint(s->inst.dir, "sup", s->ep_sup, sizeof s->ep_sup) < 0) {
         notify(s, "error: state directory path too long for a unix socket: %s\n", s->inst.dir);
@@ -568,6 +738,8 @@ int supervise_main(int argc, char **argv)
         notify(s, "error: instance.conf has no role\n");
         return TS_EXIT_CONFIG;
     }
+    /* Orphans of our stages' children become ours, so nothing a stage started outlives a stop. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     s->loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
     s->bus = ts_bus_new(s->loop, zctx, ZMQ_ROUTER, s->ep_sup, TS_BUS_BIND, NULL, dispatch_msg, s);
@@ -593,29 +765,59 @@ int supervise_main(int argc, char **argv)
         arg(p, "%s", bin);
         proc_table[i].build(s, p);
         common_args(s, p);
+        /* One pipe per stage for the supervisor's lifetime: its successive processes (and
+         * whatever they leave behind) all write into it; we keep both ends. */
+        if (pipe2(p->logpipe, O_CLOEXEC | O_NONBLOCK) < 0 || !(p->log = logfile_new(s->logdir, p->name, name))) {
+            notify(s, "error: cannot set up the log of %s: %s\n", p->name, strerror(errno));
+            return TS_EXIT_FAIL;
+        }
+        fcntl(p->logpipe[1], F_SETPIPE_SZ, SUP_LOG_PIPE_SIZE); /* best effort: the default is 64 KiB */
+        ev_io_init(&p->logio, on_log, p->logpipe[0], EV_READ);
         ev_init(&p->child, on_child);
         ev_init(&p->timer, on_timer);
-        p->child.data = p->timer.data = p;
+        p->child.data = p->timer.data = p->logio.data = p;
+        ev_io_start(s->loop, &p->logio);
     }
-    ev_timer_init(&s->watchdog, on_watchdog, 1.0, 1.0);
+    ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
     s->watchdog.data = s;
     ev_timer_start(s->loop, &s->watchdog);
+    ev_check_init(&s->turn, on_turn);
+    ev_set_priority(&s->turn, EV_MAXPRI); /* before the timers that would act on a stale clock */
+    s->turn.data = s;
+    s->last_turn_ns = ts_mono_ns();
+    ev_check_start(s->loop, &s->turn);
     ev_signal_init(&s->sigterm, on_signal, SIGTERM);
     ev_signal_init(&s->sigint, on_signal, SIGINT);
     s->sigterm.data = s->sigint.data = s;
     ev_signal_start(s->loop, &s->sigterm);
     ev_signal_start(s->loop, &s->sigint);
     signal(SIGPIPE, SIG_IGN);
-    ts_info("supervising %s (%s), %d stages", inst_get(&s->inst, "name"), role, s->nprocs);
+    ts_info("supervising %s (%s), %d stages", name, role, s->nprocs);
     dispatch_event(&s->procs[0], E_START);
     ev_run(s->loop, 0);
     /* Stages that ignored SIGTERM and SIGKILL timers still running: make sure nothing outlives us. */
     for (int i = 0; i < s->nprocs; i++)
         if (s->procs[i].pid > 0)
             kill(-s->procs[i].pid, SIGKILL);
+    for (int i = 0; i < s->nprocs; i++)
+        s->procs[i].pid = 0;
+    /* Then whatever they left behind, until we have no child at all. */
+    for (int tries = 0; tries < 100; tries++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            break;
+        usleep(20000);
+    }
+    for (int i = 0; i < s->nprocs; i++) {
+        drain_log(&s->procs[i]);
+        logfile_destroy(&s->procs[i].log);
+    }
     unlink(pidpath);
     ts_bus_destroy(&s->bus);
     zmq_ctx_term(zctx);
     ts_info("stopped");
+    ts_log_sink(NULL, NULL);
+    logfile_destroy(&s->log);
     return 0;
 }

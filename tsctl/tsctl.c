@@ -15,6 +15,7 @@ static const struct {
     { "status", status_main, "show instances and their stages: tsctl status [NAME] [--json]" },
     { "stop", stop_main, "stop an instance: tsctl stop NAME | --all" },
     { "restart", restart_main, "restart one stage: tsctl restart NAME STAGE" },
+    { "logs", logs_main, "show an instance's logs: tsctl logs NAME [STAGE] [-f] [-n LINES]" },
     { "supervise", supervise_main, NULL }, /* internal: run by start and watch */
 };
 

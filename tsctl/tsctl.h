@@ -7,5 +7,6 @@ int seed_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int stop_main(int argc, char **argv);
 int restart_main(int argc, char **argv);
+int logs_main(int argc, char **argv);
 int supervise_main(int argc, char **argv);
 #endif

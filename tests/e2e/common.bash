@@ -11,9 +11,9 @@ cleanup() {
   local rc=$?
   "$TSCTL" stop --all >/dev/null 2>&1 || true
   # Stages log to files: a sanitizer report there fails the test even if the stream survived.
-  if grep -lE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$TSTREAM_HOME"/*/log/*.log 2>/dev/null; then
+  if grep -lE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$TSTREAM_HOME"/*/log/*.log* 2>/dev/null; then
     echo "FAIL: sanitizer report in the stage logs above" >&2
-    grep -hE -A20 "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$TSTREAM_HOME"/*/log/*.log | head -60 >&2
+    grep -hE -A20 "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$TSTREAM_HOME"/*/log/*.log* | head -60 >&2
     rc=1
   fi
   if [ $rc -ne 0 ]; then

@@ -18,6 +18,17 @@ static int passed, failed;
         }                                                                                          \
     } while (0)
 
+/* Quiet variant for loops: counts one failure, reports the first. */
+#define LOOP_CHECK(ok, cond, ...)                                                                                      \
+    do {                                                                                                               \
+        if ((ok) && !(cond)) {                                                                                         \
+            ok = 0;                                                                                                    \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+        }                                                                                                              \
+    } while (0)
+
 #define CHECK_DONE()                                                                               \
     do {                                                                                           \
         printf("%d passed, %d failed\n", passed, failed);                                          \

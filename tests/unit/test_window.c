@@ -9,16 +9,6 @@
 
 
 
-/* Quiet variant for loops: counts one failure, reports the first. */
-#define LOOP_CHECK(ok, cond, ...)                                                                                      \
-    do {                                                                                                               \
-        if ((ok) && !(cond)) {                                                                                         \
-            ok = 0;                                                                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define PL 256u /* piece_len */
 
@@ -68,6 +58,7 @@ static void test_new(void)
     ts_window_t *w = ts_window_new(1, PL);
     CHECK(w == NULL, "npieces 1 refused");
     CHECK(ts_window_new(0, PL) == NULL, "npieces 0 refused");
+    CHECK(ts_window_new(3, PL) == NULL, "npieces 3 refused (N/2 = 1 could never advance)");
     CHECK(ts_window_new(64, TS_TRAILER_LEN) == NULL, "piece_len without room for a payload refused");
     CHECK(ts_window_new(UINT64_MAX, PL) == NULL, "absurd npieces refused");
     w = ts_window_new(64, PL);
@@ -294,7 +285,7 @@ static int sfi_ok(ts_window_t *w, uint64_t index, uint64_t ref)
 
 static void test_seq_for_index(void)
 {
-    static const uint64_t sizes[] = { 2, 3, 16, 17, 64, 1000 };
+    static const uint64_t sizes[] = { 4, 5, 16, 17, 64, 1000 };
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         uint64_t n = sizes[k];
         ts_window_t *w = ts_window_new(n, PL);
