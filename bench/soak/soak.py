@@ -207,6 +207,7 @@ def report(a):
         if rc != "0":
             fail.append("viewer %d: %s" % (i, line))
 
+    notes = []
     procs = {}
     for r in rows:
         procs.setdefault((r["instance"], r["stage"]), []).append((float(r["t_s"]), int(r["fds"]), int(r["rss_kb"])))
@@ -219,8 +220,16 @@ def report(a):
         r_warm, r_end, r_max = after[0][2], after[-1][2], max(x[2] for x in after)
         r_first = v[0][2]
         table.append((inst, stg, v[0][1], after[0][1], fmin, fmax, after[-1][1], r_first, r_warm, r_end, r_max))
-        if fmin != fmax:
+        # A leak grows and stays: the end must equal the warm-up count. A descriptor seen open in a
+        # sample or two and gone again (ingest's fsync'd seq/clock files are written every few
+        # seconds) is reported, not failed; more than one extra at once is.
+        transient = sum(1 for x in after if x[1] != after[0][1])
+        if after[-1][1] != after[0][1] or fmax - fmin > 1:
             fail.append("%s/%s: descriptors %d..%d after warm-up" % (inst, stg, fmin, fmax))
+        elif transient:
+            notes.append("%s/%s: %d of %d samples saw %d descriptors instead of %d (transient; back to %d at the end)"
+                         % (inst, stg, transient, len(after), fmax if fmax != after[0][1] else fmin, after[0][1],
+                            after[-1][1]))
     if smp["outcome"] != "done":
         fail.append("run ended: %s %s" % (smp["outcome"], smp["detail"]))
     if smp["restarted"]:
@@ -253,6 +262,8 @@ def report(a):
         int(bsw.get("pieces_up", 0)) / max(1, int(bsw.get("pieces_in", 1)))))
     L.append("| source (`ts-pattern gen`, lead %d pieces) | %s |" % (params["lead"], gen))
     L.append("| outcome | %s |\n" % ("**PASS**" if not fail else "**FAIL**: " + "; ".join(fail)))
+    for n in notes:
+        L.append("\nNote: %s.\n" % n)
     L.append("Per viewer (`tsctl watch soak.tstream --output - | ts-pattern check`):\n")
     L.append("| viewer | bytes checked | first stream byte | errors | swarm skipped / bad pieces | checker |")
     L.append("|---|---|---|---|---|---|")
