@@ -12,6 +12,7 @@
 #include "seqstore.h"
 #include "source.h"
 #include "tscut.h"
+#include "ts_curve.h"
 #include "ts_exit.h"
 #include "ts_link.h"
 #include "ts_log.h"
@@ -32,7 +33,7 @@
 #define WAIT_S 10.0            /* no subscriber this long: the signer is down too, start without it */
 
 typedef struct {
-    const char *source, *out, *state_dir, *instance, *supervisor;
+    const char *source, *out, *state_dir, *instance, *supervisor, *curve;
     uint64_t bps, piece_size, max_fill_ms;
 } opts_t;
 
@@ -75,6 +76,7 @@ static void usage(FILE *f)
             "  --state-dir DIR     keep the sequence-number reservation in DIR/seq (survives restarts)\n"
             "  --instance NAME     instance name in logs and heartbeats\n"
             "  --supervisor EP     supervisor endpoint for READY and heartbeats\n"
+            "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/ingest.secret, DIR/*.pub)\n"
             "  --help              this text\n"
             "\n"
             "Exit codes: 0 stopped, %d bad arguments, %d unusable source file or state, %d system failure.\n",
@@ -98,7 +100,8 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         { "bitrate", required_argument, NULL, 'b' },    { "piece-size", required_argument, NULL, 'p' },
         { "max-fill-ms", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
         { "instance", required_argument, NULL, 'i' },   { "supervisor", required_argument, NULL, 'S' },
-        { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+        { "curve", required_argument, NULL, 'C' },      { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
     o->piece_size = DEFAULT_PIECE_SIZE;
@@ -114,6 +117,7 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         case 'd': o->state_dir = optarg; break;
         case 'i': o->instance = optarg; break;
         case 'S': o->supervisor = optarg; break;
+        case 'C': o->curve = optarg; break;
         case 'p':
             if (ts_units_size(optarg, &o->piece_size) < 0 || o->piece_size < TS_TRAILER_LEN + TS_TSCUT_PKT ||
                 o->piece_size > 1024 * 1024 + TS_TRAILER_LEN) {
@@ -147,6 +151,11 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
     }
     if (!o->source || !*o->source || !o->out || !*o->out) {
         *code = bad_usage("%s", "--source and --out are required");
+        return -1;
+    }
+    char cerr[512];
+    if (ts_curve_missing(o->curve, cerr, sizeof cerr, o->out, o->supervisor, TS_CURVE_END)) {
+        *code = bad_usage("%s", cerr);
         return -1;
     }
     if (bitrate && (ts_units_rate(bitrate, &o->bps) < 0 || o->bps == 0 || o->bps > MAX_BPS)) {
@@ -423,6 +432,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ts-ingest: cannot create the event loop or ZeroMQ context\n");
         return TS_EXIT_FAIL;
     }
+    if (o.curve && ts_curve_init(zctx, o.curve, "ingest", err, sizeof err) < 0) {
+        ts_error("%s", err);
+        code = TS_EXIT_CONFIG;
+        goto out;
+    }
     g.stage = ts_stage_new(g.loop, zctx, "ingest", o.instance, o.supervisor);
     if (!g.stage) {
         code = TS_EXIT_FAIL;
@@ -483,5 +497,6 @@ out:
     ts_seqstore_destroy(&g.seqs);
     ts_stage_destroy(&g.stage);
     zmq_ctx_term(zctx);
+    ts_curve_fini();
     return code;
 }

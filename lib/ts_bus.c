@@ -1,4 +1,5 @@
 #include "ts_bus.h"
+#include "ts_curve.h"
 #include "ts_log.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -118,7 +119,7 @@ static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 }
 
 ts_bus_t *ts_bus_new(struct ev_loop *loop, void *zctx, int type, const char *endpoint, int bind,
-                     const char *identity, ts_bus_fn *fn, void *arg)
+                     const char *identity, const char *server, ts_bus_fn *fn, void *arg)
 {
     ts_bus_t *b = calloc(1, sizeof *b);
     if (!b)
@@ -146,6 +147,11 @@ ts_bus_t *ts_bus_new(struct ev_loop *loop, void *zctx, int type, const char *end
     }
     if (identity && *identity)
         zmq_setsockopt(b->sock, ZMQ_ROUTING_ID, identity, strlen(identity));
+    char err[256];
+    if (ts_curve_apply(b->sock, endpoint, bind, server, err, sizeof err) < 0) {
+        ts_error("%s", err);
+        goto fail;
+    }
     if ((bind ? zmq_bind(b->sock, endpoint) : zmq_connect(b->sock, endpoint)) < 0) {
         ts_error("cannot %s %s: %s", bind ? "bind" : "connect", endpoint, zmq_strerror(errno));
         goto fail;

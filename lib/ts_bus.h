@@ -18,9 +18,10 @@ typedef void ts_bus_fn(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__
 enum { TS_BUS_BIND = 1, TS_BUS_CONNECT = 0 };
 
 /* type is ZMQ_ROUTER or ZMQ_DEALER. identity (may be NULL) sets ZMQ_ROUTING_ID on a DEALER so the
- * ROUTER on the other side recognises the same stage after it restarts. */
+ * ROUTER on the other side recognises the same stage after it restarts. server names the stage a
+ * connecting socket talks to, whose CURVE key a tcp:// endpoint needs (lib/ts_curve.h). */
 ts_bus_t *ts_bus_new(struct ev_loop *loop, void *zctx, int type, const char *endpoint, int bind,
-                     const char *identity, ts_bus_fn *fn, void *arg);
+                     const char *identity, const char *server, ts_bus_fn *fn, void *arg);
 void ts_bus_destroy(ts_bus_t **self);
 /* Send without blocking. 0 on success; -1 with errno EAGAIN (peer's queue full), EHOSTUNREACH
  * (ROUTER: no such peer) or another error. */

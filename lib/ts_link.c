@@ -193,7 +193,7 @@ ts_outlink_t *ts_outlink_new(struct ev_loop *loop, void *zctx, const char *endpo
     ol->start = start;
     ol->on_ack = on_ack;
     ol->arg = arg;
-    ol->bus = ts_bus_new(loop, zctx, ZMQ_ROUTER, endpoint, TS_BUS_BIND, NULL, ol_on_msg, ol);
+    ol->bus = ts_bus_new(loop, zctx, ZMQ_ROUTER, endpoint, TS_BUS_BIND, NULL, NULL, ol_on_msg, ol);
     if (!ol->ring || !ol->bus) {
         ts_outlink_destroy(&ol);
         return NULL;
@@ -392,7 +392,7 @@ static void il_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__E
 }
 
 ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, const char *identity,
-                           int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg)
+                           const char *upstream, int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg)
 {
     ts_inlink_t *il = calloc(1, sizeof *il);
     if (!il)
@@ -402,7 +402,7 @@ ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoin
     il->arg = arg;
     il->has_from = has_from;
     il->from = from;
-    il->bus = ts_bus_new(loop, zctx, ZMQ_DEALER, endpoint, TS_BUS_CONNECT, identity, il_on_msg, il);
+    il->bus = ts_bus_new(loop, zctx, ZMQ_DEALER, endpoint, TS_BUS_CONNECT, identity, upstream, il_on_msg, il);
     if (!il->bus) {
         free(il);
         return NULL;

@@ -42,9 +42,10 @@ typedef struct ts_inlink ts_inlink_t;
 typedef void ts_inlink_piece_fn(const Ts__Piece *p, void *arg);
 
 /* has_from = 0: let the upstream choose (resume after our last ack, or its default start).
+ * upstream names the stage we connect to (its CURVE key, for a tcp:// endpoint).
  * The first subscribe goes out on the next loop turn, so setters called right after apply. */
 ts_inlink_t *ts_inlink_new(struct ev_loop *loop, void *zctx, const char *endpoint, const char *identity,
-                           int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg);
+                           const char *upstream, int has_from, uint64_t from, ts_inlink_piece_fn *fn, void *arg);
 void ts_inlink_destroy(ts_inlink_t **self);
 /* Everything up to seq is handled; sent to the upstream within a few milliseconds. */
 void ts_inlink_ack(ts_inlink_t *il, uint64_t seq);

@@ -89,20 +89,22 @@ void ts_vlog(int level, const char *fmt, va_list ap)
         return;
     char msg[1024], line[TS_LOG_LINE_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (log_dropped > log_reported) {
+    /* The CURVE ZAP thread logs too: the counter is touched atomically. */
+    uint64_t dropped = __atomic_load_n(&log_dropped, __ATOMIC_RELAXED);
+    if (dropped > log_reported) {
         char note[96];
         int k = snprintf(note, sizeof note, "%llu log lines dropped: the log pipe was full",
-                         (unsigned long long)(log_dropped - log_reported));
+                         (unsigned long long)(dropped - log_reported));
         size_t n = ts_log_format(line, TS_LOG_WARN, log_instance, log_stage, note, (size_t)k);
         if (emit(line, n) < 0) {
-            log_dropped++;
+            __atomic_add_fetch(&log_dropped, 1, __ATOMIC_RELAXED);
             return;
         }
-        log_reported = log_dropped;
+        log_reported = dropped;
     }
     size_t n = ts_log_format(line, level, log_instance, log_stage, msg, strlen(msg));
     if (emit(line, n) < 0)
-        log_dropped++;
+        __atomic_add_fetch(&log_dropped, 1, __ATOMIC_RELAXED);
 }
 
 void ts_log(int level, const char *fmt, ...)

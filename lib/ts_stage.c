@@ -98,7 +98,7 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
         }
         char id[64];
         snprintf(id, sizeof id, "stage:%s", stage);
-        st->sup = ts_bus_new(loop, zctx, ZMQ_DEALER, sup_endpoint, TS_BUS_CONNECT, id, on_sup, st);
+        st->sup = ts_bus_new(loop, zctx, ZMQ_DEALER, sup_endpoint, TS_BUS_CONNECT, id, "sup", on_sup, st);
         if (!st->sup) {
             free(st);
             return NULL;

@@ -9,6 +9,7 @@
 #include "output.h"
 #include "ring.h"
 #include "server.h"
+#include "ts_curve.h"
 #include "ts_exit.h"
 #include "ts_link.h"
 #include "ts_log.h"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-player-bridge --in ENDPOINT --http ADDR:PORT --path /NAME.ts [--output FILE|-]\n"
                "                        [--state-dir DIR] [--instance NAME] [--supervisor ENDPOINT]\n"
+               "                        [--curve DIR]\n"
                "Serves the verified pieces from the swarm (--in) to players over HTTP at\n"
                "http://ADDR:PORT/NAME.ts (port 0: any free port, logged). A new player starts at the\n"
                "newest random-access point of the last few seconds.\n"
@@ -49,7 +51,8 @@ static void usage(FILE *f)
                "                 DIR/bridge.pos then lets a restart continue FILE exactly (needs\n"
                "                 --state-dir). '-' writes to stdout instead.\n"
                "  --stats FILE   append 'seq timestamp_us handed_us payload_len' per piece handed on\n"
-               "                 (wall-clock µs; lag = handed_us - timestamp_us), for benchmarks.\n");
+               "                 (wall-clock µs; lag = handed_us - timestamp_us), for benchmarks.\n"
+               "  --curve DIR    CURVE keys for tcp:// endpoints (DIR/player-bridge.secret, DIR/*.pub)\n");
 }
 
 static void stop(bridge_t *b, int code)
@@ -119,13 +122,14 @@ static int path_ok(const char *p)
 int main(int argc, char **argv)
 {
     const char *in_ep = NULL, *http = NULL, *path = NULL, *output = NULL, *state_dir = NULL, *instance = NULL,
-               *sup = NULL, *stats = NULL;
+               *sup = NULL, *stats = NULL, *curve = NULL;
     static const struct option opts[] = {
         { "in", required_argument, 0, 'i' },       { "http", required_argument, 0, 'H' },
         { "path", required_argument, 0, 'p' },     { "output", required_argument, 0, 'o' },
         { "state-dir", required_argument, 0, 'd' }, { "instance", required_argument, 0, 'n' },
         { "supervisor", required_argument, 0, 's' }, { "stats", required_argument, 0, 'S' },
-        { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
+        { "curve", required_argument, 0, 'C' },   { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
         case 'n': instance = optarg; break;
         case 's': sup = optarg; break;
         case 'S': stats = optarg; break;
+        case 'C': curve = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -156,6 +161,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ts-player-bridge: --path %s: expected /NAME (printable, no space, '?' or '#')\n", path);
         return TS_EXIT_USAGE;
     }
+    char cerr[512];
+    if (ts_curve_missing(curve, cerr, sizeof cerr, in_ep, sup, TS_CURVE_END)) {
+        fprintf(stderr, "ts-player-bridge: %s\n", cerr);
+        return TS_EXIT_USAGE;
+    }
     if (output && strcmp(output, "-") != 0 && !state_dir) {
         fprintf(stderr, "ts-player-bridge: --output FILE needs --state-dir (for the resume record)\n");
         return TS_EXIT_USAGE;
@@ -166,10 +176,14 @@ int main(int argc, char **argv)
     struct ev_loop *loop = EV_DEFAULT;
     b.loop = loop;
     void *zctx = zmq_ctx_new();
+    char err[512];
+    if (zctx && curve && ts_curve_init(zctx, curve, "player-bridge", err, sizeof err) < 0) {
+        ts_error("%s", err);
+        return TS_EXIT_CONFIG;
+    }
     ts_stage_t *st = zctx ? ts_stage_new(loop, zctx, "player-bridge", instance, sup) : NULL;
     if (!st)
         return TS_EXIT_FAIL;
-    char err[512];
     int has_from = 0;
     uint64_t from = 0;
     if (stats) {
@@ -201,7 +215,7 @@ int main(int argc, char **argv)
         ts_error("http: %s", err);
         return fatal ? TS_EXIT_CONFIG : TS_EXIT_FAIL;
     }
-    b.in = ts_inlink_new(loop, zctx, in_ep, "bridge", has_from, from, on_piece, &b);
+    b.in = ts_inlink_new(loop, zctx, in_ep, "bridge", "swarm", has_from, from, on_piece, &b);
     if (!b.in) {
         ts_error("cannot connect to %s", in_ep);
         return TS_EXIT_CONFIG; /* zmq_connect only fails on a bad endpoint */
@@ -228,6 +242,7 @@ int main(int argc, char **argv)
     if (b.stats)
         fclose(b.stats);
     zmq_ctx_term(zctx);
+    ts_curve_fini();
     ts_info("stopped");
     return b.exit_code;
 }

@@ -9,6 +9,7 @@
  * after it (docs/PROTOCOL.md section 7). A restarted signer holds nothing, but the swarm below may:
  * so it subscribes only once the swarm has told it (or after DOWN_WAIT_S without a word). */
 #include "sign.h"
+#include "ts_curve.h"
 #include "ts_exit.h"
 #include "ts_link.h"
 #include "ts_log.h"
@@ -41,11 +42,12 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-signer --key FILE --tstream FILE --in ENDPOINT --out ENDPOINT\n"
-               "                 [--instance NAME] [--supervisor ENDPOINT]\n"
+               "                 [--instance NAME] [--supervisor ENDPOINT] [--curve DIR]\n"
                "       ts-signer --init --key FILE\n"
                "Signs every piece from ingest (ECDSA P-256, SHA-256) and serves them to the swarm.\n"
                "--init creates the key (mode 0600) if it does not exist and prints the public key\n"
-               "(DER SubjectPublicKeyInfo) in hex on stdout.\n");
+               "(DER SubjectPublicKeyInfo) in hex on stdout.\n"
+               "--curve DIR: CURVE keys for tcp:// endpoints (DIR/signer.secret, DIR/*.pub; tsctl keygen).\n");
 }
 
 static void on_piece(const Ts__Piece *p, void *arg)
@@ -87,7 +89,7 @@ static void start_inlink(signer_t *s)
     if (s->in)
         return;
     ev_timer_stop(s->loop, &s->down_wait);
-    if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, "signer", 0, 0, on_piece, s))) {
+    if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, "signer", "ingest", 0, 0, on_piece, s))) {
         ts_error("cannot subscribe to ingest at %s", s->in_ep);
         s->failed = 1;
         ev_break(s->loop, EVBREAK_ALL); /* main frees everything and exits 111 */
@@ -148,12 +150,14 @@ static int init_key(const char *path)
 int main(int argc, char **argv)
 {
     const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
+    const char *curve = NULL;
     int init = 0;
     static const struct option opts[] = {
         { "key", required_argument, 0, 'k' },      { "tstream", required_argument, 0, 't' },
         { "in", required_argument, 0, 'i' },       { "out", required_argument, 0, 'o' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "init", no_argument, 0, 'I' },           { "help", no_argument, 0, 'h' },
+        { "curve", required_argument, 0, 'C' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -166,6 +170,7 @@ int main(int argc, char **argv)
         case 'n': instance = optarg; break;
         case 's': sup = optarg; break;
         case 'I': init = 1; break;
+        case 'C': curve = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -176,6 +181,11 @@ int main(int argc, char **argv)
     }
     if (init)
         return init_key(keyfile);
+    char cerr[512];
+    if (ts_curve_missing(curve, cerr, sizeof cerr, in_ep, out_ep, sup, TS_CURVE_END)) {
+        fprintf(stderr, "ts-signer: %s\n", cerr);
+        return TS_EXIT_USAGE;
+    }
 
     ts_log_init("signer", instance);
     signer_t s = { 0 };
@@ -209,6 +219,11 @@ int main(int argc, char **argv)
     s.loop = loop;
     s.zctx = zctx;
     s.in_ep = in_ep;
+    if (curve && ts_curve_init(zctx, curve, "signer", err, sizeof err) < 0) {
+        ts_error("%s", err);
+        code = TS_EXIT_CONFIG;
+        goto out;
+    }
     st = ts_stage_new(loop, zctx, "signer", instance, sup);
     s.out = ts_outlink_new(loop, zctx, out_ep, 1024, NULL, on_ack, &s);
     if (!st || !s.out)
@@ -232,5 +247,6 @@ out:
     ts_metainfo_free(&s.meta);
     if (zctx)
         zmq_ctx_term(zctx);
+    ts_curve_fini();
     return code;
 }

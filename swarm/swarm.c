@@ -7,6 +7,7 @@
  * announced, forwarded or delivered. Delivery to the bridge is in sequence order; a piece
  * that stays missing for SW_SKIP_NS while later ones are here is skipped. */
 #include "swarm.h"
+#include "ts_curve.h"
 #include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_stage.h"
@@ -27,11 +28,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
                "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
-               "                [--instance NAME] [--supervisor ENDPOINT]\n"
+               "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
                "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
                "--embedded-tracker answers HTTP announces on the peer port. --max-upload caps what\n"
-               "this peer uploads (bits per second, e.g. 4M).\n");
+               "this peer uploads (bits per second, e.g. 4M). --curve DIR: CURVE keys for tcp://\n"
+               "endpoints (DIR/swarm.secret, DIR/*.pub; tsctl keygen).\n");
 }
 
 /* ------------------------------------------------------------------ playout */
@@ -405,7 +407,7 @@ static int listen_on(swarm_t *sw, const char *bind_addr)
 int main(int argc, char **argv)
 {
     const char *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
-    const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1";
+    const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1", *curve = NULL;
     int embedded = 0, have_port = 0;
     static swarm_t the_swarm; /* one per process */
     swarm_t *sw = &the_swarm;
@@ -417,6 +419,7 @@ int main(int argc, char **argv)
         { "max-peers", required_argument, 0, 'm' }, { "embedded-tracker", no_argument, 0, 'e' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
+        { "curve", required_argument, 0, 'C' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -439,6 +442,7 @@ int main(int argc, char **argv)
         case 'a': announce_host = optarg; break;
         case 'm': sw->max_peers = atoi(optarg); break;
         case 'e': embedded = 1; break;
+        case 'C': curve = optarg; break;
         case 'u': {
             uint64_t bps;
             if (ts_units_rate(optarg, &bps) < 0 || bps < 8000) {
@@ -458,6 +462,11 @@ int main(int argc, char **argv)
     if (optind != argc || !tstream || !out_ep || !have_port || sw->max_peers < 1 ||
         inet_pton(AF_INET, announce_host, &ann) != 1) {
         usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    char cerr[512];
+    if (ts_curve_missing(curve, cerr, sizeof cerr, in_ep, out_ep, sup, TS_CURVE_END)) {
+        fprintf(stderr, "ts-swarm: %s\n", cerr);
         return TS_EXIT_USAGE;
     }
     sw->announce_ip = ntohl(ann.s_addr);
@@ -505,6 +514,10 @@ int main(int argc, char **argv)
 
     sw->loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
+    if (curve && ts_curve_init(zctx, curve, "swarm", err, sizeof err) < 0) {
+        ts_error("%s", err);
+        return TS_EXIT_CONFIG;
+    }
     ts_stage_t *st = ts_stage_new(sw->loop, zctx, "swarm", instance, sup);
     if (!st)
         return TS_EXIT_FAIL;
@@ -515,7 +528,7 @@ int main(int argc, char **argv)
         ts_outlink_on_subscribe(sw->out, on_bridge_subscribe, sw);
     if (!sw->out)
         return TS_EXIT_FAIL;
-    if (sw->is_source && !(sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", 0, 0, on_signed, sw)))
+    if (sw->is_source && !(sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", "signer", 0, 0, on_signed, sw)))
         return TS_EXIT_FAIL;
     if (embedded) {
         sw->tracker = ts_tracker_new(1000, 120ull * 1000000000);
@@ -563,6 +576,7 @@ int main(int argc, char **argv)
     ts_tracker_destroy(&sw->tracker);
     ts_stage_destroy(&st);
     zmq_ctx_term(zctx);
+    ts_curve_fini();
     close(sw->listen_fd);
     ts_window_destroy(&sw->win);
     ts_verifier_destroy(&sw->verifier);

@@ -742,7 +742,7 @@ int supervise_main(int argc, char **argv)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     s->loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
-    s->bus = ts_bus_new(s->loop, zctx, ZMQ_ROUTER, s->ep_sup, TS_BUS_BIND, NULL, dispatch_msg, s);
+    s->bus = ts_bus_new(s->loop, zctx, ZMQ_ROUTER, s->ep_sup, TS_BUS_BIND, NULL, NULL, dispatch_msg, s);
     if (!s->bus) {
         notify(s, "error: cannot bind %s (another supervisor running?)\n", s->ep_sup);
         return TS_EXIT_FAIL;

@@ -16,6 +16,7 @@ static const struct {
     { "stop", stop_main, "stop an instance: tsctl stop NAME | --all" },
     { "restart", restart_main, "restart one stage: tsctl restart NAME STAGE" },
     { "logs", logs_main, "show an instance's logs: tsctl logs NAME [STAGE] [-f] [-n LINES]" },
+    { "keygen", keygen_main, "make CURVE keys for stages linked over tcp://: tsctl keygen DIR [NAME...]" },
     { "supervise", supervise_main, NULL }, /* internal: run by start and watch */
 };
 

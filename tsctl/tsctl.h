@@ -8,5 +8,6 @@ int status_main(int argc, char **argv);
 int stop_main(int argc, char **argv);
 int restart_main(int argc, char **argv);
 int logs_main(int argc, char **argv);
+int keygen_main(int argc, char **argv);
 int supervise_main(int argc, char **argv);
 #endif

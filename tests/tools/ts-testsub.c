@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     if (strcmp(argv[3], "-"))
         s.f = fopen(argv[3], "wb");
-    s.il = ts_inlink_new(loop, z, argv[1], "signer", 0, 0, on_piece, &s);
+    s.il = ts_inlink_new(loop, z, argv[1], "signer", "ingest", 0, 0, on_piece, &s);
     ev_timer t;
     ev_timer_init(&t, on_end, atof(argv[2]), 0);
     ev_timer_start(loop, &t);

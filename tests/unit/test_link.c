@@ -93,7 +93,7 @@ static void test_link(void)
 
     /* 1. A subscriber from seq 0 gets 100 pieces in order. */
     sink_t a = { 0 };
-    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "down", 1, 0, on_piece, &a);
+    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "down", "up", 1, 0, on_piece, &a);
     settle(loop, 0.2);
     for (uint64_t s = 0; s < 100; s++)
         publish(ol, s);
@@ -107,7 +107,7 @@ static void test_link(void)
     settle(loop, 0.2);
     ts_inlink_destroy(&il);
     sink_t b = { 0 };
-    il = ts_inlink_new(loop, zctx, ep, "down", 0, 0, on_piece, &b);
+    il = ts_inlink_new(loop, zctx, ep, "down", "up", 0, 0, on_piece, &b);
     wait_n(loop, &b, 40, 5);
     settle(loop, 0.3);
     CHECK(in_order_from(&b, 60, 40), "resumed after last ack (got %d, first %llu)", b.n,
@@ -132,7 +132,7 @@ static void test_link(void)
 
     /* 5. A new subscriber with a start past the ring's oldest gets from there. */
     sink_t c = { 0 };
-    ts_inlink_t *il2 = ts_inlink_new(loop, zctx, ep, "other", 1, 100, on_piece, &c);
+    ts_inlink_t *il2 = ts_inlink_new(loop, zctx, ep, "other", "up", 1, 100, on_piece, &c);
     wait_n(loop, &c, 20, 5);
     CHECK(in_order_from(&c, 100, 20), "from_seq 100 (got %d)", c.n);
 
@@ -199,7 +199,7 @@ static void test_resume(void)
 
     /* 1. A fresh subscriber holds nothing: its subscribe says so. */
     sink_t a = { 0 };
-    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "signer", 0, 0, on_piece, &a);
+    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "signer", "up", 0, 0, on_piece, &a);
     ts_inlink_check_offsets(il, 1);
     want_subs = &su, want_subs_n = 1;
     run_until(loop, subs_reached, NULL, 5);
