@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void usage(FILE *f, int seed)
@@ -30,12 +31,14 @@ static void usage(FILE *f, int seed)
                    "  --name NAME        instance name (default STREAM-seedN)\n");
         return;
     }
-    fprintf(f, "usage: tsctl watch FILE.tstream [--http ADDR:PORT] [--output FILE|-] [--port PORT] [--name NAME]\n"
-               "                   [--max-upload RATE] [--stats FILE] [--state-dir DIR]\n"
+    fprintf(f, "usage: tsctl watch FILE.tstream [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
+               "                   [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "  --http ADDR:PORT   where players connect (default 127.0.0.1 and a free port)\n"
                "  --output FILE      also write the verified stream to FILE; '-' streams it to stdout\n"
                "                     in the foreground and stops the viewer when stdout closes\n"
+               "  --play             start the first of mpv, vlc or ffplay found on PATH with the URL,\n"
+               "                     in the foreground; the viewer stops when the player exits\n"
                "  --port PORT        peer TCP port (default: a free port)\n"
                "  --name NAME        instance name (default STREAM-viewN)\n"
                "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
@@ -106,18 +109,62 @@ static int relay(const char *addr, uint16_t port, const char *path)
     return 0;
 }
 
+/* The players --play knows, in order of preference: each takes the URL as its one argument. */
+static const char *players[] = { "mpv", "vlc", "ffplay" };
+
+/* Full path of the first player on PATH, or -1. */
+static int find_player(char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    for (size_t i = 0; i < sizeof players / sizeof *players; i++) {
+        const char *p = path && *path ? path : "/usr/bin:/bin";
+        while (*p) {
+            const char *end = strchr(p, ':');
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            if (n > 0 && snprintf(out, len, "%.*s/%s", (int)n, p, players[i]) < (int)len && access(out, X_OK) == 0)
+                return 0;
+            p += n + (end ? 1 : 0);
+        }
+    }
+    return -1;
+}
+
+/* Run the player in the foreground; ^C reaches it (same process group), not us. */
+static int play(const char *player, const char *url)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execl(player, player, url, (char *)NULL);
+        fprintf(stderr, "tsctl watch: cannot run %s: %s\n", player, strerror(errno));
+        _exit(127);
+    }
+    struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oterm;
+    sigaction(SIGINT, &ign, &oint);
+    sigaction(SIGTERM, &ign, &oterm);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGTERM, &oterm, NULL);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static int viewer_main(int argc, char **argv, int seed)
 {
     const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL;
     uint64_t max_upload = 0;
     uint16_t port = 0, http_port = 0;
+    int play_it = 0;
+    char player[PATH_MAX];
     char http_addr[64] = "127.0.0.1", host[64];
     static const struct option opts[] = {
         { "http", required_argument, 0, 'H' }, { "output", required_argument, 0, 'o' },
         { "port", required_argument, 0, 'p' }, { "name", required_argument, 0, 'n' },
         { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
         { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
-        { 0, 0, 0, 0 },
+        { "play", no_argument, 0, 'P' },       { 0, 0, 0, 0 },
     };
     int c;
     optind = 1;
@@ -140,6 +187,7 @@ static int viewer_main(int argc, char **argv, int seed)
         case 'n': name = optarg; break;
         case 'd': state_dir = optarg; break;
         case 'S': stats = optarg; break;
+        case 'P': play_it = 1; break;
         case 'u':
             if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
                 fprintf(stderr, "tsctl: bad --max-upload '%s' (e.g. 4M, at least 8k)\n", optarg);
@@ -150,9 +198,18 @@ static int viewer_main(int argc, char **argv, int seed)
         default: usage(stderr, seed); return TS_EXIT_USAGE;
         }
     }
-    if (seed && (http || output || stats)) {
-        fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output and --stats are for tsctl watch\n");
+    if (seed && (http || output || stats || play_it)) {
+        fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output, --play and --stats are for tsctl watch\n");
         return TS_EXIT_USAGE;
+    }
+    if (play_it && output && strcmp(output, "-") == 0) {
+        fprintf(stderr, "tsctl watch: --play and --output - both take the foreground: choose one\n");
+        return TS_EXIT_USAGE;
+    }
+    if (play_it && find_player(player, sizeof player) < 0) {
+        fprintf(stderr, "tsctl watch: --play found none of mpv, vlc, ffplay on PATH; install one "
+                        "(apt-get install mpv, or vlc, or ffmpeg for ffplay), or open the player URL yourself\n");
+        return TS_EXIT_CONFIG;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "tsctl %s: expected one FILE.tstream\n", seed ? "seed" : "watch");
@@ -281,7 +338,16 @@ static int viewer_main(int argc, char **argv, int seed)
         printf("viewer %s started\n  player URL: %s\n", name, inst_get(&in, "player_url"));
         if (outabs[0])
             printf("  output:     %s\n", outabs);
-        return TS_EXIT_OK;
+        if (!play_it)
+            return TS_EXIT_OK;
+        printf("  playing in: %s (the viewer stops when it exits)\n", player);
+        fflush(stdout);
+        int rc = play(player, inst_get(&in, "player_url"));
+        inst_stop(dir, 10);
+        inst_unregister(name);
+        if (rc != 0)
+            fprintf(stderr, "tsctl watch: %s exited with status %d\n", player, rc);
+        return rc == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
     }
     fprintf(stderr, "tsctl watch: viewer %s streaming to stdout (player URL %s)\n", name, inst_get(&in, "player_url"));
     relay(strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr, http_port, spath);
