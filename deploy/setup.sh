@@ -6,7 +6,9 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
   ffmpeg python3 procps iproute2 curl
+  chromium  # the status page's browser test (headless)
 )
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 # --bench: also what bench/run.sh needs to draw its plots.
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-matplotlib)
@@ -18,4 +20,11 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# mpegts.js for the status page's video element, from the npm registry at setup time (the
+# supervisor serves it from web/node_modules; nothing is fetched at run time).
+cd "$(dirname "$0")/.."
+if [ ! -f web/node_modules/mpegts.js/dist/mpegts.js ]; then
+  npm ci --prefix web --no-audit --no-fund --loglevel=error
 fi
