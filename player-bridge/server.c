@@ -1,6 +1,6 @@
 #include "server.h"
-#include "http.h"
 #include "outq.h"
+#include "ts_http.h"
 #include "ts_log.h"
 #include "ts_piece.h"
 #include "ts_time.h"

@@ -1,8 +1,8 @@
-/* libFuzzer target for the player-bridge's HTTP request parser (player-bridge/http.c).
+/* libFuzzer target for the HTTP request-head parser (lib/ts_http.c: player-bridge, ts_httpd).
  * Beyond "no crash, no out-of-bounds read": the answer is monotonic over prefixes (PARTIAL may turn
  * DONE or BAD, those never change), a DONE head is exactly head_len bytes, every pointer stays
  * inside the buffer, and header lookup never leaves the head. */
-#include "http.h"
+#include "ts_http.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,13 +1,13 @@
-/* The player-bridge's HTTP request parser (player-bridge/http.c): every prefix of a valid request
+/* The HTTP request-head parser (lib/ts_http.c, used by the player-bridge): every prefix of a valid request
  * is PARTIAL and the whole is DONE; malformed input turns BAD at the offending byte and stays BAD;
  * oversized heads, NUL bytes, bare LFs, header lookup. Then the small pieces the server is made
  * of: the piece ring, the shared output queue and the resume record. */
 #include "check.h"
 #include "chunk.h"
-#include "http.h"
 #include "outq.h"
 #include "output.h"
 #include "ring.h"
+#include "ts_http.h"
 #include "ts_piece.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "http.h"
+#include "ts_http.h"
 #include <string.h>
 #include <strings.h>
 
