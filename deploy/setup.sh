@@ -22,9 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# mpegts.js for the status page's video element, from the npm registry at setup time (the
+# mpegts.js for the status page's video element (and playwright-core, which drives Debian's chromium in
+# its test), from the npm registry at setup time (the
 # supervisor serves it from web/node_modules; nothing is fetched at run time).
 cd "$(dirname "$0")/.."
-if [ ! -f web/node_modules/mpegts.js/dist/mpegts.js ]; then
+if [ ! -f web/node_modules/mpegts.js/dist/mpegts.js ] || [ ! -d web/node_modules/playwright-core ]; then
   npm ci --prefix web --no-audit --no-fund --loglevel=error
 fi

@@ -57,6 +57,43 @@ static const char *obj_end(const char *p)
     return NULL;
 }
 
+static double num(const char *json, const char *key, int *ok)
+{
+    char v[64];
+    const char *s = strstr(json, "\"stages\":[");
+    const char *at = jfind(json, key, v, sizeof v);
+    *ok = at && (!s || at < s) && strcmp(v, "null") != 0; /* instance-level only */
+    return *ok ? atof(v) : 0;
+}
+
+/* What an operator asks first: is it flowing, how many watch, how fast, how stable. */
+static void print_health(const char *json)
+{
+    int ok;
+    double age = num(json, "last_piece_age_s", &ok);
+    if (!ok)
+        printf("  stream:   no piece yet");
+    else if (age < 5)
+        printf("  stream:   flowing (last new piece %.1f s ago)", age);
+    else
+        printf("  stream:   STALLED: no new piece for %.0f s", age);
+    double peers = num(json, "peers", &ok);
+    if (ok)
+        printf(" · peers %.0f", peers);
+    double viewers = num(json, "viewers", &ok);
+    if (ok)
+        printf(" · viewers %.0f", viewers);
+    double up = num(json, "up_bps", &ok), down = num(json, "down_bps", &ok);
+    if (ok)
+        printf(" · up %.2f Mbit/s · down %.2f Mbit/s", up / 1e6, down / 1e6);
+    double r = num(json, "restarts_1h", &ok);
+    if (ok)
+        printf(" · restarts in the last hour %.0f", r);
+    char url[128];
+    jfind(json, "status_url", url, sizeof url);
+    printf("\n%s%s%s", strcmp(url, "-") ? "  page:     " : "", strcmp(url, "-") ? url : "", strcmp(url, "-") ? "\n" : "");
+}
+
 static void print_table(const char *name, const char *json)
 {
     char role[32], ih[64], url[256];
@@ -64,6 +101,7 @@ static void print_table(const char *name, const char *json)
     jfind(json, "infohash", ih, sizeof ih);
     jfind(json, "player_url", url, sizeof url);
     printf("%s  (%s)  infohash %s%s%s\n", name, role, ih, strcmp(url, "-") ? "  player " : "", strcmp(url, "-") ? url : "");
+    print_health(json);
     printf("  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
     const char *p = strstr(json, "\"stages\":[");
     while (p && (p = strstr(p, "{\"name\":"))) {

@@ -7,8 +7,7 @@
  * loop reads and appends to the stage's rotated log file (logfile.c). Stages die with the
  * supervisor (PR_SET_PDEATHSIG); as a child subreaper, the supervisor kills whatever a dead
  * stage left behind. */
-#include "instance.h"
-#include "logfile.h"
+#include "supervise.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include "ts_exit.h"
@@ -27,27 +26,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define SUP_MAX_ARGS 32
-#define SUP_MAX_COUNTERS 33                   /* a stage's own 32 and log_dropped */
-#define SUP_HEALTHY_NS (10ull * 1000000000)   /* ready this long: the next crash restarts at once */
-#define SUP_WATCHDOG_NS (10ull * 1000000000)  /* no heartbeat this long: the stage hangs */
-#define SUP_START_NS (30ull * 1000000000)     /* no READY this long after spawn: kill it */
-#define SUP_TICK_S 1.0                        /* watchdog period */
-#define SUP_GAP_NS (3ull * 1000000000)        /* a loop turn this long: we were suspended */
-#define SUP_STOP_GRACE_S 5.0                  /* SIGTERM, then SIGKILL */
-#define SUP_CRASH_WINDOW_NS (120ull * 1000000000)
-#define SUP_CRASH_LIMIT 5                     /* more crashes than this within the window: failed */
-#define SUP_BACKOFF_MIN_S 0.5
-#define SUP_BACKOFF_MAX_S 30.0
-#define SUP_QUICK_RESTART_S 0.1
-#define SUP_LOG_PIPE_SIZE (1 << 20)           /* room for a sanitizer report while we are busy */
-#define SUP_LOG_READ_MAX (1 << 20)            /* bytes read from one stage per loop turn */
-
-typedef enum { S_DOWN, S_STARTING, S_READY, S_BACKOFF, S_STOPPING, S_FAILED, S_NSTATES } sstate_t;
-typedef enum { E_START, E_READY, E_DIED, E_TIMER, E_HANG, E_STOP, E_RESTART, E_NEVENTS } sevent_t;
-typedef enum { A_NONE, A_SPAWN, A_DIED, A_TERM, A_KILL, A_READY, A_RESTART } saction_t;
-
-static const char *state_name[] = { "down", "starting", "ready", "backoff", "stopping", "failed" };
+const char *const sup_state_name[S_NSTATES] = { "down", "starting", "ready", "backoff", "stopping", "failed" };
 
 typedef struct {
     saction_t action;
@@ -65,48 +44,6 @@ static const trans_t table[S_NSTATES][E_NEVENTS] = {
     [S_FAILED]   = { T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_SPAWN, S_STARTING) },
 };
 #undef T
-
-typedef struct proc proc_t;
-typedef struct sup sup_t;
-
-struct proc {
-    sup_t *sup;
-    const char *name;
-    char *argv[SUP_MAX_ARGS + 1];
-    int argc;
-    sstate_t state;
-    pid_t pid;
-    ev_child child;
-    ev_timer timer;
-    uint64_t started_ns, ready_ns, last_beat_ns;
-    uint64_t restarts;
-    double delay;
-    uint64_t crashes[SUP_CRASH_LIMIT + 1]; /* times of the latest crashes, oldest first */
-    int ncrashes, last_status, restart_now;
-    char reason[600]; /* why it failed */
-    int logpipe[2];   /* the stage's stdout and stderr; we read [0] */
-    ev_io logio;
-    logfile_t *log;
-    int ncounters;
-    char cname[SUP_MAX_COUNTERS][32];
-    int64_t cval[SUP_MAX_COUNTERS];
-};
-
-struct sup {
-    struct ev_loop *loop;
-    instance_t inst;
-    proc_t procs[4];
-    int nprocs;
-    ts_bus_t *bus;
-    int notify_fd, stopping, was_ready;
-    ev_timer watchdog;
-    ev_check turn;
-    uint64_t last_turn_ns;
-    ev_signal sigterm, sigint;
-    char ep_sup[600], logdir[600];
-    logfile_t *log; /* our own */
-    char logbuf[16384];
-};
 
 static void dispatch_event(proc_t *p, sevent_t ev);
 
@@ -423,6 +360,7 @@ static sstate_t died(proc_t *p, int status)
         delay = p->delay * (0.8 + 0.4 * (double)rand() / RAND_MAX); /* jitter */
     }
     p->restarts++;
+    health_on_restart(s, p);
     if (p->restart_now)
         ts_info("%s stopped for restart (%s); restart %llu in %.2f s", p->name, why,
                 (unsigned long long)p->restarts, delay);
@@ -446,7 +384,7 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         break;
     case A_SPAWN:
         if (ev == E_RESTART) { /* someone looked at it: a fresh budget */
-            ts_info("restarting %s (was %s)", p->name, state_name[p->state]);
+            ts_info("restarting %s (was %s)", p->name, sup_state_name[p->state]);
             p->ncrashes = 0;
             p->delay = 0;
         }
@@ -584,7 +522,7 @@ static void json_str(ts_buf_t *b, const char *s)
     ts_buf_putc(b, '"');
 }
 
-static void status_json(sup_t *s, ts_buf_t *b)
+void sup_status_json(sup_t *s, ts_buf_t *b)
 {
     uint64_t now = ts_mono_ns();
     const char *keys[] = { "name", "role", "tstream", "infohash", "player_url", "output", "source", "tracker" };
@@ -598,6 +536,7 @@ static void status_json(sup_t *s, ts_buf_t *b)
         json_str(b, v);
         ts_buf_putc(b, ',');
     }
+    health_json(s, b);
     ts_buf_printf(b, "\"state_dir\":");
     json_str(b, s->inst.dir);
     ts_buf_printf(b, ",\"supervisor_pid\":%d,\"stages\":[", (int)getpid());
@@ -607,11 +546,12 @@ static void status_json(sup_t *s, ts_buf_t *b)
         ts_buf_printf(b, "%s{\"name\":", i ? "," : "");
         json_str(b, p->name);
         ts_buf_printf(b, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%llu", running ? p->pid : 0,
-                      state_name[p->state], (unsigned long long)p->restarts);
+                      sup_state_name[p->state], (unsigned long long)p->restarts);
         if (p->state == S_FAILED) {
             ts_buf_printf(b, ",\"reason\":");
             json_str(b, p->reason);
         }
+        health_stage_json(s, p, b); /* before uptime_s: tsctl status prints what follows it as counters */
         ts_buf_printf(b, ",\"uptime_s\":%.1f", running ? (double)(now - p->started_ns) / 1e9 : 0.0);
         for (int c = 0; c < p->ncounters; c++) {
             ts_buf_putc(b, ',');
@@ -663,6 +603,7 @@ static void dispatch_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts
             p->cval[i] = m->heartbeat->counters[i]->value;
             p->ncounters++;
         }
+        health_on_beat(s, p);
         if (m->type == TS__MSG_TYPE__MSG_READY && p->state == S_STARTING)
             dispatch_event(p, E_READY);
         break;
@@ -670,7 +611,7 @@ static void dispatch_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts
     case TS__MSG_TYPE__MSG_STATUS_REQ: {
         ts_buf_t b;
         ts_buf_init(&b);
-        status_json(s, &b);
+        sup_status_json(s, &b);
         ts_buf_putc(&b, 0);
         reply(s, peer, peer_len, TS__MSG_TYPE__MSG_STATUS_REP, b.err ? "{}" : (char *)b.data, 0);
         ts_buf_free(&b);
@@ -747,6 +688,23 @@ int supervise_main(int argc, char **argv)
         notify(s, "error: cannot bind %s (another supervisor running?)\n", s->ep_sup);
         return TS_EXIT_FAIL;
     }
+    /* Loopback ports for the status page and each stage's /metrics, kept in instance.conf so a
+     * restarted supervisor (and Prometheus) finds them where they were. */
+    int conf_changed = 0;
+    if (!inst_get(&s->inst, "status_http")) {
+        inst_set(&s->inst, "status_http", "127.0.0.1:%u", inst_free_port());
+        conf_changed = 1;
+    }
+    for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "metrics_%s", proc_table[i].name);
+        if ((strcmp(proc_table[i].role, "*") == 0 || strcmp(proc_table[i].role, role) == 0) && !inst_get(&s->inst, key)) {
+            inst_set(&s->inst, key, "127.0.0.1:%u", inst_free_port());
+            conf_changed = 1;
+        }
+    }
+    if (conf_changed && inst_save(&s->inst) < 0)
+        ts_warn("cannot record the metrics ports in %s/instance.conf", s->inst.dir);
     char pidpath[600];
     snprintf(pidpath, sizeof pidpath, "%s/supervisor.pid", s->inst.dir);
     FILE *pf = fopen(pidpath, "w");
@@ -778,6 +736,9 @@ int supervise_main(int argc, char **argv)
         p->child.data = p->timer.data = p->logio.data = p;
         ev_io_start(s->loop, &p->logio);
     }
+    char herr[512];
+    if (health_new(s, herr, sizeof herr) < 0)
+        ts_warn("%s: running without the status page and supervisor metrics", herr); /* the stream matters more */
     ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
     s->watchdog.data = s;
     ev_timer_start(s->loop, &s->watchdog);
@@ -814,6 +775,7 @@ int supervise_main(int argc, char **argv)
         logfile_destroy(&s->procs[i].log);
     }
     unlink(pidpath);
+    health_destroy(s);
     ts_bus_destroy(&s->bus);
     zmq_ctx_term(zctx);
     ts_info("stopped");
