@@ -385,6 +385,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->edge = x.edge;
             p->has_edge = 1;
             p->rap = x.rap;
+            p->has_rap = 1;
         }
     } else if (m->ext_id == PEX_EXT_ID) {
         /* Peer exchange: once joined, a viewer finds peers without the tracker. */
@@ -408,8 +409,9 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->edge = edge;
             p->has_edge = 1;
         }
-        if (rap > p->rap)
+        if (rap > p->rap || !p->has_rap)
             p->rap = rap;
+        p->has_rap = 1;
     }
     if (!sw->is_source && !sw->hooked)
         swarm_consider_hook(sw);
@@ -589,7 +591,9 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
     {
         /* Read the index against our own edge once we have one: against the peer's claimed edge,
          * a stream of HAVEs could walk its edge (and our picker) arbitrarily far ahead. */
-        uint64_t ref = sw->has_edge ? sw->edge : (p->has_edge ? p->edge : m->index);
+        if (!sw->has_edge && !p->has_edge)
+            break; /* no edge to read the index against (it sends ts_live before the HAVE it needs) */
+        uint64_t ref = sw->has_edge ? sw->edge : p->edge;
         uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
         if (peer_has(p, seq))
             peer_junk(p, "repeated have");
@@ -807,10 +811,11 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
 static void have_to(peer_t *p, uint64_t seq, int rap_changed)
 {
     swarm_t *sw = p->sw;
-    if (!peer_has(p, seq))
-        ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
+    /* ts_live first: a peer that knows no edge yet could not place the HAVE's index. */
     if (rap_changed && p->live_id)
         ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+    if (!peer_has(p, seq))
+        ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
 }
 
 /* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later

@@ -161,7 +161,9 @@ void swarm_consider_hook(swarm_t *sw)
             continue;
         if (p->edge > edge)
             edge = p->edge;
-        if (p->rap > p->edge)
+        /* A HAVE tells where a peer is, not where a player can start: only a stated claim counts
+         * (else a HAVE arriving before the broadcaster's ts_live would hook us in at seq 0). */
+        if (!p->has_rap || p->rap > p->edge)
             continue;
         if (!found || p->rap > best) {
             second = found ? best : p->rap;

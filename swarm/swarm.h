@@ -61,7 +61,7 @@ struct peer {
     uint8_t pex_id;          /* its id for ut_pex, 0 = none */
     uint64_t pex_ns;         /* when we last sent it our peers */
     int am_choking, am_interested, peer_choking, peer_interested;
-    int has_edge;
+    int has_edge, has_rap;   /* has_rap: it told us its newest random-access point (handshake, ts_live) */
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
     int nreq;                /* our requests outstanding to it */

@@ -319,12 +319,28 @@ int health_new(sup_t *s, char *err, size_t errlen)
         return ts_err(err, errlen, "out of memory");
     const char *wd = getenv("TS_WEB_DIR");
     snprintf(h->web_dir, sizeof h->web_dir, "%s", wd && *wd ? wd : TS_WEB_DIR_DEFAULT);
+    /* The port is kept in instance.conf so a restarted supervisor serves where it did; the
+     * first time (or if another process took it since) the kernel picks one: binding port 0 is
+     * atomic, where probing for a free port and binding it later races other processes. */
     const char *addr = inst_get(&s->inst, "status_http");
     char e[256];
-    if (add_metrics(s, h) < 0 || !(h->http = ts_httpd_new(s->loop, addr, e, sizeof e))) {
+    if (add_metrics(s, h) < 0) {
         ts_metrics_destroy(&h->reg);
         free(h);
-        return ts_err(err, errlen, "status page on %s: %s", addr ? addr : "127.0.0.1:0", e);
+        return ts_err(err, errlen, "supervisor metrics");
+    }
+    if (!addr || !(h->http = ts_httpd_new(s->loop, addr, e, sizeof e))) {
+        if (addr)
+            ts_warn("status page: %s: %s; taking another port", addr, e);
+        if (!(h->http = ts_httpd_new(s->loop, "127.0.0.1:0", e, sizeof e))) {
+            ts_metrics_destroy(&h->reg);
+            free(h);
+            return ts_err(err, errlen, "status page: %s", e);
+        }
+        inst_set(&s->inst, "status_http", "127.0.0.1:%u", ts_httpd_port(h->http));
+        if (inst_save(&s->inst) < 0)
+            ts_warn("cannot record the status page's port in %s/instance.conf", s->inst.dir);
+        addr = NULL;
     }
     if (addr && strncmp(addr, "127.0.0.1:", 10) != 0 && strncmp(addr, "0.0.0.0:", 8) != 0 && addr[0] != ':')
         snprintf(h->url, sizeof h->url, "http://%s/", addr);

@@ -688,23 +688,6 @@ int supervise_main(int argc, char **argv)
         notify(s, "error: cannot bind %s (another supervisor running?)\n", s->ep_sup);
         return TS_EXIT_FAIL;
     }
-    /* Loopback ports for the status page and each stage's /metrics, kept in instance.conf so a
-     * restarted supervisor (and Prometheus) finds them where they were. */
-    int conf_changed = 0;
-    if (!inst_get(&s->inst, "status_http")) {
-        inst_set(&s->inst, "status_http", "127.0.0.1:%u", inst_free_port());
-        conf_changed = 1;
-    }
-    for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "metrics_%s", proc_table[i].name);
-        if ((strcmp(proc_table[i].role, "*") == 0 || strcmp(proc_table[i].role, role) == 0) && !inst_get(&s->inst, key)) {
-            inst_set(&s->inst, key, "127.0.0.1:%u", inst_free_port());
-            conf_changed = 1;
-        }
-    }
-    if (conf_changed && inst_save(&s->inst) < 0)
-        ts_warn("cannot record the metrics ports in %s/instance.conf", s->inst.dir);
     char pidpath[600];
     snprintf(pidpath, sizeof pidpath, "%s/supervisor.pid", s->inst.dir);
     FILE *pf = fopen(pidpath, "w");
