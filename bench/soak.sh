@@ -109,7 +109,7 @@ if [ "$lead" -gt 0 ]; then
   follow="$follow --lead $((lead * payload))"
 fi
 "$TSCTL" start soak --source "pipe:exec $work/bin/ts-pattern gen --bytes $total --rate $gen_bps --wait $work/go --hold$follow" \
-  --bitrate "$nominal" --window 2 --piece-size "$ps" > start.out
+  --bitrate "$nominal" --window 2 --piece-size "$ps" --wait-data 0 > start.out
 for i in $(seq 1 "$viewers"); do
   ( set +e
     "$TSCTL" watch soak.tstream --name "v$i" --output - 2> "watch$i.err" \

@@ -31,6 +31,8 @@
 #define OUT_RING 1024
 #define MAX_BPS 10000000000ull /* 10 Gbit/s: far above any live stream, keeps pacing math exact */
 #define WAIT_S 10.0            /* no subscriber this long: the signer is down too, start without it */
+#define IDLE_REPEAT_S 60       /* a source still silent: warn again this often */
+#define IDLE_SPEC_MAX 120      /* characters of the source spec quoted in a warning */
 
 typedef struct {
     const char *source, *out, *state_dir, *instance, *supervisor, *curve;
@@ -45,7 +47,7 @@ typedef struct {
     ts_tscut_t *cut;
     ts_seqstore_t *seqs;
     ts_source_t *src;
-    ev_timer fill, wait;
+    ev_timer fill, wait, idle;
     int exit_code, dead;
     int started;          /* the source runs: where to start has been decided */
     int resumed;          /* this run continues pieces published before (a previous ingest's) */
@@ -53,10 +55,13 @@ typedef struct {
     uint64_t last_seq;
     uint64_t src_off;     /* source offset where the next piece's payload starts */
     int discont_next;     /* flag the next piece DISCONT */
+    int src_ended;        /* the source ended for good (a file or stdin at its end): no idle warnings */
+    uint64_t last_byte_ns; /* when the source last gave a byte (or started) */
+    uint64_t next_warn_s;  /* warn when it has been silent this long */
     /* piece clock: wall time at the anchor plus monotonic time since, never below next_ts */
     uint64_t anchor_wall_us, anchor_mono_ns, next_ts;
     /* heartbeat counters */
-    uint64_t seq, pieces_out, bytes_in, source_restarts, rap_pieces;
+    uint64_t seq, pieces_out, bytes_in, source_restarts, rap_pieces, source_idle_s;
 } ingest_t;
 
 static void usage(FILE *f)
@@ -79,8 +84,11 @@ static void usage(FILE *f)
             "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/ingest.secret, DIR/*.pub)\n"
             "  --help              this text\n"
             "\n"
-            "Exit codes: 0 stopped, %d bad arguments, %d unusable source file or state, %d system failure.\n",
-            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_USAGE, TS_EXIT_CONFIG, TS_EXIT_FAIL);
+            "A source that sends nothing is waited for: a warning after %d s without data, then every %d s.\n"
+            "Exit codes: 0 stopped, %d bad arguments, %d unusable (missing, unreadable or empty) source\n"
+            "file or state, %d system failure.\n",
+            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE,
+            TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -233,7 +241,8 @@ static void on_piece(const uint8_t *data, size_t len, uint32_t flags, void *arg)
     }
     g->has_last = 1;
     g->last_seq = seq;
-    g->pieces_out++;
+    if (g->pieces_out++ == 0)
+        ts_stage_beat(g->stage); /* `tsctl start` waits for the first piece: do not keep it a second */
     if (flags & TS_PIECE_RAP)
         g->rap_pieces++;
     ts_debug("piece %llu: %zu bytes%s%s", (unsigned long long)seq, len, flags & TS_PIECE_RAP ? " rap" : "",
@@ -266,8 +275,14 @@ static void on_data(const uint8_t *buf, size_t len, void *arg)
     ingest_t *g = arg;
     if (g->dead)
         return;
+    uint64_t now = ts_mono_ns();
+    if (g->next_warn_s > TS_SOURCE_IDLE_WARN_S)
+        ts_info("data from the source again, after %.0f s of silence", (double)(now - g->last_byte_ns) / 1e9);
+    g->last_byte_ns = now;
+    g->source_idle_s = 0;
+    g->next_warn_s = TS_SOURCE_IDLE_WARN_S;
     g->bytes_in += len;
-    if (ts_tscut_feed(g->cut, buf, len, ts_mono_ns()) < 0) {
+    if (ts_tscut_feed(g->cut, buf, len, now) < 0) {
         ts_error("out of memory buffering the source");
         fatal(g, TS_EXIT_FAIL);
         return;
@@ -280,9 +295,29 @@ static void on_ended(int restarting, void *arg)
     ingest_t *g = arg;
     ts_tscut_flush(g->cut, ts_mono_ns()); /* the stream's tail goes out now, not at the next run */
     arm_fill(g);
-    if (!restarting)
+    if (!restarting) {
+        g->src_ended = 1; /* said here, once; waiting is pointless */
         ts_info("end of stream after %llu bytes, %llu pieces", (unsigned long long)g->bytes_in,
                 (unsigned long long)g->pieces_out);
+    }
+}
+
+/* Every second: how long the source has been silent (status counter source_idle_s); past
+ * TS_SOURCE_IDLE_WARN_S a warning, repeated every IDLE_REPEAT_S while it lasts. A live source may
+ * come later (a camera not on yet, an encoder restarting), so ingest keeps waiting. */
+static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ingest_t *g = w->data;
+    g->source_idle_s = (ts_mono_ns() - g->last_byte_ns) / 1000000000u;
+    if (g->src_ended || g->source_idle_s < g->next_warn_s)
+        return;
+    const char *spec = g->o->source;
+    int cut = strlen(spec) > IDLE_SPEC_MAX;
+    ts_warn("no data from the source for %llu s (%.*s%s; %llu restarts of it): still waiting for it, the "
+            "broadcast stays up",
+            (unsigned long long)g->source_idle_s, IDLE_SPEC_MAX, spec, cut ? "..." : "",
+            (unsigned long long)g->source_restarts);
+    g->next_warn_s = g->source_idle_s + IDLE_REPEAT_S;
 }
 
 static void on_restarted(void *arg)
@@ -300,6 +335,7 @@ static void on_stop(void *arg)
 {
     ingest_t *g = arg;
     ev_timer_stop(g->loop, &g->wait);
+    ev_timer_stop(g->loop, &g->idle);
     if (g->src)
         ts_source_stop(g->src);
 }
@@ -352,6 +388,11 @@ static void begin(ingest_t *g, const Ts__Subscribe *have)
             return;
         }
         arm_fill(g);
+    }
+    if (!g->started) {
+        g->last_byte_ns = ts_mono_ns(); /* silence counts from here */
+        g->next_warn_s = TS_SOURCE_IDLE_WARN_S;
+        ev_timer_start(g->loop, &g->idle);
     }
     g->started = 1;
     uint64_t at = off;
@@ -458,6 +499,8 @@ int main(int argc, char **argv)
     g.fill.data = &g;
     ev_timer_init(&g.wait, on_wait, WAIT_S, 0.);
     g.wait.data = &g;
+    ev_timer_init(&g.idle, on_idle, 1., 1.);
+    g.idle.data = &g;
     if (!(g.out = ts_outlink_new(g.loop, zctx, o.out, OUT_RING, NULL, NULL, NULL))) {
         ts_error("cannot serve pieces on %s", o.out);
         code = TS_EXIT_FAIL;
@@ -473,6 +516,7 @@ int main(int argc, char **argv)
     ts_stage_counter(g.stage, "bytes_in", &g.bytes_in);
     ts_stage_counter(g.stage, "source_restarts", &g.source_restarts);
     ts_stage_counter(g.stage, "rap_pieces", &g.rap_pieces);
+    ts_stage_counter(g.stage, "source_idle_s", &g.source_idle_s);
     ts_stage_on_stop(g.stage, on_stop, &g);
     ts_info("serving pieces of up to %llu bytes (payload %llu) on %s; waiting for the signer to say where to "
             "start (else seq %llu)",
@@ -491,6 +535,7 @@ int main(int argc, char **argv)
 out:
     ev_timer_stop(g.loop, &g.fill);
     ev_timer_stop(g.loop, &g.wait);
+    ev_timer_stop(g.loop, &g.idle);
     ts_source_destroy(&g.src); /* kills a command's process group */
     ts_outlink_destroy(&g.out);
     ts_tscut_destroy(&g.cut);

@@ -64,6 +64,12 @@ int ts_source_check(const char *spec, int *code, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read %s: %s", spec, strerror(bad));
         return -1;
     }
+    /* A regular file is all the stream there will be: empty, it would broadcast nothing forever.
+     * (A FIFO or device is a live source and may be empty for now.) */
+    if (S_ISREG(st.st_mode) && st.st_size == 0) {
+        snprintf(err, errlen, "the file is empty, nothing to broadcast");
+        return -1;
+    }
     return 0;
 }
 

@@ -26,8 +26,9 @@ ts_source_kind_t ts_source_kind(const char *spec);
 /* The command behind "testsrc". */
 const char *ts_source_testsrc_cmd(void);
 
-/* What can be checked before starting: the file opens and is not a directory, a command is
- * given. 0, or -1 with a reason in err and in *code a TS_EXIT_* value. */
+/* What can be checked before starting: the file opens, is not a directory and, if a regular
+ * file, not empty; a command is given. 0, or -1 with a reason in err and in *code a TS_EXIT_*
+ * value. */
 int ts_source_check(const char *spec, int *code, char *err, size_t errlen);
 /* Open (file), spawn (pipe, testsrc) or start connecting (http). bps paces a file source and is
  * ignored otherwise. *offset: the byte to start at (a resume); on return, where the source does

@@ -132,6 +132,8 @@ void ts_stage_ready(ts_stage_t *st)
     send_beat(st, TS__MSG_TYPE__MSG_READY);
 }
 
+void ts_stage_beat(ts_stage_t *st) { send_beat(st, TS__MSG_TYPE__MSG_HEARTBEAT); }
+
 void ts_stage_on_stop(ts_stage_t *st, void (*fn)(void *arg), void *arg)
 {
     st->on_stop = fn;

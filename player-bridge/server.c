@@ -97,6 +97,12 @@ static int client_push(client_t *cl, ts_chunk_t *c)
     if (cl->q.bytes + c->len > SERVER_MAX_QUEUE) {
         ts_warn("client %s is not keeping up (%zu bytes queued): dropping it", cl->addr, cl->q.bytes);
         cl->srv->stats.clients_dropped++;
+        /* Reset, not close: a plain close leaves what the kernel still holds for it (megabytes)
+         * in an orphan socket that lives as long as the client answers zero-window probes, so a
+         * client that stalls, is dropped and reconnects would pin that much kernel memory each
+         * time. What it has not read is of no use to it anyway. */
+        struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+        setsockopt(cl->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
         client_close(cl, "too slow");
         return -1;
     }

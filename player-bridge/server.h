@@ -7,8 +7,9 @@
  *   malformed or over TS_HTTP_MAX_HEAD  400.   more than SERVER_MAX_STREAMS players  503.
  * Every response says Connection: close and Access-Control-Allow-Origin: *.
  *
- * A player whose queue passes 16 MiB is dropped; a connection that has not sent a whole request
- * after 10 s is closed; so one bad client costs the others nothing. */
+ * A player whose queue passes 16 MiB is dropped (its connection reset, so the kernel keeps nothing
+ * for it either); a connection that has not sent a whole request after 10 s is closed; so one bad
+ * client costs the others nothing. */
 #ifndef TS_SERVER_H
 #define TS_SERVER_H
 #include "chunk.h"

@@ -1,4 +1,5 @@
 #include "instance.h"
+#include "ts_exit.h"
 #include "ts_msg.h"
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -280,8 +281,9 @@ pid_t inst_supervisor_pid(const char *dir)
     return strncmp(buf, "tsctl", 5) == 0 ? (pid_t)pid : 0;
 }
 
-int inst_spawn_supervisor(const char *dir, int timeout_s, char *err, size_t errlen)
+int inst_spawn_supervisor(const char *dir, int timeout_s, int *code, char *err, size_t errlen)
 {
+    *code = TS_EXIT_FAIL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -319,8 +321,9 @@ int inst_spawn_supervisor(const char *dir, int timeout_s, char *err, size_t errl
     }
     close(fds[1]);
     waitpid(pid, NULL, 0);
-    /* The supervisor writes "ready\n" or "error: ...\n", then closes. */
-    char buf[1024];
+    /* The supervisor writes "ready\n", "error: ...\n" or "error CODE: ...\n" (a stage's exit code
+     * 100 or 101), then closes. */
+    char buf[1024], *p;
     size_t got = 0;
     struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
     time_t end = time(NULL) + timeout_s;
@@ -342,8 +345,13 @@ int inst_spawn_supervisor(const char *dir, int timeout_s, char *err, size_t errl
     buf[strcspn(buf, "\n")] = 0;
     if (got == 0)
         snprintf(err, errlen, "the supervisor did not report ready within %d s (see %s)", timeout_s, logdir);
-    else
-        snprintf(err, errlen, "%s", strncmp(buf, "error: ", 7) == 0 ? buf + 7 : buf);
+    else if (strncmp(buf, "error", 5) == 0 && (p = strstr(buf, ": "))) {
+        int c = atoi(buf + 5);
+        if (c == TS_EXIT_USAGE || c == TS_EXIT_CONFIG)
+            *code = c;
+        snprintf(err, errlen, "%s", p + 2);
+    } else
+        snprintf(err, errlen, "%s", buf);
     return -1;
 }
 
@@ -420,4 +428,74 @@ int inst_stop(const char *dir, int timeout_s)
         return 0;
     kill(pid, SIGKILL);
     return wait_gone(pid, 2000);
+}
+
+/* ------------------------------------------------------------------ status JSON */
+
+const char *inst_json_find(const char *p, const char *key, char *out, size_t len)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *s = strstr(p, pat);
+    if (!s) {
+        snprintf(out, len, "-");
+        return NULL;
+    }
+    s += strlen(pat);
+    size_t i = 0;
+    if (*s == '"') {
+        for (s++; *s && *s != '"' && i < len - 1; s++) {
+            if (*s == '\\' && s[1])
+                s++;
+            out[i++] = *s;
+        }
+    } else {
+        while (*s && *s != ',' && *s != '}' && i < len - 1)
+            out[i++] = *s++;
+    }
+    out[i] = 0;
+    return s;
+}
+
+const char *inst_json_obj_end(const char *p)
+{
+    int depth = 0, str = 0;
+    for (; *p; p++) {
+        if (str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                str = 0;
+        } else if (*p == '"')
+            str = 1;
+        else if (*p == '{')
+            depth++;
+        else if (*p == '}' && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
+int inst_stage_counter(const char *dir, const char *stage, const char *name, long long *value)
+{
+    char *reply = NULL, pat[96], val[32];
+    if (inst_request(dir, TS__MSG_TYPE__MSG_STATUS_REQ, NULL, 1000, &reply, NULL) < 0)
+        return -1;
+    int rc = -1;
+    const char *stages = strstr(reply, "\"stages\":[");
+    snprintf(pat, sizeof pat, "{\"name\":\"%s\"", stage);
+    const char *p = stages ? strstr(stages, pat) : NULL;
+    const char *end = p ? inst_json_obj_end(p) : NULL;
+    if (end) {
+        /* Read the counter inside this stage's object only. */
+        char *obj = strndup(p, (size_t)(end - p + 1));
+        char *num;
+        if (obj && inst_json_find(obj, name, val, sizeof val)) {
+            *value = strtoll(val, &num, 10);
+            rc = num != val && *num == 0 ? 0 : -1;
+        }
+        free(obj);
+    }
+    free(reply);
+    return rc;
 }

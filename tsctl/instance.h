@@ -45,10 +45,20 @@ int inst_each(int (*fn)(const char *name, const char *dir, void *arg), void *arg
 /* Supervisor pid from DIR/supervisor.pid if that process is alive, else 0. */
 pid_t inst_supervisor_pid(const char *dir);
 /* Start `tsctl supervise DIR` in the background and wait until it reports every stage ready.
- * 0 on ready; -1 with the supervisor's reason in err. */
-int inst_spawn_supervisor(const char *dir, int timeout_s, char *err, size_t errlen);
+ * 0 on ready; -1 with the supervisor's reason in err and in *code the exit code to report: the
+ * failed stage's own if it was TS_EXIT_USAGE or TS_EXIT_CONFIG, else TS_EXIT_FAIL. */
+int inst_spawn_supervisor(const char *dir, int timeout_s, int *code, char *err, size_t errlen);
 /* One request/reply with the supervisor. type is a Ts__MsgType; text may be NULL. Reply text malloc'd. */
 int inst_request(const char *dir, int type, const char *text, int timeout_ms, char **reply, int *code);
 /* Ask the supervisor to stop and wait for it to exit (SIGTERM, then SIGKILL, if it does not answer). */
 int inst_stop(const char *dir, int timeout_s);
+
+/* The supervisor's status JSON (flat, written by supervise.c), read without a JSON library. */
+/* The value of "key" at or after p, unquoted, into out ("-" if absent: then NULL). Returns where it ends. */
+const char *inst_json_find(const char *p, const char *key, char *out, size_t len);
+/* End ('}') of the JSON object starting at p ('{'), skipping strings (a reason may hold braces). */
+const char *inst_json_obj_end(const char *p);
+/* A counter of one stage of the running instance in dir: 0 with *value, or -1 (no answer, no such
+ * stage or counter yet). */
+int inst_stage_counter(const char *dir, const char *stage, const char *name, long long *value);
 #endif

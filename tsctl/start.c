@@ -4,6 +4,8 @@
 #include "ts_buf.h"
 #include "ts_exit.h"
 #include "ts_metainfo.h"
+#include "ts_stage.h"
+#include "ts_time.h"
 #include "ts_units.h"
 #include "tsctl.h"
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TRAILER_LEN 88 /* docs/PROTOCOL.md: bytes of every piece that are not payload */
@@ -23,7 +26,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tsctl start NAME --source SRC [--bitrate RATE] [--piece-size BYTES] [--window SECONDS]\n"
             "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
-            "                   [--state-dir DIR]\n"
+            "                   [--state-dir DIR] [--wait-data SECONDS]\n"
             "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
             "  --source SRC        a file (paced at --bitrate), - (stdin), pipe:COMMAND, http(s)://URL,\n"
             "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
@@ -34,7 +37,25 @@ static void usage(FILE *f)
             "  --tracker URL       announce to this tracker instead of the embedded one\n"
             "  --announce-host IP  address viewers reach this broadcaster at (default 127.0.0.1)\n"
             "  --max-upload RATE   cap on the broadcaster's upload, bits per second (default: none)\n"
-            "  --state-dir DIR     key and state directory (default: $XDG_STATE_HOME/tstream/NAME)\n");
+            "  --state-dir DIR     key and state directory (default: $XDG_STATE_HOME/tstream/NAME)\n"
+            "  --wait-data SECONDS once running, wait this long for the source's first piece (default %d;\n"
+            "                      0: do not wait). None: a warning, exit code %d, the broadcast stays up.\n",
+            TS_SOURCE_IDLE_WARN_S, TS_EXIT_NODATA);
+}
+
+/* Wait until ingest has cut its first piece (it reports it at once), at most secs. 0 if it did. */
+static int wait_first_piece(const char *dir, double secs)
+{
+    uint64_t end = ts_mono_ns() + (uint64_t)(secs * 1e9);
+    for (;;) {
+        long long pieces;
+        if (inst_stage_counter(dir, "ingest", "pieces_out", &pieces) == 0 && pieces > 0)
+            return 0;
+        if (ts_mono_ns() >= end)
+            return -1;
+        struct timespec ts = { 0, 100 * 1000000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Run argv, capture the first line of its stdout. */
@@ -71,7 +92,7 @@ int start_main(int argc, char **argv)
 {
     const char *source = NULL, *bitrate_s = NULL, *piece_s = NULL, *tracker = NULL, *state_dir = NULL;
     const char *announce_host = "127.0.0.1";
-    double window_s = 60;
+    double window_s = 60, wait_data = TS_SOURCE_IDLE_WARN_S;
     uint64_t max_upload = 0;
     uint16_t port = 0;
     static const struct option opts[] = {
@@ -79,8 +100,8 @@ int start_main(int argc, char **argv)
         { "piece-size", required_argument, 0, 'p' }, { "window", required_argument, 0, 'w' },
         { "port", required_argument, 0, 'P' },       { "tracker", required_argument, 0, 't' },
         { "state-dir", required_argument, 0, 'd' },  { "announce-host", required_argument, 0, 'a' },
-        { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        { "max-upload", required_argument, 0, 'u' }, { "wait-data", required_argument, 0, 'W' },
+        { "help", no_argument, 0, 'h' },             { 0, 0, 0, 0 },
     };
     int c;
     char host[64];
@@ -112,6 +133,15 @@ int start_main(int argc, char **argv)
                 return TS_EXIT_USAGE;
             }
             break;
+        case 'W': {
+            char *end;
+            wait_data = strtod(optarg, &end);
+            if (end == optarg || *end || !(wait_data >= 0 && wait_data <= 3600)) {
+                fprintf(stderr, "tsctl start: bad --wait-data '%s' (seconds, 0..3600)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
+        }
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -254,13 +284,25 @@ int start_main(int argc, char **argv)
         return TS_EXIT_FAIL;
     }
     ts_metainfo_free(&m);
-    if (inst_spawn_supervisor(dir, 30, err, sizeof err) < 0) {
+    int code;
+    if (inst_spawn_supervisor(dir, 30, &code, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl start: %s failed to start: %s\n", name, err);
         inst_stop(dir, 5);
-        return TS_EXIT_FAIL;
+        return code;
     }
     inst_register(name, dir);
     printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  state:    %s\n", name, pub, ih,
            inst_get(&in, "tracker"), dir);
+    fflush(stdout);
+    /* Ready stages do not mean a stream: a camera not on yet, a command that writes nothing. The
+     * broadcast keeps waiting for it (a live source may come later), but the operator hears now. */
+    if (wait_data > 0 && wait_first_piece(dir, wait_data) < 0) {
+        fprintf(stderr,
+                "tsctl start: warning: broadcast %s is running, but its source has sent no data in %g s: %s\n"
+                "  It keeps waiting for the source; viewers get the stream once data comes.\n"
+                "  See `tsctl logs %s ingest`; stop the broadcast with `tsctl stop %s`.\n",
+                name, wait_data, src, name, name);
+        return TS_EXIT_NODATA;
+    }
     return TS_EXIT_OK;
 }

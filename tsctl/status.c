@@ -2,6 +2,7 @@
 #include "instance.h"
 #include "ts_exit.h"
 #include "ts_msg.h"
+#include "ts_stage.h"
 #include "tsctl.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,57 +12,11 @@ typedef struct {
     int json, count;
 } status_ctx_t;
 
-/* Minimal reader for the supervisor's own flat JSON: the value of "key" after position p. */
-static const char *jfind(const char *p, const char *key, char *out, size_t len)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *s = strstr(p, pat);
-    if (!s) {
-        snprintf(out, len, "-");
-        return NULL;
-    }
-    s += strlen(pat);
-    size_t i = 0;
-    if (*s == '"') {
-        for (s++; *s && *s != '"' && i < len - 1; s++) {
-            if (*s == '\\' && s[1])
-                s++;
-            out[i++] = *s;
-        }
-    } else {
-        while (*s && *s != ',' && *s != '}' && i < len - 1)
-            out[i++] = *s++;
-    }
-    out[i] = 0;
-    return s;
-}
-
-/* End of the JSON object starting at p ('{'), skipping strings: a reason may hold braces. */
-static const char *obj_end(const char *p)
-{
-    int depth = 0, str = 0;
-    for (; *p; p++) {
-        if (str) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
-                str = 0;
-        } else if (*p == '"')
-            str = 1;
-        else if (*p == '{')
-            depth++;
-        else if (*p == '}' && --depth == 0)
-            return p;
-    }
-    return NULL;
-}
-
 static double num(const char *json, const char *key, int *ok)
 {
     char v[64];
     const char *s = strstr(json, "\"stages\":[");
-    const char *at = jfind(json, key, v, sizeof v);
+    const char *at = inst_json_find(json, key, v, sizeof v);
     *ok = at && (!s || at < s) && strcmp(v, "null") != 0; /* instance-level only */
     return *ok ? atof(v) : 0;
 }
@@ -90,30 +45,30 @@ static void print_health(const char *json)
     if (ok)
         printf(" · restarts in the last hour %.0f", r);
     char url[128];
-    jfind(json, "status_url", url, sizeof url);
+    inst_json_find(json, "status_url", url, sizeof url);
     printf("\n%s%s%s", strcmp(url, "-") ? "  page:     " : "", strcmp(url, "-") ? url : "", strcmp(url, "-") ? "\n" : "");
 }
 
 static void print_table(const char *name, const char *json)
 {
     char role[32], ih[64], url[256];
-    jfind(json, "role", role, sizeof role);
-    jfind(json, "infohash", ih, sizeof ih);
-    jfind(json, "player_url", url, sizeof url);
+    inst_json_find(json, "role", role, sizeof role);
+    inst_json_find(json, "infohash", ih, sizeof ih);
+    inst_json_find(json, "player_url", url, sizeof url);
     printf("%s  (%s)  infohash %s%s%s\n", name, role, ih, strcmp(url, "-") ? "  player " : "", strcmp(url, "-") ? url : "");
     print_health(json);
     printf("  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
     const char *p = strstr(json, "\"stages\":[");
     while (p && (p = strstr(p, "{\"name\":"))) {
-        const char *end = obj_end(p);
+        const char *end = inst_json_obj_end(p);
         if (!end)
             break;
         char stage[64], pid[16], state[16], restarts[16], up[16], reason[700];
-        jfind(p, "name", stage, sizeof stage);
-        jfind(p, "pid", pid, sizeof pid);
-        jfind(p, "state", state, sizeof state);
-        jfind(p, "restarts", restarts, sizeof restarts);
-        jfind(p, "uptime_s", up, sizeof up);
+        inst_json_find(p, "name", stage, sizeof stage);
+        inst_json_find(p, "pid", pid, sizeof pid);
+        inst_json_find(p, "state", state, sizeof state);
+        inst_json_find(p, "restarts", restarts, sizeof restarts);
+        inst_json_find(p, "uptime_s", up, sizeof up);
         printf("  %-14s %8s %-9s %8s %9s  ", stage, pid, state, restarts, up);
         /* Everything after uptime_s is the stage's own counters. */
         const char *c = strstr(p, "\"uptime_s\":");
@@ -132,10 +87,15 @@ static void print_table(const char *name, const char *json)
         putchar('\n');
         const char *r = strstr(p, "\"reason\":");
         if (strcmp(state, "failed") == 0 && r && r < end) {
-            jfind(r, "reason", reason, sizeof reason);
+            inst_json_find(r, "reason", reason, sizeof reason);
             printf("  !! %s FAILED: %s\n     (tsctl logs %s %s; tsctl restart %s %s)\n", stage, reason, name, stage,
                    name, stage);
         }
+        const char *idle = strstr(p, "\"source_idle_s\":");
+        long long idle_s = idle && idle < end ? atoll(strchr(idle, ':') + 1) : 0;
+        if (idle_s >= TS_SOURCE_IDLE_WARN_S)
+            printf("  !! no data from the source for %lld s; ingest keeps waiting for it (tsctl logs %s ingest)\n",
+                   idle_s, name);
         p = end;
     }
 }

@@ -346,7 +346,8 @@ static sstate_t died(proc_t *p, int status)
                  p->reason, inst_get(&s->inst, "name"), p->name);
         ts_error("%s", msg);
         stage_note(p, TS_LOG_ERROR, msg);
-        notify(s, "error: stage %s failed (%s): %s\n", p->name, why, last);
+        /* A stage's own "do not restart me" code is also what `tsctl start` / `watch` exit with. */
+        notify(s, "error %d: stage %s failed (%s): %s\n", config ? code : TS_EXIT_FAIL, p->name, why, last);
         return S_FAILED;
     }
     double delay;

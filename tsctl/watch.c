@@ -321,10 +321,11 @@ static int viewer_main(int argc, char **argv, int seed)
         fprintf(stderr, "tsctl watch: cannot write %s/instance.conf\n", dir);
         return TS_EXIT_FAIL;
     }
-    if (inst_spawn_supervisor(dir, 30, err, sizeof err) < 0) {
+    int code;
+    if (inst_spawn_supervisor(dir, 30, &code, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl watch: viewer %s failed to start: %s\n", name, err);
         inst_stop(dir, 5);
-        return TS_EXIT_FAIL;
+        return code;
     }
     inst_register(name, dir);
     char spath[200];

@@ -2,15 +2,6 @@
 # Wrong arguments, missing files and a taken port get a clear message and a documented exit code.
 . "$(dirname "$0")/common.bash"
 
-expect() { # CODE PATTERN COMMAND...
-  local code=$1 pat=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code: $out"
-  echo "$out" | grep -qi -- "$pat" || fail "'$*' said '$out', expected '$pat'"
-  say "ok: $* -> $rc"
-}
-
 expect 100 "usage" "$TSCTL"
 expect 100 "unknown command" "$TSCTL" frobnicate
 expect 0 "usage" "$TSCTL" --help
@@ -31,12 +22,13 @@ for stage in ts-ingest ts-signer ts-swarm ts-player-bridge; do
   expect 100 "usage" "$TS_BIN/$stage" --no-such-option
 done
 
-# A port that is taken fails the start with the stage's own reason, and leaves nothing running.
+# A port that is taken fails the start with the stage's own reason and exit code (101: the swarm
+# will not restart), and leaves nothing running.
 /usr/bin/python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' > port.txt &
 holder=$!
 wait_for 10 test -s port.txt
 port=$(cat port.txt)
-expect 111 "stage swarm failed.*Address already in use" "$TSCTL" start busy --source testsrc --port "$port"
+expect 101 "stage swarm failed.*Address already in use" "$TSCTL" start busy --source testsrc --port "$port"
 kill $holder
 pgrep -f "instance busy" && fail "stages of a failed start are still running"
 say "PASS"

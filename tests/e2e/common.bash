@@ -31,6 +31,16 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 say() { echo "[$(date +%T)] $*"; }
 
+# COMMAND must exit with CODE, and its output (stdout and stderr) match PATTERN (grep -i).
+expect() { # CODE PATTERN COMMAND...
+  local code=$1 pat=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code: $out"
+  echo "$out" | grep -qi -- "$pat" || fail "'$*' said '$out', expected '$pat'"
+  say "ok: $* -> $rc"
+}
+
 # Wait until COMMAND succeeds, at most SECONDS.
 wait_for() {
   local secs=$1; shift
@@ -42,14 +52,15 @@ wait_for() {
 }
 
 # The 2 Mbit/s CBR MPEG-TS test stream (ffmpeg lavfi), DURATION seconds, written to stdout in real time.
-testsrc_cmd() {
-  echo "ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 -t $1 -c:v libx264 -preset veryfast -tune zerolatency -b:v 1800k -minrate 1800k -maxrate 1800k -bufsize 900k -x264-params nal-hrd=cbr -g 50 -pix_fmt yuv420p -c:a mp2 -b:a 128k -f mpegts -muxrate 2000k pipe:1"
+# MUXRATE (default 2000k) pads the same video and audio to a higher constant rate.
+testsrc_cmd() { # DURATION [MUXRATE]
+  echo "ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=frequency=1000:sample_rate=48000 -t $1 -c:v libx264 -preset veryfast -tune zerolatency -b:v 1800k -minrate 1800k -maxrate 1800k -bufsize 900k -x264-params nal-hrd=cbr -g 50 -pix_fmt yuv420p -c:a mp2 -b:a 128k -f mpegts -muxrate ${2:-2000k} pipe:1"
 }
 
 # A finite live source: DURATION seconds of the test stream, recorded to FILE as ingest reads
 # it; the shell then idles so the pipe stays open (ingest would restart a command that exits).
-finite_source() { # DURATION FILE
-  echo "pipe:$(testsrc_cmd "$1") | tee -a $2; exec sleep 3600"
+finite_source() { # DURATION FILE [MUXRATE]
+  echo "pipe:$(testsrc_cmd "$1" "${3:-2000k}") | tee -a $2; exec sleep 3600"
 }
 
 # Wait until FILE has not grown for 3 s (at most SECONDS).

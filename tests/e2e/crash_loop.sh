@@ -8,7 +8,7 @@
 
 stage_is() { [ "$(stage_field "$1" "$2" state)" = "$3" ]; } # INSTANCE STAGE STATE
 
-"$TSCTL" start demo --source "pipe:exec sleep 3600" >/dev/null
+"$TSCTL" start demo --source "pipe:exec sleep 3600" --wait-data 0 >/dev/null
 dir="$TSTREAM_HOME/demo"
 [ "$(stage_field demo ingest state)" = ready ] || fail "ingest is not ready after start"
 

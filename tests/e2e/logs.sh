@@ -9,12 +9,12 @@ export TS_LOG_SIZE=64k TS_LOG_KEEP=2
 N=3000
 # 100 lines every 0.2 s (about 10 kB), so the 64 kB file rotates every second or so.
 noise="i=0; while [ \$i -lt $N ]; do echo \"noise \$i\" >&2; i=\$((i + 1)); [ \$((i % 100)) -eq 0 ] && sleep 0.2; done"
-"$TSCTL" start demo --source "pipe:sleep 3; $noise; exec sleep 3600" >/dev/null
+"$TSCTL" start demo --source "pipe:sleep 3; $noise; exec sleep 3600" --wait-data 0 >/dev/null
 logdir="$TSTREAM_HOME/demo/log"
 
 "$TSCTL" logs demo ingest -f > follow.out &
 follower=$!
-trap 'rc=$?; kill $follower 2>/dev/null || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; kill $follower 2>/dev/null; (exit $rc); cleanup' EXIT
 
 wait_for 90 grep -q "msg=\"noise $((N - 1))\"" follow.out || fail "the follower never saw the last line ($(grep -c noise follow.out) seen)"
 say "follower saw $(grep -c 'msg="noise' follow.out) noise lines"

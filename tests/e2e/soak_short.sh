@@ -22,7 +22,7 @@ follow="$follow --lead $((npieces / 4 * payload))"
 
 say "start broadcast: $pieces pieces of $ps bytes, $npieces slots"
 "$TSCTL" start soak --source "pipe:exec $PAT gen --bytes $total --rate $((rate * payload * 8)) --wait $WORK/go --hold$follow" \
-  --bitrate $nominal --window 2 --piece-size $ps > start.out
+  --bitrate $nominal --window 2 --piece-size $ps --wait-data 0 > start.out
 /usr/bin/python3 - soak.tstream $npieces <<'PY' || fail "soak.tstream does not have the window asked for"
 import re, sys
 d = open(sys.argv[1], "rb").read()

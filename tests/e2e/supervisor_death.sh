@@ -63,7 +63,7 @@ zombies=$(while read -r pid comm; do awk '$3 == "Z" {print $1 "(parent " $4 ")"}
 say "all $(wc -l < procs) processes gone${zombies:+; zombies not yet reaped by their new parent: $zombies}"
 
 # The instance starts again under the same name: fresh supervisor, every stage ready.
-"$TSCTL" start demo --source "pipe:exec sleep 3600" >/dev/null || fail "tsctl start of demo after its supervisor died failed"
+"$TSCTL" start demo --source "pipe:exec sleep 3600" --wait-data 0 >/dev/null || fail "tsctl start of demo after its supervisor died failed"
 for s in ingest signer swarm; do
   [ "$(stage_field demo $s state)" = ready ] || fail "after the new start, $s is $(stage_field demo $s state)"
 done
