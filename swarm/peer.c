@@ -305,6 +305,25 @@ static void send_ext_handshake(peer_t *p)
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
                       .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID };
     ts_wire_put_ext_handshake(&p->out, &x);
+    p->told_edge = sw->has_edge;
+}
+
+/* Our edge and newest random-access point, to a peer that speaks ts_live. */
+static void live_to(peer_t *p)
+{
+    if (p->live_id) {
+        ts_wire_put_live(&p->out, p->live_id, p->sw->edge, p->sw->rap);
+        p->told_edge = 1;
+    }
+}
+
+/* A HAVE carries seq mod N: a peer must know an edge of ours to place it, so it gets ts_live first
+ * if it has none yet (it joined before we held anything). */
+static void have_index(peer_t *p, uint64_t seq)
+{
+    if (!p->told_edge)
+        live_to(p);
+    ts_wire_put_have(&p->out, (uint32_t)(seq % p->sw->n));
 }
 
 /* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
@@ -810,12 +829,11 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
 
 static void have_to(peer_t *p, uint64_t seq, int rap_changed)
 {
-    swarm_t *sw = p->sw;
     /* ts_live first: a peer that knows no edge yet could not place the HAVE's index. */
-    if (rap_changed && p->live_id)
-        ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+    if (rap_changed)
+        live_to(p);
     if (!peer_has(p, seq))
-        ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
+        have_index(p, seq);
 }
 
 /* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later
@@ -833,7 +851,7 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         if (rap_changed)
             for (peer_t *p = sw->peers; p; p = p->next)
                 if (alive(p) && p->state == PEER_ACTIVE && p->live_id)
-                    ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+                    live_to(p);
         return;
     }
     /* choose sw->fanout of the `active` peers that lack it, uniformly at random */
@@ -842,16 +860,16 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         if (!alive(p) || p->state != PEER_ACTIVE)
             continue;
         if (peer_has(p, seq)) {
-            if (rap_changed && p->live_id)
-                ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+            if (rap_changed)
+                live_to(p);
             continue;
         }
         if (want > 0 && rand() % left < want) {
             have_to(p, seq, rap_changed);
             told++;
             want--;
-        } else if (rap_changed && p->live_id) {
-            ts_wire_put_live(&p->out, p->live_id, sw->edge, sw->rap);
+        } else if (rap_changed) {
+            live_to(p);
         }
         left--;
     }
@@ -909,7 +927,7 @@ void peer_late_haves(swarm_t *sw, uint64_t now)
             continue;
         for (peer_t *p = sw->peers; p; p = p->next)
             if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq))
-                ts_wire_put_have(&p->out, (uint32_t)(seq % sw->n));
+                have_index(p, seq);
     }
     memmove(sw->pending_have, sw->pending_have + done, (size_t)(sw->npending_have - done) * sizeof *sw->pending_have);
     sw->npending_have -= done;

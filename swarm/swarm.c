@@ -199,8 +199,9 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
         sw->edge = seq;
         sw->has_edge = 1;
     }
-    if ((t->flags & TS_PIECE_RAP) && seq > sw->rap) {
+    if ((t->flags & TS_PIECE_RAP) && (!sw->has_rap || seq > sw->rap)) {
         sw->rap = seq;
+        sw->has_rap = 1;
         rap_changed = 1;
     }
     sw->c_seq = sw->edge;
@@ -228,7 +229,7 @@ int swarm_jumped(swarm_t *sw, const ts_trailer_t *t)
             sw->req_peer[i]->nreq--;
             sw->req_peer[i] = NULL;
         }
-    sw->has_edge = 0;
+    sw->has_edge = sw->has_rap = 0;
     sw->rap = 0;
     if (sw->hooked)
         hook_at(sw, t->seq, "after a jump");

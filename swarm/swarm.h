@@ -62,6 +62,7 @@ struct peer {
     uint64_t pex_ns;         /* when we last sent it our peers */
     int am_choking, am_interested, peer_choking, peer_interested;
     int has_edge, has_rap;   /* has_rap: it told us its newest random-access point (handshake, ts_live) */
+    int told_edge;           /* we told it our edge (handshake or ts_live): it can place our HAVEs */
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
     int nreq;                /* our requests outstanding to it */
@@ -107,7 +108,7 @@ struct swarm {
     peer_t **req_peer;
     uint64_t *req_seq, *req_ns;
     /* what we hold */
-    int has_edge;
+    int has_edge, has_rap;
     uint64_t edge, rap;
     /* playout */
     int hooked;
