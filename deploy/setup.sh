@@ -6,6 +6,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
   ffmpeg python3 procps iproute2 curl
+  python3-prometheus-client  # e2e.metrics parses every /metrics body with it
   chromium  # the status page's browser test (headless)
 )
 command -v npm >/dev/null || pkgs+=(nodejs npm)

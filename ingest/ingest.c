@@ -35,7 +35,7 @@
 #define IDLE_SPEC_MAX 120      /* characters of the source spec quoted in a warning */
 
 typedef struct {
-    const char *source, *out, *state_dir, *instance, *supervisor, *curve;
+    const char *source, *out, *state_dir, *instance, *supervisor, *curve, *metrics;
     uint64_t bps, piece_size, max_fill_ms;
 } opts_t;
 
@@ -82,11 +82,13 @@ static void usage(FILE *f)
             "  --instance NAME     instance name in logs and heartbeats\n"
             "  --supervisor EP     supervisor endpoint for READY and heartbeats\n"
             "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/ingest.secret, DIR/*.pub)\n"
+            "  --metrics ADDR:PORT serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
+            "                      (:PORT alone = 127.0.0.1; none without this option)\n"
             "  --help              this text\n"
             "\n"
             "A source that sends nothing is waited for: a warning after %d s without data, then every %d s.\n"
             "Exit codes: 0 stopped, %d bad arguments, %d unusable (missing, unreadable or empty) source\n"
-            "file or state, %d system failure.\n",
+            "file, state or --metrics address, %d system failure.\n",
             TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE,
             TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
@@ -109,6 +111,7 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         { "max-fill-ms", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
         { "instance", required_argument, NULL, 'i' },   { "supervisor", required_argument, NULL, 'S' },
         { "curve", required_argument, NULL, 'C' },      { "help", no_argument, NULL, 'h' },
+        { "metrics", required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -126,6 +129,7 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         case 'i': o->instance = optarg; break;
         case 'S': o->supervisor = optarg; break;
         case 'C': o->curve = optarg; break;
+        case 'M': o->metrics = optarg; break;
         case 'p':
             if (ts_units_size(optarg, &o->piece_size) < 0 || o->piece_size < TS_TRAILER_LEN + TS_TSCUT_PKT ||
                 o->piece_size > 1024 * 1024 + TS_TRAILER_LEN) {
@@ -453,6 +457,22 @@ static void on_wait(struct ev_loop *loop, ev_timer *w, int revents)
     begin(g, NULL);
 }
 
+/* Ready while the signer is heard from. A silent source does not make ingest unready (its links
+ * are fine, and restarting it would not help): it is only named, as ts_source_bytes_total's rate
+ * shows it too. */
+static int readiness(void *arg, char *why, size_t whylen)
+{
+    ingest_t *g = arg;
+    if (!ts_outlink_alive_subscribers(g->out, TS_LINK_ALIVE_NS)) {
+        snprintf(why, whylen, "no signer heard from for %llu s", TS_LINK_ALIVE_NS / 1000000000);
+        return 0;
+    }
+    uint64_t idle = ts_mono_ns() - g->last_byte_ns;
+    if (g->started && !g->src_ended && idle > (uint64_t)TS_SOURCE_IDLE_WARN_S * 1000000000)
+        snprintf(why, whylen, "source idle %llu s", (unsigned long long)(idle / 1000000000));
+    return 1;
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -518,6 +538,12 @@ int main(int argc, char **argv)
     ts_stage_counter(g.stage, "rap_pieces", &g.rap_pieces);
     ts_stage_counter(g.stage, "source_idle_s", &g.source_idle_s);
     ts_stage_on_stop(g.stage, on_stop, &g);
+    ts_stage_readiness(g.stage, readiness, &g);
+    if (o.metrics && ts_stage_serve(g.stage, o.metrics, err, sizeof err) < 0) {
+        ts_error("--metrics %s: %s", o.metrics, err);
+        code = TS_EXIT_CONFIG;
+        goto out;
+    }
     ts_info("serving pieces of up to %llu bytes (payload %llu) on %s; waiting for the signer to say where to "
             "start (else seq %llu)",
             (unsigned long long)o.piece_size, (unsigned long long)(o.piece_size - TS_TRAILER_LEN), o.out,

@@ -14,6 +14,7 @@
 #define LINK_RESUB_NS (1000ull * 1000000) /* silence after which an inlink re-subscribes */
 #define LINK_ACK_S 0.02
 #define LINK_RESUB_MIN_NS (100ull * 1000000) /* re-subscribe after a discontinuity at most this often */
+#define LINK_KEEPALIVE_NS (1000ull * 1000000) /* repeat an unchanged ack this often: "still here" */
 
 /* ---------------------------------------------------------------- outlink */
 
@@ -31,6 +32,7 @@ typedef struct {
     int used, active, has_acked;
     uint64_t pos;   /* next ring position to send */
     uint64_t acked; /* highest seq acked */
+    uint64_t heard_ns; /* its last subscribe or ack */
 } sub_t;
 
 struct ts_outlink {
@@ -140,6 +142,20 @@ static void ol_pump_all(ts_outlink_t *ol)
 
 static void ol_on_retry(struct ev_loop *loop, ev_timer *w, int revents) { ol_pump_all(w->data); }
 
+/* Answer a subscribe even when there is no piece to send, so an idle downstream can tell a live
+ * upstream from a dead one: an ACK naming the newest seq held (0 if none). The inlink takes it as
+ * a sign of life only. A full queue drops it; the next subscribe asks again. */
+static void ol_reply_alive(ts_outlink_t *ol, const sub_t *s)
+{
+    Ts__Envelope e = TS__ENVELOPE__INIT;
+    Ts__Ack a = TS__ACK__INIT;
+    e.version = TS_MSG_VERSION;
+    e.type = TS__MSG_TYPE__MSG_ACK;
+    e.ack = &a;
+    a.seq = ol->has_last ? ol->last_seq : 0;
+    ts_bus_send(ol->bus, s->id, s->idlen, &e);
+}
+
 static void ol_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Envelope *m, void *arg)
 {
     ts_outlink_t *ol = arg;
@@ -162,10 +178,13 @@ static void ol_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__E
         if (!s->active)
             ts_info("subscriber %.*s from seq %llu", (int)s->idlen, s->id, (unsigned long long)from);
         s->active = 1;
+        s->heard_ns = ts_mono_ns();
+        ol_reply_alive(ol, s);
     } else if (m->type == TS__MSG_TYPE__MSG_ACK) {
         sub_t *s = ol_sub(ol, peer, peer_len, 1);
         if (!s)
             return;
+        s->heard_ns = ts_mono_ns();
         if (!s->has_acked || m->ack->seq > s->acked) {
             s->acked = m->ack->seq;
             s->has_acked = 1;
@@ -255,6 +274,14 @@ uint64_t ts_outlink_subscribers(const ts_outlink_t *ol)
     return n;
 }
 
+uint64_t ts_outlink_alive_subscribers(const ts_outlink_t *ol, uint64_t within_ns)
+{
+    uint64_t n = 0, now = ts_mono_ns();
+    for (int i = 0; i < LINK_MAX_SUBS; i++)
+        n += ol->subs[i].used && ol->subs[i].heard_ns && now - ol->subs[i].heard_ns <= within_ns;
+    return n;
+}
+
 uint64_t ts_outlink_max_acked(const ts_outlink_t *ol) { return ol->max_acked; }
 
 void ts_outlink_on_subscribe(ts_outlink_t *ol, ts_outlink_sub_fn *fn, void *arg)
@@ -301,7 +328,9 @@ struct ts_inlink {
     int has_last, last_has_off, subscribed, check_off;
     uint64_t last; /* highest seq received (or hinted from below) */
     uint64_t last_off, last_ts; /* its src_offset and timestamp */
-    uint64_t last_rx_ns, resub_ns;
+    uint64_t last_rx_ns, resub_ns; /* last piece received, last subscribe sent */
+    uint64_t alive_ns;             /* last word from the upstream: a piece or a subscribe's reply */
+    uint64_t ack_sent_ns;
     int has_ack, ack_dirty;
     uint64_t ack;
     ev_timer resub, acker;
@@ -348,26 +377,36 @@ static void il_send_ack(ts_inlink_t *il)
     e.type = TS__MSG_TYPE__MSG_ACK;
     e.ack = &a;
     a.seq = il->ack;
-    if (ts_bus_send(il->bus, NULL, 0, &e) == 0)
+    if (ts_bus_send(il->bus, NULL, 0, &e) == 0) {
         il->ack_dirty = 0;
+        il->ack_sent_ns = ts_mono_ns();
+    }
 }
 
 static void il_on_acker(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ts_inlink_t *il = w->data;
-    if (il->ack_dirty)
+    /* An unchanged ack is repeated now and then: while pieces flow we do not re-subscribe, and a
+     * stage below us that stopped acking must not make us look gone to the upstream. */
+    if (il->ack_dirty || (il->has_ack && ts_mono_ns() - il->ack_sent_ns >= LINK_KEEPALIVE_NS))
         il_send_ack(il);
 }
 
 static void il_on_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Envelope *m, void *arg)
 {
     ts_inlink_t *il = arg;
+    if (m->type == TS__MSG_TYPE__MSG_ACK) {
+        /* The reply to a subscribe: the upstream is alive. Not a piece: the re-subscribe timer
+         * (last_rx_ns) runs on as if it had not come. */
+        il->alive_ns = ts_mono_ns();
+        return;
+    }
     if (m->type != TS__MSG_TYPE__MSG_PIECE) {
         ts_warn("unexpected %s on inlink", ts_msg_type_name(m->type));
         return;
     }
     const Ts__Piece *p = m->piece;
-    il->last_rx_ns = ts_mono_ns();
+    il->alive_ns = il->last_rx_ns = ts_mono_ns();
     if (il->has_last && p->seq <= il->last)
         return; /* replayed after a re-subscribe */
     if (il->check_off && p->has_src_offset && !(p->flags & TS_PIECE_DISCONT) &&
@@ -437,6 +476,11 @@ void ts_inlink_ack(ts_inlink_t *il, uint64_t seq)
 }
 
 uint64_t ts_inlink_pieces_in(const ts_inlink_t *il) { return il->pieces_in; }
+
+int ts_inlink_alive(const ts_inlink_t *il, uint64_t within_ns)
+{
+    return il->alive_ns && ts_mono_ns() - il->alive_ns <= within_ns;
+}
 
 void ts_inlink_hint(ts_inlink_t *il, uint64_t seq, int has_off, uint64_t off, uint64_t ts_us)
 {

@@ -8,12 +8,20 @@
  * restarted upstream answers from its ring. Receivers drop duplicates by seq.
  *
  * Every subscribe also says which piece the subscriber holds newest (seq, src_offset,
- * timestamp), so a restarted ingest continues right after it (docs/PROTOCOL.md section 7). */
+ * timestamp), so a restarted ingest continues right after it (docs/PROTOCOL.md section 7).
+ *
+ * Liveness: the upstream answers every subscribe (an idle downstream sends one every 0.25 s) with
+ * an ACK naming its newest seq, even with no piece to send; the downstream repeats its newest ack
+ * every second while it has one. So each end knows when it last heard from the other, idle or
+ * not, and readiness checks can ask (ts_inlink_alive, ts_outlink_alive_subscribers). */
 #ifndef TS_LINK_H
 #define TS_LINK_H
 #include <ev.h>
 #include <stdint.h>
 #include "ts_msg.h"
+
+/* The window stages judge their links by ("connected" = heard from within it). */
+#define TS_LINK_ALIVE_NS (5ull * 1000000000)
 
 typedef struct ts_outlink ts_outlink_t;
 /* Where a subscriber that names no start and is not known should start (a seq). */
@@ -30,6 +38,8 @@ void ts_outlink_destroy(ts_outlink_t **self);
 int ts_outlink_publish(ts_outlink_t *ol, const Ts__Piece *p);
 uint64_t ts_outlink_pieces_out(const ts_outlink_t *ol);
 uint64_t ts_outlink_subscribers(const ts_outlink_t *ol);
+/* Subscribers heard from (a subscribe or an ack) within the last within_ns. */
+uint64_t ts_outlink_alive_subscribers(const ts_outlink_t *ol, uint64_t within_ns);
 /* Highest seq any subscriber acked (0 if none). */
 uint64_t ts_outlink_max_acked(const ts_outlink_t *ol);
 void ts_outlink_on_subscribe(ts_outlink_t *ol, ts_outlink_sub_fn *fn, void *arg);
@@ -50,6 +60,9 @@ void ts_inlink_destroy(ts_inlink_t **self);
 /* Everything up to seq is handled; sent to the upstream within a few milliseconds. */
 void ts_inlink_ack(ts_inlink_t *il, uint64_t seq);
 uint64_t ts_inlink_pieces_in(const ts_inlink_t *il);
+/* 1 if the upstream was heard from (a piece, or the reply to a subscribe) within the last
+ * within_ns, else 0 (also before it ever answered). */
+int ts_inlink_alive(const ts_inlink_t *il, uint64_t within_ns);
 /* A stage below us holds seq (ending at src offset off if has_off, stamped ts_us): if that is newer
  * than what we received, take it as our newest (older pieces are then duplicates) and subscribe
  * again at once, so the upstream learns it. */

@@ -1,7 +1,11 @@
 #include "ts_stage.h"
 #include "ts_bus.h"
+#include "ts_err.h"
 #include "ts_log.h"
+#include "ts_time.h"
+#include "ts_version.h"
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -9,6 +13,58 @@
 #include <zmq.h>
 
 #define STAGE_MAX_COUNTERS 32
+
+enum { COUNTER, GAUGE };
+
+/* Every heartbeat counter's series on /metrics (stage NULL: any stage). The heartbeat keeps the
+ * short names tsctl status shows; here they get Prometheus names (counters _total, base units). */
+static const struct {
+    const char *stage, *counter, *metric;
+    int type;
+    const char *help;
+} series[] = {
+    { NULL, "log_dropped", "ts_log_dropped_lines_total", COUNTER, "Log lines dropped because the log pipe was full." },
+    { "ingest", "seq", "ts_next_seq", GAUGE, "Sequence number the next piece will get." },
+    { "ingest", "pieces_out", "ts_pieces_out_total", COUNTER, "Pieces cut from the source and published to the signer." },
+    { "ingest", "bytes_in", "ts_source_bytes_total", COUNTER, "Bytes read from the source." },
+    { "ingest", "source_restarts", "ts_source_restarts_total", COUNTER,
+      "Source restarts: its command run again, or its HTTP connection made again." },
+    { "ingest", "rap_pieces", "ts_rap_pieces_total", COUNTER, "Pieces published that begin at a random-access point." },
+    { "signer", "seq", "ts_last_seq", GAUGE, "Sequence number of the last piece signed." },
+    { "signer", "pieces_signed", "ts_pieces_out_total", COUNTER, "Pieces signed and published to the swarm." },
+    { "signer", "pieces_rejected", "ts_pieces_rejected_total", COUNTER,
+      "Pieces from ingest not signed: empty, or too large for the piece length." },
+    { "swarm", "seq", "ts_edge_seq", GAUGE, "Highest sequence number held (the live edge)." },
+    { "swarm", "pieces_in", "ts_pieces_in_total", COUNTER,
+      "Pieces verified and stored: from the signer (broadcaster) or from peers (viewer)." },
+    { "swarm", "pieces_up", "ts_pieces_up_total", COUNTER, "Pieces uploaded to peers." },
+    { "swarm", "payload_up", "ts_payload_up_bytes_total", COUNTER, "Piece payload bytes uploaded to peers." },
+    { "swarm", "payload_down", "ts_payload_down_bytes_total", COUNTER,
+      "Piece payload bytes downloaded from peers (verified pieces not held before)." },
+    { "swarm", "bytes_up", "ts_up_bytes_total", COUNTER, "Bytes sent on the wire: peer protocol and tracker traffic." },
+    { "swarm", "bytes_down", "ts_down_bytes_total", COUNTER,
+      "Bytes received on the wire: peer protocol and tracker traffic." },
+    { "swarm", "peers", "ts_peers", GAUGE, "Peers connected (handshake done)." },
+    { "swarm", "bad_pieces", "ts_peer_pieces_rejected_total", COUNTER,
+      "Pieces from peers rejected: failed verification (trailer or signature), sent under the wrong index, or "
+      "signed differently from a piece held for the same seq." },
+    { "swarm", "delivered", "ts_pieces_delivered_total", COUNTER,
+      "Pieces published in order on the link to the player-bridge." },
+    { "swarm", "skipped", "ts_pieces_skipped_total", COUNTER,
+      "Pieces never delivered: missed their deadline, or passed over when re-tuning to the live edge." },
+    { "swarm", "announces", "ts_tracker_announces_total", COUNTER,
+      "Tracker announces: requests the embedded tracker answered, plus replies from an external tracker." },
+    { "swarm", "peers_banned", "ts_peers_banned_total", COUNTER, "Peers banned for misbehaving." },
+    { "player-bridge", "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
+    { "player-bridge", "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
+    { "player-bridge", "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
+    { "player-bridge", "http_clients", "ts_http_clients", GAUGE, "HTTP players connected." },
+    { "player-bridge", "output_bytes", "ts_output_bytes_total", COUNTER, "Bytes written to --output (file or stdout)." },
+    { "player-bridge", "gaps", "ts_gaps_total", COUNTER,
+      "Jumps in sequence number between consecutive pieces received from the swarm." },
+    { "player-bridge", "clients_dropped", "ts_http_clients_dropped_total", COUNTER,
+      "HTTP players dropped for not keeping up." },
+};
 
 struct ts_stage {
     struct ev_loop *loop;
@@ -19,6 +75,10 @@ struct ts_stage {
     ev_signal sigterm, sigint;
     void (*on_stop)(void *);
     void *on_stop_arg;
+    ts_metrics_t *metrics;
+    ts_httpd_t *httpd;
+    ts_httpd_ready_fn *ready_fn;
+    void *ready_arg;
     size_t ncounters;
     const char *cnames[STAGE_MAX_COUNTERS];
     const uint64_t *cvalues[STAGE_MAX_COUNTERS];
@@ -36,8 +96,8 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
         return;
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Heartbeat hb = TS__HEARTBEAT__INIT;
-    Ts__Counter cs[STAGE_MAX_COUNTERS + 1];
-    Ts__Counter *cp[STAGE_MAX_COUNTERS + 1];
+    Ts__Counter cs[STAGE_MAX_COUNTERS + 2];
+    Ts__Counter *cp[STAGE_MAX_COUNTERS + 2];
     size_t n = 0;
     for (; n < st->ncounters; n++) {
         ts__counter__init(&cs[n]);
@@ -51,6 +111,14 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
     cs[n].value = (int64_t)*ts_log_dropped();
     cp[n] = &cs[n];
     n++;
+    /* Where /metrics is (the supervisor asks for port 0 and shows the one the kernel gave). */
+    if (st->httpd) {
+        ts__counter__init(&cs[n]);
+        cs[n].name = "metrics_port";
+        cs[n].value = ts_httpd_port(st->httpd);
+        cp[n] = &cs[n];
+        n++;
+    }
     hb.stage = st->name;
     hb.pid = (uint32_t)getpid();
     hb.n_counters = n;
@@ -67,6 +135,64 @@ static void on_beat(struct ev_loop *loop, ev_timer *w, int revents)
     send_beat(st, TS__MSG_TYPE__MSG_HEARTBEAT);
     if (st->ready)
         send_beat(st, TS__MSG_TYPE__MSG_READY); /* repeated so a restarted supervisor learns it too */
+}
+
+/* A heartbeat counter's Prometheus series, named by the table above. */
+static void add_series(ts_stage_t *st, const char *name, const uint64_t *value)
+{
+    char fallback[TS_METRICS_MAX_NAME + 1], help[160];
+    const char *metric = NULL, *text = NULL;
+    int type = GAUGE;
+    for (size_t i = 0; i < sizeof series / sizeof series[0] && !metric; i++)
+        if ((!series[i].stage || !strcmp(series[i].stage, st->name)) && !strcmp(series[i].counter, name))
+            metric = series[i].metric, text = series[i].help, type = series[i].type;
+    if (!metric) {
+        /* Not in the table yet: still exported, as a gauge (it may not only grow). */
+        snprintf(fallback, sizeof fallback, "ts_%s", name);
+        snprintf(help, sizeof help, "Heartbeat value %s (no metric defined for it in lib/ts_stage.c).", name);
+        metric = fallback, text = help;
+    }
+    ts_metric_t *m = type == COUNTER ? ts_metrics_counter_ptr(st->metrics, metric, text, NULL, value)
+                                     : ts_metrics_gauge_ptr(st->metrics, metric, text, NULL, value);
+    if (!m && st->metrics)
+        ts_warn("metric %s for %s: %s", metric, name, ts_metrics_error(st->metrics));
+}
+
+/* /readyz, and the ts_ready gauge. */
+static int is_ready(void *arg, char *why, size_t whylen)
+{
+    ts_stage_t *st = arg;
+    if (!st->ready) {
+        snprintf(why, whylen, "starting");
+        return 0;
+    }
+    return st->ready_fn ? st->ready_fn(st->ready_arg, why, whylen) == 1 : 1;
+}
+
+static double ready_gauge(void *arg)
+{
+    char why[256] = "";
+    return is_ready(arg, why, sizeof why);
+}
+
+static void new_metrics(ts_stage_t *st, const char *instance)
+{
+    const char *labels[] = { "stage", st->name, "instance", instance, NULL };
+    if (!instance || !*instance)
+        labels[2] = NULL;
+    if (!(st->metrics = ts_metrics_new(labels)) && labels[2]) {
+        ts_warn("instance name not usable as a metrics label: left out");
+        labels[2] = NULL;
+        st->metrics = ts_metrics_new(labels);
+    }
+    ts_metrics_build_info(st->metrics, TS_VERSION, ts_version_commit());
+    ts_metrics_gauge_setf(ts_metrics_gauge(st->metrics, "process_start_time_seconds",
+                                           "Start time of the process since the Unix epoch, in seconds.", NULL),
+                          (double)ts_wall_us() / 1e6);
+    ts_metrics_gauge_fn(st->metrics, "ts_ready",
+                        "1 if the stage is ready (its upstream and downstream connected, as /readyz says), else 0.",
+                        NULL, ready_gauge, st);
+    add_series(st, "log_dropped", ts_log_dropped());
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -104,6 +230,7 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
             return NULL;
         }
     }
+    new_metrics(st, instance);
     ev_timer_init(&st->beat, on_beat, 1.0, 1.0);
     st->beat.data = st;
     ev_timer_start(loop, &st->beat);
@@ -121,6 +248,7 @@ void ts_stage_counter(ts_stage_t *st, const char *name, const uint64_t *value)
         st->cnames[st->ncounters] = name;
         st->cvalues[st->ncounters++] = value;
     }
+    add_series(st, name, value);
 }
 
 void ts_stage_ready(ts_stage_t *st)
@@ -140,11 +268,38 @@ void ts_stage_on_stop(ts_stage_t *st, void (*fn)(void *arg), void *arg)
     st->on_stop_arg = arg;
 }
 
+ts_metrics_t *ts_stage_metrics(ts_stage_t *st) { return st->metrics; }
+
+void ts_stage_readiness(ts_stage_t *st, ts_httpd_ready_fn *fn, void *arg)
+{
+    st->ready_fn = fn;
+    st->ready_arg = arg;
+}
+
+int ts_stage_serve(ts_stage_t *st, const char *addr, char *err, size_t errlen)
+{
+    if (st->httpd)
+        return ts_err(err, errlen, "already serving metrics");
+    ts_httpd_t *h = ts_httpd_new(st->loop, addr, err, errlen);
+    if (!h)
+        return -1;
+    if (ts_httpd_route_metrics(h, "/metrics", st->metrics) < 0 || ts_httpd_route_livez(h, "/livez") < 0 ||
+        ts_httpd_route_readyz(h, "/readyz", is_ready, st) < 0) {
+        ts_httpd_destroy(&h);
+        return ts_err(err, errlen, "cannot set up /metrics, /livez and /readyz (out of memory)");
+    }
+    st->httpd = h;
+    ts_info("serving /metrics, /livez and /readyz on %s (port %u)", addr ? addr : "127.0.0.1", ts_httpd_port(h));
+    return 0;
+}
+
 void ts_stage_destroy(ts_stage_t **self)
 {
     ts_stage_t *st = *self;
     if (!st)
         return;
+    ts_httpd_destroy(&st->httpd);
+    ts_metrics_destroy(&st->metrics);
     ev_timer_stop(st->loop, &st->beat);
     ev_signal_stop(st->loop, &st->sigterm);
     ev_signal_stop(st->loop, &st->sigint);

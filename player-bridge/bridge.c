@@ -34,6 +34,7 @@ typedef struct {
     ts_server_t *srv;
     ts_output_t *out;
     FILE *stats; /* --stats: one line per piece handed on, for benchmarks */
+    ts_metric_t *lag; /* ts_lag_seconds */
     int exit_code;
     int has_last;
     uint64_t pieces_in, output_bytes, last_seq, gaps;
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-player-bridge --in ENDPOINT --http ADDR:PORT --path /NAME.ts [--output FILE|-]\n"
                "                        [--state-dir DIR] [--instance NAME] [--supervisor ENDPOINT]\n"
-               "                        [--curve DIR]\n"
+               "                        [--curve DIR] [--metrics ADDR:PORT]\n"
                "Serves the verified pieces from the swarm (--in) to players over HTTP at\n"
                "http://ADDR:PORT/NAME.ts (port 0: any free port, logged). A new player starts at the\n"
                "newest random-access point of the last few seconds.\n"
@@ -52,7 +53,9 @@ static void usage(FILE *f)
                "                 --state-dir). '-' writes to stdout instead.\n"
                "  --stats FILE   append 'seq timestamp_us handed_us payload_len' per piece handed on\n"
                "                 (wall-clock µs; lag = handed_us - timestamp_us), for benchmarks.\n"
-               "  --curve DIR    CURVE keys for tcp:// endpoints (DIR/player-bridge.secret, DIR/*.pub)\n");
+               "  --curve DIR    CURVE keys for tcp:// endpoints (DIR/player-bridge.secret, DIR/*.pub)\n"
+               "  --metrics ADDR:PORT  serve /metrics (Prometheus), /livez and /readyz over HTTP on\n"
+               "                 ADDR:PORT (:PORT alone = 127.0.0.1; a busy or bad address exits 101).\n");
 }
 
 static void stop(bridge_t *b, int code)
@@ -88,9 +91,12 @@ static void on_piece(const Ts__Piece *p, void *arg)
     ts_ring_push(b->ring, c);
     ts_server_piece(b->srv, c);
     ts_chunk_unref(&c);
+    uint64_t handed_us = ts_wall_us();
+    /* The broadcaster's clock against ours: a viewer's clock behind it would give a negative lag. */
+    ts_metrics_histogram_observe(b->lag, handed_us > p->timestamp_us ? (double)(handed_us - p->timestamp_us) / 1e6 : 0.);
     if (b->stats)
         fprintf(b->stats, "%llu %llu %llu %zu\n", (unsigned long long)p->seq, (unsigned long long)p->timestamp_us,
-                (unsigned long long)ts_wall_us(), p->payload.len);
+                (unsigned long long)handed_us, p->payload.len);
     b->has_last = 1;
     b->last_seq = p->seq;
     ts_inlink_ack(b->in, p->seq);
@@ -105,6 +111,16 @@ static void on_output_fail(int err, void *arg)
     } else {
         ts_error("output to stdout failed: %s; still serving players", strerror(err));
     }
+}
+
+/* Ready while the swarm is heard from. */
+static int readiness(void *arg, char *why, size_t whylen)
+{
+    bridge_t *b = arg;
+    if (ts_inlink_alive(b->in, TS_LINK_ALIVE_NS))
+        return 1;
+    snprintf(why, whylen, "swarm not heard from for %llu s", TS_LINK_ALIVE_NS / 1000000000);
+    return 0;
 }
 
 /* An absolute path a player can ask for: printable, no space, query or fragment. */
@@ -122,13 +138,14 @@ static int path_ok(const char *p)
 int main(int argc, char **argv)
 {
     const char *in_ep = NULL, *http = NULL, *path = NULL, *output = NULL, *state_dir = NULL, *instance = NULL,
-               *sup = NULL, *stats = NULL, *curve = NULL;
+               *sup = NULL, *stats = NULL, *curve = NULL, *metrics = NULL;
     static const struct option opts[] = {
         { "in", required_argument, 0, 'i' },       { "http", required_argument, 0, 'H' },
         { "path", required_argument, 0, 'p' },     { "output", required_argument, 0, 'o' },
         { "state-dir", required_argument, 0, 'd' }, { "instance", required_argument, 0, 'n' },
         { "supervisor", required_argument, 0, 's' }, { "stats", required_argument, 0, 'S' },
         { "curve", required_argument, 0, 'C' },   { "help", no_argument, 0, 'h' },
+        { "metrics", required_argument, 0, 'M' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -143,6 +160,7 @@ int main(int argc, char **argv)
         case 's': sup = optarg; break;
         case 'S': stats = optarg; break;
         case 'C': curve = optarg; break;
+        case 'M': metrics = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -228,11 +246,22 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "last_seq", &b.last_seq);
     ts_stage_counter(st, "gaps", &b.gaps);
     ts_stage_counter(st, "clients_dropped", &ss->clients_dropped);
-    int v6 = strchr(addr, ':') && addr[0] != '[';
-    ts_info("serving http://%s%s%s:%u%s from %s%s", v6 ? "[" : "", addr, v6 ? "]" : "", ts_server_port(b.srv), path,
-            in_ep, has_from ? " (resuming the output)" : "");
-    ts_stage_ready(st);
-    ev_run(loop, 0);
+    static const double lag_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30 };
+    b.lag = ts_metrics_histogram(ts_stage_metrics(st), "ts_lag_seconds",
+                                 "Seconds from a piece's source timestamp (the broadcaster's clock) to the moment this "
+                                 "bridge hands it to players and --output.",
+                                 NULL, lag_bounds, sizeof lag_bounds / sizeof lag_bounds[0]);
+    ts_stage_readiness(st, readiness, &b);
+    if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
+        ts_error("--metrics %s: %s", metrics, err);
+        b.exit_code = TS_EXIT_CONFIG;
+    } else {
+        int v6 = strchr(addr, ':') && addr[0] != '[';
+        ts_info("serving http://%s%s%s:%u%s from %s%s", v6 ? "[" : "", addr, v6 ? "]" : "", ts_server_port(b.srv),
+                path, in_ep, has_from ? " (resuming the output)" : "");
+        ts_stage_ready(st);
+        ev_run(loop, 0);
+    }
 
     ts_server_destroy(&b.srv); /* closes the players */
     ts_inlink_destroy(&b.in);

@@ -42,12 +42,14 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-signer --key FILE --tstream FILE --in ENDPOINT --out ENDPOINT\n"
-               "                 [--instance NAME] [--supervisor ENDPOINT] [--curve DIR]\n"
+               "                 [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
                "       ts-signer --init --key FILE\n"
                "Signs every piece from ingest (ECDSA P-256, SHA-256) and serves them to the swarm.\n"
                "--init creates the key (mode 0600) if it does not exist and prints the public key\n"
                "(DER SubjectPublicKeyInfo) in hex on stdout.\n"
-               "--curve DIR: CURVE keys for tcp:// endpoints (DIR/signer.secret, DIR/*.pub; tsctl keygen).\n");
+               "--curve DIR: CURVE keys for tcp:// endpoints (DIR/signer.secret, DIR/*.pub; tsctl keygen).\n"
+               "--metrics ADDR:PORT: serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
+               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n");
 }
 
 static void on_piece(const Ts__Piece *p, void *arg)
@@ -125,6 +127,28 @@ static void on_down_wait(struct ev_loop *loop, ev_timer *w, int revents)
     start_inlink(w->data);
 }
 
+/* Ready while both neighbours are heard from: ingest above, the swarm below. */
+static int readiness(void *arg, char *why, size_t whylen)
+{
+    signer_t *s = arg;
+    int up = s->in && ts_inlink_alive(s->in, TS_LINK_ALIVE_NS);
+    int down = ts_outlink_alive_subscribers(s->out, TS_LINK_ALIVE_NS) > 0;
+    unsigned long long secs = TS_LINK_ALIVE_NS / 1000000000;
+    if (!up && !down)
+        snprintf(why, whylen, "neither ingest nor a swarm heard from for %llu s", secs);
+    else if (!up)
+        snprintf(why, whylen, "ingest not heard from for %llu s", secs);
+    else if (!down)
+        snprintf(why, whylen, "no swarm heard from for %llu s", secs);
+    return up && down;
+}
+
+static uint64_t pieces_in(void *arg)
+{
+    signer_t *s = arg;
+    return s->in ? ts_inlink_pieces_in(s->in) : 0;
+}
+
 static int init_key(const char *path)
 {
     char err[256];
@@ -150,14 +174,14 @@ static int init_key(const char *path)
 int main(int argc, char **argv)
 {
     const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
-    const char *curve = NULL;
+    const char *curve = NULL, *metrics = NULL;
     int init = 0;
     static const struct option opts[] = {
         { "key", required_argument, 0, 'k' },      { "tstream", required_argument, 0, 't' },
         { "in", required_argument, 0, 'i' },       { "out", required_argument, 0, 'o' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "init", no_argument, 0, 'I' },           { "help", no_argument, 0, 'h' },
-        { "curve", required_argument, 0, 'C' },
+        { "curve", required_argument, 0, 'C' },     { "metrics", required_argument, 0, 'M' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -171,6 +195,7 @@ int main(int argc, char **argv)
         case 's': sup = optarg; break;
         case 'I': init = 1; break;
         case 'C': curve = optarg; break;
+        case 'M': metrics = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -235,6 +260,15 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "seq", &s.last_seq);
     ts_stage_counter(st, "pieces_signed", &s.pieces_signed);
     ts_stage_counter(st, "pieces_rejected", &s.pieces_rejected);
+    ts_metrics_counter_fn(ts_stage_metrics(st), "ts_pieces_in_total", "Pieces received from ingest (duplicates not counted).",
+                          NULL, pieces_in, &s);
+    ts_stage_readiness(st, readiness, &s);
+    if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
+        ts_error("--metrics %s: %s", metrics, err);
+        ev_timer_stop(loop, &s.down_wait);
+        code = TS_EXIT_CONFIG;
+        goto out;
+    }
     ts_stage_ready(st);
     ev_run(loop, 0);
     ev_timer_stop(loop, &s.down_wait);

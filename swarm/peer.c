@@ -446,6 +446,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
     ts_trailer_t t;
     if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
         sw->c_bad_pieces++;
+        sw->c_verify_failed++;
         misbehaved(p, "piece failed verification");
         return;
     }

@@ -28,12 +28,15 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
                "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
-               "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR]\n"
+               "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
                "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
                "--embedded-tracker answers HTTP announces on the peer port. --max-upload caps what\n"
                "this peer uploads (bits per second, e.g. 4M). --curve DIR: CURVE keys for tcp://\n"
-               "endpoints (DIR/swarm.secret, DIR/*.pub; tsctl keygen).\n");
+               "endpoints (DIR/swarm.secret, DIR/*.pub; tsctl keygen). --seeder: a helper seeder, no\n"
+               "player-bridge is expected (it is ready with one peer).\n"
+               "--metrics ADDR:PORT serves /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
+               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n");
 }
 
 /* ------------------------------------------------------------------ playout */
@@ -385,6 +388,29 @@ static void on_have_timer(struct ev_loop *loop, ev_timer *w, int revents) { peer
 
 static void on_flush_prep(struct ev_loop *loop, ev_prepare *w, int revents) { peer_flush_all(w->data); }
 
+/* Broadcaster: ready while the signer is heard from. Viewer: while it has a peer and the
+ * player-bridge is heard from. */
+static int readiness(void *arg, char *why, size_t whylen)
+{
+    swarm_t *sw = arg;
+    unsigned long long secs = TS_LINK_ALIVE_NS / 1000000000;
+    if (sw->is_source) {
+        if (ts_inlink_alive(sw->in, TS_LINK_ALIVE_NS))
+            return 1;
+        snprintf(why, whylen, "signer not heard from for %llu s", secs);
+        return 0;
+    }
+    int peers = swarm_count_peers(sw) > 0;
+    int down = sw->seeder || ts_outlink_alive_subscribers(sw->out, TS_LINK_ALIVE_NS) > 0; /* a seeder has no player */
+    if (!peers && !down)
+        snprintf(why, whylen, "no peers, and no player-bridge heard from for %llu s", secs);
+    else if (!peers)
+        snprintf(why, whylen, "no peers");
+    else if (!down)
+        snprintf(why, whylen, "no player-bridge heard from for %llu s", secs);
+    return peers && down;
+}
+
 static int listen_on(swarm_t *sw, const char *bind_addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -410,8 +436,8 @@ static int listen_on(swarm_t *sw, const char *bind_addr)
 int main(int argc, char **argv)
 {
     const char *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
-    const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1", *curve = NULL;
-    int embedded = 0, have_port = 0;
+    const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1", *curve = NULL, *metrics = NULL;
+    int embedded = 0, have_port = 0, seeder = 0;
     static swarm_t the_swarm; /* one per process */
     swarm_t *sw = &the_swarm;
     sw->max_peers = SW_MAX_PEERS_DEFAULT;
@@ -422,7 +448,7 @@ int main(int argc, char **argv)
         { "max-peers", required_argument, 0, 'm' }, { "embedded-tracker", no_argument, 0, 'e' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
-        { "curve", required_argument, 0, 'C' },
+        { "curve", required_argument, 0, 'C' },      { "seeder", no_argument, 0, 'D' },    { "metrics", required_argument, 0, 'M' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -446,6 +472,8 @@ int main(int argc, char **argv)
         case 'm': sw->max_peers = atoi(optarg); break;
         case 'e': embedded = 1; break;
         case 'C': curve = optarg; break;
+        case 'D': seeder = 1; break;
+        case 'M': metrics = optarg; break;
         case 'u': {
             uint64_t bps;
             if (ts_units_rate(optarg, &bps) < 0 || bps < 8000) {
@@ -474,6 +502,7 @@ int main(int argc, char **argv)
     }
     sw->announce_ip = ntohl(ann.s_addr);
     sw->is_source = in_ep != NULL;
+    sw->seeder = seeder;
     ts_log_init("swarm", instance);
 
     char err[256];
@@ -565,10 +594,20 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "skipped", &sw->c_skipped);
     ts_stage_counter(st, "announces", &sw->c_announces);
     ts_stage_counter(st, "peers_banned", &sw->c_banned);
-    ts_info("%s on port %u, %llu pieces of %u bytes in the window", sw->is_source ? "broadcasting" : "viewing",
-            sw->port, (unsigned long long)sw->n, sw->meta.piece_len);
-    ts_stage_ready(st);
-    ev_run(sw->loop, 0);
+    ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
+                           "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
+                           &sw->c_verify_failed);
+    ts_stage_readiness(st, readiness, sw);
+    int code = TS_EXIT_OK;
+    if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
+        ts_error("--metrics %s: %s", metrics, err);
+        code = TS_EXIT_CONFIG;
+    } else {
+        ts_info("%s on port %u, %llu pieces of %u bytes in the window", sw->is_source ? "broadcasting" : "viewing",
+                sw->port, (unsigned long long)sw->n, sw->meta.piece_len);
+        ts_stage_ready(st);
+        ev_run(sw->loop, 0);
+    }
 
     announce_destroy(&sw->ann);
     for (peer_t *p = sw->peers; p; p = p->next)
@@ -588,5 +627,5 @@ int main(int argc, char **argv)
     free(sw->req_ns);
     free(sw->src_safe);
     ts_metainfo_free(&sw->meta);
-    return TS_EXIT_OK;
+    return code;
 }

@@ -84,7 +84,7 @@ struct swarm {
     uint64_t n;               /* pieces in the index space */
     ts_verifier_t *verifier;
     ts_window_t *win;
-    int is_source;
+    int is_source, seeder; /* seeder: a viewer without a player-bridge (tsctl seed) */
     uint8_t peer_id[20];
     uint16_t port;
     uint32_t announce_ip;     /* host order; how others reach us */
@@ -132,6 +132,7 @@ struct swarm {
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces, c_banned;
+    uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
 };
 
 /* peer.c */

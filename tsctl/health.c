@@ -16,6 +16,7 @@
 #include "ts_log.h"
 #include "ts_metrics.h"
 #include "ts_time.h"
+#include "ts_version.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,12 +33,7 @@
 #define RESTART_RING 64          /* restart times kept per stage */
 #define HOUR_NS (3600ull * 1000000000)
 #define WEB_FILE_MAX (8u << 20)  /* the largest file the page may need (mpegts.js is ~0.5 MiB) */
-#ifndef TS_VERSION
-#define TS_VERSION "0.6.0"
-#endif
-#ifndef TS_COMMIT
-#define TS_COMMIT "unknown"
-#endif
+
 
 typedef struct {
     sup_t *s;
@@ -196,11 +192,10 @@ void health_stage_json(sup_t *s, proc_t *p, ts_buf_t *b)
     struct health *h = s->health;
     if (!h)
         return;
-    char key[64];
-    snprintf(key, sizeof key, "metrics_%s", p->name);
-    const char *m = inst_get(&s->inst, key);
-    if (m)
-        ts_buf_printf(b, ",\"metrics_url\":\"http://%s/metrics\"", m);
+    int found;
+    int64_t port = counter(p, "metrics_port", &found);
+    if (found && port > 0 && (p->state == S_READY || p->state == S_STARTING))
+        ts_buf_printf(b, ",\"metrics_url\":\"http://127.0.0.1:%lld/metrics\"", (long long)port);
     ts_buf_printf(b, ",\"restarts_1h\":%d", restarts_1h(h, (int)(p - s->procs), ts_mono_ns()));
 }
 
@@ -231,7 +226,7 @@ static int add_metrics(sup_t *s, struct health *h)
     const char *labels[] = { "instance", inst_get(&s->inst, "name"), NULL };
     if (!(h->reg = ts_metrics_new(labels)))
         return -1;
-    ts_metrics_build_info(h->reg, TS_VERSION, TS_COMMIT);
+    ts_metrics_build_info(h->reg, TS_VERSION, ts_version_commit());
     ts_metrics_gauge_fn(h->reg, "ts_last_piece_age_seconds",
                         "Seconds since the highest sequence number any stage reports last grew (NaN: none yet).",
                         NULL, f_age, s);

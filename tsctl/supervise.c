@@ -69,6 +69,9 @@ static void common_args(sup_t *s, proc_t *p)
     arg(p, "%s", inst_get(&s->inst, "name"));
     arg(p, "--supervisor");
     arg(p, "%s", s->ep_sup);
+    /* Port 0: the kernel picks a free one atomically; the stage reports it in its heartbeats. */
+    arg(p, "--metrics");
+    arg(p, "127.0.0.1:0");
 }
 
 static void build_ingest(sup_t *s, proc_t *p)
@@ -98,6 +101,7 @@ static void build_swarm(sup_t *s, proc_t *p)
     arg(p, "--port"); arg(p, "%s", inst_get(&s->inst, "port"));
     if (strcmp(role, "broadcast") == 0) { arg(p, "--in"); arg(p, "ipc://%s/signer.ipc", d); }
     if (emb && strcmp(emb, "1") == 0) arg(p, "--embedded-tracker");
+    if (strcmp(role, "seed") == 0) arg(p, "--seeder");
     const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
     if (ah && *ah) { arg(p, "--announce-host"); arg(p, "%s", ah); }
     if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }

@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #define SUP_MAX_ARGS 32
-#define SUP_MAX_COUNTERS 33                   /* a stage's own 32 and log_dropped */
+#define SUP_MAX_COUNTERS 34                   /* a stage's own 32, log_dropped and metrics_port */
 #define SUP_HEALTHY_NS (10ull * 1000000000)   /* ready this long: the next crash restarts at once */
 #define SUP_WATCHDOG_NS (10ull * 1000000000)  /* no heartbeat this long: the stage hangs */
 #define SUP_START_NS (30ull * 1000000000)     /* no READY this long after spawn: kill it */

@@ -1,7 +1,8 @@
 /* The piece link between stages, in one process: an outlink (upstream) and inlinks (downstream)
  * on an ipc:// endpoint, driven by one libev loop. Checks what makes stage restarts lossless:
  * in-order delivery, resume after the last ack under the same identity, replay after the
- * upstream restarts, and duplicates dropped. Also the envelope checks and unit parsing. */
+ * upstream restarts, and duplicates dropped; liveness of an idle link. Also the envelope checks and
+ * unit parsing. */
 #include "check.h"
 #include "ts_link.h"
 #include "ts_msg.h"
@@ -274,6 +275,79 @@ static void test_resume(void)
         printf("note: could not remove %s\n", dir);
 }
 
+/* ---------------------------------------------------------------- liveness */
+
+#define ALIVE_WIN (2000ull * 1000000) /* the window asked about; stages use TS_LINK_ALIVE_NS */
+
+static ts_inlink_t *alive_il;
+static ts_outlink_t *alive_ol;
+static int il_dead(void *arg) { (void)arg; return !ts_inlink_alive(alive_il, ALIVE_WIN); }
+static int il_alive(void *arg) { (void)arg; return ts_inlink_alive(alive_il, ALIVE_WIN); }
+static int no_subs(void *arg) { (void)arg; return ts_outlink_alive_subscribers(alive_ol, ALIVE_WIN) == 0; }
+
+/* With no piece for longer than the window (an idle source), both ends still hear each other;
+ * a dead upstream, and dead downstreams, are noticed; the restart semantics are untouched. */
+static void test_alive(void)
+{
+    char dir[] = "/tmp/tslinkXXXXXX", ep[128];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(ep, sizeof ep, "ipc://%s/up.ipc", dir);
+    struct ev_loop *loop = ev_loop_new(0);
+    void *zctx = zmq_ctx_new();
+    ts_outlink_t *ol = ts_outlink_new(loop, zctx, ep, 64, NULL, NULL, NULL);
+    sink_t a = { 0 }, b = { 0 };
+    ts_inlink_t *il = ts_inlink_new(loop, zctx, ep, "down", "up", 1, 0, on_piece, &a);
+    /* b never acks: only its subscribes (and their replies) say it is there */
+    ts_inlink_t *il2 = ts_inlink_new(loop, zctx, ep, "other", "up", 1, 0, on_piece, &b);
+    CHECK(!ts_inlink_alive(il, ALIVE_WIN), "not alive before the upstream said anything");
+    settle(loop, 0.2);
+    publish(ol, 0);
+    wait_n(loop, &a, 1, 5);
+    ts_inlink_ack(il, 0);
+    uint64_t last_piece = ts_mono_ns();
+
+    /* 1. Idle for over twice the window: both ends still count as alive. */
+    settle(loop, 2.25 * ALIVE_WIN / 1e9);
+    CHECK(ts_mono_ns() - last_piece > 2 * ALIVE_WIN, "idle longer than the window");
+    CHECK(ts_inlink_alive(il, ALIVE_WIN) && ts_inlink_alive(il2, ALIVE_WIN), "idle inlinks hear their upstream");
+    CHECK(ts_outlink_alive_subscribers(ol, ALIVE_WIN) == 2, "idle outlink hears both subscribers (%llu)",
+          (unsigned long long)ts_outlink_alive_subscribers(ol, ALIVE_WIN));
+    CHECK(a.n == 1 && b.n == 1 && ts_inlink_pieces_in(il) == 1, "the replies are not pieces (%d, %d)", a.n, b.n);
+
+    /* 2. The upstream dies: noticed. It comes back: alive again, and the inlink resumes after
+     *    what it holds, as before. */
+    ts_outlink_destroy(&ol);
+    alive_il = il;
+    run_until(loop, il_dead, NULL, 10);
+    CHECK(!ts_inlink_alive(il, ALIVE_WIN), "a dead upstream is noticed");
+    ol = ts_outlink_new(loop, zctx, ep, 64, NULL, NULL, NULL);
+    run_until(loop, il_alive, NULL, 10);
+    CHECK(ts_inlink_alive(il, ALIVE_WIN), "a restarted upstream is heard again");
+    publish(ol, 0);
+    publish(ol, 1);
+    wait_n(loop, &a, 2, 5);
+    settle(loop, 0.2);
+    CHECK(in_order_from(&a, 0, 2), "after the upstream restart only seq 1 is new (got %d)", a.n);
+
+    /* 3. The downstreams die: noticed. */
+    ts_inlink_destroy(&il);
+    ts_inlink_destroy(&il2);
+    alive_ol = ol;
+    run_until(loop, no_subs, NULL, 10);
+    CHECK(ts_outlink_alive_subscribers(ol, ALIVE_WIN) == 0, "dead subscribers are noticed");
+
+    ts_outlink_destroy(&ol);
+    zmq_ctx_term(zctx);
+    ev_loop_destroy(loop);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", dir);
+}
+
 static void test_envelope(void)
 {
     char err[128];
@@ -342,6 +416,7 @@ int main(void)
     test_units();
     test_link();
     test_resume();
+    test_alive();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
