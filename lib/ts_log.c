@@ -35,6 +35,39 @@ const uint64_t *ts_log_dropped(void) { return &log_dropped; }
 
 size_t ts_log_format(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen)
 {
+    return ts_log_format_kv(out, level, instance, stage, msg, msglen, NULL);
+}
+
+void ts_log_field(ts_log_fields_t *f, const char *key, const char *fmt, ...)
+{
+    char v[256], q[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    /* logfmt: a value with a space, quote, '=' or nothing at all is quoted; control characters go */
+    int quote = !v[0];
+    size_t j = 0;
+    for (size_t i = 0; v[i] && j + 2 < sizeof q; i++) {
+        char c = v[i];
+        if (c == ' ' || c == '=' || c == '"' || c == '\\')
+            quote = 1;
+        if (c == '"' || c == '\\')
+            q[j++] = '\\';
+        q[j++] = (unsigned char)c < 0x20 || c == 0x7f ? ' ' : c;
+    }
+    q[j] = 0;
+    int n = snprintf(f->s + f->n, sizeof f->s - f->n, "%s%s=%s%s%s", f->n ? " " : "", key, quote ? "\"" : "", q,
+                     quote ? "\"" : "");
+    if (n > 0 && f->n + (size_t)n < sizeof f->s)
+        f->n += (size_t)n;
+    else
+        f->s[f->n] = 0; /* does not fit: dropped whole, the line stays well-formed */
+}
+
+size_t ts_log_format_kv(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen,
+                        const char *fields)
+{
     /* logfmt quoting: escape quotes and backslashes, flatten control characters. */
     char q[1100];
     size_t j = 0;
@@ -56,9 +89,10 @@ size_t ts_log_format(char *out, int level, const char *instance, const char *sta
     struct tm tm;
     gmtime_r(&t.tv_sec, &tm);
     int n = snprintf(out, TS_LOG_LINE_MAX,
-                     "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s instance=%s stage=%s msg=\"%s\"\n",
+                     "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s instance=%s stage=%s msg=\"%s\"%s%s\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     t.tv_nsec / 1000000, level_name[level], instance, stage, q);
+                     t.tv_nsec / 1000000, level_name[level], instance, stage, q, fields && *fields ? " " : "",
+                     fields ? fields : "");
     if (n < 0)
         return 0;
     if (n > TS_LOG_LINE_MAX - 1) { /* cut, but keep the line a line */
@@ -83,7 +117,19 @@ static int emit(const char *line, size_t len)
     return w == (ssize_t)len ? 0 : -1;
 }
 
-void ts_vlog(int level, const char *fmt, va_list ap)
+static void vlog_kv(int level, const char *fields, const char *fmt, va_list ap);
+
+void ts_vlog(int level, const char *fmt, va_list ap) { vlog_kv(level, NULL, fmt, ap); }
+
+void ts_log_kv(int level, const ts_log_fields_t *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_kv(level, f ? f->s : NULL, fmt, ap);
+    va_end(ap);
+}
+
+static void vlog_kv(int level, const char *fields, const char *fmt, va_list ap)
 {
     if (level < log_min || level < 0 || level > TS_LOG_ERROR)
         return;
@@ -102,7 +148,7 @@ void ts_vlog(int level, const char *fmt, va_list ap)
         }
         log_reported = dropped;
     }
-    size_t n = ts_log_format(line, level, log_instance, log_stage, msg, strlen(msg));
+    size_t n = ts_log_format_kv(line, level, log_instance, log_stage, msg, strlen(msg), fields);
     if (emit(line, n) < 0)
         __atomic_add_fetch(&log_dropped, 1, __ATOMIC_RELAXED);
 }

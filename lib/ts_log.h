@@ -18,6 +18,17 @@ void ts_vlog(int level, const char *fmt, va_list ap);
 size_t ts_log_format(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen);
 /* Send every line to fn instead of stderr (the supervisor writes its own log itself). */
 void ts_log_sink(void (*fn)(const char *line, size_t len, void *arg), void *arg);
+/* Fields after msg, for events a machine reads (peer=, stage=, restarts=…): build them with
+ * ts_log_field, which quotes a value that needs it, and log them with ts_log_kv. */
+typedef struct {
+    char s[480];
+    size_t n;
+} ts_log_fields_t;
+void ts_log_field(ts_log_fields_t *f, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ts_log_kv(int level, const ts_log_fields_t *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ts_log_format with fields (NULL: none) appended after msg. */
+size_t ts_log_format_kv(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen,
+                        const char *fields);
 /* Lines dropped because stderr was full; the pointer suits ts_stage_counter. */
 const uint64_t *ts_log_dropped(void);
 #define ts_debug(...) ts_log(TS_LOG_DEBUG, __VA_ARGS__)

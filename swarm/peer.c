@@ -120,9 +120,15 @@ void peer_close(peer_t *p, const char *why)
     if (!alive(p))
         return;
     char a[64];
-    if (why && p->state == PEER_ACTIVE)
-        ts_info("peer %s closed: %s (up %llu B, down %llu B)", addr_str(p, a, sizeof a), why,
-                (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
+    if (why && p->state == PEER_ACTIVE) {
+        ts_log_fields_t f = { 0 };
+        ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+        ts_log_field(&f, "reason", "%s", why);
+        ts_log_field(&f, "up_bytes", "%llu", (unsigned long long)p->bytes_up);
+        ts_log_field(&f, "down_bytes", "%llu", (unsigned long long)p->bytes_down);
+        ts_log_kv(TS_LOG_INFO, &f, "peer %s closed: %s (up %llu B, down %llu B)", a, why,
+                  (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
+    }
     else if (why)
         ts_debug("connection %s closed: %s", addr_str(p, a, sizeof a), why);
     clear_requests(p);
@@ -173,8 +179,12 @@ static void misbehaved(peer_t *p, const char *why)
     char a[64];
     if (!alive(p))
         return;
-    ts_warn("peer %s misbehaved (%s): disconnected and banned for %llu s", addr_str(p, a, sizeof a), why,
-            (unsigned long long)(SW_BAN_NS / 1000000000ull));
+    ts_log_fields_t f = { 0 };
+    ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+    ts_log_field(&f, "reason", "%s", why);
+    ts_log_field(&f, "ban_s", "%llu", (unsigned long long)(SW_BAN_NS / 1000000000ull));
+    ts_log_kv(TS_LOG_WARN, &f, "peer %s misbehaved (%s): disconnected and banned for %llu s", a, why,
+              (unsigned long long)(SW_BAN_NS / 1000000000ull));
     peer_ban(p->sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns());
     peer_close(p, NULL);
 }
@@ -371,7 +381,10 @@ static int on_handshake(peer_t *p)
     if (duplicate(p))
         return -1;
     char a[64];
-    ts_info("peer %s connected (%s)", addr_str(p, a, sizeof a), p->outgoing ? "out" : "in");
+    ts_log_fields_t f = { 0 };
+    ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+    ts_log_field(&f, "direction", "%s", p->outgoing ? "out" : "in");
+    ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, p->outgoing ? "out" : "in");
     if (p->ext)
         send_ext_handshake(p);
     send_bitfield(p);

@@ -366,13 +366,19 @@ static sstate_t died(proc_t *p, int status)
     }
     p->restarts++;
     health_on_restart(s, p);
+    ts_log_fields_t f = { 0 };
+    ts_log_field(&f, "target", "%s", p->name);
+    ts_log_field(&f, "why", "%s", why);
+    ts_log_field(&f, "ran_s", "%.1f", ran);
+    ts_log_field(&f, "restarts", "%llu", (unsigned long long)p->restarts);
+    ts_log_field(&f, "delay_s", "%.2f", delay);
     if (p->restart_now)
-        ts_info("%s stopped for restart (%s); restart %llu in %.2f s", p->name, why,
-                (unsigned long long)p->restarts, delay);
+        ts_log_kv(TS_LOG_INFO, &f, "%s stopped for restart (%s); restart %llu in %.2f s", p->name, why,
+                  (unsigned long long)p->restarts, delay);
     else
-        ts_warn("%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)", p->name,
-                why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
-                (double)SUP_CRASH_WINDOW_NS / 1e9);
+        ts_log_kv(TS_LOG_WARN, &f, "%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)",
+                  p->name, why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
+                  (double)SUP_CRASH_WINDOW_NS / 1e9);
     p->restart_now = 0;
     ev_timer_set(&p->timer, delay, 0);
     ev_timer_start(s->loop, &p->timer);
