@@ -1,4 +1,5 @@
 #include "ts_httpd.h"
+#include "ts_net.h"
 #include "ts_err.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
@@ -371,47 +372,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 static int listen_on(ts_httpd_t *h, const char *spec, char *err, size_t errlen)
 {
-    char addr[256], host[256], serv[8];
+    char addr[256];
     uint16_t port;
     if (!spec || !*spec)
         spec = "127.0.0.1:0";
     if (ts_units_hostport(spec, addr, sizeof addr, &port) < 0)
         return ts_err(err, errlen, "bad address '%s' (want ADDR:PORT)", spec);
-    size_t alen = strlen(addr);
-    if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']')
-        snprintf(host, sizeof host, "%.*s", (int)(alen - 2), addr + 1);
-    else
-        snprintf(host, sizeof host, "%s", addr);
-    snprintf(serv, sizeof serv, "%u", port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *res;
-    int gai = getaddrinfo(host, serv, &hints, &res);
-    if (gai != 0)
-        return ts_err(err, errlen, "%s: %s", host, gai_strerror(gai));
-    int fd = -1, e = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart while old sockets sit in TIME_WAIT */
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
-            break;
-        e = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
+    int e, fd = ts_net_listen(addr, port, 64, &h->port, &e, err, errlen);
     if (fd < 0)
-        return ts_err(err, errlen, "cannot listen on %s port %u: %s", host, port, strerror(e));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+        return -1;
     h->lfd = fd;
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "ts_net.h"
 #include "outq.h"
 #include "ts_http.h"
 #include "ts_log.h"
@@ -409,49 +410,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 static int listen_on(ts_server_t *s, const char *addr, uint16_t port, int *fatal_config, char *err, size_t errlen)
 {
-    char host[256], serv[8];
-    size_t alen = strlen(addr);
-    /* "[::1]" as ts_units_hostport leaves it */
-    if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']')
-        snprintf(host, sizeof host, "%.*s", (int)(alen - 2), addr + 1);
-    else
-        snprintf(host, sizeof host, "%s", addr);
-    snprintf(serv, sizeof serv, "%u", port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *res;
-    int gai = getaddrinfo(host, serv, &hints, &res);
-    if (gai != 0) {
-        *fatal_config = 1;
-        snprintf(err, errlen, "%s: %s", host, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, e = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart while old sockets sit in TIME_WAIT */
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-            break;
-        e = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
+    int e, fd = ts_net_listen(addr, port, 128, &s->port, &e, err, errlen);
     if (fd < 0) {
-        *fatal_config = e == EADDRNOTAVAIL || e == EACCES;
-        snprintf(err, errlen, "cannot listen on %s port %u: %s", host, port, strerror(e));
+        /* a bad host, an address not ours or a privileged port will not change by restarting */
+        *fatal_config = e == 0 || e == EADDRNOTAVAIL || e == EACCES;
         return -1;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
     s->lfd = fd;
     return 0;
 }
