@@ -35,6 +35,18 @@ static void spin(struct ev_loop *loop, double secs, const int *until, int want)
         ev_run(loop, EVRUN_NOWAIT), usleep(1000);
 }
 
+static void publish(ts_outlink_t *ol, uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from; s < to; s++) {
+        Ts__Piece p = TS__PIECE__INIT;
+        p.seq = s;
+        p.timestamp_us = ts_wall_us();
+        p.payload.data = (uint8_t *)&s;
+        p.payload.len = sizeof s;
+        ts_outlink_publish(ol, &p);
+    }
+}
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -135,14 +147,7 @@ int main(void)
         spin(loop, 0.001, NULL, 0);
     subs_before = ts_outlink_subscribers(ol);
     CHECK(subs_before == 1, "the trusted inlink subscribed (%llu)", (unsigned long long)subs_before);
-    for (uint64_t s = 0; s < 200; s++) {
-        Ts__Piece p = TS__PIECE__INIT;
-        p.seq = s;
-        p.timestamp_us = ts_wall_us();
-        p.payload.data = (uint8_t *)&s;
-        p.payload.len = sizeof s;
-        ts_outlink_publish(ol, &p);
-    }
+    publish(ol, 0, 200);
     spin(loop, 10, &a.n, 200);
     CHECK(a.n == 200 && a.bad == 0, "trusted inlink got %d pieces, %d out of order", a.n, a.bad);
 
@@ -164,14 +169,7 @@ int main(void)
     CHECK(ts_outlink_subscribers(ol) == 1, "only the trusted subscriber is known (%llu)",
           (unsigned long long)ts_outlink_subscribers(ol));
     /* Publish more: the strangers must see none of it. */
-    for (uint64_t s = 200; s < 300; s++) {
-        Ts__Piece p = TS__PIECE__INIT;
-        p.seq = s;
-        p.timestamp_us = ts_wall_us();
-        p.payload.data = (uint8_t *)&s;
-        p.payload.len = sizeof s;
-        ts_outlink_publish(ol, &p);
-    }
+    publish(ol, 200, 300);
     spin(loop, 10, &a.n, 300);
     CHECK(a.n == 300 && a.bad == 0, "trusted inlink got %d pieces", a.n);
     CHECK(received(x) == 0, "the unknown key received nothing");
