@@ -16,10 +16,13 @@ url=$(sed -n 's/.*player URL: //p' watch.out)
 echo "checking that a player can read $url ..."
 ffmpeg -hide_banner -nostdin -v error -i "$url" -t 5 -f null - && echo "ffmpeg decoded 5 s of the stream from $url"
 "../$tsctl" status
+page=$("../$tsctl" status demo-view1 | sed -n 's/^ *page: *//p')
 cat <<TXT
 
 The broadcast and a viewer are running. Play the stream:
     mpv $url        (or vlc / ffplay)
+or open the viewer's status page (stages, figures and the video) in a browser:
+    $page
 Stop everything:
     build/bin/tsctl stop --all
 TXT
