@@ -29,6 +29,15 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# N free TCP ports on 127.0.0.1, space-separated (all bound at once, so they differ).
+free_ports() {
+  /usr/bin/python3 -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
 say() { echo "[$(date +%T)] $*"; }
 
 # COMMAND must exit with CODE, and its output (stdout and stderr) match PATTERN (grep -i).

@@ -10,12 +10,8 @@
 . "$(dirname "$0")/common.bash"
 
 pids=()
-trap 'rc=$?; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; (exit $rc); cleanup' EXIT
-ports=($(/usr/bin/python3 -c '
-import socket
-ss = [socket.socket() for _ in range(7)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+trap 'rc=$?; set +e; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; (exit $rc); cleanup' EXIT
+ports=($(free_ports 7))
 P_PEER=${ports[0]} P_VPEER=${ports[1]}
 declare -A MPORT=([ingest]=${ports[2]} [signer]=${ports[3]} [bswarm]=${ports[4]} [vswarm]=${ports[5]} [bridge]=${ports[6]})
 

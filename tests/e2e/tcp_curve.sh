@@ -7,12 +7,8 @@
 . "$(dirname "$0")/common.bash"
 
 pids=()
-trap 'rc=$?; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; (exit $rc); cleanup' EXIT
-ports=($(/usr/bin/python3 -c '
-import socket
-ss = [socket.socket() for _ in range(5)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+trap 'rc=$?; set +e; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; (exit $rc); cleanup' EXIT
+ports=($(free_ports 5))
 P_ING=${ports[0]} P_SIG=${ports[1]} P_SW=${ports[2]} P_PEER=${ports[3]}
 
 # The broadcast's key and .tstream come from tsctl start; its stages then run by hand.
