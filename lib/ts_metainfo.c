@@ -83,6 +83,18 @@ static int check_pubkey(size_t len, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- encode */
 
+static int keep_info(ts_metainfo_t *m, const uint8_t *info, size_t len, char *err, size_t errlen)
+{
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return ts_err(err, errlen, "metainfo: out of memory");
+    memcpy(copy, info, len);
+    free(m->info);
+    m->info = copy;
+    m->info_len = len;
+    return 0;
+}
+
 int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen)
 {
     /* The char arrays come from callers: make sure each is terminated before strlen. */
@@ -125,6 +137,11 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
     ts_ben_put_cstr(out, CREATED_BY);
     ts_ben_put_cstr(out, "info");
     size_t istart = out->len;
+    if (m->info) {
+        /* A parsed file's own bytes: keys we do not know survive, and so does the infohash. */
+        ts_buf_put(out, m->info, m->info_len);
+        goto info_done;
+    }
     ts_ben_put_dict(out);
     ts_ben_put_cstr(out, "length");
     ts_ben_put_int(out, length);
@@ -140,6 +157,7 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
     ts_ben_put_cstr(out, "piece length");
     ts_ben_put_int(out, m->piece_len);
     ts_ben_put_end(out);
+info_done:;
     size_t iend = out->len;
     ts_ben_put_end(out);
     if (out->err) {
@@ -151,7 +169,7 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
         out->len = start;
         return ts_err(err, errlen, "metainfo: SHA-1 failed");
     }
-    return 0;
+    return keep_info(m, out->data + istart, iend - istart, err, errlen);
 }
 
 /* ---------------------------------------------------------------- parse */
@@ -223,7 +241,7 @@ static int parse_tree(const ts_ben_t *root, ts_metainfo_t *m, char *err, size_t 
     /* The hash is over info's bytes as they stand in the file, unknown keys included. */
     if (sha1(info->raw, info->rawlen, m->infohash) < 0)
         return ts_err(err, errlen, "metainfo: SHA-1 failed");
-    return 0;
+    return keep_info(m, info->raw, info->rawlen, err, errlen);
 }
 
 int ts_metainfo_parse(const uint8_t *buf, size_t len, ts_metainfo_t *m, char *err, size_t errlen)
@@ -335,27 +353,22 @@ static void sync_dir(const char *path)
     }
 }
 
-int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errlen)
+int ts_metainfo_write(const char *path, const uint8_t *file, size_t len, char *err, size_t errlen)
 {
-    ts_buf_t b;
-    ts_buf_init(&b);
-    char eerr[256];
-    if (ts_metainfo_encode(m, &b, eerr, sizeof eerr) < 0) {
-        ts_buf_free(&b);
-        return ts_err(err, errlen, "%s: %s", path, eerr);
-    }
+    ts_metainfo_t check;
+    char perr[256];
+    if (ts_metainfo_parse(file, len, &check, perr, sizeof perr) < 0)
+        return ts_err(err, errlen, "%s: not written: %s", path, perr);
+    ts_metainfo_free(&check);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
-        ts_buf_free(&b);
+    if (!tmp)
         return ts_err(err, errlen, "%s: out of memory", path);
-    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        ts_buf_free(&b);
         free(tmp);
         return ts_err(err, errlen, "%s: cannot create temporary file: %s", path, strerror(e));
     }
@@ -363,7 +376,7 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
     /* mkstemp makes it 0600; the file is public metadata. */
     if (fchmod(fd, 0644) < 0)
         what = "chmod";
-    else if (write_all(fd, b.data, b.len) < 0)
+    else if (write_all(fd, file, len) < 0)
         what = "write";
     else if (fsync(fd) < 0)
         what = "fsync";
@@ -376,7 +389,6 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
         what = "rename";
         e = errno;
     }
-    ts_buf_free(&b);
     if (what) {
         unlink(tmp);
         free(tmp);
@@ -387,11 +399,50 @@ int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errle
     return 0;
 }
 
+int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errlen)
+{
+    ts_buf_t b;
+    ts_buf_init(&b);
+    char eerr[256];
+    int rc = ts_metainfo_encode(m, &b, eerr, sizeof eerr);
+    if (rc < 0)
+        ts_err(err, errlen, "%s: %s", path, eerr);
+    else
+        rc = ts_metainfo_write(path, b.data, b.len, err, errlen);
+    ts_buf_free(&b);
+    return rc;
+}
+
+int ts_metainfo_wrap(const uint8_t *info, size_t info_len, const char *announce, ts_buf_t *out, ts_metainfo_t *m,
+                     char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    size_t start = out->len;
+    ts_ben_put_dict(out); /* keys in byte order: announce, info */
+    if (announce && check_announce((const uint8_t *)announce, strlen(announce), NULL, 0) == 0) {
+        ts_ben_put_cstr(out, "announce");
+        ts_ben_put_cstr(out, announce);
+    }
+    ts_ben_put_cstr(out, "info");
+    ts_buf_put(out, info, info_len);
+    ts_ben_put_end(out);
+    if (out->err) {
+        out->len = start;
+        return ts_err(err, errlen, "metainfo: out of memory");
+    }
+    if (ts_metainfo_parse(out->data + start, out->len - start, m, err, errlen) < 0) {
+        out->len = start;
+        return -1;
+    }
+    return 0;
+}
+
 void ts_metainfo_free(ts_metainfo_t *m)
 {
     if (!m)
         return;
     free(m->pubkey);
+    free(m->info);
     memset(m, 0, sizeof *m);
 }
 

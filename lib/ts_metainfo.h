@@ -33,10 +33,14 @@ typedef struct {
     char announce[512];           /* top-level "announce" (http:// URL), may be empty string if absent */
     uint64_t bitrate;             /* top-level "bitrate" in bits per second (0 if absent) */
     uint8_t infohash[20];         /* SHA-1 of the exact bencoded bytes of info */
+    uint8_t *info; size_t info_len; /* those exact bytes (malloc'd): what BEP 9 serves to magnet-link peers */
 } ts_metainfo_t;
 
-/* Validate m's fields and append the whole file to out; sets m->infohash. On failure out is
- * left as it was and err says which field is wrong. */
+/* Validate m's fields and append the whole file to out; sets m->infohash and m->info. When
+ * m->info is already set (m was parsed), info is written as those exact bytes, so a copy of a
+ * file keeps its infohash even with keys this version does not know; only the top-level fields
+ * (announce, bitrate) come from m. On failure out is left as it was and err says which field is
+ * wrong. */
 int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen);
 /* Parse and validate a whole file. m is overwritten (free an old one first); on failure it is
  * left zeroed. On success free it with ts_metainfo_free. buf need not outlive m. */
@@ -46,7 +50,15 @@ int ts_metainfo_load(const char *path, ts_metainfo_t *m, char *err, size_t errle
 /* Encode and replace path atomically: a temporary file in the same directory, fsync, rename;
  * mode 0644. Sets m->infohash. */
 int ts_metainfo_save(const char *path, ts_metainfo_t *m, char *err, size_t errlen);
-/* Free pubkey and zero the struct. */
+/* Write the exact bytes of a whole file to path atomically (as ts_metainfo_save), after checking
+ * that they parse. */
+int ts_metainfo_write(const char *path, const uint8_t *file, size_t len, char *err, size_t errlen);
+/* Build a whole file around info's exact bytes (from BEP 9), with announce as the tracker when
+ * it is a usable http:// URL (else none), and parse it into m; out gets the file. The infohash is
+ * that of the given bytes, so the caller compares it with the one it asked for. */
+int ts_metainfo_wrap(const uint8_t *info, size_t info_len, const char *announce, ts_buf_t *out, ts_metainfo_t *m,
+                     char *err, size_t errlen);
+/* Free pubkey and info and zero the struct. */
 void ts_metainfo_free(ts_metainfo_t *m);
 /* Lowercase hex of the infohash, NUL-terminated. */
 void ts_metainfo_hex(const uint8_t infohash[20], char out[41]);

@@ -1,6 +1,8 @@
-/* Tracker client: announce over HTTP on the swarm's libev loop, connect to the peers returned.
- * Announces at start, then at the tracker's interval (sooner while we have few peers). */
-#include "swarm.h"
+/* Tracker client: announce over HTTP on a libev loop and hand the peers returned to the owner
+ * (the swarm, or the magnet-link metadata fetch). Announces at start, then at the tracker's
+ * interval (sooner while the owner has few peers). */
+#include "announce.h"
+#include "tracker.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -18,7 +20,8 @@
 #define ANN_RETRY_S 5.0
 
 struct announce {
-    swarm_t *sw;
+    announce_cfg_t cfg;
+    struct ev_loop *loop;
     char url[512];
     int fd, started;
     ev_io io;
@@ -30,20 +33,20 @@ struct announce {
 
 static void ann_schedule(struct announce *a, double after)
 {
-    ev_timer_stop(a->sw->loop, &a->timer);
+    ev_timer_stop(a->loop, &a->timer);
     ev_timer_set(&a->timer, after, 0);
-    ev_timer_start(a->sw->loop, &a->timer);
+    ev_timer_start(a->loop, &a->timer);
 }
 
 static void ann_finish(struct announce *a, int ok)
 {
     if (a->fd >= 0) {
-        ev_io_stop(a->sw->loop, &a->io);
+        ev_io_stop(a->loop, &a->io);
         close(a->fd);
         a->fd = -1;
     }
     double next = a->interval > 0 ? a->interval : 30;
-    if (!ok || swarm_count_peers(a->sw) < ANN_FEW_PEERS)
+    if (!ok || a->cfg.npeers(a->cfg.arg) < ANN_FEW_PEERS)
         next = ANN_RETRY_S;
     ann_schedule(a, next);
 }
@@ -57,7 +60,8 @@ static void ann_parse(struct announce *a)
         ann_finish(a, 0);
         return;
     }
-    a->sw->c_announces++;
+    if (a->cfg.announces)
+        (*a->cfg.announces)++;
     if (r.failure[0]) {
         ts_warn("tracker %s refused: %s", a->url, r.failure);
         ts_announce_resp_free(&r);
@@ -67,10 +71,8 @@ static void ann_parse(struct announce *a)
     a->started = 1;
     a->interval = r.interval > 5 ? r.interval : 5;
     ts_debug("tracker: %zu peers, interval %d s", r.npeers, r.interval);
-    for (size_t i = 0; i < r.npeers; i++) {
-        peer_learn(a->sw, r.peers[i].ip, r.peers[i].port);
-        peer_connect(a->sw, r.peers[i].ip, r.peers[i].port);
-    }
+    for (size_t i = 0; i < r.npeers; i++)
+        a->cfg.on_peer(a->cfg.arg, r.peers[i].ip, r.peers[i].port);
     ts_announce_resp_free(&r);
     ann_finish(a, 1);
 }
@@ -94,7 +96,8 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (n > 0) {
             a->req_off += (size_t)n;
-            a->sw->c_bytes_up += (uint64_t)n; /* tracker traffic counts as overhead */
+            if (a->cfg.bytes_up)
+                *a->cfg.bytes_up += (uint64_t)n; /* tracker traffic counts as overhead */
         }
         if (a->req_off == a->req.len) {
             ev_io_stop(loop, &a->io);
@@ -115,7 +118,8 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     a->resp.len += (size_t)n;
-    a->sw->c_bytes_down += (uint64_t)n;
+    if (a->cfg.bytes_down)
+        *a->cfg.bytes_down += (uint64_t)n;
     if (a->resp.len > ANN_RESP_MAX) {
         ts_warn("tracker %s: response too large", a->url);
         ann_finish(a, 0);
@@ -124,13 +128,13 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 static void ann_start(struct announce *a)
 {
-    swarm_t *sw = a->sw;
     char host[256];
     uint16_t port;
     a->req.len = 0;
     a->resp.len = 0;
     a->req_off = 0;
-    if (ts_tracker_request(a->url, sw->meta.infohash, sw->peer_id, sw->port, sw->c_bytes_up, sw->c_bytes_down,
+    uint64_t up = a->cfg.bytes_up ? *a->cfg.bytes_up : 0, down = a->cfg.bytes_down ? *a->cfg.bytes_down : 0;
+    if (ts_tracker_request(a->url, a->cfg.infohash, a->cfg.peer_id, a->cfg.port, up, down,
                            a->started ? NULL : "started", host, sizeof host, &port, &a->req) < 0) {
         ts_error("tracker URL %s is not usable (http:// only)", a->url);
         return;
@@ -152,7 +156,7 @@ static void ann_start(struct announce *a)
         return;
     }
     ev_io_set(&a->io, a->fd, EV_WRITE);
-    ev_io_start(sw->loop, &a->io);
+    ev_io_start(a->loop, &a->io);
     ann_schedule(a, ANN_TIMEOUT_S);
 }
 
@@ -167,12 +171,13 @@ static void ann_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     ann_start(a);
 }
 
-struct announce *announce_new(swarm_t *sw, const char *url)
+struct announce *announce_new(struct ev_loop *loop, const announce_cfg_t *cfg, const char *url)
 {
     struct announce *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->sw = sw;
+    a->loop = loop;
+    a->cfg = *cfg;
     a->fd = -1;
     snprintf(a->url, sizeof a->url, "%s", url);
     ts_buf_init(&a->req);
@@ -191,10 +196,10 @@ void announce_destroy(struct announce **self)
     if (!a)
         return;
     if (a->fd >= 0) {
-        ev_io_stop(a->sw->loop, &a->io);
+        ev_io_stop(a->loop, &a->io);
         close(a->fd);
     }
-    ev_timer_stop(a->sw->loop, &a->timer);
+    ev_timer_stop(a->loop, &a->timer);
     ts_buf_free(&a->req);
     ts_buf_free(&a->resp);
     free(a);

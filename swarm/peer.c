@@ -17,6 +17,8 @@
 
 #define LIVE_EXT_ID 1 /* the ids under which we accept ts_live and ut_pex messages */
 #define PEX_EXT_ID 2
+#define MD_EXT_ID 3   /* ut_metadata (BEP 9) */
+#define MD_SERVE_MAX 4 /* times one peer may fetch the whole info dict before further requests are junk */
 #define HTTP_MAX 8192
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
@@ -313,7 +315,8 @@ static void send_ext_handshake(peer_t *p)
 {
     swarm_t *sw = p->sw;
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
-                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID };
+                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID,
+                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -394,6 +397,36 @@ static int on_handshake(peer_t *p)
     return 1;
 }
 
+/* ut_metadata: serve the info dict to a peer that joined with a magnet link. We never ask for
+ * it (a swarm starts from a .tstream), so data and rejects sent to us are junk. */
+static void on_metadata(peer_t *p, const ts_wire_msg_t *m)
+{
+    swarm_t *sw = p->sw;
+    ts_wire_md_t md;
+    if (ts_wire_parse_metadata(m->data, m->data_len, &md) < 0) {
+        misbehaved(p, "malformed ut_metadata message");
+        return;
+    }
+    if (md.type != TS_WIRE_MD_REQUEST) {
+        if (md.type <= TS_WIRE_MD_REJECT)
+            peer_junk(p, "unrequested metadata");
+        return; /* BEP 9: unknown message types are ignored */
+    }
+    if (!p->md_id)
+        return; /* it gave us no id to answer under */
+    size_t total = sw->meta.info_len, npieces = (total + TS_WIRE_MD_PIECE - 1) / TS_WIRE_MD_PIECE;
+    if (md.piece >= npieces || p->md_served >= MD_SERVE_MAX * npieces) {
+        if (md.piece < npieces)
+            peer_junk(p, "metadata request flood");
+        ts_wire_put_metadata(&p->out, p->md_id, TS_WIRE_MD_REJECT, md.piece, 0, NULL, 0);
+        return;
+    }
+    size_t off = (size_t)md.piece * TS_WIRE_MD_PIECE, len = total - off < TS_WIRE_MD_PIECE ? total - off : TS_WIRE_MD_PIECE;
+    ts_wire_put_metadata(&p->out, p->md_id, TS_WIRE_MD_DATA, md.piece, total, sw->meta.info + off, len);
+    p->md_served++;
+    sw->c_md_served++;
+}
+
 static void on_ext(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
@@ -411,6 +444,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         }
         p->source = x.source;
         p->pex_id = x.pex_id;
+        p->md_id = x.md_id;
         if (x.has_edge) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -431,6 +465,9 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             peer_learn(sw, a[i].ip, a[i].port);
             peer_connect(sw, a[i].ip, a[i].port);
         }
+        return;
+    } else if (m->ext_id == MD_EXT_ID) {
+        on_metadata(p, m);
         return;
     } else if (m->ext_id == LIVE_EXT_ID) {
         if (ts_wire_parse_live(m->data, m->data_len, &edge, &rap) < 0) {
@@ -671,8 +708,26 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
     }
 }
 
+/* 1 while the bytes so far can begin an HTTP request line ("GET "), else 0. Anything else, such
+ * as an encrypted BitTorrent handshake (MSE, which libtorrent tries first), is closed at once so
+ * the client falls back to a plain handshake instead of waiting out our timeout. */
+static int http_plausible(const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n && i < 8; i++) {
+        if (d[i] == ' ')
+            return i > 0;
+        if (d[i] < 'A' || d[i] > 'Z')
+            return 0;
+    }
+    return n < 8;
+}
+
 static void on_http(peer_t *p)
 {
+    if (!http_plausible(p->in.data, p->in.len)) {
+        peer_close(p, "neither a BitTorrent handshake nor HTTP (encrypted handshakes are not supported)");
+        return;
+    }
     uint8_t *end = memmem(p->in.data, p->in.len, "\r\n\r\n", 4);
     if (!end) {
         if (p->in.len > HTTP_MAX)

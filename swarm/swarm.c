@@ -7,6 +7,7 @@
  * announced, forwarded or delivered. Delivery to the bridge is in sequence order; a piece
  * that stays missing for SW_SKIP_NS while later ones are here is skipped. */
 #include "swarm.h"
+#include "metafetch.h"
 #include "ts_curve.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -36,7 +37,10 @@ static void usage(FILE *f)
                "endpoints (DIR/swarm.secret, DIR/*.pub; tsctl keygen). --seeder: a helper seeder, no\n"
                "player-bridge is expected (it is ready with one peer).\n"
                "--metrics ADDR:PORT serves /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
-               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n");
+               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n"
+               "       ts-swarm --fetch-metainfo MAGNET --tstream FILE [--port PORT] [--timeout SECONDS]\n"
+               "fetches the metainfo a magnet link names from its peers (BEP 9), checks it against the\n"
+               "link's infohash and writes FILE, then exits (timeout default 30 s).\n");
 }
 
 /* ------------------------------------------------------------------ playout */
@@ -433,10 +437,20 @@ static int listen_on(swarm_t *sw, const char *bind_addr)
     return 0;
 }
 
+static void on_tracker_peer(void *arg, uint32_t ip, uint16_t port)
+{
+    peer_learn(arg, ip, port);
+    peer_connect(arg, ip, port);
+}
+
+static int count_peers(void *arg) { return swarm_count_peers(arg); }
+
 int main(int argc, char **argv)
 {
     const char *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
     const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1", *curve = NULL, *metrics = NULL;
+    const char *magnet = NULL;
+    double timeout_s = 30;
     int embedded = 0, have_port = 0, seeder = 0;
     static swarm_t the_swarm; /* one per process */
     swarm_t *sw = &the_swarm;
@@ -449,6 +463,7 @@ int main(int argc, char **argv)
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
         { "curve", required_argument, 0, 'C' },      { "seeder", no_argument, 0, 'D' },    { "metrics", required_argument, 0, 'M' },
+        { "fetch-metainfo", required_argument, 0, 'F' }, { "timeout", required_argument, 0, 'T' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -474,6 +489,16 @@ int main(int argc, char **argv)
         case 'C': curve = optarg; break;
         case 'D': seeder = 1; break;
         case 'M': metrics = optarg; break;
+        case 'F': magnet = optarg; break;
+        case 'T': {
+            char *end;
+            timeout_s = strtod(optarg, &end);
+            if (*end || !(timeout_s > 0 && timeout_s <= 86400)) {
+                fprintf(stderr, "ts-swarm: bad --timeout %s (seconds, 0 < T <= 86400)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
+        }
         case 'u': {
             uint64_t bps;
             if (ts_units_rate(optarg, &bps) < 0 || bps < 8000) {
@@ -488,6 +513,14 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
+    }
+    if (magnet) {
+        if (optind != argc || !tstream) {
+            usage(stderr);
+            return TS_EXIT_USAGE;
+        }
+        ts_log_init("swarm", instance);
+        return metafetch_run(magnet, tstream, sw->port, timeout_s);
     }
     struct in_addr ann;
     if (optind != argc || !tstream || !out_ep || !have_port || sw->max_peers < 1 ||
@@ -567,7 +600,11 @@ int main(int argc, char **argv)
         ts_tracker_allow(sw->tracker, sw->meta.infohash);
         ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ sw->announce_ip, sw->port }, ts_mono_ns());
     } else if (sw->meta.announce[0]) {
-        sw->ann = announce_new(sw, sw->meta.announce);
+        announce_cfg_t ac = { .infohash = sw->meta.infohash, .peer_id = sw->peer_id, .port = sw->port,
+                              .on_peer = on_tracker_peer, .npeers = count_peers, .arg = sw,
+                              .bytes_up = &sw->c_bytes_up, .bytes_down = &sw->c_bytes_down,
+                              .announces = &sw->c_announces };
+        sw->ann = announce_new(sw->loop, &ac, sw->meta.announce);
     }
     ev_io_init(&sw->listen_io, on_accept, sw->listen_fd, EV_READ);
     sw->listen_io.data = sw;
@@ -597,6 +634,9 @@ int main(int argc, char **argv)
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
+    ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_metadata_pieces_served_total",
+                           "ut_metadata (BEP 9) pieces of the info dict sent to peers joining by magnet link.", NULL,
+                           &sw->c_md_served);
     ts_stage_readiness(st, readiness, sw);
     int code = TS_EXIT_OK;
     if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {

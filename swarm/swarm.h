@@ -10,6 +10,7 @@
 #include "ts_metainfo.h"
 #include "ts_piece.h"
 #include "ts_window.h"
+#include "announce.h"
 #include "tracker.h"
 #include "wire.h"
 
@@ -59,6 +60,8 @@ struct peer {
     int ext;                 /* peer speaks BEP 10 */
     uint8_t live_id;         /* its id for our ts_live message, 0 = none */
     uint8_t pex_id;          /* its id for ut_pex, 0 = none */
+    uint8_t md_id;           /* its id for ut_metadata, 0 = none */
+    uint64_t md_served;      /* metadata pieces sent to it */
     uint64_t pex_ns;         /* when we last sent it our peers */
     int am_choking, am_interested, peer_choking, peer_interested;
     int has_edge, has_rap;   /* has_rap: it told us its newest random-access point (handshake, ts_live) */
@@ -133,6 +136,7 @@ struct swarm {
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces, c_banned;
     uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
+    uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */
 };
 
 /* peer.c */
@@ -152,9 +156,6 @@ void peer_cancel_before(swarm_t *sw, uint64_t seq);
 void peer_late_haves(swarm_t *sw, uint64_t now);
 void swarm_mark_safe(swarm_t *sw, uint64_t seq);
 
-/* announce.c */
-struct announce *announce_new(swarm_t *sw, const char *url);
-void announce_destroy(struct announce **a);
 
 /* swarm.c */
 void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t);

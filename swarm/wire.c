@@ -212,18 +212,26 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         return;
     }
     size_t at = ext_begin(b, 0);
-    ts_ben_put_dict(b); /* keys in byte order: m, p, ts_edge, ts_rap, ts_src, v */
+    ts_ben_put_dict(b); /* keys in byte order: m, metadata_size, p, ts_edge, ts_rap, ts_src, v */
     ts_ben_put_cstr(b, "m");
     ts_ben_put_dict(b);
     if (x->has_live) {
         ts_ben_put_cstr(b, "ts_live");
         ts_ben_put_int(b, x->live_id);
     }
+    if (x->md_id) {
+        ts_ben_put_cstr(b, "ut_metadata");
+        ts_ben_put_int(b, x->md_id);
+    }
     if (x->pex_id) {
         ts_ben_put_cstr(b, "ut_pex");
         ts_ben_put_int(b, x->pex_id);
     }
     ts_ben_put_end(b);
+    if (x->md_size) {
+        ts_ben_put_cstr(b, "metadata_size");
+        ts_ben_put_int(b, (int64_t)x->md_size);
+    }
     if (x->port) {
         ts_ben_put_cstr(b, "p");
         ts_ben_put_int(b, x->port);
@@ -280,7 +288,15 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
                 goto out;
             x->pex_id = (uint8_t)pex->i;
         }
+        const ts_ben_t *md = ts_ben_dict_get(m, "ut_metadata");
+        if (md) {
+            if (md->type != TS_BEN_INT || md->i < 0 || md->i > 255)
+                goto out;
+            x->md_id = (uint8_t)md->i;
+        }
     }
+    if (get_seq(t, "metadata_size", &x->md_size) < 0 || x->md_size > INT32_MAX)
+        goto out;
     const ts_ben_t *p = ts_ben_dict_get(t, "p");
     if (p) {
         if (p->type != TS_BEN_INT || p->i < 0 || p->i > 65535)
@@ -375,5 +391,60 @@ int ts_wire_parse_pex(const uint8_t *payload, size_t len, ts_wire_addr_t *out, s
     rc = 0;
 done:
     ts_ben_free(&t);
+    return rc;
+}
+
+void ts_wire_put_metadata(ts_buf_t *b, uint8_t peer_md_id, int type, uint32_t piece, uint64_t total_size,
+                          const uint8_t *data, size_t len)
+{
+    size_t at = ext_begin(b, peer_md_id);
+    ts_ben_put_dict(b); /* keys in byte order: msg_type, piece, total_size */
+    ts_ben_put_cstr(b, "msg_type");
+    ts_ben_put_int(b, type);
+    ts_ben_put_cstr(b, "piece");
+    ts_ben_put_int(b, piece);
+    if (type == TS_WIRE_MD_DATA) {
+        ts_ben_put_cstr(b, "total_size");
+        ts_ben_put_int(b, (int64_t)total_size);
+    }
+    ts_ben_put_end(b);
+    if (type == TS_WIRE_MD_DATA)
+        ts_buf_put(b, data, len);
+    ext_end(b, at);
+}
+
+int ts_wire_parse_metadata(const uint8_t *payload, size_t len, ts_wire_md_t *m)
+{
+    memset(m, 0, sizeof *m);
+    size_t used = 0;
+    ts_ben_t *t = ts_ben_parse(payload, len, &used, NULL, 0);
+    int rc = -1;
+    const ts_ben_t *v;
+    if (!t || t->type != TS_BEN_DICT || !(v = ts_ben_dict_get(t, "msg_type")) || v->type != TS_BEN_INT || v->i < 0)
+        goto out;
+    m->type = v->i;
+    if (m->type > TS_WIRE_MD_REJECT) {
+        rc = 0; /* a newer message type: the caller ignores it */
+        goto out;
+    }
+    uint64_t piece, total;
+    if (get_seq(t, "piece", &piece) != 1 || piece > INT32_MAX)
+        goto out;
+    m->piece = (uint32_t)piece;
+    if (m->type == TS_WIRE_MD_DATA) {
+        if (get_seq(t, "total_size", &total) != 1 || total == 0 || total > INT32_MAX ||
+            len - used > TS_WIRE_MD_PIECE)
+            goto out;
+        m->total_size = total;
+        m->data = payload + used;
+        m->data_len = len - used;
+    } else if (used != len) {
+        goto out;
+    }
+    rc = 0;
+out:
+    ts_ben_free(&t);
+    if (rc < 0)
+        memset(m, 0, sizeof *m);
     return rc;
 }

@@ -70,10 +70,12 @@ void ts_wire_put_extended(ts_buf_t *b, uint8_t ext_id, const uint8_t *payload, s
 int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces);
 
 /* BEP 10 extension handshake (extended id 0), tstream flavour: a bencoded dict
- *   { "m": { "ts_live": <our id> }, "p": <listen port>, "ts_edge": <highest seq held>,
- *     "ts_rap": <newest random-access seq held>, "ts_src": 1, "v": "tstream 0.1" }
- * "m" is empty when has_live = 0; "p" is left out when port = 0; ts_edge / ts_rap are left out
- * when the sender holds nothing (has_edge = 0); "ts_src" only from the broadcaster's swarm. */
+ *   { "m": { "ts_live": <id>, "ut_metadata": <id>, "ut_pex": <id> }, "metadata_size": <bytes>,
+ *     "p": <listen port>, "ts_edge": <highest seq held>, "ts_rap": <newest random-access seq held>,
+ *     "ts_src": 1, "v": "tstream 0.1" }
+ * An extension with id 0 is left out of "m"; "metadata_size" is left out when md_size = 0; "p"
+ * when port = 0; ts_edge / ts_rap when the sender holds nothing (has_edge = 0); "ts_src" is sent
+ * only by the broadcaster's swarm. */
 typedef struct {
     int has_live;
     uint8_t live_id;   /* 1..255 */
@@ -82,6 +84,8 @@ typedef struct {
     uint64_t edge, rap;
     int source;        /* sent by the broadcaster: viewers fetch from it only what no one else has */
     uint8_t pex_id;    /* its id for ut_pex (BEP 11) in "m", 0 = none */
+    uint8_t md_id;     /* its id for ut_metadata (BEP 9) in "m", 0 = none */
+    uint64_t md_size;  /* "metadata_size": bytes of the info dict, 0 = not given */
 } ts_ext_hs_t;
 
 /* The whole message: length prefix, id 20, ext id 0, dict. */
@@ -90,7 +94,7 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x);
  * "reqq", ...) are ignored. A ts_live id of 0 means "disabled" (BEP 10) and gives has_live = 0.
  * -1 if malformed: not exactly one bencoded dict, "m" not a dict, ts_live not an int in 0..255,
  * "p" not an int in 0..65535, ts_edge / ts_rap not both present or both absent, negative,
- * or ts_rap > ts_edge. */
+ * or ts_rap > ts_edge, ut_metadata not an int in 0..255, metadata_size not an int in 0..2^31. */
 int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t *x);
 
 /* ut_pex (BEP 11), sent with the id the peer announced: bencoded { "added": <6 bytes per peer:
@@ -106,4 +110,24 @@ void ts_wire_put_live(ts_buf_t *b, uint8_t peer_live_id, uint64_t edge, uint64_t
 /* payload = the bytes after the ext id. -1 unless exactly one dict with non-negative int "edge"
  * and "rap", rap <= edge (other keys ignored). */
 int ts_wire_parse_live(const uint8_t *payload, size_t len, uint64_t *edge, uint64_t *rap);
+
+/* ut_metadata (BEP 9): the info dict in 16 KiB pieces, sent with the id the peer announced.
+ * A bencoded { "msg_type": 0 request | 1 data | 2 reject, "piece": i[, "total_size": bytes] },
+ * for data followed by the piece's raw bytes. */
+#define TS_WIRE_MD_PIECE 16384
+enum { TS_WIRE_MD_REQUEST = 0, TS_WIRE_MD_DATA = 1, TS_WIRE_MD_REJECT = 2 };
+typedef struct {
+    int64_t type;           /* msg_type as received: unknown types are for the caller to ignore (BEP 9) */
+    uint32_t piece;
+    uint64_t total_size;    /* data only */
+    const uint8_t *data;    /* data only: the bytes after the dict; points into the payload */
+    size_t data_len;
+} ts_wire_md_t;
+/* total_size and data are used for TS_WIRE_MD_DATA only. */
+void ts_wire_put_metadata(ts_buf_t *b, uint8_t peer_md_id, int type, uint32_t piece, uint64_t total_size,
+                          const uint8_t *data, size_t len);
+/* payload = the bytes after the ext id. -1 unless a dict with a non-negative int msg_type and, for
+ * types 0..2, an int piece in 0..2^31; data needs total_size in 1..2^31 and may carry at most
+ * TS_WIRE_MD_PIECE bytes after the dict; requests and rejects carry none. */
+int ts_wire_parse_metadata(const uint8_t *payload, size_t len, ts_wire_md_t *m);
 #endif

@@ -3,6 +3,7 @@
 #include "instance.h"
 #include "ts_buf.h"
 #include "ts_exit.h"
+#include "ts_magnet.h"
 #include "ts_metainfo.h"
 #include "ts_stage.h"
 #include "ts_time.h"
@@ -264,7 +265,9 @@ int start_main(int argc, char **argv)
         return TS_EXIT_FAIL;
     }
     char ih[41];
+    uint8_t m_ih[20];
     ts_metainfo_hex(m.infohash, ih);
+    memcpy(m_ih, m.infohash, 20);
 
     inst_set(&in, "name", "%s", name);
     inst_set(&in, "role", "broadcast");
@@ -291,8 +294,11 @@ int start_main(int argc, char **argv)
         return code;
     }
     inst_register(name, dir);
-    printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  state:    %s\n", name, pub, ih,
-           inst_get(&in, "tracker"), dir);
+    char magnet[2048];
+    if (ts_magnet_format(m_ih, name, inst_get(&in, "tracker"), magnet, sizeof magnet) < 0)
+        magnet[0] = '\0';
+    printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  magnet:   %s\n  state:    %s\n", name,
+           pub, ih, inst_get(&in, "tracker"), magnet, dir);
     fflush(stdout);
     /* Ready stages do not mean a stream: a camera not on yet, a command that writes nothing. The
      * broadcast keeps waiting for it (a live source may come later), but the operator hears now. */

@@ -4,6 +4,7 @@
  * tsctl seed FILE.tstream: the same swarm without a player, to add upload capacity. */
 #include "instance.h"
 #include "ts_exit.h"
+#include "ts_magnet.h"
 #include "ts_metainfo.h"
 #include "ts_units.h"
 #include "tsctl.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +25,7 @@
 static void usage(FILE *f, int seed)
 {
     if (seed) {
-        fprintf(f, "usage: tsctl seed FILE.tstream [--port PORT] [--max-upload RATE] [--name NAME] [--state-dir DIR]\n"
+        fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--max-upload RATE] [--name NAME] [--state-dir DIR]\n"
                    "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
                    "player, adding upload capacity (run it on machines with spare upload).\n"
                    "  --port PORT        peer TCP port (default: a free port)\n"
@@ -31,9 +33,11 @@ static void usage(FILE *f, int seed)
                    "  --name NAME        instance name (default STREAM-seedN)\n");
         return;
     }
-    fprintf(f, "usage: tsctl watch FILE.tstream [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
+    fprintf(f, "usage: tsctl watch FILE.tstream|MAGNET [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
                "                   [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
+               "A magnet link (magnet:?xt=urn:btih:...&tr=...) fetches the metainfo from the broadcast's\n"
+               "peers first (BEP 9) and checks it against the infohash.\n"
                "  --http ADDR:PORT   where players connect (default 127.0.0.1 and a free port)\n"
                "  --output FILE      also write the verified stream to FILE; '-' streams it to stdout\n"
                "                     in the foreground and stops the viewer when stdout closes\n"
@@ -151,6 +155,49 @@ static int play(const char *player, const char *url)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A magnet link: ts-swarm fetches the metainfo from the link's peers and checks it against the
+ * infohash (BEP 9); it lands in the state root as magnet-INFOHASH.tstream. */
+static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outlen, int seed)
+{
+    const char *cmd = seed ? "seed" : "watch";
+    ts_magnet_t mag;
+    char err[256], root[512], swarm[600], ih[41], portarg[8];
+    if (ts_magnet_parse(link, &mag, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl %s: %s\n", cmd, err);
+        return TS_EXIT_USAGE;
+    }
+    ts_metainfo_hex(mag.infohash, ih);
+    inst_root(root, sizeof root);
+    if (inst_mkdirs(root, 0700) < 0) {
+        fprintf(stderr, "tsctl %s: cannot create %s: %s\n", cmd, root, strerror(errno));
+        return TS_EXIT_FAIL;
+    }
+    snprintf(out, outlen, "%s/magnet-%s.tstream", root, ih);
+    snprintf(portarg, sizeof portarg, "%u", port);
+    inst_binary("ts-swarm", swarm, sizeof swarm);
+    fprintf(stderr, "tsctl %s: fetching the metainfo of %s from its peers\n", cmd, ih);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "tsctl %s: fork: %s\n", cmd, strerror(errno));
+        return TS_EXIT_FAIL;
+    }
+    if (pid == 0) {
+        execl(swarm, swarm, "--fetch-metainfo", link, "--tstream", out, "--port", portarg, (char *)NULL);
+        fprintf(stderr, "tsctl %s: cannot run %s: %s\n", cmd, swarm, strerror(errno));
+        _exit(TS_EXIT_FAIL);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : TS_EXIT_FAIL;
+    if (rc != TS_EXIT_OK) {
+        fprintf(stderr, "tsctl %s: could not get the metainfo for the magnet link (see above)\n", cmd);
+        return rc;
+    }
+    printf("metainfo of %s fetched from peers and checked against the infohash: %s\n", ih, out);
+    return TS_EXIT_OK;
+}
+
 static int viewer_main(int argc, char **argv, int seed)
 {
     const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL;
@@ -212,11 +259,20 @@ static int viewer_main(int argc, char **argv, int seed)
         return TS_EXIT_CONFIG;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "tsctl %s: expected one FILE.tstream\n", seed ? "seed" : "watch");
+        fprintf(stderr, "tsctl %s: expected one FILE.tstream or magnet link\n", seed ? "seed" : "watch");
         usage(stderr, seed);
         return TS_EXIT_USAGE;
     }
     const char *file = argv[optind];
+    char fetched[PATH_MAX];
+    if (strncasecmp(file, "magnet:", 7) == 0) {
+        if (!port)
+            port = inst_free_port(); /* announced while fetching, then the swarm's */
+        int rc = fetch_magnet(file, port, fetched, sizeof fetched, seed);
+        if (rc != TS_EXIT_OK)
+            return rc;
+        file = fetched;
+    }
     ts_metainfo_t m;
     char err[512];
     if (ts_metainfo_load(file, &m, err, sizeof err) < 0) {
