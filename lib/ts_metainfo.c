@@ -169,7 +169,7 @@ info_done:;
         out->len = start;
         return ts_err(err, errlen, "metainfo: SHA-1 failed");
     }
-    return keep_info(m, out->data + istart, iend - istart, err, errlen);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- parse */

@@ -33,14 +33,13 @@ typedef struct {
     char announce[512];           /* top-level "announce" (http:// URL), may be empty string if absent */
     uint64_t bitrate;             /* top-level "bitrate" in bits per second (0 if absent) */
     uint8_t infohash[20];         /* SHA-1 of the exact bencoded bytes of info */
-    uint8_t *info; size_t info_len; /* those exact bytes (malloc'd): what BEP 9 serves to magnet-link peers */
+    uint8_t *info; size_t info_len; /* parsed files: those exact bytes (malloc'd), what BEP 9 serves */
 } ts_metainfo_t;
 
-/* Validate m's fields and append the whole file to out; sets m->infohash and m->info. When
- * m->info is already set (m was parsed), info is written as those exact bytes, so a copy of a
- * file keeps its infohash even with keys this version does not know; only the top-level fields
- * (announce, bitrate) come from m. On failure out is left as it was and err says which field is
- * wrong. */
+/* Validate m's fields and append the whole file to out; sets m->infohash. When m->info is set
+ * (m was parsed), info is written as those exact bytes, so a copy of a file keeps its infohash
+ * even with keys this version does not know: only the top-level fields (announce, bitrate) come
+ * from m then. On failure out is left as it was and err says which field is wrong. */
 int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen);
 /* Parse and validate a whole file. m is overwritten (free an old one first); on failure it is
  * left zeroed. On success free it with ts_metainfo_free. buf need not outlive m. */

@@ -1,5 +1,5 @@
 /* libFuzzer target for the peer wire codec: the message loop the swarm runs on a connection,
- * the handshake, and the BEP 10 / ts_live dictionaries.
+ * the handshake, and the BEP 10 / ts_live / ut_metadata dictionaries.
  * Beyond "no crash": consumed counts stay inside the input, data spans stay inside the message,
  * and whatever parses re-encodes to the very same bytes (the encoders and parser agree). */
 #include "ts_buf.h"
@@ -73,6 +73,27 @@ static void ext(const uint8_t *p, size_t n)
         for (size_t i = 0; i < na; i++)
             if (!a[i].ip || !a[i].port)
                 abort();
+    }
+    ts_wire_md_t md;
+    if (ts_wire_parse_metadata(p, n, &md) == 0) {
+        if (md.data && (md.data < p || md.data + md.data_len != p + n || md.data_len > TS_WIRE_MD_PIECE))
+            abort();
+        if (md.type >= 0 && md.type <= TS_WIRE_MD_REJECT) {
+            /* What we accepted, we can send, and it parses to the same fields. */
+            ts_buf_t b;
+            ts_buf_init(&b);
+            ts_wire_put_metadata(&b, 3, (int)md.type, md.piece, md.total_size, md.data, md.data_len);
+            ts_wire_msg_t m;
+            ts_wire_md_t md2;
+            if (b.err || ts_wire_parse(b.data, b.len, SIZE_MAX, &m) != (ssize_t)b.len ||
+                ts_wire_parse_metadata(m.data, m.data_len, &md2) != 0 || md2.type != md.type ||
+                md2.piece != md.piece || md2.total_size != md.total_size || md2.data_len != md.data_len ||
+                (md.data_len && memcmp(md2.data, md.data, md.data_len) != 0))
+                abort();
+            ts_buf_free(&b);
+        }
+    } else if (md.type || md.data || md.data_len) {
+        abort(); /* a refusal leaves nothing behind */
     }
     uint64_t e, r;
     if (ts_wire_parse_live(p, n, &e, &r) == 0) {

@@ -332,6 +332,38 @@ static void test_rejects(void)
     uint8_t ih[20];
     info_hash_independent(b.data, b.len, ih);
     CHECK(memcmp(ih, m.infohash, 20) == 0, "infohash covers unknown keys");
+    CHECK(m.info && m.info_len > 0 && memcmp(ih, m.infohash, 20) == 0 && memmem(b.data, b.len, m.info, m.info_len),
+          "parse keeps info's exact bytes");
+    /* A copy (tsctl watch keeps one) keeps those bytes, and so the infohash, with a new tracker. */
+    ts_buf_t c;
+    ts_buf_init(&c);
+    strcpy(m.announce, "http://elsewhere.example:6969/announce");
+    uint8_t before[20];
+    memcpy(before, m.infohash, 20);
+    CHECK(ts_metainfo_encode(&m, &c, err, sizeof err) == 0 && memcmp(before, m.infohash, 20) == 0 &&
+              memmem(c.data, c.len, "6:pieces", 8) && memmem(c.data, c.len, "elsewhere", 9),
+          "re-encoded copy keeps unknown info keys and the infohash");
+    ts_buf_free(&c);
+
+    /* BEP 9: a file is rebuilt around info's bytes; a tracker that is not http:// is left out. */
+    ts_metainfo_t w;
+    ts_buf_init(&c);
+    CHECK(ts_metainfo_wrap(m.info, m.info_len, "http://t.example/announce", &c, &w, err, sizeof err) == 0 &&
+              memcmp(w.infohash, m.infohash, 20) == 0 && strcmp(w.announce, "http://t.example/announce") == 0 &&
+              strcmp(w.name, m.name) == 0,
+          "wrap: %s", err);
+    ts_metainfo_free(&w);
+    c.len = 0;
+    CHECK(ts_metainfo_wrap(m.info, m.info_len, "udp://t.example:1337", &c, &w, err, sizeof err) == 0 &&
+              !w.announce[0] && !memmem(c.data, c.len, "announce", 8),
+          "wrap without a usable tracker: %s", err);
+    ts_metainfo_free(&w);
+    c.len = 0;
+    static const char notlive[] = "d6:lengthi1048576e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+    CHECK(ts_metainfo_wrap((const uint8_t *)notlive, sizeof notlive - 1, NULL, &c, &w, err, sizeof err) < 0 &&
+              strstr(err, "live") && c.len == 0,
+          "wrap refuses an ordinary torrent's info: %s", err);
+    ts_buf_free(&c);
     ts_metainfo_free(&m);
     ts_buf_free(&b);
 
@@ -420,6 +452,9 @@ static void test_files(void)
     snprintf(path, sizeof path, "%s/s.tstream", dir);
 
     ts_metainfo_t m, l;
+    CHECK(ts_metainfo_write(path, (const uint8_t *)"d4:infodee", 10, err, sizeof err) < 0 && strstr(err, "not written") &&
+              access(path, F_OK) < 0,
+          "write refuses bytes that are not a tstream: %s", err);
     sample(&m);
     mode_t old = umask(077);
     CHECK(ts_metainfo_save(path, &m, err, sizeof err) == 0, "save: %s", err);

@@ -414,8 +414,92 @@ static void test_pex(void)
     ts_buf_free(&b);
 }
 
+/* ut_metadata (BEP 9): the three messages round-trip; the exact bytes of a data message are
+ * BEP 9's example; malformed ones are refused; the extension handshake carries the id and size. */
+static void test_metadata(void)
+{
+    ts_buf_t b;
+    ts_wire_msg_t m;
+    ts_wire_md_t md;
+    const uint8_t blob[5] = { 'a', 'b', 'c', 0, 0xff };
+    ts_buf_init(&b);
+    ts_wire_put_metadata(&b, 3, TS_WIRE_MD_DATA, 1, 16389, blob, sizeof blob);
+    CHECK(parse_one(&b, &m, "md data") && m.id == TS_WIRE_EXTENDED && m.ext_id == 3, "md data framing");
+    static const char want[] = "d8:msg_typei1e5:piecei1e10:total_sizei16389ee";
+    CHECK(m.data_len == strlen(want) + 5 && memcmp(m.data, want, strlen(want)) == 0 &&
+              memcmp(m.data + strlen(want), blob, 5) == 0,
+          "md data bytes: %.*s", (int)m.data_len, m.data);
+    CHECK(ts_wire_parse_metadata(m.data, m.data_len, &md) == 0 && md.type == TS_WIRE_MD_DATA && md.piece == 1 &&
+              md.total_size == 16389 && md.data_len == 5 && memcmp(md.data, blob, 5) == 0,
+          "md data round trip");
+    b.len = 0;
+    ts_wire_put_metadata(&b, 7, TS_WIRE_MD_REQUEST, 0, 0, NULL, 0);
+    CHECK(parse_one(&b, &m, "md request") && m.ext_id == 7 && m.data_len == strlen("d8:msg_typei0e5:piecei0ee") &&
+              memcmp(m.data, "d8:msg_typei0e5:piecei0ee", m.data_len) == 0,
+          "md request bytes");
+    CHECK(ts_wire_parse_metadata(m.data, m.data_len, &md) == 0 && md.type == TS_WIRE_MD_REQUEST && md.piece == 0 &&
+              md.data_len == 0,
+          "md request round trip");
+    b.len = 0;
+    ts_wire_put_metadata(&b, 7, TS_WIRE_MD_REJECT, 4, 0, NULL, 0);
+    CHECK(parse_one(&b, &m, "md reject") && ts_wire_parse_metadata(m.data, m.data_len, &md) == 0 &&
+              md.type == TS_WIRE_MD_REJECT && md.piece == 4,
+          "md reject round trip");
+    ts_buf_free(&b);
+    /* A future message type parses (for the caller to ignore), without a piece. */
+    CHECK(ts_wire_parse_metadata((const uint8_t *)"d8:msg_typei9ee", 15, &md) == 0 && md.type == 9,
+          "unknown md type passed up");
+    static const char *bad[] = {
+        "d5:piecei0ee",                                  /* no msg_type */
+        "d8:msg_typei0ee",                               /* request without a piece */
+        "d8:msg_typei-1e5:piecei0ee",                    /* negative type */
+        "d8:msg_typei0e5:piecei-1ee",                    /* negative piece */
+        "d8:msg_typei0e5:piecei4294967296ee",            /* piece beyond 2^31 */
+        "d8:msg_typei1e5:piecei0ee",                     /* data without total_size */
+        "d8:msg_typei1e5:piecei0e10:total_sizei0ee",     /* total_size 0 */
+        "d8:msg_typei0e5:piecei0eeX",                    /* trailing bytes after a request */
+        "l8:msg_typei0ee",                               /* not a dict */
+        "d8:msg_typei0e5:piecei0e",                      /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(ts_wire_parse_metadata((const uint8_t *)bad[i], strlen(bad[i]), &md) == -1, "malformed md accepted: %s",
+              bad[i]);
+    /* A data message may carry at most one 16 KiB piece. */
+    ts_buf_init(&b);
+    static const char hdr[] = "d8:msg_typei1e5:piecei0e10:total_sizei99999ee";
+    ts_buf_put(&b, hdr, strlen(hdr));
+    size_t base = b.len;
+    ts_buf_reserve(&b, TS_WIRE_MD_PIECE + 1);
+    memset(b.data + base, 'x', TS_WIRE_MD_PIECE + 1);
+    CHECK(ts_wire_parse_metadata(b.data, base + TS_WIRE_MD_PIECE, &md) == 0 && md.data_len == TS_WIRE_MD_PIECE,
+          "a full 16 KiB piece");
+    CHECK(ts_wire_parse_metadata(b.data, base + TS_WIRE_MD_PIECE + 1, &md) == -1, "a piece over 16 KiB refused");
+    ts_buf_free(&b);
+
+    ts_ext_hs_t x = { .has_live = 1, .live_id = 1, .pex_id = 2, .md_id = 3, .md_size = 183 }, y;
+    ts_buf_init(&b);
+    ts_wire_put_ext_handshake(&b, &x);
+    const uint8_t *p;
+    size_t n;
+    if (ext_payload(&b, 0, &p, &n) == 0) {
+        static const char hs[] = "d1:md7:ts_livei1e11:ut_metadatai3e6:ut_pexi2ee13:metadata_sizei183e1:v11:tstream 0.1e";
+        CHECK(n == strlen(hs) && memcmp(p, hs, n) == 0, "ext hs with ut_metadata: %.*s", (int)n, p);
+        CHECK(ts_wire_parse_ext_handshake(p, n, &y) == 0 && y.md_id == 3 && y.md_size == 183 && y.pex_id == 2,
+              "ext hs ut_metadata round trip");
+    } else {
+        CHECK(0, "ext hs message");
+    }
+    ts_buf_free(&b);
+    static const char *badhs[] = { "d1:md11:ut_metadatai256eee", "d1:md11:ut_metadata1:xee",
+                                   "d13:metadata_sizei-1ee", "d13:metadata_sizei2147483648ee" };
+    for (size_t i = 0; i < sizeof badhs / sizeof *badhs; i++)
+        CHECK(ts_wire_parse_ext_handshake((const uint8_t *)badhs[i], strlen(badhs[i]), &y) == -1,
+              "malformed ut_metadata handshake accepted: %s", badhs[i]);
+}
+
 int main(void)
 {
+    test_metadata();
     test_pex();
     test_messages();
     test_errors();
