@@ -27,6 +27,7 @@
 #define MF_KNOWN 256                /* distinct peers tried */
 #define MF_MD_ID 1                  /* our id for ut_metadata */
 #define MF_MSG_MAX (4u << 20)       /* a bitfield of 16 M pieces is 2 MiB; nothing we read is larger */
+#define MF_RETRY_NS (1000ull * 1000000)     /* between rounds over peers that all failed */
 #define MF_CONN_TIMEOUT_NS (15ull * 1000000000) /* a peer that has not given the whole dict by then */
 
 typedef struct mf mf_t;
@@ -54,7 +55,8 @@ struct mf {
     struct announce *ann[TS_MAGNET_TR_MAX];
     conn_t conns[MF_CONNS];
     struct { uint32_t ip; uint16_t port; int tried; } known[MF_KNOWN];
-    int nknown, rc, tracker_idx;
+    int nknown, rc;
+    uint64_t retry_ns;        /* when everyone was last made eligible again */
     ev_timer tick, deadline;
     char last_err[256];       /* why the last peer failed: reported if none succeeds */
 };
@@ -345,10 +347,13 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         mf->known[k].tried = 1;
         dial(mf, c, mf->known[k].ip, mf->known[k].port);
     }
-    /* Everyone tried and gone: try them again (a broadcaster may have been restarting). */
-    if (k == mf->nknown && count_conns(mf) == 0)
+    /* Everyone tried and gone: try them again a little later (a broadcaster may have been
+     * restarting), without hammering a peer that keeps closing on us. */
+    if (k == mf->nknown && count_conns(mf) == 0 && now - mf->retry_ns >= MF_RETRY_NS) {
+        mf->retry_ns = now;
         for (int i = 0; i < mf->nknown; i++)
             mf->known[i].tried = 0;
+    }
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
