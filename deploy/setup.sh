@@ -8,6 +8,7 @@ pkgs=(
   ffmpeg python3 procps iproute2 curl
   python3-prometheus-client  # e2e.metrics parses every /metrics body with it
   chromium  # the status page's browser test (headless)
+  opentracker python3-libtorrent  # a standard tracker and a standard BitTorrent client (e2e.opentracker, e2e.libtorrent)
 )
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 # --bench: also what bench/run.sh needs to draw its plots.

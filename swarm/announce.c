@@ -63,7 +63,7 @@ static void ann_parse(struct announce *a)
     if (a->cfg.announces)
         (*a->cfg.announces)++;
     if (r.failure[0]) {
-        ts_warn("tracker %s refused: %s", a->url, r.failure);
+        ts_warn("tracker %s: announce refused: %s", a->url, r.failure);
         ts_announce_resp_free(&r);
         ann_finish(a, 0);
         return;
