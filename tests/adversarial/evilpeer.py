@@ -126,6 +126,7 @@ class Peer:
             d, _ = bdecode(p[1:])
             if b'ts_edge' in d:
                 self.edge = d[b'ts_edge']
+            self.ext_m = d.get(b'm', {})
         return mid, p
 
     def fetch_piece(self, deadline=20.0):
@@ -269,7 +270,30 @@ def sc_request_flood(p, a):
     p.send(burst)
 
 
+def md_id(p):
+    """The target's id for ut_metadata, from its extension handshake (tells ours too)."""
+    p.msg(20, b'\x00' + bencode({b'm': {b'ut_metadata': 9}}))
+    end = time.time() + 10
+    while time.time() < end and not getattr(p, 'ext_m', None):
+        p.read_msg()
+    i = (getattr(p, 'ext_m', None) or {}).get(b'ut_metadata')
+    if not i:
+        raise Closed('target offers no ut_metadata')
+    return i
+
+
+def sc_md_malformed(p, a):
+    p.msg(20, bytes([md_id(p)]) + b'd8:msg_typei0e5:piece')  # truncated dict
+
+
+def sc_md_flood(p, a):
+    i = md_id(p)
+    req = struct.pack('>IBB', 2 + 25, 20, i) + b'd8:msg_typei0e5:piecei0ee'
+    p.send(req * 400)  # the whole dict over and over: a few are served, then it is junk
+
+
 SCENARIOS = {
+    'md-malformed': sc_md_malformed, 'md-flood': sc_md_flood,
     'forged': sc_forged, 'bitflip': sc_bitflip, 'wrong-index': sc_wrong_index, 'equivocate': sc_equivocate,
     'replay': sc_replay, 'oversized': sc_oversized, 'unknown-id': sc_unknown_id, 'truncated': sc_truncated,
     'unfinished': sc_unfinished, 'bitfield-size': sc_bitfield_size, 'have-flood': sc_have_flood,

@@ -4,7 +4,8 @@
 # valid piece under the wrong index, a validly signed second payload for a seq (stolen-key
 # equivocation), a replay of a piece older than the window, an oversized length prefix, an
 # unknown message id, a truncated message, a message never finished, a bitfield of the wrong size,
-# HAVE and request floods, a connection that never finishes its handshake, and 2000 silent
+# HAVE and request floods, a malformed ut_metadata message, a flood of metadata requests
+# (BEP 9), a connection that never finishes its handshake, and 2000 silent
 # connections. Each offender must be disconnected and refused when it comes back; the viewer must
 # stay up with bounded memory and file descriptors, and its output must stay byte-identical to
 # the source, to the end, decoding cleanly.
@@ -33,7 +34,8 @@ evil --target "127.0.0.1:$vport" --bind 127.0.0.81 --scenario unfinished --wait 
 evil --target "127.0.0.1:$sport" --bind 127.0.0.82 --scenario unfinished --wait 40 > slow3.out 2>&1 & s3=$!
 
 k=0
-for sc in forged bitflip wrong-index equivocate oversized unknown-id truncated bitfield-size have-flood request-flood; do
+for sc in forged bitflip wrong-index equivocate oversized unknown-id truncated bitfield-size have-flood request-flood \
+          md-malformed md-flood; do
   for t in "v:$vport" "s:$sport"; do
     k=$((k + 1))
     out=$(evil --target "127.0.0.1:${t#*:}" --bind "127.0.0.$((100 + k))" --scenario $sc --key "$key") \
