@@ -281,6 +281,10 @@ int start_main(int argc, char **argv)
     inst_set(&in, "tracker", "%s", m.announce);
     inst_set(&in, "embedded_tracker", "%d", tracker ? 0 : 1);
     inst_set(&in, "announce_host", "%s", announce_host);
+    char magnet[2048];
+    if (ts_magnet_format(m_ih, name, m.announce, magnet, sizeof magnet) < 0)
+        magnet[0] = '\0';
+    inst_set(&in, "magnet", "%s", magnet);
     inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
     if (inst_save(&in) < 0) {
         fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", dir, strerror(errno));
@@ -294,9 +298,6 @@ int start_main(int argc, char **argv)
         return code;
     }
     inst_register(name, dir);
-    char magnet[2048];
-    if (ts_magnet_format(m_ih, name, inst_get(&in, "tracker"), magnet, sizeof magnet) < 0)
-        magnet[0] = '\0';
     printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  magnet:   %s\n  state:    %s\n", name,
            pub, ih, inst_get(&in, "tracker"), magnet, dir);
     fflush(stdout);

@@ -56,6 +56,10 @@ static void print_table(const char *name, const char *json)
     inst_json_find(json, "infohash", ih, sizeof ih);
     inst_json_find(json, "player_url", url, sizeof url);
     printf("%s  (%s)  infohash %s%s%s\n", name, role, ih, strcmp(url, "-") ? "  player " : "", strcmp(url, "-") ? url : "");
+    char magnet[2100];
+    inst_json_find(json, "magnet", magnet, sizeof magnet);
+    if (strcmp(magnet, "-") != 0)
+        printf("  magnet:   %s\n", magnet);
     print_health(json);
     printf("  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
     const char *p = strstr(json, "\"stages\":[");

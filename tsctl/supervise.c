@@ -536,7 +536,7 @@ static void json_str(ts_buf_t *b, const char *s)
 void sup_status_json(sup_t *s, ts_buf_t *b)
 {
     uint64_t now = ts_mono_ns();
-    const char *keys[] = { "name", "role", "tstream", "infohash", "player_url", "output", "source", "tracker" };
+    const char *keys[] = { "name", "role", "tstream", "infohash", "magnet", "player_url", "output", "source", "tracker" };
     ts_buf_printf(b, "{");
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const char *v = inst_get(&s->inst, keys[i]);
