@@ -281,14 +281,9 @@ pid_t inst_supervisor_pid(const char *dir)
     return strncmp(buf, "tsctl", 5) == 0 ? (pid_t)pid : 0;
 }
 
-int inst_spawn_supervisor(const char *dir, int timeout_s, int *code, char *err, size_t errlen)
+int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *code, char *err, size_t errlen)
 {
     *code = TS_EXIT_FAIL;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return -1;
-    }
     char self[PATH_MAX], logdir[600], logpath[700], fdarg[16];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
@@ -296,6 +291,17 @@ int inst_spawn_supervisor(const char *dir, int timeout_s, int *code, char *err, 
         return -1;
     }
     self[n] = 0;
+    if (foreground) { /* same pid: the one a service manager started and watches */
+        fflush(NULL);
+        execl(self, "tsctl", "supervise", dir, "--foreground", (char *)NULL);
+        snprintf(err, errlen, "cannot run %s: %s", self, strerror(errno));
+        return -1;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
     snprintf(logdir, sizeof logdir, "%s/log", dir);
     inst_mkdirs(logdir, 0700);
     snprintf(logpath, sizeof logpath, "%s/supervisor.log", logdir);

@@ -46,8 +46,10 @@ int inst_each(int (*fn)(const char *name, const char *dir, void *arg), void *arg
 pid_t inst_supervisor_pid(const char *dir);
 /* Start `tsctl supervise DIR` in the background and wait until it reports every stage ready.
  * 0 on ready; -1 with the supervisor's reason in err and in *code the exit code to report: the
- * failed stage's own if it was TS_EXIT_USAGE or TS_EXIT_CONFIG, else TS_EXIT_FAIL. */
-int inst_spawn_supervisor(const char *dir, int timeout_s, int *code, char *err, size_t errlen);
+ * failed stage's own if it was TS_EXIT_USAGE or TS_EXIT_CONFIG, else TS_EXIT_FAIL.
+ * With foreground, this process becomes the supervisor (exec, for systemd and the like) and exits
+ * when the instance stops; it returns (-1) only if that exec fails. */
+int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *code, char *err, size_t errlen);
 /* One request/reply with the supervisor. type is a Ts__MsgType; text may be NULL. Reply text malloc'd. */
 int inst_request(const char *dir, int type, const char *text, int timeout_ms, char **reply, int *code);
 /* Ask the supervisor to stop and wait for it to exit (SIGTERM, then SIGKILL, if it does not answer). */

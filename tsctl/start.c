@@ -27,7 +27,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tsctl start NAME --source SRC [--bitrate RATE] [--piece-size BYTES] [--window SECONDS]\n"
             "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
-            "                   [--state-dir DIR] [--wait-data SECONDS]\n"
+            "                   [--state-dir DIR] [--wait-data SECONDS] [--foreground]\n"
             "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
             "  --source SRC        a file (paced at --bitrate), - (stdin), pipe:COMMAND, http(s)://URL,\n"
             "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
@@ -40,7 +40,9 @@ static void usage(FILE *f)
             "  --max-upload RATE   cap on the broadcaster's upload, bits per second (default: none)\n"
             "  --state-dir DIR     key and state directory (default: $XDG_STATE_HOME/tstream/NAME)\n"
             "  --wait-data SECONDS once running, wait this long for the source's first piece (default %d;\n"
-            "                      0: do not wait). None: a warning, exit code %d, the broadcast stays up.\n",
+            "                      0: do not wait). None: a warning, exit code %d, the broadcast stays up.\n"
+            "  --foreground        supervise the stages in this process until SIGTERM, for systemd\n"
+            "                      (Type=notify; deploy/systemd); --wait-data does not apply\n",
             TS_SOURCE_IDLE_WARN_S, TS_EXIT_NODATA);
 }
 
@@ -102,9 +104,10 @@ int start_main(int argc, char **argv)
         { "port", required_argument, 0, 'P' },       { "tracker", required_argument, 0, 't' },
         { "state-dir", required_argument, 0, 'd' },  { "announce-host", required_argument, 0, 'a' },
         { "max-upload", required_argument, 0, 'u' }, { "wait-data", required_argument, 0, 'W' },
-        { "help", no_argument, 0, 'h' },             { 0, 0, 0, 0 },
+        { "foreground", no_argument, 0, 'F' },       { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
-    int c;
+    int c, supervise_here = 0;
     char host[64];
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -143,6 +146,7 @@ int start_main(int argc, char **argv)
             }
             break;
         }
+        case 'F': supervise_here = 1; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -292,7 +296,7 @@ int start_main(int argc, char **argv)
     }
     ts_metainfo_free(&m);
     int code;
-    if (inst_spawn_supervisor(dir, 30, &code, err, sizeof err) < 0) {
+    if (inst_spawn_supervisor(dir, supervise_here, 30, &code, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl start: %s failed to start: %s\n", name, err);
         inst_stop(dir, 5);
         return code;

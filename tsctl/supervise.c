@@ -6,8 +6,14 @@
  * Each stage runs in a process group of its own and writes its output into a pipe this
  * loop reads and appends to the stage's rotated log file (logfile.c). Stages die with the
  * supervisor (PR_SET_PDEATHSIG); as a child subreaper, the supervisor kills whatever a dead
- * stage left behind. */
+ * stage left behind.
+ *
+ * With --foreground (tsctl start/watch/seed --foreground, for systemd) it is the service's main
+ * process: it also logs to stderr, speaks sd_notify, registers the instance itself, and a stage
+ * that fails for good stops the instance and becomes the exit code, so the service manager sees
+ * the failure and applies its own restart policy. */
 #include "supervise.h"
+#include "sdnotify.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include "ts_exit.h"
@@ -135,19 +141,61 @@ static const struct {
 static void notify(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notify(sup_t *s, const char *fmt, ...)
 {
-    if (s->notify_fd < 0)
+    if (s->notify_fd < 0 && !s->foreground)
         return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (s->notify_fd < 0) { /* in the foreground nobody waits on a pipe: errors go to stderr */
+        if (strncmp(buf, "error", 5) == 0)
+            fprintf(stderr, "tsctl supervise: %s", buf);
+        return;
+    }
     if (n > (int)sizeof buf - 1)
         n = sizeof buf - 1;
     ssize_t w = write(s->notify_fd, buf, (size_t)n);
     (void)w;
     close(s->notify_fd);
     s->notify_fd = -1;
+}
+
+/* What `systemctl status` shows of a foreground supervisor: how many stages are ready, and the
+ * first one that is not. */
+static void sd_status(sup_t *s)
+{
+    if (!s->foreground)
+        return;
+    int ready = 0;
+    const proc_t *other = NULL;
+    for (int i = 0; i < s->nprocs; i++) {
+        if (s->procs[i].state == S_READY)
+            ready++;
+        else if (!other)
+            other = &s->procs[i];
+    }
+    char buf[200];
+    snprintf(buf, sizeof buf, "STATUS=%d of %d stages ready%s%s%s%s", ready, s->nprocs, other ? "; " : "",
+             other ? other->name : "", other ? " " : "", other ? sup_state_name[other->state] : "");
+    sdnotify(buf);
+}
+
+/* The first time every stage is ready: what the operator needs, in the journal; then READY=1. */
+static void announce_ready(sup_t *s)
+{
+    if (!s->foreground)
+        return;
+    const char *keys[] = { "tstream", "infohash", "port", "tracker", "player_url" };
+    ts_log_fields_t f = { 0 };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *v = inst_get(&s->inst, keys[i]);
+        if (v && *v)
+            ts_log_field(&f, keys[i], "%s", v);
+    }
+    ts_log_kv(TS_LOG_INFO, &f, "%s %s ready: every stage runs", inst_get(&s->inst, "role"),
+              inst_get(&s->inst, "name"));
+    sdnotify("READY=1");
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -194,6 +242,10 @@ static void own_log(const char *line, size_t len, void *arg)
     sup_t *s = arg;
     logfile_line(s->log, line, len);
     logfile_flush(s->log);
+    if (s->foreground) { /* the journal, or the terminal of whoever runs it by hand */
+        ssize_t w = write(2, line, len);
+        (void)w;
+    }
 }
 
 /* ------------------------------------------------------------------ orphans */
@@ -297,6 +349,8 @@ static int none_running(sup_t *s)
 
 static void stop_all(sup_t *s)
 {
+    if (s->foreground && !s->stopping)
+        sdnotify("STOPPING=1\nSTATUS=stopping every stage");
     s->stopping = 1;
     for (int i = s->nprocs - 1; i >= 0; i--)
         dispatch_event(&s->procs[i], E_STOP);
@@ -346,12 +400,19 @@ static sstate_t died(proc_t *p, int status)
         else
             snprintf(p->reason, sizeof p->reason, "%s, %d crashes within %.0f s; last log line: %s", why, recent,
                      (double)SUP_CRASH_WINDOW_NS / 1e9, last);
-        snprintf(msg, sizeof msg, "STAGE FAILED: %s (%s); not restarting it until `tsctl restart %s %s`", p->name,
-                 p->reason, inst_get(&s->inst, "name"), p->name);
+        if (!s->exit_code)
+            s->exit_code = config ? code : TS_EXIT_FAIL;
+        if (s->foreground)
+            snprintf(msg, sizeof msg, "STAGE FAILED: %s (%s); stopping the instance, exit code %d", p->name,
+                     p->reason, s->exit_code);
+        else
+            snprintf(msg, sizeof msg, "STAGE FAILED: %s (%s); not restarting it until `tsctl restart %s %s`",
+                     p->name, p->reason, inst_get(&s->inst, "name"), p->name);
         ts_error("%s", msg);
         stage_note(p, TS_LOG_ERROR, msg);
         /* A stage's own "do not restart me" code is also what `tsctl start` / `watch` exit with. */
-        notify(s, "error %d: stage %s failed (%s): %s\n", config ? code : TS_EXIT_FAIL, p->name, why, last);
+        if (!s->foreground) /* there, the line above is on stderr already */
+            notify(s, "error %d: stage %s failed (%s): %s\n", config ? code : TS_EXIT_FAIL, p->name, why, last);
         return S_FAILED;
     }
     double delay;
@@ -389,7 +450,7 @@ static void dispatch_event(proc_t *p, sevent_t ev)
 {
     sup_t *s = p->sup;
     const trans_t *t = &table[p->state][ev];
-    sstate_t next = t->next;
+    sstate_t prev = p->state, next = t->next;
     switch (t->action) {
     case A_NONE:
         break;
@@ -448,12 +509,17 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         for (int i = 0; i < s->nprocs; i++)
             ready &= s->procs[i].state == S_READY;
         if (ready) {
+            if (!s->was_ready)
+                announce_ready(s);
             s->was_ready = 1;
             notify(s, "ready\n");
         }
     }
-    /* A stage that fails before the instance was ever ready fails the start: stop the rest. */
-    if (next == S_FAILED && s->notify_fd < 0 && !s->was_ready && !s->stopping)
+    if (next != prev && !s->stopping)
+        sd_status(s);
+    /* A stage that fails before the instance was ever ready fails the start: stop the rest. In the
+     * foreground, one that fails later does too: its service manager decides what comes next. */
+    if (next == S_FAILED && ((s->notify_fd < 0 && !s->was_ready) || s->foreground) && !s->stopping)
         stop_all(s);
     if (s->stopping && none_running(s))
         ev_break(s->loop, EVBREAK_ALL);
@@ -491,6 +557,8 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
             dispatch_event(p, E_HANG);
     }
     kill_orphans(s, SIGKILL);
+    if (s->foreground)
+        sdnotify_watchdog(); /* our loop turns: systemd's WatchdogSec= watches the watcher */
 }
 
 /* Runs first in every loop turn. A turn far longer than our tick means this process did not run
@@ -659,13 +727,17 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 int supervise_main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: tsctl supervise DIR [--notify-fd N]\n");
+        fprintf(stderr, "usage: tsctl supervise DIR [--notify-fd N | --foreground]\n");
         return TS_EXIT_USAGE;
     }
     sup_t *s = calloc(1, sizeof *s);
     s->notify_fd = -1;
     if (argc >= 4 && strcmp(argv[2], "--notify-fd") == 0)
         s->notify_fd = atoi(argv[3]);
+    if (argc >= 3 && strcmp(argv[2], "--foreground") == 0) {
+        s->foreground = 1;
+        sdnotify_init();
+    }
     if (s->notify_fd >= 0)
         fcntl(s->notify_fd, F_SETFD, FD_CLOEXEC); /* else a stage would hold `tsctl start` open */
     if (inst_load(&s->inst, argv[1]) < 0) {
@@ -677,7 +749,8 @@ int supervise_main(int argc, char **argv)
     snprintf(s->logdir, sizeof s->logdir, "%s/log", s->inst.dir);
     inst_mkdirs(s->logdir, 0700);
     if ((s->log = logfile_new(s->logdir, "supervisor", name))) {
-        logfile_own_stdio(s->log);
+        if (!s->foreground) /* in the foreground, stderr stays the service manager's */
+            logfile_own_stdio(s->log);
         ts_log_sink(own_log, s);
     }
     srand((unsigned)(getpid() ^ ts_mono_ns()));
@@ -706,6 +779,8 @@ int supervise_main(int argc, char **argv)
         fprintf(pf, "%d\n", (int)getpid());
         fclose(pf);
     }
+    if (s->foreground) /* nobody else will: tsctl start has become this process */
+        inst_register(name, s->inst.dir);
     for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
         if (strcmp(proc_table[i].role, "*") != 0 && strcmp(proc_table[i].role, role) != 0)
             continue;
@@ -769,11 +844,14 @@ int supervise_main(int argc, char **argv)
         logfile_destroy(&s->procs[i].log);
     }
     unlink(pidpath);
+    if (s->foreground)
+        inst_unregister(name);
     health_destroy(s);
     ts_bus_destroy(&s->bus);
     zmq_ctx_term(zctx);
     ts_info("stopped");
     ts_log_sink(NULL, NULL);
     logfile_destroy(&s->log);
-    return 0;
+    /* Only a foreground supervisor's exit status has a reader: the service manager. */
+    return s->foreground ? s->exit_code : TS_EXIT_OK;
 }

@@ -65,6 +65,8 @@ struct sup {
     int nprocs;
     ts_bus_t *bus;
     int notify_fd, stopping, was_ready;
+    int foreground; /* run by a service manager (tsctl start --foreground): see supervise.c */
+    int exit_code;  /* of the first stage that failed for good; 0 if none */
     ev_timer watchdog;
     ev_check turn;
     uint64_t last_turn_ns;

@@ -26,15 +26,17 @@ static void usage(FILE *f, int seed)
 {
     if (seed) {
         fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--max-upload RATE] [--name NAME] [--state-dir DIR]\n"
+                   "                  [--foreground]\n"
                    "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
                    "player, adding upload capacity (run it on machines with spare upload).\n"
                    "  --port PORT        peer TCP port (default: a free port)\n"
                    "  --max-upload RATE  cap on upload, bits per second (2M, 512k; default: none)\n"
-                   "  --name NAME        instance name (default STREAM-seedN)\n");
+                   "  --name NAME        instance name (default STREAM-seedN)\n"
+                   "  --foreground       supervise the swarm in this process until SIGTERM (systemd)\n");
         return;
     }
     fprintf(f, "usage: tsctl watch FILE.tstream|MAGNET [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
-               "                   [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR]\n"
+               "                   [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR] [--foreground]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "A magnet link (magnet:?xt=urn:btih:...&tr=...) fetches the metainfo from the broadcast's\n"
                "peers first (BEP 9) and checks it against the infohash.\n"
@@ -46,7 +48,8 @@ static void usage(FILE *f, int seed)
                "  --port PORT        peer TCP port (default: a free port)\n"
                "  --name NAME        instance name (default STREAM-viewN)\n"
                "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
-               "  --stats FILE       append one line per piece handed to the player (benchmarks)\n");
+               "  --stats FILE       append one line per piece handed to the player (benchmarks)\n"
+               "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n");
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -203,7 +206,7 @@ static int viewer_main(int argc, char **argv, int seed)
     const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL;
     uint64_t max_upload = 0;
     uint16_t port = 0, http_port = 0;
-    int play_it = 0;
+    int play_it = 0, supervise_here = 0;
     char player[PATH_MAX];
     char http_addr[64] = "127.0.0.1", host[64];
     static const struct option opts[] = {
@@ -211,7 +214,8 @@ static int viewer_main(int argc, char **argv, int seed)
         { "port", required_argument, 0, 'p' }, { "name", required_argument, 0, 'n' },
         { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
         { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
-        { "play", no_argument, 0, 'P' },       { 0, 0, 0, 0 },
+        { "play", no_argument, 0, 'P' },       { "foreground", no_argument, 0, 'F' },
+        { 0, 0, 0, 0 },
     };
     int c;
     optind = 1;
@@ -235,6 +239,7 @@ static int viewer_main(int argc, char **argv, int seed)
         case 'd': state_dir = optarg; break;
         case 'S': stats = optarg; break;
         case 'P': play_it = 1; break;
+        case 'F': supervise_here = 1; break;
         case 'u':
             if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
                 fprintf(stderr, "tsctl: bad --max-upload '%s' (e.g. 4M, at least 8k)\n", optarg);
@@ -251,6 +256,11 @@ static int viewer_main(int argc, char **argv, int seed)
     }
     if (play_it && output && strcmp(output, "-") == 0) {
         fprintf(stderr, "tsctl watch: --play and --output - both take the foreground: choose one\n");
+        return TS_EXIT_USAGE;
+    }
+    if (supervise_here && (play_it || (output && strcmp(output, "-") == 0))) {
+        fprintf(stderr, "tsctl watch: --foreground and %s both take the foreground: choose one\n",
+                play_it ? "--play" : "--output -");
         return TS_EXIT_USAGE;
     }
     if (play_it && find_player(player, sizeof player) < 0) {
@@ -378,7 +388,7 @@ static int viewer_main(int argc, char **argv, int seed)
         return TS_EXIT_FAIL;
     }
     int code;
-    if (inst_spawn_supervisor(dir, 30, &code, err, sizeof err) < 0) {
+    if (inst_spawn_supervisor(dir, supervise_here, 30, &code, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl watch: viewer %s failed to start: %s\n", name, err);
         inst_stop(dir, 5);
         return code;
