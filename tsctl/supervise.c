@@ -186,7 +186,7 @@ static void announce_ready(sup_t *s)
 {
     if (!s->foreground)
         return;
-    const char *keys[] = { "tstream", "infohash", "port", "tracker", "player_url" };
+    const char *keys[] = { "tstream", "infohash", "port", "tracker", "magnet", "player_url" };
     ts_log_fields_t f = { 0 };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const char *v = inst_get(&s->inst, keys[i]);
