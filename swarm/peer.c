@@ -582,7 +582,7 @@ static int serve_one(peer_t *p)
             continue;
         }
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
-        swarm_mark_safe(sw, t.seq);
+        peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
         sw->c_pieces_up++;
         sw->c_payload_up += t.payload_len;
         if (sw->up_rate > 0)
