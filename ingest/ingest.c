@@ -37,6 +37,7 @@
 typedef struct {
     const char *source, *out, *state_dir, *instance, *supervisor, *curve, *metrics;
     uint64_t bps, piece_size, max_fill_ms;
+    double exit_unready;
 } opts_t;
 
 typedef struct {
@@ -84,12 +85,14 @@ static void usage(FILE *f)
             "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/ingest.secret, DIR/*.pub)\n"
             "  --metrics ADDR:PORT serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
             "                      (:PORT alone = 127.0.0.1; none without this option)\n"
+            "  --exit-unready SECONDS  once ready, exit with code %d after SECONDS not ready (for\n"
+            "                      containers, whose restart policy then replaces the process)\n"
             "  --help              this text\n"
             "\n"
             "A source that sends nothing is waited for: a warning after %d s without data, then every %d s.\n"
             "Exit codes: 0 stopped, %d bad arguments, %d unusable (missing, unreadable or empty) source\n"
             "file, state or --metrics address, %d system failure.\n",
-            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE,
+            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_UNREADY, TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE,
             TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
 
@@ -111,7 +114,7 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         { "max-fill-ms", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
         { "instance", required_argument, NULL, 'i' },   { "supervisor", required_argument, NULL, 'S' },
         { "curve", required_argument, NULL, 'C' },      { "help", no_argument, NULL, 'h' },
-        { "metrics", required_argument, NULL, 'M' },
+        { "metrics", required_argument, NULL, 'M' },    { "exit-unready", required_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -130,6 +133,12 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         case 'S': o->supervisor = optarg; break;
         case 'C': o->curve = optarg; break;
         case 'M': o->metrics = optarg; break;
+        case 'U':
+            if (ts_stage_unready_arg(optarg, &o->exit_unready) < 0) {
+                *code = bad_usage("--exit-unready %s: need seconds from 1 to 86400", optarg);
+                return -1;
+            }
+            break;
         case 'p':
             if (ts_units_size(optarg, &o->piece_size) < 0 || o->piece_size < TS_TRAILER_LEN + TS_TSCUT_PKT ||
                 o->piece_size > 1024 * 1024 + TS_TRAILER_LEN) {
@@ -539,6 +548,7 @@ int main(int argc, char **argv)
     ts_stage_counter(g.stage, "source_idle_s", &g.source_idle_s);
     ts_stage_on_stop(g.stage, on_stop, &g);
     ts_stage_readiness(g.stage, readiness, &g);
+    ts_stage_exit_unready(g.stage, o.exit_unready);
     if (o.metrics && ts_stage_serve(g.stage, o.metrics, err, sizeof err) < 0) {
         ts_error("--metrics %s: %s", o.metrics, err);
         code = TS_EXIT_CONFIG;
@@ -552,7 +562,7 @@ int main(int argc, char **argv)
     ev_timer_start(g.loop, &g.wait);
 
     ev_run(g.loop, 0);
-    code = g.exit_code;
+    code = ts_stage_exit_code(g.stage, g.exit_code);
     if (!g.dead && ts_seqstore_close(g.seqs, g.next_ts, err, sizeof err) < 0)
         ts_error("cannot record the next sequence number: %s (the next start skips ahead)", err);
     ts_info("stopped: %llu bytes in, %llu pieces out (%llu RAP), %llu source restarts, next seq %llu",

@@ -1,6 +1,7 @@
 #include "ts_stage.h"
 #include "ts_bus.h"
 #include "ts_err.h"
+#include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include "ts_version.h"
@@ -79,6 +80,9 @@ struct ts_stage {
     ts_httpd_t *httpd;
     ts_httpd_ready_fn *ready_fn;
     void *ready_arg;
+    uint64_t unready_limit_ns; /* --exit-unready; 0: off */
+    uint64_t unready_since_ns; /* 0 while ready */
+    int was_ready, gave_up;
     size_t ncounters;
     const char *cnames[STAGE_MAX_COUNTERS];
     const uint64_t *cvalues[STAGE_MAX_COUNTERS];
@@ -129,12 +133,47 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
     ts_bus_send(st->sup, NULL, 0, &e); /* a full queue to a busy supervisor just drops a beat */
 }
 
+static int is_ready(void *arg, char *why, size_t whylen);
+
+/* --exit-unready: judged once a second, like the heartbeat. */
+static void check_unready(ts_stage_t *st)
+{
+    char why[256] = "";
+    if (!st->unready_limit_ns || st->gave_up)
+        return;
+    if (is_ready(st, why, sizeof why)) {
+        if (st->unready_since_ns)
+            ts_info("ready again");
+        st->was_ready = 1;
+        st->unready_since_ns = 0;
+        return;
+    }
+    if (!st->was_ready)
+        return;
+    uint64_t now = ts_mono_ns();
+    double limit = (double)st->unready_limit_ns / 1e9;
+    if (!st->unready_since_ns) {
+        st->unready_since_ns = now;
+        ts_warn("not ready: %s (exiting if this lasts %g s: --exit-unready)", why, limit);
+        return;
+    }
+    if (now - st->unready_since_ns < st->unready_limit_ns)
+        return;
+    ts_error("not ready for %g s: %s; exiting with code %d so that the restart policy replaces this process",
+             limit, why, TS_EXIT_UNREADY);
+    st->gave_up = 1;
+    if (st->on_stop)
+        st->on_stop(st->on_stop_arg);
+    ev_break(st->loop, EVBREAK_ALL);
+}
+
 static void on_beat(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ts_stage_t *st = w->data;
     send_beat(st, TS__MSG_TYPE__MSG_HEARTBEAT);
     if (st->ready)
         send_beat(st, TS__MSG_TYPE__MSG_READY); /* repeated so a restarted supervisor learns it too */
+    check_unready(st);
 }
 
 /* A heartbeat counter's Prometheus series, named by the table above. */
@@ -292,6 +331,23 @@ int ts_stage_serve(ts_stage_t *st, const char *addr, char *err, size_t errlen)
     ts_info("serving /metrics, /livez and /readyz on %s (port %u)", addr ? addr : "127.0.0.1", ts_httpd_port(h));
     return 0;
 }
+
+void ts_stage_exit_unready(ts_stage_t *st, double secs)
+{
+    st->unready_limit_ns = secs > 0 ? (uint64_t)(secs * 1e9) : 0;
+}
+
+int ts_stage_unready_arg(const char *arg, double *secs)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= 1 && v <= 86400))
+        return -1;
+    *secs = v;
+    return 0;
+}
+
+int ts_stage_exit_code(const ts_stage_t *st, int code) { return st && st->gave_up ? TS_EXIT_UNREADY : code; }
 
 void ts_stage_destroy(ts_stage_t **self)
 {

@@ -39,4 +39,14 @@ void ts_stage_readiness(ts_stage_t *st, ts_httpd_ready_fn *fn, void *arg);
 /* Serve /metrics, /livez and /readyz on addr ("ADDR:PORT", ":PORT" or "PORT" = 127.0.0.1, as
  * ts_httpd_new) from the stage's loop. 0, or -1 with a reason in err (address taken, bad address). */
 int ts_stage_serve(ts_stage_t *st, const char *addr, char *err, size_t errlen);
+
+/* --exit-unready SECONDS: a container runtime marks an unhealthy process but never replaces it, so
+ * a stage that has been ready and then stays not ready for `secs` logs why and stops its loop (as on
+ * SIGTERM); main then returns ts_stage_exit_code(), TS_EXIT_UNREADY, and the restart policy starts a
+ * fresh process. A stage never ready since it started waits on (its restart would not help). 0: off. */
+void ts_stage_exit_unready(ts_stage_t *st, double secs);
+/* Parse the option's argument: seconds, 1..86400. 0, or -1 if bad. */
+int ts_stage_unready_arg(const char *arg, double *secs);
+/* The code main returns: TS_EXIT_UNREADY if the stage gave up for --exit-unready, else code. */
+int ts_stage_exit_code(const ts_stage_t *st, int code);
 #endif

@@ -44,7 +44,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-player-bridge --in ENDPOINT --http ADDR:PORT --path /NAME.ts [--output FILE|-]\n"
                "                        [--state-dir DIR] [--instance NAME] [--supervisor ENDPOINT]\n"
-               "                        [--curve DIR] [--metrics ADDR:PORT]\n"
+               "                        [--curve DIR] [--metrics ADDR:PORT] [--exit-unready SECONDS]\n"
                "Serves the verified pieces from the swarm (--in) to players over HTTP at\n"
                "http://ADDR:PORT/NAME.ts (port 0: any free port, logged). A new player starts at the\n"
                "newest random-access point of the last few seconds.\n"
@@ -55,7 +55,10 @@ static void usage(FILE *f)
                "                 (wall-clock µs; lag = handed_us - timestamp_us), for benchmarks.\n"
                "  --curve DIR    CURVE keys for tcp:// endpoints (DIR/player-bridge.secret, DIR/*.pub)\n"
                "  --metrics ADDR:PORT  serve /metrics (Prometheus), /livez and /readyz over HTTP on\n"
-               "                 ADDR:PORT (:PORT alone = 127.0.0.1; a busy or bad address exits 101).\n");
+               "                 ADDR:PORT (:PORT alone = 127.0.0.1; a busy or bad address exits 101).\n"
+               "  --exit-unready SECONDS  once ready, exit with code %d after SECONDS not ready (for\n"
+               "                 containers, whose restart policy then replaces the process).\n",
+            TS_EXIT_UNREADY);
 }
 
 static void stop(bridge_t *b, int code)
@@ -139,13 +142,14 @@ int main(int argc, char **argv)
 {
     const char *in_ep = NULL, *http = NULL, *path = NULL, *output = NULL, *state_dir = NULL, *instance = NULL,
                *sup = NULL, *stats = NULL, *curve = NULL, *metrics = NULL;
+    double exit_unready = 0;
     static const struct option opts[] = {
         { "in", required_argument, 0, 'i' },       { "http", required_argument, 0, 'H' },
         { "path", required_argument, 0, 'p' },     { "output", required_argument, 0, 'o' },
         { "state-dir", required_argument, 0, 'd' }, { "instance", required_argument, 0, 'n' },
         { "supervisor", required_argument, 0, 's' }, { "stats", required_argument, 0, 'S' },
         { "curve", required_argument, 0, 'C' },   { "help", no_argument, 0, 'h' },
-        { "metrics", required_argument, 0, 'M' },
+        { "metrics", required_argument, 0, 'M' },  { "exit-unready", required_argument, 0, 'U' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -161,6 +165,12 @@ int main(int argc, char **argv)
         case 'S': stats = optarg; break;
         case 'C': curve = optarg; break;
         case 'M': metrics = optarg; break;
+        case 'U':
+            if (ts_stage_unready_arg(optarg, &exit_unready) < 0) {
+                fprintf(stderr, "ts-player-bridge: bad --exit-unready '%s' (seconds, 1..86400)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -252,6 +262,7 @@ int main(int argc, char **argv)
                                  "bridge hands it to players and --output.",
                                  NULL, lag_bounds, sizeof lag_bounds / sizeof lag_bounds[0]);
     ts_stage_readiness(st, readiness, &b);
+    ts_stage_exit_unready(st, exit_unready);
     if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
         ts_error("--metrics %s: %s", metrics, err);
         b.exit_code = TS_EXIT_CONFIG;
@@ -261,6 +272,7 @@ int main(int argc, char **argv)
                 path, in_ep, has_from ? " (resuming the output)" : "");
         ts_stage_ready(st);
         ev_run(loop, 0);
+        b.exit_code = ts_stage_exit_code(st, b.exit_code);
     }
 
     ts_server_destroy(&b.srv); /* closes the players */

@@ -43,13 +43,17 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-signer --key FILE --tstream FILE --in ENDPOINT --out ENDPOINT\n"
                "                 [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
+               "                 [--exit-unready SECONDS]\n"
                "       ts-signer --init --key FILE\n"
                "Signs every piece from ingest (ECDSA P-256, SHA-256) and serves them to the swarm.\n"
                "--init creates the key (mode 0600) if it does not exist and prints the public key\n"
                "(DER SubjectPublicKeyInfo) in hex on stdout.\n"
                "--curve DIR: CURVE keys for tcp:// endpoints (DIR/signer.secret, DIR/*.pub; tsctl keygen).\n"
                "--metrics ADDR:PORT: serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
-               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n");
+               "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n"
+               "--exit-unready SECONDS: once ready, exit with code %d after SECONDS not ready (for containers,\n"
+               "whose restart policy then replaces the process).\n",
+            TS_EXIT_UNREADY);
 }
 
 static void on_piece(const Ts__Piece *p, void *arg)
@@ -176,12 +180,14 @@ int main(int argc, char **argv)
     const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
     const char *curve = NULL, *metrics = NULL;
     int init = 0;
+    double exit_unready = 0;
     static const struct option opts[] = {
         { "key", required_argument, 0, 'k' },      { "tstream", required_argument, 0, 't' },
         { "in", required_argument, 0, 'i' },       { "out", required_argument, 0, 'o' },
         { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
         { "init", no_argument, 0, 'I' },           { "help", no_argument, 0, 'h' },
         { "curve", required_argument, 0, 'C' },     { "metrics", required_argument, 0, 'M' },
+        { "exit-unready", required_argument, 0, 'U' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -196,6 +202,12 @@ int main(int argc, char **argv)
         case 'I': init = 1; break;
         case 'C': curve = optarg; break;
         case 'M': metrics = optarg; break;
+        case 'U':
+            if (ts_stage_unready_arg(optarg, &exit_unready) < 0) {
+                fprintf(stderr, "ts-signer: bad --exit-unready '%s' (seconds, 1..86400)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -263,6 +275,7 @@ int main(int argc, char **argv)
     ts_metrics_counter_fn(ts_stage_metrics(st), "ts_pieces_in_total", "Pieces received from ingest (duplicates not counted).",
                           NULL, pieces_in, &s);
     ts_stage_readiness(st, readiness, &s);
+    ts_stage_exit_unready(st, exit_unready);
     if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
         ts_error("--metrics %s: %s", metrics, err);
         ev_timer_stop(loop, &s.down_wait);
@@ -272,7 +285,7 @@ int main(int argc, char **argv)
     ts_stage_ready(st);
     ev_run(loop, 0);
     ev_timer_stop(loop, &s.down_wait);
-    code = s.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
+    code = ts_stage_exit_code(st, s.failed ? TS_EXIT_FAIL : TS_EXIT_OK);
 out:
     ts_inlink_destroy(&s.in);
     ts_outlink_destroy(&s.out);

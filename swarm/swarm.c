@@ -30,6 +30,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
                "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
                "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
+               "                [--seeder] [--exit-unready SECONDS]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
                "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
                "--embedded-tracker answers HTTP announces on the peer port. --max-upload caps what\n"
@@ -38,9 +39,12 @@ static void usage(FILE *f)
                "player-bridge is expected (it is ready with one peer).\n"
                "--metrics ADDR:PORT serves /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
                "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n"
+               "--exit-unready SECONDS: once ready, exit with code %d after SECONDS not ready (for containers,\n"
+               "whose restart policy then replaces the process).\n"
                "       ts-swarm --fetch-metainfo MAGNET --tstream FILE [--port PORT] [--timeout SECONDS]\n"
                "fetches the metainfo a magnet link names from its peers (BEP 9), checks it against the\n"
-               "link's infohash and writes FILE, then exits (timeout default 30 s).\n");
+               "link's infohash and writes FILE, then exits (timeout default 30 s).\n",
+            TS_EXIT_UNREADY);
 }
 
 /* ------------------------------------------------------------------ playout */
@@ -452,6 +456,7 @@ int main(int argc, char **argv)
     const char *magnet = NULL;
     double timeout_s = 30;
     int embedded = 0, have_port = 0, seeder = 0;
+    double exit_unready = 0;
     static swarm_t the_swarm; /* one per process */
     swarm_t *sw = &the_swarm;
     sw->max_peers = SW_MAX_PEERS_DEFAULT;
@@ -464,6 +469,7 @@ int main(int argc, char **argv)
         { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
         { "curve", required_argument, 0, 'C' },      { "seeder", no_argument, 0, 'D' },    { "metrics", required_argument, 0, 'M' },
         { "fetch-metainfo", required_argument, 0, 'F' }, { "timeout", required_argument, 0, 'T' },
+        { "exit-unready", required_argument, 0, 'U' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -499,6 +505,12 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'U':
+            if (ts_stage_unready_arg(optarg, &exit_unready) < 0) {
+                fprintf(stderr, "ts-swarm: bad --exit-unready %s (seconds, 1..86400)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'u': {
             uint64_t bps;
             if (ts_units_rate(optarg, &bps) < 0 || bps < 8000) {
@@ -638,6 +650,7 @@ int main(int argc, char **argv)
                            "ut_metadata (BEP 9) pieces of the info dict sent to peers joining by magnet link.", NULL,
                            &sw->c_md_served);
     ts_stage_readiness(st, readiness, sw);
+    ts_stage_exit_unready(st, exit_unready);
     int code = TS_EXIT_OK;
     if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
         ts_error("--metrics %s: %s", metrics, err);
@@ -647,6 +660,7 @@ int main(int argc, char **argv)
                 sw->port, (unsigned long long)sw->n, sw->meta.piece_len);
         ts_stage_ready(st);
         ev_run(sw->loop, 0);
+        code = ts_stage_exit_code(st, code);
     }
 
     announce_destroy(&sw->ann);
