@@ -1,6 +1,7 @@
 /* tsctl start NAME --source SRC ...: create or reuse the broadcast's key and .tstream,
  * then run ingest, signer and swarm under a supervisor until stopped. */
 #include "instance.h"
+#include "tstream.h"
 #include "ts_buf.h"
 #include "ts_exit.h"
 #include "ts_magnet.h"
@@ -19,8 +20,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define TRAILER_LEN 88 /* docs/PROTOCOL.md: bytes of every piece that are not payload */
 
 static void usage(FILE *f)
 {
@@ -88,8 +87,6 @@ static int run_capture(char *const argv[], char *out, size_t len)
     out[strcspn(out, "\n")] = 0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
-
-static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
 
 int start_main(int argc, char **argv)
 {
@@ -237,19 +234,11 @@ int start_main(int argc, char **argv)
         inst_binary("ts-signer", signer, sizeof signer);
         snprintf(key, sizeof key, "%s/key.pem", dir);
         char *args[] = { signer, "--init", "--key", key, NULL };
-        if (run_capture(args, hex, sizeof hex) < 0 || strlen(hex) < 2 || strlen(hex) % 2) {
+        if (run_capture(args, hex, sizeof hex) < 0 ||
+            tstream_create(&m, name, hex, (uint32_t)piece_len, window_s, bitrate, err, sizeof err) < 0) {
             fprintf(stderr, "tsctl start: could not create or read the signing key %s\n", key);
             return TS_EXIT_CONFIG;
         }
-        m.pubkey_len = strlen(hex) / 2;
-        m.pubkey = malloc(m.pubkey_len);
-        for (size_t i = 0; i < m.pubkey_len; i++)
-            m.pubkey[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-        snprintf(m.name, sizeof m.name, "%s", name);
-        snprintf(m.authmethod, sizeof m.authmethod, "ECDSA");
-        m.piece_len = (uint32_t)piece_len;
-        double pieces = window_s * ((double)bitrate / 8) / (double)(piece_len - TRAILER_LEN);
-        m.npieces = pieces < 64 ? 64 : (uint64_t)pieces + 1;
     }
     m.bitrate = bitrate_s ? bitrate : (m.bitrate ? m.bitrate : bitrate);
     if (tracker)

@@ -17,6 +17,8 @@ static const struct {
     { "restart", restart_main, "restart one stage: tsctl restart NAME STAGE" },
     { "logs", logs_main, "show an instance's logs: tsctl logs NAME [STAGE] [-f] [-n LINES]" },
     { "keygen", keygen_main, "make CURVE keys for stages linked over tcp://: tsctl keygen DIR [NAME...]" },
+    { "tstream", tstream_main, "write a .tstream from the signer's public key: tsctl tstream NAME --pubkey HEX ..." },
+    { "probe", probe_main, "health check: exit 0 if URL answers 200: tsctl probe URL [--timeout SECONDS]" },
     { "supervise", supervise_main, NULL }, /* internal: run by start and watch */
 };
 

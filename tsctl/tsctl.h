@@ -9,5 +9,7 @@ int stop_main(int argc, char **argv);
 int restart_main(int argc, char **argv);
 int logs_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
+int tstream_main(int argc, char **argv);
+int probe_main(int argc, char **argv);
 int supervise_main(int argc, char **argv);
 #endif

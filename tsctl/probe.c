@@ -1,0 +1,214 @@
+/* tsctl probe URL [--timeout SECONDS]: a container health check that needs nothing but tsctl in the
+ * image. GET URL (http:// only); exit 0 if it answers 200, else 1 (what Docker and podman read as
+ * healthy / unhealthy; 2 is reserved there, so no other failure code). Prints the status and the
+ * first line of the body (a stage's /readyz says why it is not ready), which `docker inspect`
+ * keeps in the health log. */
+#include "ts_exit.h"
+#include "tsctl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROBE_MAX_RESPONSE 8192 /* a health endpoint's answer is a line or two */
+#define PROBE_UNHEALTHY 1
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tsctl probe URL [--timeout SECONDS]\n"
+               "GETs URL (http://HOST:PORT/PATH, e.g. a stage's http://127.0.0.1:9100/readyz) and exits 0 if it\n"
+               "answers 200, 1 otherwise (refused, timed out, any other status), printing the status and the\n"
+               "first line of the answer. --timeout: for the whole exchange (default 5 s).\n");
+}
+
+/* Split http://HOST[:PORT]/PATH; [v6] hosts keep no brackets. 0 or -1. */
+static int parse_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen, const char **path)
+{
+    if (strncmp(url, "http://", 7) != 0)
+        return -1;
+    const char *h = url + 7, *end = h + strcspn(h, "/?#");
+    *path = *end == '/' ? end : "/";
+    const char *colon = NULL, *hend = end;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb)
+            return -1;
+        colon = rb[1] == ':' ? rb + 1 : NULL;
+        h++;
+        hend = rb;
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (colon)
+            hend = colon;
+    }
+    size_t hl = (size_t)(hend - h), pl = colon ? (size_t)(end - colon - 1) : 2;
+    if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    if (colon) {
+        memcpy(port, colon + 1, pl);
+        port[pl] = 0;
+        char *e;
+        long v = strtol(port, &e, 10);
+        if (*e || v < 1 || v > 65535)
+            return -1;
+    } else {
+        snprintf(port, portlen, "80");
+    }
+    return strpbrk(*path, " \r\n") ? -1 : 0;
+}
+
+static int ms_left(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms > 0 ? (int)ms : 0;
+}
+
+/* Wait for events on fd until the deadline. 0, or -1 (timeout or error, errno set). */
+static int wait_fd(int fd, short events, const struct timespec *deadline)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    for (;;) {
+        int left = ms_left(deadline);
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        int n = poll(&p, 1, left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int connect_to(const char *host, const char *port, const struct timespec *deadline, char *why, size_t whylen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, whylen, "%.200s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    snprintf(why, whylen, "no address");
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 &&
+            (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) < 0 ||
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || (errno = err) != 0)) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int probe_main(int argc, char **argv)
+{
+    const char *url = NULL;
+    double timeout = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return TS_EXIT_OK;
+        } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+            char *e;
+            timeout = strtod(argv[++i], &e);
+            if (*e || e == argv[i] || !(timeout > 0 && timeout <= 3600)) {
+                fprintf(stderr, "tsctl probe: bad --timeout '%s' (seconds, up to 3600)\n", argv[i]);
+                return TS_EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && !url) {
+            url = argv[i];
+        } else {
+            fprintf(stderr, "tsctl probe: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
+            return TS_EXIT_USAGE;
+        }
+    }
+    char host[256], port[8];
+    const char *path;
+    if (!url || parse_url(url, host, sizeof host, port, sizeof port, &path) < 0) {
+        fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)timeout;
+    deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+
+    char why[256];
+    int fd = connect_to(host, port, &deadline, why, sizeof why);
+    if (fd < 0) {
+        printf("%s: %s\n", url, why);
+        return PROBE_UNHEALTHY;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+    if (n < 0 || (size_t)n >= sizeof req) {
+        close(fd);
+        fprintf(stderr, "tsctl probe: URL too long\n");
+        return TS_EXIT_USAGE;
+    }
+    /* Small enough for one socket buffer: a nonblocking send either takes it whole or fails. */
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        printf("%s: cannot send the request: %s\n", url, strerror(errno));
+        close(fd);
+        return PROBE_UNHEALTHY;
+    }
+    static char resp[PROBE_MAX_RESPONSE + 1];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = recv(fd, resp + got, PROBE_MAX_RESPONSE - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+            if (got == PROBE_MAX_RESPONSE)
+                break;
+        } else if (r == 0) {
+            break;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            if (wait_fd(fd, POLLIN, &deadline) < 0) {
+                printf("%s: no complete answer within %g s\n", url, timeout);
+                close(fd);
+                return PROBE_UNHEALTHY;
+            }
+        } else {
+            printf("%s: %s\n", url, strerror(errno));
+            close(fd);
+            return PROBE_UNHEALTHY;
+        }
+    }
+    close(fd);
+    resp[got] = 0;
+    int status = 0;
+    if (sscanf(resp, "HTTP/1.%*[01] %3d", &status) != 1) {
+        printf("%s: not an HTTP answer\n", url);
+        return PROBE_UNHEALTHY;
+    }
+    char *body = strstr(resp, "\r\n\r\n");
+    body = body ? body + 4 : resp + got;
+    body[strcspn(body, "\r\n")] = 0;
+    printf("%d %s\n", status, body);
+    return status == 200 ? TS_EXIT_OK : PROBE_UNHEALTHY;
+}
