@@ -20,7 +20,18 @@ expect 100 "usage" "$TSCTL" restart onlyname
 for stage in ts-ingest ts-signer ts-swarm ts-player-bridge; do
   expect 0 "usage" "$TS_BIN/$stage" --help
   expect 100 "usage" "$TS_BIN/$stage" --no-such-option
+  expect 100 "exit-unready" "$TS_BIN/$stage" --exit-unready soon
 done
+# The compose deployment's helpers: tsctl tstream (a .tstream from a public key) and tsctl probe.
+expect 100 "pubkey is required" "$TSCTL" tstream foo --output x.tstream --port 6881
+expect 100 "or --tracker is required" "$TSCTL" tstream foo --pubkey 00ff --output x.tstream
+expect 100 "exclude each other" "$TSCTL" tstream foo --pubkey 00ff --output x.tstream --port 1 --tracker http://t/a
+expect 101 "not a lowercase hex digit" "$TSCTL" tstream foo --pubkey 00fg --output x.tstream --port 6881
+[ ! -e x.tstream ] || fail "tsctl tstream wrote a file for a bad key"
+expect 100 "URL is required" "$TSCTL" probe
+expect 100 "http://HOST:PORT/PATH" "$TSCTL" probe ftp://example/readyz
+expect 100 "bad --timeout" "$TSCTL" probe http://127.0.0.1:1/ --timeout never
+expect 1 "refused" "$TSCTL" probe "http://127.0.0.1:$(free_ports 1)/readyz"
 
 # A port that is taken fails the start with the stage's own reason and exit code (101: the swarm
 # will not restart), and leaves nothing running.
@@ -29,6 +40,8 @@ holder=$!
 wait_for 10 test -s port.txt
 port=$(cat port.txt)
 expect 101 "stage swarm failed.*Address already in use" "$TSCTL" start busy --source testsrc --port "$port"
+# A listener that never answers: the probe gives up after its timeout, unhealthy.
+expect 1 "no complete answer within 1 s" "$TSCTL" probe "http://127.0.0.1:$port/readyz" --timeout 1
 kill $holder
 pgrep -f "instance busy" && fail "stages of a failed start are still running"
 say "PASS"
