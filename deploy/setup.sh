@@ -7,7 +7,8 @@
 #   setup.sh --runtime-deps [--ffmpeg]
 #                            only the libraries the binaries load (its runtime stage); --ffmpeg adds
 #                            ffmpeg, for the testsrc source and pipe: commands that use it
-#   setup.sh --containers    podman, runc, debootstrap and docker-compose (deploy/try-compose.sh)
+#   setup.sh --containers    podman (with runc and DNS for its networks), debootstrap and docker-compose
+#                            (deploy/try-compose.sh)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 build=(
@@ -23,9 +24,10 @@ test=(
   opentracker python3-libtorrent  # a standard tracker and a standard BitTorrent client (e2e.opentracker, e2e.libtorrent)
   docker-compose  # deploy.compose_config validates deploy/docker-compose.yml (no engine needed)
 )
-containers=(podman runc debootstrap docker-compose)
+# podman's CNI networks resolve service names only with the dnsname plugin (a Recommends of podman).
+containers=(podman runc debootstrap docker-compose golang-github-containernetworking-plugin-dnsname)
 
-usage() { sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 100; }
+usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 100; }
 npm=0
 case "${1:-}" in
   "" | --bench)
