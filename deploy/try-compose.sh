@@ -20,8 +20,9 @@
 #    checked to be slices of the source too.
 # 5. Stops the signer: ingest and the swarm, no longer ready, must exit 112 (--exit-unready) and be
 #    restarted by their restart policy; with the signer started again everything must turn healthy.
+# TS_TRY_FFMPEG=1 also builds the image with ffmpeg (WITH_FFMPEG=1) to report its size.
 # 6. At exit: docker-compose down -v, the viewer and the podman service stopped (TS_KEEP=1: leave the
-#    deployment running and print how to reach it).
+#    deployment running, also after a failure, and print how to reach it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 D=${TS_PODMAN_DIR:-/var/tmp/tstream-podman}
@@ -79,9 +80,9 @@ cleanup() {
   TSTREAM_HOME="$D/viewer-home" "$BIN/tsctl" stop --all >/dev/null 2>&1
   if [ $rc -ne 0 ] && [ -S "$SOCK" ]; then
     echo "--- the containers' last log lines ---"
-    for s in keys "${SERVICES[@]}"; do echo "== $s"; P logs --tail 15 "$(ctr "$s")" 2>&1; done
+    for s in keys "${SERVICES[@]}"; do echo "== $s"; P logs "$(ctr "$s")" 2>&1 | tail -n 15 | cut -c1-300; done
   fi
-  if [ "${TS_KEEP:-0}" = 1 ] && [ $rc -eq 0 ]; then
+  if [ "${TS_KEEP:-0}" = 1 ]; then
     say "TS_KEEP=1: left running. DOCKER_HOST=$DOCKER_HOST COMPOSE_PROJECT_NAME=tstream CONTAINERS_CONF=$CONTAINERS_CONF"
     say "stop with: docker-compose -f $COMPOSE_FILE ${PROFILES[*]} down -v; kill $svc_pid"
     exit $rc
@@ -107,8 +108,8 @@ phase_end "base image (debootstrap + import, or cached)"
 
 say "3. podman API service on $SOCK"
 rm -f "$SOCK"
-P system service --time=0 "unix://$SOCK" >"$D/service.log" 2>&1 &
-svc_pid=$!
+podman --root "$D/root" --runroot "$D/run" system service --time=0 "unix://$SOCK" >"$D/service.log" 2>&1 &
+svc_pid=$!  # podman itself (not a subshell), so that cleanup stops it
 for _ in $(seq 100); do curl -s --unix-socket "$SOCK" http://d/_ping 2>/dev/null | grep -q OK && break; sleep 0.1; done
 curl -s --unix-socket "$SOCK" http://d/_ping | grep -q OK || fail "podman system service did not answer"
 compose down -v --remove-orphans >/dev/null 2>&1 || true  # what an interrupted run left
@@ -119,7 +120,12 @@ P build -q -f "$ROOT/deploy/Dockerfile" --build-arg TS_COMMIT="$commit" -t local
   || { tail -30 "$D/build.log"; fail "image build"; }
 phase_end "image build (podman build, layers cached)"
 P build -q -f "$ROOT/deploy/Dockerfile" --target build -t localhost/tstream-build:latest "$ROOT" >>"$D/build.log" 2>&1
-for i in localhost/debian:bookworm localhost/tstream-build:latest localhost/tstream:latest; do
+images=(localhost/debian:bookworm localhost/tstream-build:latest localhost/tstream:latest)
+if [ "${TS_TRY_FFMPEG:-0}" = 1 ]; then  # the variant with ffmpeg, for its size
+  P build -q -f "$ROOT/deploy/Dockerfile" --build-arg WITH_FFMPEG=1 -t localhost/tstream-ffmpeg:latest "$ROOT" >>"$D/build.log" 2>&1
+  images+=(localhost/tstream-ffmpeg:latest)
+fi
+for i in "${images[@]}"; do
   note "$(printf 'image %-34s %s' "$i" "$(P image inspect --format '{{.Size}}' "$i" | awk '{printf "%.1f MB", $1/1e6}')")"
 done
 
@@ -148,8 +154,11 @@ phase_start
 compose up -d >"$D/up.log" 2>&1 || { cat "$D/up.log"; fail "docker-compose up"; }
 phase_end "docker-compose up -d (keys made, all started)"
 
-# podman runs healthchecks from systemd timers; without systemd, run them at the file's interval.
-( while sleep 10; do for s in "${SERVICES[@]}"; do P healthcheck run "$(ctr "$s")" >/dev/null 2>&1; done; done ) &
+# podman runs healthchecks from systemd timers; without systemd, run them at the file's interval
+# (a stopped container's check fails: that must not end the loop).
+( set +e; while sleep 10; do
+    for s in "${SERVICES[@]}"; do timeout 30 podman --root "$D/root" --runroot "$D/run" healthcheck run "$(ctr "$s")" >/dev/null 2>&1; done
+  done ) &
 hc_pid=$!
 health() { P inspect --format '{{.State.Health.Status}}' "$(ctr "$1")" 2>/dev/null; }
 all_healthy() { for s in "${SERVICES[@]}"; do [ "$(health "$s")" = healthy ] || return 1; done; }
