@@ -20,9 +20,10 @@
 #    checked to be slices of the source too.
 # 5. Stops the signer: ingest and the swarm, no longer ready, must exit 112 (--exit-unready) and be
 #    restarted by their restart policy; with the signer started again everything must turn healthy.
-# TS_TRY_FFMPEG=1 also builds the image with ffmpeg (WITH_FFMPEG=1) to report its size.
 # 6. At exit: docker-compose down -v, the viewer and the podman service stopped (TS_KEEP=1: leave the
 #    deployment running, also after a failure, and print how to reach it).
+# TS_TRY_FFMPEG=1 also builds the image with ffmpeg (WITH_FFMPEG=1) to report its size;
+# TS_TRY_EXIT_UNREADY (default 20) is the stages' --exit-unready here.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 D=${TS_PODMAN_DIR:-/var/tmp/tstream-podman}
