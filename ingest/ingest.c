@@ -92,8 +92,8 @@ static void usage(FILE *f)
             "A source that sends nothing is waited for: a warning after %d s without data, then every %d s.\n"
             "Exit codes: 0 stopped, %d bad arguments, %d unusable (missing, unreadable or empty) source\n"
             "file, state or --metrics address, %d system failure.\n",
-            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_UNREADY, TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE,
-            TS_EXIT_CONFIG, TS_EXIT_FAIL);
+            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_UNREADY, TS_SOURCE_IDLE_WARN_S,
+            IDLE_REPEAT_S, TS_EXIT_USAGE, TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
 
 static int bad_usage(const char *fmt, const char *arg)
