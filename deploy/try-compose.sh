@@ -180,6 +180,14 @@ export TSTREAM_HOME="$D/viewer-home"
 rm -rf "$TSTREAM_HOME" "$D/out/host.ts"
 "$BIN/tsctl" watch "$D/live.tstream" --name host-viewer --output "$D/out/host.ts" >"$D/watch.out"
 say "  $(grep -i 'player' "$D/watch.out" | head -1)"
+# A second one with only the magnet link the signer's container printed (BEP 9 from the swarm).
+link=$(P logs "$(ctr signer)" 2>&1 | awk '$1 == "magnet:" { print $2 }' | tail -1)
+[[ "$link" == magnet:* ]] || fail "the signer printed no magnet link"
+note "magnet link from the signer's log: $link"
+rm -f "$D/out/magnet.ts"
+"$BIN/tsctl" watch "$link" --name host-magnet --output "$D/out/magnet.ts" >"$D/watch-magnet.out" 2>&1 \
+  || { cat "$D/watch-magnet.out"; fail "tsctl watch of the magnet link failed"; }
+note "magnet viewer: $(grep 'checked against the infohash' "$D/watch-magnet.out")"
 # Players of the two HTTP bridges in the containers: 6 s of each.
 curl -s --max-time 6 -o "$D/out/viewer-http.ts" http://127.0.0.1:18081/live.ts || true
 curl -s --max-time 6 -o "$D/out/bridge-http.ts" http://127.0.0.1:18080/live.ts || true
@@ -194,12 +202,15 @@ until e2e slice_offset "$src" "$D/out/host.ts" to-end >/dev/null 2>&1; do
   sleep 2
 done
 sleep 3  # nothing may follow the end
-off=$(e2e slice_offset "$src" "$D/out/host.ts" to-end) || fail "the viewer's output is not the source's tail"
-e2e decodes_clean "$D/out/host.ts" || fail "the viewer's output does not decode cleanly"
-size=$(stat -c %s "$D/out/host.ts")
-note "host viewer: $size bytes, byte-identical to the source from offset $off to its end ($((100 * size / $(stat -c %s "$src"))) % of it), decodes cleanly"
+for f in host magnet; do
+  off=$(e2e slice_offset "$src" "$D/out/$f.ts" to-end) || fail "the $f viewer's output is not the source's tail"
+  e2e decodes_clean "$D/out/$f.ts" || fail "the $f viewer's output does not decode cleanly"
+  size=$(stat -c %s "$D/out/$f.ts")
+  note "$f viewer: $size bytes, byte-identical to the source from offset $off to its end ($((100 * size / $(stat -c %s "$src"))) % of it), decodes cleanly"
+done
 phase_end "viewer start -> end of the source"
 "$BIN/tsctl" status host-viewer | sed -n '1,3p'
+"$BIN/tsctl" stop host-magnet >/dev/null 2>&1 || true
 
 say "6. the signer stops: its neighbours must exit 112 and be restarted"
 restarts() { P inspect --format '{{.RestartCount}}' "$(ctr "$1")"; }

@@ -5,6 +5,7 @@
 #include "instance.h"
 #include "ts_err.h"
 #include "ts_exit.h"
+#include "ts_magnet.h"
 #include "ts_piece.h"
 #include "ts_units.h"
 #include "tsctl.h"
@@ -180,9 +181,11 @@ int tstream_main(int argc, char **argv)
         /* encode checks the fields before anything is written: "metainfo: …" is a bad option value */
         return strstr(err, "metainfo:") ? TS_EXIT_USAGE : TS_EXIT_FAIL;
     }
-    char ih[41];
+    char ih[41], magnet[2048];
     ts_metainfo_hex(m.infohash, ih);
-    printf("tstream:  %s\ninfohash: %s\ntracker:  %s\n", output, ih, m.announce);
+    if (ts_magnet_format(m.infohash, m.name, m.announce, magnet, sizeof magnet) < 0)
+        magnet[0] = '\0';
+    printf("tstream:  %s\ninfohash: %s\ntracker:  %s\nmagnet:   %s\n", output, ih, m.announce, magnet);
     ts_metainfo_free(&m);
     return TS_EXIT_OK;
 }
