@@ -1,21 +1,12 @@
 #include "ts_magnet.h"
 #include "ts_err.h"
+#include "ts_hex.h"
+#include "ts_metainfo.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decode s[0..len) into out (NUL-terminated, at most cap - 1 bytes); '+' is a space as
  * in query strings. -1 on a bad escape, a control byte or NUL, or a value too long. */
@@ -25,7 +16,7 @@ static int decode(const char *s, size_t len, char *out, size_t cap, const char *
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(s[i + 1]) : -1, lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < len ? ts_hex_val(s[i + 1]) : -1, lo = i + 2 < len ? ts_hex_val(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 *why = "bad percent-escape";
                 return -1;
@@ -54,7 +45,7 @@ static int parse_btih(const char *v, uint8_t ih[20])
     size_t len = strlen(v);
     if (len == 40) {
         for (int i = 0; i < 20; i++) {
-            int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+            int hi = ts_hex_val(v[2 * i]), lo = ts_hex_val(v[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return -1;
             ih[i] = (uint8_t)(hi << 4 | lo);
@@ -186,13 +177,8 @@ static int put_encoded(char *out, size_t outlen, size_t *n, const char *s)
 
 int ts_magnet_format(const uint8_t infohash[20], const char *name, const char *tracker, char *out, size_t outlen)
 {
-    static const char hex[] = "0123456789abcdef";
     char ih[41];
-    for (int i = 0; i < 20; i++) {
-        ih[2 * i] = hex[infohash[i] >> 4];
-        ih[2 * i + 1] = hex[infohash[i] & 15];
-    }
-    ih[40] = '\0';
+    ts_metainfo_hex(infohash, ih);
     int w = snprintf(out, outlen, "magnet:?xt=urn:btih:%s", ih);
     if (w < 0 || (size_t)w >= outlen)
         return -1;

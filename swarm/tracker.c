@@ -1,5 +1,6 @@
 /* HTTP tracker: embedded server state and the client's request/response codecs. See tracker.h. */
 #include "tracker.h"
+#include "ts_hex.h"
 #include "ts_err.h"
 #include "ts_bencode.h"
 #include <inttypes.h>
@@ -168,17 +169,6 @@ size_t ts_tracker_count(ts_tracker_t *t, const uint8_t infohash[20])
 
 /* ---------------------------------------------------------------- request parsing */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %-decode src[0..n) into dst (at most cap bytes). -1 on a bad escape or if it does not fit. '+' is
  * kept literally: BitTorrent clients escape every byte that is not unreserved. */
 static int pct_decode(const char *src, size_t n, uint8_t *dst, size_t cap, size_t *outlen)
@@ -189,7 +179,7 @@ static int pct_decode(const char *src, size_t n, uint8_t *dst, size_t cap, size_
         if (c == '%') {
             if (n - i < 3)
                 return -1;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            int hi = ts_hex_val((unsigned char)src[i + 1]), lo = ts_hex_val((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi << 4 | lo;
@@ -480,7 +470,7 @@ int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], con
         h = auth + 1;
         hlen = (size_t)(rb - h);
         for (size_t i = 0; i < hlen; i++)
-            if (hexval((unsigned char)h[i]) < 0 && h[i] != ':' && h[i] != '.')
+            if (ts_hex_val((unsigned char)h[i]) < 0 && h[i] != ':' && h[i] != '.')
                 return -1;
         ipv6 = 1;
         if (rb + 1 < auth + alen) {

@@ -5,6 +5,7 @@
 #include "instance.h"
 #include "ts_err.h"
 #include "ts_exit.h"
+#include "ts_hex.h"
 #include "ts_magnet.h"
 #include "ts_piece.h"
 #include "ts_units.h"
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
 
 int tstream_create(ts_metainfo_t *m, const char *name, const char *pubkey_hex, uint32_t piece_len, double window_s,
                    uint64_t bitrate, char *err, size_t errlen)
@@ -25,14 +25,14 @@ int tstream_create(ts_metainfo_t *m, const char *name, const char *pubkey_hex, u
         return ts_err(err, errlen, "public key: expected 2 to %u lowercase hex digits, got %zu characters",
                        2 * TS_PUBKEY_MAX, n);
     for (size_t i = 0; i < n; i++)
-        if (hexval(pubkey_hex[i]) < 0)
+        if (ts_hex_val(pubkey_hex[i]) < 0)
             return ts_err(err, errlen, "public key: '%c' at position %zu is not a lowercase hex digit",
                           pubkey_hex[i], i);
     if (!(m->pubkey = malloc(n / 2)))
         return ts_err(err, errlen, "out of memory");
     m->pubkey_len = n / 2;
     for (size_t i = 0; i < m->pubkey_len; i++)
-        m->pubkey[i] = (uint8_t)(hexval(pubkey_hex[2 * i]) << 4 | hexval(pubkey_hex[2 * i + 1]));
+        m->pubkey[i] = (uint8_t)(ts_hex_val(pubkey_hex[2 * i]) << 4 | ts_hex_val(pubkey_hex[2 * i + 1]));
     snprintf(m->name, sizeof m->name, "%s", name);
     snprintf(m->authmethod, sizeof m->authmethod, "ECDSA");
     m->piece_len = piece_len;
