@@ -340,14 +340,27 @@ static void have_index(peer_t *p, uint64_t seq)
 }
 
 /* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
+/* Redial a known address only after the longest backoff: it leads to a peer we are already
+ * connected to by another address. */
+static void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port)
+{
+    for (int i = 0; i < sw->nknown; i++)
+        if (sw->known[i].ip == ip && sw->known[i].port == port) {
+            sw->known[i].fails = 6;
+            sw->known[i].next_ns = ts_mono_ns() + (250ull * 1000000 << 6);
+        }
+}
+
 static int duplicate(peer_t *p)
 {
     int we_lower = memcmp(p->sw->peer_id, p->id, 20) < 0;
     for (peer_t *q = p->sw->peers; q; q = q->next) {
         if (q == p || !alive(q) || q->state != PEER_ACTIVE || memcmp(q->id, p->id, 20) != 0)
             continue;
-        peer_t *keep = (q->outgoing == we_lower) ? q : p;
-        peer_close(keep == p ? q : p, "duplicate connection");
+        peer_t *keep = (q->outgoing == we_lower) ? q : p, *drop = keep == p ? q : p;
+        if (drop->outgoing) /* the peer is reachable at another address (NAT, container gateway): */
+            peer_known_later(p->sw, ntohl(drop->addr.sin_addr.s_addr), ntohs(drop->addr.sin_port));
+        peer_close(drop, "duplicate connection");
         return keep != p;
     }
     return 0;
@@ -1132,16 +1145,21 @@ void peer_redial(swarm_t *sw, uint64_t now)
 {
     for (int i = 0; i < sw->nknown; i++) {
         struct known *k = &sw->known[i];
-        int connected = 0;
+        int connected = 0, pending = 0;
         for (peer_t *p = sw->peers; p && !connected; p = p->next)
-            connected = alive(p) && p->addr.sin_addr.s_addr == htonl(k->ip) &&
-                        (p->listen_port == k->port || (p->outgoing && ntohs(p->addr.sin_port) == k->port));
+            if (alive(p) && p->addr.sin_addr.s_addr == htonl(k->ip) &&
+                (p->listen_port == k->port || (p->outgoing && ntohs(p->addr.sin_port) == k->port))) {
+                connected = p->state == PEER_ACTIVE;
+                pending = 1;
+            }
         if (connected) {
             k->fails = 0;
             k->next_ns = 0;
             continue;
         }
-        if (now < k->next_ns)
+        /* A dial still in its handshake neither proves the address good nor needs another one
+         * (resetting the backoff here made a dial that ends as a duplicate repeat every tick). */
+        if (pending || now < k->next_ns)
             continue;
         k->fails = k->fails < 6 ? k->fails + 1 : 6;
         k->next_ns = now + (250ull * 1000000 << k->fails); /* 0.5 s, 1 s, ... 16 s */
