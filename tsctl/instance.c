@@ -1,4 +1,5 @@
 #include "instance.h"
+#include "ts_time.h"
 #include "ts_exit.h"
 #include "ts_msg.h"
 #include <arpa/inet.h>
@@ -176,8 +177,39 @@ void inst_binary(const char *name, char *out, size_t len)
     snprintf(out, len, "%s/%s", self, name);
 }
 
+/* Can a listener bind port on every address (as the stages do)? */
+static int port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A port for a stage to listen on later. Picked at random BELOW the kernel's ephemeral range:
+ * a port the kernel handed out (bind to port 0) is one it may next give to some outgoing
+ * connection, which then holds it when the stage binds (seen as a failed start under load). */
 uint16_t inst_free_port(void)
 {
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    unsigned base = 10000, top = lo > base + 1000 ? lo - 1 : 0;
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)ts_mono_ns();
+    for (int i = 0; top && i < 64; i++) {
+        uint16_t port = (uint16_t)(base + rand_r(&seed) % (top - base + 1));
+        if (port_free(port))
+            return port;
+    }
+    /* No room below the ephemeral range (a tuned kernel): let the kernel choose. */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof a;
