@@ -30,13 +30,25 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# N free TCP ports on 127.0.0.1, space-separated (all bound at once, so they differ).
+# N free TCP ports, space-separated: random ones below the kernel's ephemeral range (as tsctl picks
+# them), so that no outgoing connection is handed one before the process that will listen binds it.
 free_ports() {
   /usr/bin/python3 -c '
-import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+import random, socket, sys
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+out = []
+while len(out) < int(sys.argv[1]):
+    p = random.randint(10000, lo - 1)
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if p not in out:
+        out.append(p)
+print(" ".join(map(str, out)))' "$1"
 }
 say() { echo "[$(date +%T)] $*"; }
 
