@@ -158,19 +158,9 @@ int start_main(int argc, char **argv)
         fprintf(stderr, "tsctl start: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", name);
         return TS_EXIT_USAGE;
     }
-    uint64_t bitrate = 2000000, piece_len = 16384;
-    if (bitrate_s && (ts_units_rate(bitrate_s, &bitrate) < 0 || bitrate < 1000)) {
-        fprintf(stderr, "tsctl start: bad --bitrate '%s' (e.g. 2M, 512k)\n", bitrate_s);
+    uint64_t bitrate, piece_len;
+    if (tstream_opts("start", bitrate_s, piece_s, tracker, &bitrate, &piece_len) < 0)
         return TS_EXIT_USAGE;
-    }
-    if (piece_s && (ts_units_size(piece_s, &piece_len) < 0 || piece_len < 1024 || piece_len > 1048576)) {
-        fprintf(stderr, "tsctl start: bad --piece-size '%s' (1k..1M)\n", piece_s);
-        return TS_EXIT_USAGE;
-    }
-    if (tracker && strncmp(tracker, "http://", 7) != 0) {
-        fprintf(stderr, "tsctl start: --tracker must be an http:// URL\n");
-        return TS_EXIT_USAGE;
-    }
     /* Files are read by a stage in the background: give it an absolute path, and fail now if missing. */
     char src[PATH_MAX + 8];
     snprintf(src, sizeof src, "%s", source);

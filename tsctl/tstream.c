@@ -22,11 +22,11 @@ int tstream_create(ts_metainfo_t *m, const char *name, const char *pubkey_hex, u
 {
     size_t n = strlen(pubkey_hex);
     if (n < 2 || n % 2 || n / 2 > TS_PUBKEY_MAX)
-        return ts_err(err, errlen, "public key: expected 2 to %u lowercase hex digits, got %zu characters",
+        return ts_err(err, errlen, "public key: expected 2 to %u hex digits, got %zu characters",
                        2 * TS_PUBKEY_MAX, n);
     for (size_t i = 0; i < n; i++)
         if (ts_hex_val(pubkey_hex[i]) < 0)
-            return ts_err(err, errlen, "public key: '%c' at position %zu is not a lowercase hex digit",
+            return ts_err(err, errlen, "public key: '%c' at position %zu is not a hex digit",
                           pubkey_hex[i], i);
     if (!(m->pubkey = malloc(n / 2)))
         return ts_err(err, errlen, "out of memory");
@@ -38,6 +38,26 @@ int tstream_create(ts_metainfo_t *m, const char *name, const char *pubkey_hex, u
     m->piece_len = piece_len;
     double pieces = window_s * ((double)bitrate / 8) / (double)(piece_len - TS_TRAILER_LEN);
     m->npieces = pieces < 64 ? 64 : (uint64_t)pieces + 1;
+    return 0;
+}
+
+int tstream_opts(const char *cmd, const char *bitrate_s, const char *piece_s, const char *tracker, uint64_t *bitrate,
+                 uint64_t *piece_len)
+{
+    *bitrate = 2000000;
+    *piece_len = 16384;
+    if (bitrate_s && (ts_units_rate(bitrate_s, bitrate) < 0 || *bitrate < 1000)) {
+        fprintf(stderr, "tsctl %s: bad --bitrate '%s' (e.g. 2M, 512k)\n", cmd, bitrate_s);
+        return -1;
+    }
+    if (piece_s && (ts_units_size(piece_s, piece_len) < 0 || *piece_len < 1024 || *piece_len > 1048576)) {
+        fprintf(stderr, "tsctl %s: bad --piece-size '%s' (1k..1M)\n", cmd, piece_s);
+        return -1;
+    }
+    if (tracker && strncmp(tracker, "http://", 7) != 0) {
+        fprintf(stderr, "tsctl %s: --tracker must be an http:// URL\n", cmd);
+        return -1;
+    }
     return 0;
 }
 
@@ -121,19 +141,9 @@ int tstream_main(int argc, char **argv)
         fprintf(stderr, "tsctl tstream: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", name);
         return TS_EXIT_USAGE;
     }
-    uint64_t bitrate = 2000000, piece_len = 16384;
-    if (bitrate_s && (ts_units_rate(bitrate_s, &bitrate) < 0 || bitrate < 1000)) {
-        fprintf(stderr, "tsctl tstream: bad --bitrate '%s' (e.g. 2M, 512k)\n", bitrate_s);
+    uint64_t bitrate, piece_len;
+    if (tstream_opts("tstream", bitrate_s, piece_s, tracker, &bitrate, &piece_len) < 0)
         return TS_EXIT_USAGE;
-    }
-    if (piece_s && (ts_units_size(piece_s, &piece_len) < 0 || piece_len < 1024 || piece_len > 1048576)) {
-        fprintf(stderr, "tsctl tstream: bad --piece-size '%s' (1k..1M)\n", piece_s);
-        return TS_EXIT_USAGE;
-    }
-    if (tracker && strncmp(tracker, "http://", 7) != 0) {
-        fprintf(stderr, "tsctl tstream: --tracker must be an http:// URL\n");
-        return TS_EXIT_USAGE;
-    }
 
     ts_metainfo_t m, fresh;
     memset(&m, 0, sizeof m);

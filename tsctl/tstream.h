@@ -11,4 +11,9 @@
  * announce and bitrate are left to the caller. 0, or -1 with a reason in err. */
 int tstream_create(ts_metainfo_t *m, const char *name, const char *pubkey_hex, uint32_t piece_len, double window_s,
                    uint64_t bitrate, char *err, size_t errlen);
+/* The options `tsctl start` and `tsctl tstream` share: --bitrate (default 2M), --piece-size
+ * (default 16k) and --tracker (http:// only), each NULL if not given. 0, or -1 after saying on
+ * stderr, as "tsctl CMD: ...", which one is bad. */
+int tstream_opts(const char *cmd, const char *bitrate_s, const char *piece_s, const char *tracker, uint64_t *bitrate,
+                 uint64_t *piece_len);
 #endif

@@ -26,7 +26,7 @@ done
 expect 100 "pubkey is required" "$TSCTL" tstream foo --output x.tstream --port 6881
 expect 100 "or --tracker is required" "$TSCTL" tstream foo --pubkey 00ff --output x.tstream
 expect 100 "exclude each other" "$TSCTL" tstream foo --pubkey 00ff --output x.tstream --port 1 --tracker http://t/a
-expect 101 "not a lowercase hex digit" "$TSCTL" tstream foo --pubkey 00fg --output x.tstream --port 6881
+expect 101 "not a hex digit" "$TSCTL" tstream foo --pubkey 00fg --output x.tstream --port 6881
 [ ! -e x.tstream ] || fail "tsctl tstream wrote a file for a bad key"
 expect 100 "URL is required" "$TSCTL" probe
 expect 100 "http://HOST:PORT/PATH" "$TSCTL" probe ftp://example/readyz
