@@ -251,7 +251,9 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
         }
     }
     if (revents & EV_READ) {
-        if (c->in.len > MF_MSG_MAX + 64 || ts_buf_reserve(&c->in, 65536) < 0) {
+        /* process() consumes every whole message and ts_wire_parse refuses a length above
+         * MF_MSG_MAX, so the buffer stays under one message plus one read. */
+        if (ts_buf_reserve(&c->in, 65536) < 0) {
             conn_close(c, "out of memory");
             return;
         }

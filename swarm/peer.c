@@ -339,18 +339,22 @@ static void have_index(peer_t *p, uint64_t seq)
     ts_wire_put_have(&p->out, (uint32_t)(seq % p->sw->n));
 }
 
-/* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
+/* Redial backoff of a known address after `fails` failures: 0.5 s, 1 s, ... 16 s. */
+#define REDIAL_FAILS_MAX 6
+static uint64_t redial_delay_ns(int fails) { return 250ull * 1000000 << fails; }
+
 /* Redial a known address only after the longest backoff: it leads to a peer we are already
  * connected to by another address. */
 static void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port)
 {
     for (int i = 0; i < sw->nknown; i++)
         if (sw->known[i].ip == ip && sw->known[i].port == port) {
-            sw->known[i].fails = 6;
-            sw->known[i].next_ns = ts_mono_ns() + (250ull * 1000000 << 6);
+            sw->known[i].fails = REDIAL_FAILS_MAX;
+            sw->known[i].next_ns = ts_mono_ns() + redial_delay_ns(REDIAL_FAILS_MAX);
         }
 }
 
+/* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
 static int duplicate(peer_t *p)
 {
     int we_lower = memcmp(p->sw->peer_id, p->id, 20) < 0;
@@ -1161,8 +1165,8 @@ void peer_redial(swarm_t *sw, uint64_t now)
          * (resetting the backoff here made a dial that ends as a duplicate repeat every tick). */
         if (pending || now < k->next_ns)
             continue;
-        k->fails = k->fails < 6 ? k->fails + 1 : 6;
-        k->next_ns = now + (250ull * 1000000 << k->fails); /* 0.5 s, 1 s, ... 16 s */
+        k->fails = k->fails < REDIAL_FAILS_MAX ? k->fails + 1 : REDIAL_FAILS_MAX;
+        k->next_ns = now + redial_delay_ns(k->fails);
         peer_connect(sw, k->ip, k->port);
     }
 }
