@@ -23,6 +23,7 @@ test=(
   chromium  # the status page's browser test (headless)
   opentracker python3-libtorrent  # a standard tracker and a standard BitTorrent client (e2e.opentracker, e2e.libtorrent)
   docker-compose  # deploy.compose_config validates deploy/docker-compose.yml (no engine needed)
+  nftables  # adversarial.nat_ban: NAT routers (masquerade) in network namespaces
 )
 # podman's CNI networks resolve service names only with the dnsname plugin (a Recommends of podman).
 containers=(podman runc debootstrap docker-compose golang-github-containernetworking-plugin-dnsname)
