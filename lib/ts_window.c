@@ -133,6 +133,23 @@ int ts_window_has(const ts_window_t *w, uint64_t seq)
     return w && held(w, seq) != NULL;
 }
 
+int ts_window_same(ts_window_t *w, const uint8_t *piece, size_t len, uint64_t seq)
+{
+    const slot_t *s = held(w, seq);
+    uint8_t d[32];
+    if (!s)
+        return -1;
+    if (len != s->len || len < TS_SIG_LEN || digest(w, piece, len, d) < 0)
+        return 0;
+    return memcmp(d, s->digest, 32) == 0;
+}
+
+uint64_t ts_window_at_index(const ts_window_t *w, uint64_t index)
+{
+    const slot_t *s = &w->slots[index % w->n];
+    return s->len ? s->seq + 1 : 0;
+}
+
 const uint8_t *ts_window_get(const ts_window_t *w, uint64_t seq, size_t *len, ts_trailer_t *t)
 {
     const slot_t *s = w ? held(w, seq) : NULL;

@@ -148,6 +148,11 @@ static void ann_start(struct announce *a)
         return;
     }
     a->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (a->fd >= 0 && a->cfg.bind_ip) { /* the tracker records the address it sees: ours, as bound */
+        struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(a->cfg.bind_ip) };
+        if (bind(a->fd, (struct sockaddr *)&b, sizeof b) < 0)
+            ts_warn("tracker %s: cannot bind to the local address: %s", a->url, strerror(errno));
+    }
     int rc = a->fd < 0 ? -1 : connect(a->fd, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     if (a->fd < 0 || (rc < 0 && errno != EINPROGRESS)) {

@@ -9,6 +9,7 @@
 typedef struct {
     const uint8_t *infohash, *peer_id; /* 20 bytes each, outliving the client */
     uint16_t port;                     /* where we accept peers */
+    uint32_t bind_ip;                  /* host order; nonzero: connect from this local address */
     void (*on_peer)(void *arg, uint32_t ip, uint16_t port); /* host order */
     int (*npeers)(void *arg);          /* few: announce again sooner */
     void *arg;

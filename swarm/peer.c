@@ -24,10 +24,12 @@
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static int upload_idle(const swarm_t *sw);
+static void g2g_note(peer_t *q, uint64_t seq, uint64_t now);
 
-static int alive(const peer_t *p) { return p->fd >= 0; }
+int peer_alive(const peer_t *p) { return p->fd >= 0; }
+#define alive peer_alive
 
-static const char *addr_str(const peer_t *p, char *buf, size_t len)
+const char *peer_addr(const peer_t *p, char *buf, size_t len)
 {
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &p->addr.sin_addr, ip, sizeof ip);
@@ -73,7 +75,7 @@ void peer_flush_all(swarm_t *sw)
 {
     if (sw->pick_pending) {
         sw->pick_pending = 0;
-        peer_pick_all(sw);
+        pick_all(sw);
     }
     for (peer_t *p = sw->peers; p; p = p->next)
         if (alive(p) && p->out.len > 0 && !ev_is_active(&p->wio) && p->state != PEER_CONNECTING)
@@ -92,7 +94,7 @@ static void send_handshake(peer_t *p)
     ts_buf_put(&p->out, buf, sizeof buf);
 }
 
-static int peer_has(const peer_t *p, uint64_t seq) { return p->has[seq % p->sw->n] == seq + 1; }
+int peer_has(const peer_t *p, uint64_t seq) { return p->has[seq % p->sw->n] == seq + 1; }
 
 static void peer_mark(peer_t *p, uint64_t seq)
 {
@@ -106,17 +108,6 @@ static void peer_mark(peer_t *p, uint64_t seq)
     }
 }
 
-static void clear_requests(peer_t *p)
-{
-    swarm_t *sw = p->sw;
-    for (uint64_t i = 0; i < sw->n && p->nreq > 0; i++)
-        if (sw->req_peer[i] == p) {
-            sw->req_peer[i] = NULL;
-            p->nreq--;
-        }
-    p->nreq = 0;
-}
-
 void peer_close(peer_t *p, const char *why)
 {
     if (!alive(p))
@@ -124,7 +115,7 @@ void peer_close(peer_t *p, const char *why)
     char a[64];
     if (why && p->state == PEER_ACTIVE) {
         ts_log_fields_t f = { 0 };
-        ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+        ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
         ts_log_field(&f, "reason", "%s", why);
         ts_log_field(&f, "up_bytes", "%llu", (unsigned long long)p->bytes_up);
         ts_log_field(&f, "down_bytes", "%llu", (unsigned long long)p->bytes_down);
@@ -132,8 +123,8 @@ void peer_close(peer_t *p, const char *why)
                   (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
     }
     else if (why)
-        ts_debug("connection %s closed: %s", addr_str(p, a, sizeof a), why);
-    clear_requests(p);
+        ts_debug("connection %s closed: %s", peer_addr(p, a, sizeof a), why);
+    pick_clear_peer(p);
     ev_io_stop(p->sw->loop, &p->rio);
     ev_io_stop(p->sw->loop, &p->wio);
     close(p->fd);
@@ -142,13 +133,13 @@ void peer_close(peer_t *p, const char *why)
 
 /* ---------------------------------------------------------------- offenders */
 
-static int exempt(uint32_t ip) { return ip == 0x7f000001; } /* this host's own processes (tests, benchmarks) */
+/* This host's own processes (tests, benchmarks run many peers on 127.0.0.1): exempt from the
+ * per-address connection limit, whose job the overall limits do for them, but not from bans. */
+static int exempt(uint32_t ip) { return ip == 0x7f000001; }
 
 /* Keep an address out for SW_BAN_NS: new connections from it are refused and it is not dialled. */
 void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now)
 {
-    if (exempt(ip))
-        return;
     int slot = 0;
     for (int i = 0; i < SW_MAX_BANS; i++) {
         if (sw->bans[i].ip == ip || sw->bans[i].until_ns < sw->bans[slot].until_ns) {
@@ -164,11 +155,11 @@ void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now)
 /* May a connection from (or to) ip go ahead? Not when banned, nor beyond SW_MAX_PER_IP. */
 int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now)
 {
-    if (exempt(ip))
-        return 1;
     for (int i = 0; i < SW_MAX_BANS; i++)
         if (sw->bans[i].ip == ip && sw->bans[i].until_ns > now)
             return 0;
+    if (exempt(ip))
+        return 1;
     int n = 0;
     for (peer_t *p = sw->peers; p; p = p->next)
         n += alive(p) && ntohl(p->addr.sin_addr.s_addr) == ip;
@@ -182,7 +173,7 @@ static void misbehaved(peer_t *p, const char *why)
     if (!alive(p))
         return;
     ts_log_fields_t f = { 0 };
-    ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+    ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "reason", "%s", why);
     ts_log_field(&f, "ban_s", "%llu", (unsigned long long)(SW_BAN_NS / 1000000000ull));
     ts_log_kv(TS_LOG_WARN, &f, "peer %s misbehaved (%s): disconnected and banned for %llu s", a, why,
@@ -199,7 +190,7 @@ static void peer_junk(peer_t *p, const char *what)
         misbehaved(p, what);
 }
 
-static void update_interest(peer_t *p)
+void peer_update_interest(peer_t *p)
 {
     swarm_t *sw = p->sw;
     int want = 0;
@@ -214,82 +205,6 @@ static void update_interest(peer_t *p)
         p->am_interested = want;
         ts_wire_put_simple(&p->out, want ? TS_WIRE_INTERESTED : TS_WIRE_NOT_INTERESTED);
     }
-}
-
-static int requested(const swarm_t *sw, uint64_t seq)
-{
-    uint64_t idx = seq % sw->n;
-    return sw->req_peer[idx] && sw->req_seq[idx] == seq;
-}
-
-static void request(peer_t *p, uint64_t seq, uint64_t now)
-{
-    swarm_t *sw = p->sw;
-    uint64_t idx = seq % sw->n;
-    ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
-    sw->req_peer[idx] = p;
-    sw->req_seq[idx] = seq;
-    sw->req_ns[idx] = now;
-    p->nreq++;
-}
-
-/* Request every missing piece from the playback point up: deadline first. Each goes to the
- * holder with the fewest of our requests outstanding (ties broken at random, so a new piece's
- * requesters spread over its holders). The broadcaster is asked only for what no one else
- * has, or when playout has been blocked on it too long: that keeps its upload near one copy. */
-void peer_pick_all(swarm_t *sw)
-{
-    if (sw->is_source || !sw->hooked)
-        return;
-    uint64_t now = ts_mono_ns(), hi = 0;
-    int any = 0;
-    for (peer_t *p = sw->peers; p; p = p->next)
-        if (alive(p) && p->state == PEER_ACTIVE && p->has_edge && p->edge >= sw->play_seq) {
-            update_interest(p);
-            if (!any || p->edge > hi)
-                hi = p->edge;
-            any = 1;
-        }
-    if (!any)
-        goto out;
-    /* Deadline first: from the playback point, at most half a window ahead (a peer claiming more
-     * must not make us stop asking for what playout needs; falling that far behind re-tunes). */
-    uint64_t lo = sw->play_seq;
-    if (hi - lo >= sw->n / 2)
-        hi = lo + sw->n / 2 - 1;
-    int urgent_ok = sw->blocked_since_ns && now - sw->blocked_since_ns > SW_SRC_URGENT_NS;
-    for (uint64_t s = lo; s <= hi; s++) {
-        if (ts_window_has(sw->win, s) || requested(sw, s))
-            continue;
-        peer_t *best = NULL, *src = NULL;
-        uint32_t best_key = UINT32_MAX;
-        for (peer_t *p = sw->peers; p; p = p->next) {
-            if (!alive(p) || p->state != PEER_ACTIVE || p->peer_choking || !peer_has(p, s))
-                continue;
-            if (p->source) {
-                src = p;
-                continue;
-            }
-            if (p->nreq >= SW_PIPELINE)
-                continue;
-            uint32_t key = (uint32_t)p->strikes << 24 | (uint32_t)p->nreq << 16 | (uint32_t)(rand() & 0xffff);
-            if (key < best_key) {
-                best_key = key;
-                best = p;
-            }
-        }
-        if (best)
-            request(best, s, now);
-        else if (src && src->nreq < SW_PIPELINE) {
-            /* only the broadcaster has it: unless some peer does but is busy, or it is urgent */
-            int elsewhere = 0;
-            for (peer_t *p = sw->peers; p && !elsewhere; p = p->next)
-                elsewhere = p != src && alive(p) && p->state == PEER_ACTIVE && peer_has(p, s);
-            if (!elsewhere || (s == sw->play_seq && urgent_ok))
-                request(src, s, now);
-        }
-    }
-out:;
 }
 
 static void send_bitfield(peer_t *p)
@@ -334,6 +249,11 @@ static void live_to(peer_t *p)
  * if it has none yet (it joined before we held anything). */
 static void have_index(peer_t *p, uint64_t seq)
 {
+    uint64_t *told = &p->told[seq % p->sw->n];
+    if (*told == seq + 1)
+        return; /* once per piece: a second HAVE is junk to the receiver (a slow one may not have
+                 * asked for it yet when the late announcements go out) */
+    *told = seq + 1;
     if (!p->told_edge)
         live_to(p);
     ts_wire_put_have(&p->out, (uint32_t)(seq % p->sw->n));
@@ -392,6 +312,12 @@ static int on_handshake(peer_t *p)
         peer_close(p, "too many peers");
         return -1;
     }
+    /* Before anything else is spent on it (our bitfield, its pieces' signatures): a bounded rate
+     * of new peers per /24 and overall, so many addresses do not buy many chances. */
+    if (!p->outgoing && !guard_admit(sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns())) {
+        peer_close(p, "admission rate exceeded");
+        return -1;
+    }
     ts_buf_consume(&p->in, TS_WIRE_HANDSHAKE_LEN);
     memcpy(p->id, h.peer_id, 20);
     p->ext = ts_wire_handshake_ext(&h);
@@ -402,7 +328,7 @@ static int on_handshake(peer_t *p)
         return -1;
     char a[64];
     ts_log_fields_t f = { 0 };
-    ts_log_field(&f, "peer", "%s", addr_str(p, a, sizeof a));
+    ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "direction", "%s", p->outgoing ? "out" : "in");
     ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, p->outgoing ? "out" : "in");
     if (p->ext)
@@ -444,6 +370,20 @@ static void on_metadata(peer_t *p, const ts_wire_msg_t *m)
     sw->c_md_served++;
 }
 
+/* An edge a peer states (handshake, ts_live) is believed only up to the live edge our own
+ * verified pieces make plausible: beyond it, it cannot hold what it claims. */
+static int claim_ok(peer_t *p, uint64_t edge)
+{
+    swarm_t *sw = p->sw;
+    if (sw->is_source || edge <= swarm_edge_bound(sw, ts_mono_ns()))
+        return 1;
+    char a[64];
+    ts_debug("peer %s claims edge %llu beyond the plausible live edge %llu: claim ignored", peer_addr(p, a, sizeof a),
+             (unsigned long long)edge, (unsigned long long)swarm_edge_bound(sw, ts_mono_ns()));
+    peer_junk(p, "edge claims beyond the live edge");
+    return 0;
+}
+
 static void on_ext(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
@@ -462,7 +402,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->source = x.source;
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;
-        if (x.has_edge) {
+        if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
             p->edge = x.edge;
@@ -491,6 +431,8 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             misbehaved(p, "malformed ts_live message");
             return;
         }
+        if (!claim_ok(p, edge))
+            return;
         if (!p->has_edge || edge > p->edge) {
             p->edge = edge;
             p->has_edge = 1;
@@ -499,19 +441,24 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->rap = rap;
         p->has_rap = 1;
     }
-    if (!sw->is_source && !sw->hooked)
+    if (!sw->is_source)
         swarm_consider_hook(sw);
 }
 
+/* A piece from a peer (PROTOCOL.md section 3). The cheap checks come first — trailer, index,
+ * whether we asked for this seq, the window rule, a duplicate of a piece we hold (compared by
+ * digest) — so that the signature, the costly part, is checked only for a piece we will keep,
+ * and only within the verification budget for a peer that has not yet delivered a good one. */
 static void on_piece(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
+    uint64_t now = ts_mono_ns();
     if (m->index >= sw->n || m->begin != 0 || m->data_len > sw->meta.piece_len) {
         misbehaved(p, "piece outside the piece space");
         return;
     }
     ts_trailer_t t;
-    if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
+    if (ts_piece_parse(m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
         sw->c_bad_pieces++;
         sw->c_verify_failed++;
         misbehaved(p, "piece failed verification");
@@ -522,11 +469,46 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         misbehaved(p, "piece sent under the wrong index");
         return;
     }
-    int asked = sw->req_peer[m->index] == p;
-    if (asked) {
-        sw->req_peer[m->index] = NULL;
-        p->nreq--;
+    int kind = pick_answer(p, t.seq, now), asked = kind == PICK_ASKED || kind == PICK_LATE;
+    /* Rule 4 for what we did not ask for, whether or not we still hold it: a replay. */
+    if (!asked && !ts_window_empty(sw->win) && t.seq < ts_window_highest(sw->win) &&
+        ts_window_highest(sw->win) - t.seq >= sw->n / 2) {
+        sw->c_bad_pieces += kind == PICK_WRONG;
+        misbehaved(p, kind == PICK_WRONG ? "answered a request with a piece older than the window"
+                                         : "unrequested piece older than the window (replay)");
+        return;
     }
+    int same = ts_window_same(sw->win, m->data, m->data_len, t.seq);
+    if (same == 1) { /* a duplicate: nothing to verify */
+        peer_mark(p, t.seq);
+        if (kind == PICK_WRONG)
+            pick_wrong(p, t.seq, now);
+        if (!asked)
+            peer_junk(p, "unrequested pieces we hold");
+        return;
+    }
+    if (same < 0 && kind == PICK_WRONG) { /* not what we asked for: we do not want it */
+        pick_wrong(p, t.seq, now);
+        peer_junk(p, "pieces other than the one requested");
+        return;
+    }
+    if (same < 0 && !asked && ts_window_empty(sw->win)) {
+        peer_junk(p, "unrequested pieces"); /* nothing to judge it against yet */
+        return;
+    }
+    if (!guard_may_verify(p, now)) {
+        sw->c_verify_shed++;
+        peer_close(p, "verification budget spent: piece dropped unverified");
+        return;
+    }
+    if (ts_verifier_check(sw->verifier, m->data, m->data_len, sw->meta.piece_len, &t) < 0) {
+        sw->c_bad_pieces++;
+        sw->c_verify_failed++;
+        guard_verify_failed(p, now);
+        misbehaved(p, "piece failed verification");
+        return;
+    }
+    p->good_pieces++;
     peer_mark(p, t.seq);
     int rc = ts_window_put(sw->win, m->data, m->data_len, &t, m->index);
     if (rc == TS_WIN_FAR && swarm_jumped(sw, &t))
@@ -536,15 +518,10 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         misbehaved(p, "two different pieces signed for one sequence number");
         return;
     }
-    if (!asked && rc == TS_WIN_OLD) {
-        misbehaved(p, "unrequested piece older than the window (replay)");
-        return;
-    }
-    if (!asked && rc == TS_WIN_DUP)
-        peer_junk(p, "unrequested pieces we hold");
     if (rc == TS_WIN_OK) {
         sw->c_pieces_in++;
         sw->c_payload_down += t.payload_len;
+        pick_got(sw, p, t.seq, now);
         swarm_piece_stored(sw, t.seq, &t);
     }
 }
@@ -562,6 +539,9 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
     }
     if (p->am_choking || m->begin != 0)
         return;
+    uint64_t held = ts_window_at_index(sw->win, m->index);
+    if (held)
+        g2g_note(p, held - 1, ts_mono_ns()); /* asking for it: it heard of it from someone */
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
     peer_serve(sw);
 }
@@ -589,9 +569,13 @@ static int serve_one(peer_t *p)
         p->rq_len--;
         if (!sw->has_edge)
             continue;
+        /* Whatever the slot holds: a requester can only ask for a piece we announced, and we hold
+         * the newest with that index (reading the index against our edge would send a requester
+         * that lags half a window behind us looking for a piece we do not have). */
         size_t len;
         ts_trailer_t t;
-        const uint8_t *piece = ts_window_get(sw->win, ts_window_seq_for_index(sw->win, idx, sw->edge), &len, &t);
+        uint64_t at = ts_window_at_index(sw->win, idx);
+        const uint8_t *piece = at ? ts_window_get(sw->win, at - 1, &len, &t) : NULL;
         if (!piece) {
             peer_junk(p, "requests for pieces we do not have");
             if (!alive(p))
@@ -658,7 +642,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         break;
     case TS_WIRE_CHOKE:
         p->peer_choking = 1;
-        clear_requests(p);
+        pick_clear_peer(p);
         break;
     case TS_WIRE_UNCHOKE:
         p->peer_choking = 0;
@@ -676,14 +660,27 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
             return;
         }
     {
-        /* Read the index against our own edge once we have one: against the peer's claimed edge,
-         * a stream of HAVEs could walk its edge (and our picker) arbitrarily far ahead. */
+        /* Read the index against the sender's edge (section 4), which may be far from ours when
+         * one of us lags: against our own, a slow viewer would misplace a fast peer's HAVEs by a
+         * whole window and count them as repeats. A HAVE placed beyond the live edge our verified
+         * pieces make plausible is ignored, so a stream of them cannot walk its edge ahead. */
         if (!sw->has_edge && !p->has_edge)
             break; /* no edge to read the index against (it sends ts_live before the HAVE it needs) */
-        uint64_t ref = sw->has_edge ? sw->edge : p->edge;
+        uint64_t now = ts_mono_ns(), bound = swarm_edge_bound(sw, now);
+        uint64_t ref = p->has_edge ? p->edge : sw->edge;
+        if (sw->is_source)
+            ref = sw->edge; /* nothing is newer than the broadcaster's own edge */
+        if (ref > bound)
+            ref = bound;
         uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
+        if (seq > bound && !sw->is_source) {
+            peer_junk(p, "haves beyond the live edge");
+            break;
+        }
         if (peer_has(p, seq))
             peer_junk(p, "repeated have");
+        if (sw->is_source)
+            g2g_note(p, seq, now);
         peer_mark(p, seq);
         sw->pick_pending = 1;
         break;
@@ -851,12 +848,15 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting)
 {
     peer_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->has = calloc(sw->n, sizeof *p->has))) {
+    if (!p || !(p->has = calloc(sw->n, sizeof *p->has)) || !(p->told = calloc(sw->n, sizeof *p->told))) {
+        if (p)
+            free(p->has);
         free(p);
         close(fd);
         return NULL;
     }
     p->sw = sw;
+    p->serial = ++sw->next_serial;
     p->fd = fd;
     p->addr = *addr;
     int one = 1; /* writes are already batched per loop turn (peer_flush_all): no Nagle wait on HAVEs */
@@ -904,6 +904,13 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return;
+    if (sw->bind_ip) { /* peers see us at the address we listen on */
+        struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(sw->bind_ip) };
+        if (bind(fd, (struct sockaddr *)&b, sizeof b) < 0) {
+            close(fd);
+            return;
+        }
+    }
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
     int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
     if (rc < 0 && errno != EINPROGRESS) {
@@ -922,17 +929,100 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
         have_index(p, seq);
 }
 
+/* ------------------------------------------------- give-to-get (broadcaster only) */
+
+/* The broadcaster told r of a new piece before anyone else. */
+static void g2g_first(peer_t *r, uint64_t seq, uint64_t now)
+{
+    swarm_t *sw = r->sw;
+    sw->first[seq % sw->n] = (struct sw_first){ seq + 1, r->serial, now, 0 };
+    r->g2g_first++;
+}
+
+static int g2g_is_poor(const peer_t *r)
+{
+    return r->g2g_miss >= SW_G2G_TRIALS && r->g2g_credit * 4 < r->g2g_miss;
+}
+
+/* q shows it heard of seq (a HAVE, a request) before we told it: the piece's first recipient
+ * passed it on. Its credit, and a sample of how long spreading takes. */
+static void g2g_note(peer_t *q, uint64_t seq, uint64_t now)
+{
+    swarm_t *sw = q->sw;
+    if (!sw->first)
+        return;
+    struct sw_first *f = &sw->first[seq % sw->n];
+    if (f->seq1 != seq + 1 || f->credited || f->serial == q->serial || q->told[seq % sw->n] == seq + 1)
+        return;
+    f->credited = 1;
+    double d = (double)(now - f->t0_ns);
+    sw->spread_ns = sw->spread_ns > 0 ? 0.9 * sw->spread_ns + 0.1 * d : d;
+    for (peer_t *r = sw->peers; r; r = r->next)
+        if (r->serial == f->serial) {
+            r->g2g_credit++;
+            r->g2g_poor = g2g_is_poor(r);
+            break;
+        }
+}
+
+/* Nobody showed it had seq from its first recipient by the early deadline. */
+static void g2g_missed(swarm_t *sw, uint64_t seq)
+{
+    struct sw_first *f = &sw->first[seq % sw->n];
+    if (f->seq1 != seq + 1 || f->credited)
+        return;
+    for (peer_t *r = sw->peers; r; r = r->next) {
+        if (r->serial != f->serial || !alive(r))
+            continue;
+        r->g2g_miss++;
+        if (!r->g2g_poor && g2g_is_poor(r)) {
+            char a[64];
+            ts_log_fields_t lf = { 0 };
+            ts_log_field(&lf, "peer", "%s", peer_addr(r, a, sizeof a));
+            ts_log_kv(TS_LOG_INFO, &lf, "peer %s forwards nothing: no longer a first recipient (%llu of %llu spread)",
+                      a, (unsigned long long)r->g2g_credit, (unsigned long long)(r->g2g_credit + r->g2g_miss));
+        }
+        r->g2g_poor = g2g_is_poor(r);
+        break;
+    }
+}
+
+static int g2g_credited(const swarm_t *sw, uint64_t seq)
+{
+    const struct sw_first *f = &sw->first[seq % sw->n];
+    return f->seq1 == seq + 1 && f->credited;
+}
+
+/* How long the broadcaster waits for a sign that a piece is spreading before it tells everyone:
+ * about twice the measured spread delay (SW_SRC_EARLY_NS until measured). */
+static uint64_t src_early_ns(const swarm_t *sw)
+{
+    if (sw->spread_ns <= 0)
+        return SW_SRC_EARLY_NS;
+    uint64_t d = (uint64_t)(2 * sw->spread_ns) + 20ull * 1000000;
+    if (d < SW_SRC_EARLY_MIN_NS)
+        d = SW_SRC_EARLY_MIN_NS;
+    return d > SW_SRC_HAVE_DELAY_NS ? SW_SRC_HAVE_DELAY_NS : d;
+}
+
+/* ------------------------------------------------------------ announcing */
+
 /* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later
  * (pending_have). Each new holder does the same, so a piece spreads as a tree whose nodes each
  * serve about as many copies as their upload allows in a piece's time, instead of every
  * neighbour asking the first holder at once; peers that got it meanwhile need no HAVE at all.
- * The broadcaster tells one viewer and the rest only after a second: it uploads each piece
- * about once. */
+ * The broadcaster tells one viewer first — one whose first pieces are seen spreading, when it
+ * can tell — and the rest after a second, or as soon as nobody shows it got the piece from that
+ * viewer within about twice the usual spread delay: it uploads each piece about once, and a
+ * free-riding or slow first recipient costs the others that short delay, not a second. */
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
 {
-    int active = 0, told = 0;
+    int active = 0, good = 0, told = 0;
     for (peer_t *p = sw->peers; p; p = p->next)
-        active += alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq);
+        if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq)) {
+            active++;
+            good += !p->g2g_poor;
+        }
     if (active == 0) {
         if (rap_changed)
             for (peer_t *p = sw->peers; p; p = p->next)
@@ -940,8 +1030,11 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
                     live_to(p);
         return;
     }
-    /* choose sw->fanout of the `active` peers that lack it, uniformly at random */
-    int want = sw->fanout < active ? sw->fanout : active, left = active;
+    uint64_t now = ts_mono_ns();
+    /* choose sw->fanout of the candidates that lack it, uniformly at random; the broadcaster's
+     * candidates are the peers that forward, unless none does */
+    int pool = sw->is_source && good > 0 ? good : active;
+    int want = sw->fanout < pool ? sw->fanout : pool, left = pool;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!alive(p) || p->state != PEER_ACTIVE)
             continue;
@@ -950,8 +1043,15 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
                 live_to(p);
             continue;
         }
+        if (pool == good && sw->is_source && p->g2g_poor) {
+            if (rap_changed)
+                live_to(p);
+            continue;
+        }
         if (want > 0 && rand() % left < want) {
             have_to(p, seq, rap_changed);
+            if (sw->is_source && active > 1)
+                g2g_first(p, seq, now);
             told++;
             want--;
         } else if (rap_changed) {
@@ -967,19 +1067,21 @@ void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         /* The rest are told once our upload has served the first ones (they have asked by
          * then): at least the time the cap needs for `told` pieces, at most SW_HAVE_DELAY_NS.
          * Idle upload means spare capacity, so more askers do not queue behind each other. */
-        uint64_t now = ts_mono_ns(), min = SW_HAVE_MIN_NS;
+        uint64_t min = SW_HAVE_MIN_NS, max = SW_HAVE_DELAY_NS;
         if (sw->up_rate > 0) {
             uint64_t serve = (uint64_t)((double)told * (sw->meta.piece_len + 13) / sw->up_rate * 1e9);
             if (serve > min)
                 min = serve;
         }
-        uint64_t max = sw->is_source ? SW_SRC_HAVE_DELAY_NS : SW_HAVE_DELAY_NS;
-        if (sw->is_source)
-            min = max; /* the broadcaster waits the full delay: its upload stays near one copy */
+        if (sw->is_source) {
+            min = src_early_ns(sw);
+            max = SW_SRC_HAVE_DELAY_NS;
+        }
         sw->pending_have[sw->npending_have].seq = seq;
         sw->pending_have[sw->npending_have].min_ns = now + min;
         sw->pending_have[sw->npending_have++].max_ns = now + max;
-        if (!ev_is_active(&sw->have_timer)) {
+        if (!ev_is_active(&sw->have_timer) || ev_timer_remaining(sw->loop, &sw->have_timer) > (double)min / 1e9) {
+            ev_timer_stop(sw->loop, &sw->have_timer);
             ev_timer_set(&sw->have_timer, (double)min / 1e9, 0);
             ev_timer_start(sw->loop, &sw->have_timer);
         }
@@ -994,33 +1096,44 @@ static int upload_idle(const swarm_t *sw)
     return 1;
 }
 
-/* Announce pending pieces to the peers not yet told: those past their maximum delay, and, while
- * our upload is idle, those past their minimum. */
+/* Announce pending pieces to the peers not yet told: those past their maximum delay, and past
+ * their minimum those that a viewer can serve now (its upload is idle) or that the broadcaster
+ * has seen no sign of spreading. */
 void peer_late_haves(swarm_t *sw, uint64_t now)
 {
-    int done = 0, idle = -1;
-    while (done < sw->npending_have) {
-        if (now < sw->pending_have[done].max_ns) {
-            if (now < sw->pending_have[done].min_ns)
-                break;
-            if (idle < 0)
-                idle = upload_idle(sw);
-            if (!idle)
-                break;
+    int keep = 0, idle = -1;
+    uint64_t next = UINT64_MAX;
+    for (int i = 0; i < sw->npending_have; i++) {
+        uint64_t seq = sw->pending_have[i].seq, min = sw->pending_have[i].min_ns, max = sw->pending_have[i].max_ns;
+        int due = now >= max;
+        if (!due && now >= min) {
+            if (sw->is_source) {
+                due = !g2g_credited(sw, seq);
+                if (due)
+                    g2g_missed(sw, seq);
+            } else {
+                if (idle < 0)
+                    idle = upload_idle(sw);
+                due = idle; /* else peer_serve calls us when its queue drains */
+            }
         }
-        uint64_t seq = sw->pending_have[done++].seq;
+        if (!due) {
+            sw->pending_have[keep++] = sw->pending_have[i];
+            uint64_t at = now < min ? min : max;
+            if (at < next)
+                next = at;
+            continue;
+        }
         if (!ts_window_has(sw->win, seq))
             continue;
         for (peer_t *p = sw->peers; p; p = p->next)
             if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq))
                 have_index(p, seq);
     }
-    memmove(sw->pending_have, sw->pending_have + done, (size_t)(sw->npending_have - done) * sizeof *sw->pending_have);
-    sw->npending_have -= done;
-    /* next due: the head's minimum (or, while upload is busy, peer_serve calls us when it drains) */
+    sw->npending_have = keep;
     ev_timer_stop(sw->loop, &sw->have_timer);
-    if (sw->npending_have > 0 && now < sw->pending_have[0].min_ns) {
-        ev_timer_set(&sw->have_timer, (double)(sw->pending_have[0].min_ns - now) / 1e9, 0);
+    if (next != UINT64_MAX) {
+        ev_timer_set(&sw->have_timer, (double)(next - now) / 1e9, 0);
         ev_timer_start(sw->loop, &sw->have_timer);
     }
 }
@@ -1044,47 +1157,9 @@ static void pex_send(swarm_t *sw, uint64_t now)
     }
 }
 
-static int other_holder(swarm_t *sw, peer_t *not, uint64_t seq)
-{
-    for (peer_t *p = sw->peers; p; p = p->next)
-        if (p != not && alive(p) && p->state == PEER_ACTIVE && !p->peer_choking && !p->source && peer_has(p, seq) &&
-            p->nreq < SW_PIPELINE)
-            return 1;
-    return 0;
-}
-
-/* Playback moved on to seq (hook-in, re-tune): requests for earlier pieces are waste; cancel
- * them, so they neither hold pipeline slots nor use the holders' upload. */
-void peer_cancel_before(swarm_t *sw, uint64_t seq)
-{
-    for (uint64_t i = 0; i < sw->n; i++) {
-        peer_t *p = sw->req_peer[i];
-        if (!p || sw->req_seq[i] >= seq)
-            continue;
-        sw->req_peer[i] = NULL;
-        p->nreq--;
-        if (alive(p))
-            ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
-    }
-}
-
 void peer_tick(swarm_t *sw, uint64_t now)
 {
-    /* A request unanswered for long, or for a while when another peer could serve it: cancel it
-     * and let the picker ask again (a holder with a long queue is then skipped). */
-    for (uint64_t i = 0; i < sw->n; i++) {
-        peer_t *p = sw->req_peer[i];
-        if (!p)
-            continue;
-        uint64_t age = now - sw->req_ns[i];
-        if (age > SW_REQ_TIMEOUT_NS && p->strikes < 255)
-            p->strikes++; /* announced but did not send (busy, stalled or lying): asked last from now on */
-        if (age > SW_REQ_TIMEOUT_NS || (age > SW_REREQ_NS && other_holder(sw, p, sw->req_seq[i]))) {
-            sw->req_peer[i] = NULL;
-            p->nreq--;
-            ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)i, 0, sw->meta.piece_len);
-        }
-    }
+    pick_tick(sw, now);
     peer_late_haves(sw, now);
     peer_serve(sw);
     pex_send(sw, now);
@@ -1094,7 +1169,10 @@ void peer_tick(swarm_t *sw, uint64_t now)
         if (now - p->decay_ns > 10ull * 1000000000) { /* old sins fade: what counts is a burst */
             p->decay_ns = now;
             p->junk /= 2;
-            p->strikes /= 2;
+            p->g2g_first /= 2;
+            p->g2g_credit /= 2;
+            p->g2g_miss /= 2;
+            p->g2g_poor = g2g_is_poor(p);
         }
         if (alive(p) && now - p->last_rx_ns > SW_IDLE_NS)
             peer_close(p, "idle");
@@ -1117,6 +1195,7 @@ void peer_tick(swarm_t *sw, uint64_t now)
             ts_buf_free(&p->in);
             ts_buf_free(&p->out);
             free(p->has);
+            free(p->told);
             free(p);
             continue;
         }

@@ -73,7 +73,8 @@ static void hook_at(swarm_t *sw, uint64_t seq, const char *why)
     sw->blocked_since_ns = 0;
     sw->hooked_ns = ts_mono_ns();
     sw->hook_delivered = sw->c_delivered;
-    peer_cancel_before(sw, seq);
+    sw->hook_voted = 0;
+    pick_cancel_before(sw, seq);
     ts_info("hooked in at seq %llu (%s)", (unsigned long long)seq, why);
 }
 
@@ -159,48 +160,109 @@ static void deliver(swarm_t *sw)
     }
 }
 
-/* Viewer: hook in at the newest random-access point any peer holds, once one is known. */
-void swarm_consider_hook(swarm_t *sw)
+/* The newest live edge our own verified pieces make plausible: our edge, plus twice the pieces
+ * the stream can have made since it advanced (and a second's worth), at most half a window.
+ * Peers' claims beyond it are not believed. No bound while we hold nothing. */
+uint64_t swarm_edge_bound(const swarm_t *sw, uint64_t now)
 {
-    if (sw->hooked || sw->is_source)
-        return;
-    /* The second-newest claim when there are several: one lying peer cannot choose our hook point. */
-    int found = 0;
-    uint64_t best = 0, second = 0, edge = 0;
+    if (!sw->has_edge)
+        return UINT64_MAX;
+    double rate = sw->rate_pps;
+    if (rate <= 0) { /* not measured yet: the nominal rate, or a piece per fill timeout (200 ms) */
+        rate = sw->meta.bitrate > 0 ? (double)sw->meta.bitrate / 8 / (sw->meta.piece_len - TS_TRAILER_LEN) : 0;
+        if (rate < 5)
+            rate = 5;
+    }
+    double secs = (double)(now - sw->edge_ns) / 1e9 + 1;
+    double slack = 2 * rate * secs + 8;
+    if (slack > (double)(sw->n / 2))
+        slack = (double)(sw->n / 2);
+    return sw->edge + (uint64_t)slack;
+}
+
+/* Where to (re)join the stream, from what peers state (handshake, ts_live), so that no single
+ * peer chooses it: with claims from two or more addresses, only a point that at least two of
+ * them say they have reached counts (the newest random-access point so vouched for, or the
+ * vouched edge when that point has left the window); a lone claimant is taken at its word
+ * until a second one arrives (swarm_consider_hook re-decides while nothing has played). 0 if
+ * nobody has stated anything usable. */
+static int hook_target(swarm_t *sw, uint64_t *target, uint64_t *vouched_edge)
+{
+    struct { uint32_t ip; uint64_t edge, rap; int has_rap; } c[64];
+    int nc = 0;
+    uint64_t bound = swarm_edge_bound(sw, ts_mono_ns());
     for (peer_t *p = sw->peers; p; p = p->next) {
-        if (p->fd < 0 || p->state != PEER_ACTIVE || !p->has_edge)
+        if (!peer_alive(p) || p->state != PEER_ACTIVE || !p->has_edge || p->edge > bound)
             continue;
-        if (p->edge > edge)
-            edge = p->edge;
         /* A HAVE tells where a peer is, not where a player can start: only a stated claim counts
          * (else a HAVE arriving before the broadcaster's ts_live would hook us in at seq 0). */
-        if (!p->has_rap || p->rap > p->edge)
-            continue;
-        if (!found || p->rap > best) {
-            second = found ? best : p->rap;
-            best = p->rap;
-        } else if (found == 1 || p->rap > second) {
-            second = p->rap;
+        int has_rap = p->has_rap && p->rap <= p->edge;
+        uint32_t ip = ntohl(p->addr.sin_addr.s_addr);
+        int k = 0;
+        while (k < nc && c[k].ip != ip)
+            k++;
+        if (k == nc) { /* one vote per address: several connections from one host are one claimant */
+            if (nc == (int)(sizeof c / sizeof *c))
+                continue;
+            c[nc++] = (typeof(c[0])){ ip, p->edge, p->rap, has_rap };
+        } else {
+            if (p->edge > c[k].edge)
+                c[k].edge = p->edge;
+            if (has_rap && (!c[k].has_rap || p->rap > c[k].rap)) {
+                c[k].rap = p->rap;
+                c[k].has_rap = 1;
+            }
         }
-        found++;
+    }
+    int need = nc >= 2 ? 2 : 1, found = 0;
+    uint64_t best = 0, edge = 0;
+    for (int i = 0; i < nc; i++) {
+        int sup_edge = 0, sup_rap = 0;
+        for (int j = 0; j < nc; j++) {
+            sup_edge += c[j].edge >= c[i].edge;
+            sup_rap += c[i].has_rap && c[j].edge >= c[i].rap;
+        }
+        if (sup_edge >= need && c[i].edge > edge)
+            edge = c[i].edge;
+        if (sup_rap >= need && (!found || c[i].rap > best)) {
+            best = c[i].rap;
+            found = 1;
+        }
     }
     if (!found)
+        return 0;
+    /* A random-access point older than half the window is gone from every peer: take the edge. */
+    *target = best + sw->n / 2 <= edge ? edge : best;
+    *vouched_edge = edge;
+    return 1;
+}
+
+/* Viewer: hook in where hook_target says, once it says anything; while nothing has played since
+ * hooking, follow it if it changes (a liar that answered first is outvoted by later peers). */
+void swarm_consider_hook(swarm_t *sw)
+{
+    if (sw->is_source)
         return;
-    if (found > 1)
-        best = second;
+    int unconfirmed = sw->hooked && sw->hook_voted && sw->c_delivered == sw->hook_delivered &&
+                      !ts_window_has(sw->win, sw->hook_seq);
+    if (sw->hooked && !unconfirmed)
+        return;
+    uint64_t best, edge;
+    if (!hook_target(sw, &best, &edge))
+        return;
     /* A player-bridge that outlived our predecessor continues where it left off, if peers still
      * hold that piece: its output then has no gap. */
-    if (sw->has_want && sw->want_seq + sw->n / 2 > edge && sw->want_seq <= edge + 1) {
+    if (!sw->hooked && sw->has_want && sw->want_seq + sw->n / 2 > edge && sw->want_seq <= edge + 1) {
         sw->has_want = 0;
         hook_at(sw, sw->want_seq, "where the player-bridge left off");
-        peer_pick_all(sw);
+        pick_all(sw);
         return;
     }
-    /* A random-access point older than half the window is gone from every peer: take the edge. */
-    if (best + sw->n / 2 <= edge)
-        best = edge;
-    hook_at(sw, best, "newest random-access point");
-    peer_pick_all(sw);
+    if (sw->hooked && best == sw->hook_seq)
+        return;
+    hook_at(sw, best, sw->hooked ? "newest random-access point vouched for by more peers" : "newest random-access point");
+    sw->hook_voted = 1;
+    pick_all(sw);
 }
 
 void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
@@ -209,6 +271,17 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
     if (!sw->has_edge || seq > sw->edge) {
         sw->edge = seq;
         sw->has_edge = 1;
+        sw->edge_ns = ts_mono_ns();
+        /* the stream's piece rate, from signed timestamps over spans of at least 2 s */
+        if (!sw->rate_ts || t->timestamp_us < sw->rate_ts || seq < sw->rate_seq) {
+            sw->rate_seq = seq;
+            sw->rate_ts = t->timestamp_us;
+        } else if (t->timestamp_us - sw->rate_ts >= 2000000) {
+            double r = (double)(seq - sw->rate_seq) * 1e6 / (double)(t->timestamp_us - sw->rate_ts);
+            sw->rate_pps = sw->rate_pps > 0 ? 0.7 * sw->rate_pps + 0.3 * r : r;
+            sw->rate_seq = seq;
+            sw->rate_ts = t->timestamp_us;
+        }
     }
     if ((t->flags & TS_PIECE_RAP) && (!sw->has_rap || seq > sw->rap)) {
         sw->rap = seq;
@@ -221,7 +294,7 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
     peer_have_broadcast(sw, seq, rap_changed);
     deliver(sw);
     if (!sw->is_source)
-        peer_pick_all(sw);
+        pick_all(sw);
 }
 
 /* A verified piece far ahead of the window: the broadcaster's numbering jumped (its ingest
@@ -235,12 +308,9 @@ int swarm_jumped(swarm_t *sw, const ts_trailer_t *t)
     ts_warn("stream jumped from seq %llu to %llu (broadcaster restarted): re-tuning", (unsigned long long)sw->edge,
             (unsigned long long)t->seq);
     ts_window_reset(sw->win);
-    for (uint64_t i = 0; i < sw->n; i++)
-        if (sw->req_peer[i]) {
-            sw->req_peer[i]->nreq--;
-            sw->req_peer[i] = NULL;
-        }
+    pick_forget_all(sw);
     sw->has_edge = sw->has_rap = 0;
+    sw->rate_seq = sw->rate_ts = 0;
     sw->rap = 0;
     if (sw->hooked)
         hook_at(sw, t->seq, "after a jump");
@@ -274,7 +344,7 @@ static void on_bridge_subscribe(const char *who, const Ts__Subscribe *sub, void 
     ts_outlink_truncate(sw->out, f - 1);
     sw->has_want = 0;
     hook_at(sw, f, "where the player-bridge left off");
-    peer_pick_all(sw);
+    pick_all(sw);
 }
 
 static uint64_t out_start(void *arg)
@@ -387,7 +457,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     if (!sw->is_source) {
         if (!sw->hooked)
             swarm_consider_hook(sw);
-        peer_pick_all(sw);
+        pick_all(sw);
     }
     sw->c_peers = (uint64_t)swarm_count_peers(sw);
 }
@@ -455,7 +525,7 @@ int main(int argc, char **argv)
     const char *bind_addr = "0.0.0.0", *announce_host = "127.0.0.1", *curve = NULL, *metrics = NULL;
     const char *magnet = NULL;
     double timeout_s = 30;
-    int embedded = 0, have_port = 0, seeder = 0;
+    int embedded = 0, have_port = 0, seeder = 0, have_announce = 0;
     double exit_unready = 0;
     static swarm_t the_swarm; /* one per process */
     swarm_t *sw = &the_swarm;
@@ -488,8 +558,12 @@ int main(int argc, char **argv)
             sw->port = port;
             have_port = 1;
             break;
-        case 'b': bind_addr = optarg; break;
-        case 'a': announce_host = optarg; break;
+        case 'b':
+            bind_addr = optarg;
+            if (!have_announce && strcmp(optarg, "0.0.0.0") != 0)
+                announce_host = optarg; /* how others reach us, unless told otherwise */
+            break;
+        case 'a': announce_host = optarg; have_announce = 1; break;
         case 'm': sw->max_peers = atoi(optarg); break;
         case 'e': embedded = 1; break;
         case 'C': curve = optarg; break;
@@ -534,9 +608,9 @@ int main(int argc, char **argv)
         ts_log_init("swarm", instance);
         return metafetch_run(magnet, tstream, sw->port, timeout_s);
     }
-    struct in_addr ann;
+    struct in_addr ann, bnd;
     if (optind != argc || !tstream || !out_ep || !have_port || sw->max_peers < 1 ||
-        inet_pton(AF_INET, announce_host, &ann) != 1) {
+        inet_pton(AF_INET, announce_host, &ann) != 1 || inet_pton(AF_INET, bind_addr, &bnd) != 1) {
         usage(stderr);
         return TS_EXIT_USAGE;
     }
@@ -546,6 +620,7 @@ int main(int argc, char **argv)
         return TS_EXIT_USAGE;
     }
     sw->announce_ip = ntohl(ann.s_addr);
+    sw->bind_ip = ntohl(bnd.s_addr);
     sw->is_source = in_ep != NULL;
     sw->seeder = seeder;
     ts_log_init("swarm", instance);
@@ -578,12 +653,11 @@ int main(int argc, char **argv)
         return TS_EXIT_CONFIG;
     }
     sw->win = ts_window_new(sw->n, sw->meta.piece_len);
-    sw->req_peer = calloc(sw->n, sizeof *sw->req_peer);
     sw->req_seq = calloc(sw->n, sizeof *sw->req_seq);
-    sw->req_ns = calloc(sw->n, sizeof *sw->req_ns);
-    if (in_ep && !(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)))
+    sw->req_cnt = calloc(sw->n, sizeof *sw->req_cnt);
+    if (in_ep && (!(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)) || !(sw->first = calloc(sw->n, sizeof *sw->first))))
         return TS_EXIT_FAIL;
-    if (!sw->win || !sw->req_peer || !sw->req_seq || !sw->req_ns)
+    if (!sw->win || !sw->req_seq || !sw->req_cnt)
         return TS_EXIT_FAIL;
     /* Azureus-style peer id: client tag, then random bytes. */
     memcpy(sw->peer_id, "-TS0001-", 8);
@@ -613,6 +687,7 @@ int main(int argc, char **argv)
         ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ sw->announce_ip, sw->port }, ts_mono_ns());
     } else if (sw->meta.announce[0]) {
         announce_cfg_t ac = { .infohash = sw->meta.infohash, .peer_id = sw->peer_id, .port = sw->port,
+                              .bind_ip = sw->bind_ip,
                               .on_peer = on_tracker_peer, .npeers = count_peers, .arg = sw,
                               .bytes_up = &sw->c_bytes_up, .bytes_down = &sw->c_bytes_down,
                               .announces = &sw->c_announces };
@@ -643,6 +718,10 @@ int main(int argc, char **argv)
     ts_stage_counter(st, "skipped", &sw->c_skipped);
     ts_stage_counter(st, "announces", &sw->c_announces);
     ts_stage_counter(st, "peers_banned", &sw->c_banned);
+    ts_stage_counter(st, "req_timeouts", &sw->c_req_timeouts);
+    ts_stage_counter(st, "wrong_pieces", &sw->c_wrong_pieces);
+    ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
+    ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -676,10 +755,10 @@ int main(int argc, char **argv)
     close(sw->listen_fd);
     ts_window_destroy(&sw->win);
     ts_verifier_destroy(&sw->verifier);
-    free(sw->req_peer);
     free(sw->req_seq);
-    free(sw->req_ns);
+    free(sw->req_cnt);
     free(sw->src_safe);
+    free(sw->first);
     ts_metainfo_free(&sw->meta);
     return code;
 }

@@ -1,5 +1,6 @@
-/* State shared by the swarm process's files: swarm.c (main, playout), peer.c (one BitTorrent
- * connection each, wire dispatch, piece picking), announce.c (tracker client). */
+/* State shared by the swarm process's files: swarm.c (main, playout, hook-in), peer.c (one
+ * BitTorrent connection each, wire dispatch, announcing), picker.c (requests and what each peer's
+ * answers are worth), guard.c (admission and verification budgets), announce.c (tracker client). */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -17,11 +18,23 @@
 #define SW_MAX_PEERS_DEFAULT 24            /* connections accepted */
 #define SW_OUT_TARGET 8                    /* connections we dial: a sparse mesh keeps HAVE traffic small */
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
-#define SW_REQ_TIMEOUT_NS (3000ull * 1000000)
-#define SW_REREQ_NS (250ull * 1000000)     /* re-ask elsewhere when another peer has it by then */
+#define SW_REQ_TIMEOUT_NS (3000ull * 1000000) /* longest a request waits (a proven but slow peer) */
+#define SW_UNPROVEN_TIMEOUT_NS (1000ull * 1000000) /* ... to a peer that has answered nothing yet */
+#define SW_PRIOR_ANSWER_NS (150ull * 1000000) /* answer time assumed of a peer not yet heard from */
+#define SW_HEDGE_SPAN 16                   /* pieces past the playback point that get another holder
+                                            * asked too when the first one is late */
+#define SW_MAX_ASKED 3                     /* holders asked for one piece at once */
+#define SW_SNUB_FAILS 4                    /* requests unanswered in a row: left out of the picker */
+#define SW_SNUB_NS (5000ull * 1000000)     /* ... this long; failing again after that: disconnected */
+#define SW_CANCELLED 16                    /* cancelled requests remembered per peer (late answers) */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
 #define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
+#define SW_SRC_EARLY_NS (100ull * 1000000) /* ... or everyone at once if nobody else announced it by
+                                            * then (until the spread delay is measured) */
+#define SW_SRC_EARLY_MIN_NS (40ull * 1000000)
+#define SW_G2G_TRIALS 8                    /* first-recipient turns before a peer can count as a
+                                            * free-rider (nothing it got first ever spread) */
 #define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
 #define SW_FANOUT_MAX 4
 #define SW_HAVE_DELAY_NS (200ull * 1000000) /* ... and the rest once our upload is idle, at most this later */
@@ -39,6 +52,12 @@
 #define SW_BAN_NS (300ull * 1000000000)    /* an offender's address is kept out this long */
 #define SW_MAX_BANS 256
 #define SW_MAX_PER_IP 8                    /* connections from one address (127.0.0.1 exempt) */
+#define SW_ADMIT_PREFIX_RATE 10.0          /* new peer connections per second from one /24 ... */
+#define SW_ADMIT_RATE 50.0                 /* ... and from everywhere (bursts of twice that) */
+#define SW_VFAIL_PREFIX_RATE 5.0           /* failed signature checks per second from one /24 ... */
+#define SW_VFAIL_RATE 20.0                 /* ... and from everywhere, before untried peers' pieces
+                                            * are dropped unverified (bursts of twice that) */
+#define SW_GUARD_PREFIXES 256              /* /24 prefixes whose budgets are tracked */
 #define SW_HANDSHAKE_NS (10ull * 1000000000) /* to send a whole handshake */
 #define SW_PARTIAL_NS (20ull * 1000000000) /* for a started message to arrive whole */
 #define SW_JUNK_MAX 64                     /* useless messages tolerated per peer (see peer_junk) */
@@ -68,7 +87,21 @@ struct peer {
     int told_edge;           /* we told it our edge (handshake or ts_live): it can place our HAVEs */
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
-    int nreq;                /* our requests outstanding to it */
+    struct sw_req { uint64_t seq, sent_ns; } req[SW_PIPELINE]; /* our requests outstanding to it */
+    int nreq;
+    struct sw_req cancelled[SW_CANCELLED]; /* requests we cancelled: a piece for one is a late answer */
+    int cancelled_pos;
+    uint64_t *told;          /* per index: seq + 1 of the piece we announced to it (no repeats) */
+    /* delivery record (picker.c): what its answers are worth */
+    uint64_t answered, timeouts, wrong, good_pieces;
+    double ans_ns;           /* mean answer time (EWMA), valid once answered > 0 */
+    uint32_t fails;          /* requests unanswered in a row */
+    uint32_t snubs;          /* times left out of the picker with no answer since */
+    uint64_t snub_until_ns;  /* left out of the picker until then */
+    /* broadcaster: does what it gets first spread? (give-to-get) */
+    uint64_t g2g_first, g2g_credit, g2g_miss;
+    int g2g_poor;
+    uint64_t serial;         /* unique per connection in this process */
     int source;              /* it is the broadcaster */
     uint32_t rq[SW_RQ_MAX];  /* its requests to us, served in order under the upload cap */
     int rq_head, rq_len;
@@ -76,8 +109,7 @@ struct peer {
     uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
     uint64_t partial_since_ns; /* a message has been arriving since then; 0 = none pending */
     uint64_t junk;             /* repeated HAVEs, unrequested duplicates, requests we cannot serve */
-    uint32_t strikes;          /* our requests it left unanswered for SW_REQ_TIMEOUT_NS */
-    uint64_t decay_ns;         /* junk and strikes are halved every 10 s */
+    uint64_t decay_ns;         /* junk and give-to-get counts are halved every 10 s */
     peer_t *next;
 };
 
@@ -91,6 +123,8 @@ struct swarm {
     uint8_t peer_id[20];
     uint16_t port;
     uint32_t announce_ip;     /* host order; how others reach us */
+    uint32_t bind_ip;         /* host order; nonzero: listen on and dial from this address */
+    uint64_t next_serial;
     int max_peers;
     int listen_fd;
     ev_io listen_io;
@@ -100,6 +134,9 @@ struct swarm {
     struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails; } known[SW_MAX_KNOWN];
     int nknown;
     struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS]; /* host order */
+    /* budgets per /24 and overall (guard.c) */
+    struct sw_bucket { uint32_t prefix; double admit, vfail; uint64_t last_ns; } guard[SW_GUARD_PREFIXES];
+    struct sw_bucket guard_all;
     int pick_pending;         /* run the picker before the loop waits (coalesces HAVE bursts) */
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
@@ -107,14 +144,20 @@ struct swarm {
     uint64_t *src_safe;       /* broadcaster, per index: seq + 1 once a peer has that piece */
     uint64_t ack_next;        /* broadcaster: first seq not yet acked to the signer */
     ts_outlink_t *out;        /* verified pieces, in order, to the player-bridge */
-    /* requests in flight, per index */
-    peer_t **req_peer;
-    uint64_t *req_seq, *req_ns;
+    /* requests in flight, per index: for seq req_seq - 1, to req_cnt peers (their req lists say whom) */
+    uint64_t *req_seq;
+    uint8_t *req_cnt;
     /* what we hold */
     int has_edge, has_rap;
     uint64_t edge, rap;
+    uint64_t edge_ns;         /* when our edge last advanced */
+    uint64_t rate_seq, rate_ts; /* anchor for measuring the piece rate from signed timestamps */
+    double rate_pps;          /* pieces per second of stream time, 0 = not measured yet */
+    /* broadcaster: the first recipient of each new piece, per index (give-to-get) */
+    struct sw_first { uint64_t seq1, serial, t0_ns; int credited; } *first;
+    double spread_ns;         /* mean delay until another peer shows it got a piece from the first recipient */
     /* playout */
-    int hooked;
+    int hooked, hook_voted;  /* hook_voted: on peers' claims (hook_target), not yet confirmed by a piece */
     uint64_t play_seq, hook_seq, blocked_since_ns;
     uint64_t last_tick_ns, retune_at_ns; /* loop-gap detection; retune_at_ns 0 = none pending */
     uint64_t hooked_ns, hook_delivered;  /* when we last hooked in, and c_delivered then */
@@ -127,7 +170,7 @@ struct swarm {
     ev_timer up_timer;
     peer_t *serve_next;       /* round-robin position */
     /* new pieces not yet announced to every peer */
-    struct { uint64_t seq, min_ns, max_ns; } pending_have[64];
+    struct { uint64_t seq, min_ns, max_ns; } pending_have[64]; /* unordered */
     int npending_have;
     ev_timer have_timer;
     ev_prepare flush_prep;    /* writes what was queued to peers, once per loop turn */      /* fires at the earliest pending_have's min_ns */
@@ -135,6 +178,7 @@ struct swarm {
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces, c_banned;
+    uint64_t c_req_timeouts, c_wrong_pieces, c_peers_dropped, c_verify_shed;
     uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
     uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */
 };
@@ -148,18 +192,38 @@ int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now);
 void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now);
 void peer_redial(swarm_t *sw, uint64_t now);
 void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
-void peer_pick_all(swarm_t *sw);
 void peer_tick(swarm_t *sw, uint64_t now);
 void peer_serve(swarm_t *sw);
 void peer_flush_all(swarm_t *sw);
-void peer_cancel_before(swarm_t *sw, uint64_t seq);
 void peer_late_haves(swarm_t *sw, uint64_t now);
+int peer_alive(const peer_t *p);
+const char *peer_addr(const peer_t *p, char *buf, size_t len); /* "ip:port" */
+int peer_has(const peer_t *p, uint64_t seq);
+void peer_update_interest(peer_t *p);
 void swarm_mark_safe(swarm_t *sw, uint64_t seq);
+
+/* picker.c */
+enum { PICK_ASKED, PICK_LATE, PICK_WRONG, PICK_UNASKED };
+void pick_all(swarm_t *sw);
+void pick_tick(swarm_t *sw, uint64_t now);
+int pick_answer(peer_t *p, uint64_t seq, uint64_t now);    /* a piece came from p: PICK_* */
+void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now); /* stored: cancel the other askers */
+void pick_wrong(peer_t *p, uint64_t seq, uint64_t now);    /* p answered a request with another seq */
+void pick_clear_peer(peer_t *p);                           /* choked or closed: forget its requests */
+void pick_cancel_before(swarm_t *sw, uint64_t seq);
+void pick_forget_all(swarm_t *sw);
+int pick_snubbed(const peer_t *p, uint64_t now);
+
+/* guard.c */
+int guard_admit(swarm_t *sw, uint32_t ip, uint64_t now);   /* a new peer connection from ip may go on */
+int guard_may_verify(const peer_t *p, uint64_t now);       /* verify p's piece, or drop it unverified */
+void guard_verify_failed(peer_t *p, uint64_t now);
 
 
 /* swarm.c */
 void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t);
 int swarm_count_peers(swarm_t *sw);
 void swarm_consider_hook(swarm_t *sw);
+uint64_t swarm_edge_bound(const swarm_t *sw, uint64_t now);
 int swarm_jumped(swarm_t *sw, const ts_trailer_t *t);
 #endif

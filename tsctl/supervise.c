@@ -111,6 +111,8 @@ static void build_swarm(sup_t *s, proc_t *p)
     const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
     if (ah && *ah) { arg(p, "--announce-host"); arg(p, "%s", ah); }
     if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }
+    const char *bind = inst_get(&s->inst, "bind");
+    if (bind && *bind) { arg(p, "--bind"); arg(p, "%s", bind); }
 }
 
 static void build_bridge(sup_t *s, proc_t *p)

@@ -25,18 +25,19 @@
 static void usage(FILE *f, int seed)
 {
     if (seed) {
-        fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--max-upload RATE] [--name NAME] [--state-dir DIR]\n"
-                   "                  [--foreground]\n"
+        fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--bind IP] [--max-upload RATE] [--name NAME]\n"
+                   "                  [--state-dir DIR] [--foreground]\n"
                    "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
                    "player, adding upload capacity (run it on machines with spare upload).\n"
                    "  --port PORT        peer TCP port (default: a free port)\n"
+                   "  --bind IP          listen for and dial peers from this local address only\n"
                    "  --max-upload RATE  cap on upload, bits per second (2M, 512k; default: none)\n"
                    "  --name NAME        instance name (default STREAM-seedN)\n"
                    "  --foreground       supervise the swarm in this process until SIGTERM (systemd)\n");
         return;
     }
     fprintf(f, "usage: tsctl watch FILE.tstream|MAGNET [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
-               "                   [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR] [--foreground]\n"
+               "                   [--bind IP] [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR] [--foreground]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "A magnet link (magnet:?xt=urn:btih:...&tr=...) fetches the metainfo from the broadcast's\n"
                "peers first (BEP 9) and checks it against the infohash.\n"
@@ -46,6 +47,8 @@ static void usage(FILE *f, int seed)
                "  --play             start the first of mpv, vlc or ffplay found on PATH with the URL,\n"
                "                     in the foreground; the viewer stops when the player exits\n"
                "  --port PORT        peer TCP port (default: a free port)\n"
+               "  --bind IP          listen for and dial peers from this local address only (peers and\n"
+               "                     the tracker see the viewer at IP)\n"
                "  --name NAME        instance name (default STREAM-viewN)\n"
                "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
                "  --stats FILE       append one line per piece handed to the player (benchmarks)\n"
@@ -203,7 +206,7 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
 
 static int viewer_main(int argc, char **argv, int seed)
 {
-    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL;
+    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL, *bind_ip = NULL;
     uint64_t max_upload = 0;
     uint16_t port = 0, http_port = 0;
     int play_it = 0, supervise_here = 0;
@@ -215,6 +218,7 @@ static int viewer_main(int argc, char **argv, int seed)
         { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
         { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
         { "play", no_argument, 0, 'P' },       { "foreground", no_argument, 0, 'F' },
+        { "bind", required_argument, 0, 'b' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -238,6 +242,15 @@ static int viewer_main(int argc, char **argv, int seed)
         case 'n': name = optarg; break;
         case 'd': state_dir = optarg; break;
         case 'S': stats = optarg; break;
+        case 'b': {
+            struct in_addr ia;
+            if (inet_pton(AF_INET, optarg, &ia) != 1) {
+                fprintf(stderr, "tsctl %s: bad --bind '%s' (an IPv4 address)\n", seed ? "seed" : "watch", optarg);
+                return TS_EXIT_USAGE;
+            }
+            bind_ip = optarg;
+            break;
+        }
         case 'P': play_it = 1; break;
         case 'F': supervise_here = 1; break;
         case 'u':
@@ -374,6 +387,8 @@ static int viewer_main(int argc, char **argv, int seed)
     }
     inst_set(&in, "output", "%s", outabs);
     inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
+    if (bind_ip)
+        inst_set(&in, "bind", "%s", bind_ip);
     if (stats) {
         char sabs[PATH_MAX];
         if (stats[0] == '/' || !getcwd(sabs, sizeof sabs - strlen(stats) - 2))

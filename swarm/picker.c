@@ -1,0 +1,302 @@
+/* The piece picker: what to request, from whom, and what each peer's answers are worth
+ * (docs/PROTOCOL.md section 5, Picking).
+ *
+ * Every request is remembered by the peer it went to as (seq, when), so an answer is checked
+ * against the seq asked for, not only its index. A peer's delivery record — answers, mean answer
+ * time, requests left unanswered in a row — orders the holders of a piece and sets how long a
+ * request may wait: for a piece near the playback point, another holder (the broadcaster last) is
+ * asked as well once the first is late by its own measure, and at once when the first is not
+ * answering at all. A peer that keeps not delivering what it announces is left out of the picker
+ * for a while, then disconnected: not banned, since it may be slow rather than evil. */
+#include "swarm.h"
+#include "ts_log.h"
+#include "ts_time.h"
+#include <stdlib.h>
+
+#define MS (1000ull * 1000)
+
+static int active(const peer_t *p) { return peer_alive(p) && p->state == PEER_ACTIVE; }
+
+int pick_snubbed(const peer_t *p, uint64_t now) { return p->snub_until_ns && now < p->snub_until_ns; }
+
+/* Expected time from request to answer: measured, or a prior for a peer not yet heard from. */
+static uint64_t expected_ns(const peer_t *p) { return p->answered ? (uint64_t)p->ans_ns : SW_PRIOR_ANSWER_NS; }
+
+/* How long a request to p may wait before a piece near the playback point is asked elsewhere too:
+ * not at all once p leaves requests unanswered, about twice its usual answer time otherwise. */
+static uint64_t hedge_after_ns(const peer_t *p)
+{
+    if (p->fails >= 2)
+        return 0;
+    uint64_t t = 2 * expected_ns(p) + 20 * MS;
+    return t > 1000 * MS ? 1000 * MS : t;
+}
+
+/* ... and before it is cancelled, counting against p. */
+static uint64_t timeout_ns(const peer_t *p)
+{
+    if (!p->answered)
+        return SW_UNPROVEN_TIMEOUT_NS;
+    uint64_t t = 4 * (uint64_t)p->ans_ns + 200 * MS;
+    if (t < 500 * MS)
+        t = 500 * MS;
+    return t > SW_REQ_TIMEOUT_NS ? SW_REQ_TIMEOUT_NS : t;
+}
+
+static int find_req(const peer_t *p, uint64_t seq)
+{
+    for (int i = 0; i < p->nreq; i++)
+        if (p->req[i].seq == seq)
+            return i;
+    return -1;
+}
+
+static int asked_count(const swarm_t *sw, uint64_t seq)
+{
+    uint64_t idx = seq % sw->n;
+    return sw->req_seq[idx] == seq + 1 ? sw->req_cnt[idx] : 0;
+}
+
+static void request(peer_t *p, uint64_t seq, uint64_t now)
+{
+    swarm_t *sw = p->sw;
+    uint64_t idx = seq % sw->n;
+    ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
+    p->req[p->nreq++] = (struct sw_req){ seq, now };
+    if (sw->req_seq[idx] != seq + 1) {
+        sw->req_seq[idx] = seq + 1;
+        sw->req_cnt[idx] = 0;
+    }
+    sw->req_cnt[idx]++;
+}
+
+/* Remove p's request i; with `cancel`, tell p and remember it (a piece may already be on its way). */
+static void drop_req(peer_t *p, int i, int cancel)
+{
+    swarm_t *sw = p->sw;
+    struct sw_req r = p->req[i];
+    uint64_t idx = r.seq % sw->n;
+    if (sw->req_seq[idx] == r.seq + 1 && sw->req_cnt[idx] > 0 && --sw->req_cnt[idx] == 0)
+        sw->req_seq[idx] = 0;
+    p->req[i] = p->req[--p->nreq];
+    if (cancel && peer_alive(p)) {
+        ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)idx, 0, sw->meta.piece_len);
+        p->cancelled[p->cancelled_pos] = r;
+        p->cancelled_pos = (p->cancelled_pos + 1) % SW_CANCELLED;
+    }
+}
+
+static void answered(peer_t *p, uint64_t age)
+{
+    p->ans_ns = p->answered ? 0.8 * p->ans_ns + 0.2 * (double)age : (double)age;
+    p->answered++;
+    p->fails = 0;
+    p->snubs = 0;
+}
+
+/* p left a request unanswered (timed out, or others delivered while it was overdue). */
+static void failed(peer_t *p, uint64_t now)
+{
+    if (++p->fails < SW_SNUB_FAILS || pick_snubbed(p, now))
+        return;
+    char a[64];
+    peer_addr(p, a, sizeof a);
+    if (++p->snubs >= 2) {
+        p->sw->c_peers_dropped++;
+        peer_close(p, "does not deliver what it announces");
+        return;
+    }
+    ts_info("peer %s left %u requests unanswered: not asked for %llu s", a, p->fails,
+            (unsigned long long)(SW_SNUB_NS / 1000000000ull));
+    p->snub_until_ns = now + SW_SNUB_NS;
+    p->fails = SW_SNUB_FAILS - 1; /* on probation afterwards: one more miss ends it */
+    while (p->nreq > 0)
+        drop_req(p, p->nreq - 1, 1);
+}
+
+int pick_answer(peer_t *p, uint64_t seq, uint64_t now)
+{
+    int i = find_req(p, seq);
+    if (i >= 0) {
+        answered(p, now - p->req[i].sent_ns);
+        drop_req(p, i, 0);
+        return PICK_ASKED;
+    }
+    for (int k = 0; k < SW_CANCELLED; k++)
+        if (p->cancelled[k].sent_ns && p->cancelled[k].seq == seq) {
+            answered(p, now - p->cancelled[k].sent_ns); /* slow, but it answers */
+            p->cancelled[k].sent_ns = 0;
+            return PICK_LATE;
+        }
+    for (int k = 0; k < p->nreq; k++)
+        if (p->req[k].seq % p->sw->n == seq % p->sw->n)
+            return PICK_WRONG;
+    return PICK_UNASKED;
+}
+
+void pick_wrong(peer_t *p, uint64_t seq, uint64_t now)
+{
+    swarm_t *sw = p->sw;
+    p->wrong++;
+    sw->c_wrong_pieces++;
+    /* the request it answered with another seq will not be answered right */
+    for (int k = p->nreq - 1; k >= 0; k--)
+        if (p->req[k].seq % sw->n == seq % sw->n)
+            drop_req(p, k, 0);
+    failed(p, now);
+}
+
+void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now)
+{
+    if (!asked_count(sw, seq))
+        return;
+    for (peer_t *q = sw->peers; q; q = q->next) {
+        if (q == from || !peer_alive(q))
+            continue;
+        int i = find_req(q, seq);
+        if (i < 0)
+            continue;
+        uint64_t age = now - q->req[i].sent_ns;
+        drop_req(q, i, 1);
+        if (age > hedge_after_ns(q) + expected_ns(q))
+            failed(q, now); /* it had been late for its own measure before another delivered */
+    }
+}
+
+void pick_clear_peer(peer_t *p)
+{
+    while (p->nreq > 0)
+        drop_req(p, p->nreq - 1, 0);
+}
+
+void pick_cancel_before(swarm_t *sw, uint64_t seq)
+{
+    for (peer_t *p = sw->peers; p; p = p->next)
+        for (int i = p->nreq - 1; i >= 0; i--)
+            if (p->req[i].seq < seq)
+                drop_req(p, i, 1);
+}
+
+void pick_forget_all(swarm_t *sw)
+{
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        pick_clear_peer(p);
+        for (int k = 0; k < SW_CANCELLED; k++)
+            p->cancelled[k].sent_ns = 0;
+    }
+}
+
+/* Requests that waited too long are cancelled and count against their peer. */
+void pick_tick(swarm_t *sw, uint64_t now)
+{
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (!active(p))
+            continue;
+        for (int i = p->nreq - 1; i >= 0 && peer_alive(p); i--) {
+            if (i >= p->nreq || now - p->req[i].sent_ns <= timeout_ns(p))
+                continue;
+            drop_req(p, i, 1);
+            p->timeouts++;
+            sw->c_req_timeouts++;
+            failed(p, now);
+        }
+        if (p->snub_until_ns && now >= p->snub_until_ns)
+            p->snub_until_ns = 0;
+    }
+}
+
+/* Lower is better: expected answer time, times the queue it already has from us, doubled for
+ * each request it left unanswered in a row; random tie-break so a new piece's requesters spread. */
+static uint64_t cost(const peer_t *p)
+{
+    uint32_t f = p->fails > 8 ? 8 : p->fails;
+    return ((expected_ns(p) / 1000 + 1) * (uint64_t)(1 + p->nreq) << f) * 4096 + (uint64_t)(rand() & 4095);
+}
+
+static int usable(const peer_t *p, uint64_t seq, uint64_t now)
+{
+    return active(p) && !p->peer_choking && !pick_snubbed(p, now) && peer_has(p, seq) && find_req(p, seq) < 0;
+}
+
+/* Every asked holder of seq is past the time it should have answered in. */
+static int all_overdue(const swarm_t *sw, uint64_t seq, uint64_t now)
+{
+    for (const peer_t *q = sw->peers; q; q = q->next) {
+        if (!peer_alive(q))
+            continue;
+        int i = find_req(q, seq);
+        if (i >= 0 && now - q->req[i].sent_ns < hedge_after_ns(q))
+            return 0;
+    }
+    return 1;
+}
+
+/* Request every missing piece from the playback point up, deadline first. Each goes to the
+ * cheapest holder (cost above); pieces near the playback point get further holders while the
+ * asked ones are overdue. The broadcaster is asked only for what no other working peer has, when
+ * the others are overdue on a piece near the playback point, or when playout has been blocked on
+ * a piece too long: that keeps its upload near one copy. */
+void pick_all(swarm_t *sw)
+{
+    if (sw->is_source || !sw->hooked)
+        return;
+    uint64_t now = ts_mono_ns(), hi = 0;
+    int any = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (active(p) && p->has_edge && p->edge >= sw->play_seq) {
+            peer_update_interest(p);
+            if (pick_snubbed(p, now))
+                continue;
+            if (!any || p->edge > hi)
+                hi = p->edge;
+            any = 1;
+        }
+    if (!any)
+        return;
+    /* From the playback point, at most half a window ahead, and never past the live edge we
+     * can believe in (a peer claiming more must not make us chase pieces that do not exist). */
+    uint64_t lo = sw->play_seq, bound = swarm_edge_bound(sw, now);
+    if (hi - lo >= sw->n / 2)
+        hi = lo + sw->n / 2 - 1;
+    if (hi > bound)
+        hi = bound;
+    int urgent_ok = sw->blocked_since_ns && now - sw->blocked_since_ns > SW_SRC_URGENT_NS;
+    for (uint64_t s = lo; s <= hi; s++) {
+        if (ts_window_has(sw->win, s))
+            continue;
+        int asked = asked_count(sw, s), near = s < sw->play_seq + SW_HEDGE_SPAN;
+        if (asked && (!near || asked >= SW_MAX_ASKED || !all_overdue(sw, s, now)))
+            continue;
+        peer_t *best = NULL, *src = NULL;
+        uint64_t best_cost = UINT64_MAX;
+        int working = 0; /* holders other than the broadcaster that answer */
+        for (peer_t *p = sw->peers; p; p = p->next) {
+            if (!usable(p, s, now))
+                continue;
+            if (p->source) {
+                src = p;
+                continue;
+            }
+            working += p->fails < SW_SNUB_FAILS - 1;
+            if (p->nreq >= SW_PIPELINE)
+                continue;
+            uint64_t c = cost(p);
+            if (c < best_cost) {
+                best_cost = c;
+                best = p;
+            }
+        }
+        if (best && (best->fails < 2 || !src || asked == 0)) {
+            request(best, s, now);
+            continue;
+        }
+        if (!src || src->nreq >= SW_PIPELINE)
+            continue;
+        /* only the broadcaster has it (among peers that answer), others are overdue on a piece
+         * near the playback point, or playout has waited on this one too long */
+        if (!working || (asked && near) || (s == sw->play_seq && urgent_ok))
+            request(src, s, now);
+        else if (best)
+            request(best, s, now);
+    }
+}
