@@ -326,6 +326,7 @@ static int on_handshake(peer_t *p)
     p->state = PEER_ACTIVE;
     if (duplicate(p))
         return -1;
+    pick_new_peer(p, ts_mono_ns());
     char a[64];
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
@@ -954,6 +955,7 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now)
     struct sw_first *f = &sw->first[seq % sw->n];
     if (f->seq1 != seq + 1 || f->credited || f->serial == q->serial || q->told[seq % sw->n] == seq + 1)
         return;
+    q->g2g_reports++;
     f->credited = 1;
     double d = (double)(now - f->t0_ns);
     sw->spread_ns = sw->spread_ns > 0 ? 0.9 * sw->spread_ns + 0.1 * d : d;
@@ -965,11 +967,18 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now)
         }
 }
 
-/* Nobody showed it had seq from its first recipient by the early deadline. */
+/* Nobody showed it had seq from its first recipient by the early deadline. That counts against
+ * the recipient only if a peer that lacks the piece would have shown it (it has before): a lone
+ * viewer next to a free-rider cannot prove it forwards, and is not blamed for that. */
 static void g2g_missed(swarm_t *sw, uint64_t seq)
 {
     struct sw_first *f = &sw->first[seq % sw->n];
     if (f->seq1 != seq + 1 || f->credited)
+        return;
+    int witness = 0;
+    for (peer_t *q = sw->peers; q && !witness; q = q->next)
+        witness = q->serial != f->serial && alive(q) && q->state == PEER_ACTIVE && q->g2g_reports > 0 && !peer_has(q, seq);
+    if (!witness)
         return;
     for (peer_t *r = sw->peers; r; r = r->next) {
         if (r->serial != f->serial || !alive(r))

@@ -11,6 +11,7 @@
 #include "swarm.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include <arpa/inet.h>
 #include <stdlib.h>
 
 #define MS (1000ull * 1000)
@@ -103,6 +104,7 @@ static void failed(peer_t *p, uint64_t now)
     peer_addr(p, a, sizeof a);
     if (++p->snubs >= 2) {
         p->sw->c_peers_dropped++;
+        pick_remember_dropped(p->sw, ntohl(p->addr.sin_addr.s_addr), now);
         peer_close(p, "does not deliver what it announces");
         return;
     }
@@ -158,7 +160,7 @@ void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now)
             continue;
         uint64_t age = now - q->req[i].sent_ns;
         drop_req(q, i, 1);
-        if (age > hedge_after_ns(q) + expected_ns(q))
+        if (age > hedge_after_ns(q))
             failed(q, now); /* it had been late for its own measure before another delivered */
     }
 }
@@ -175,6 +177,33 @@ void pick_cancel_before(swarm_t *sw, uint64_t seq)
         for (int i = p->nreq - 1; i >= 0; i--)
             if (p->req[i].seq < seq)
                 drop_req(p, i, 1);
+}
+
+/* An address whose peer was dropped for not delivering comes back on probation for a minute:
+ * hedged at once, and dropped again at its first miss. */
+void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now)
+{
+    int slot = 0;
+    for (int i = 0; i < SW_MAX_DROPPED; i++) {
+        if (sw->dropped[i].ip == ip) {
+            slot = i;
+            break;
+        }
+        if (sw->dropped[i].until_ns < sw->dropped[slot].until_ns)
+            slot = i;
+    }
+    sw->dropped[slot].ip = ip;
+    sw->dropped[slot].until_ns = now + SW_DROPPED_NS;
+}
+
+void pick_new_peer(peer_t *p, uint64_t now)
+{
+    uint32_t ip = ntohl(p->addr.sin_addr.s_addr);
+    for (int i = 0; i < SW_MAX_DROPPED; i++)
+        if (p->sw->dropped[i].ip == ip && p->sw->dropped[i].until_ns > now) {
+            p->fails = SW_SNUB_FAILS - 1;
+            p->snubs = 1;
+        }
 }
 
 void pick_forget_all(swarm_t *sw)
@@ -269,7 +298,7 @@ void pick_all(swarm_t *sw)
             continue;
         peer_t *best = NULL, *src = NULL;
         uint64_t best_cost = UINT64_MAX;
-        int working = 0; /* holders other than the broadcaster that answer */
+        int working = 0; /* holders other than the broadcaster that answer (busy ones too) */
         for (peer_t *p = sw->peers; p; p = p->next) {
             if (!usable(p, s, now))
                 continue;
@@ -277,7 +306,7 @@ void pick_all(swarm_t *sw)
                 src = p;
                 continue;
             }
-            working += p->fails < SW_SNUB_FAILS - 1;
+            working += p->fails < 2;
             if (p->nreq >= SW_PIPELINE)
                 continue;
             uint64_t c = cost(p);
@@ -286,17 +315,17 @@ void pick_all(swarm_t *sw)
                 best = p;
             }
         }
-        if (best && (best->fails < 2 || !src || asked == 0)) {
+        if (best && best->fails < 2) {
             request(best, s, now);
             continue;
         }
-        if (!src || src->nreq >= SW_PIPELINE)
-            continue;
-        /* only the broadcaster has it (among peers that answer), others are overdue on a piece
-         * near the playback point, or playout has waited on this one too long */
-        if (!working || (asked && near) || (s == sw->play_seq && urgent_ok))
+        /* the broadcaster: when only it has the piece among peers that answer, when the others
+         * are overdue on a piece near the playback point, or when playout waited on it too long */
+        if (src && src->nreq < SW_PIPELINE && (!working || (asked && near) || (s == sw->play_seq && urgent_ok))) {
             request(src, s, now);
-        else if (best)
-            request(best, s, now);
+            continue;
+        }
+        if (best && !asked)
+            request(best, s, now); /* nothing better: a peer that has been missing may answer yet */
     }
 }

@@ -250,6 +250,9 @@ void swarm_consider_hook(swarm_t *sw)
     uint64_t best, edge;
     if (!hook_target(sw, &best, &edge))
         return;
+    /* a random-access point we verified ourselves is as good as any vouched-for one */
+    if (sw->has_rap && sw->rap > best && ts_window_has(sw->win, sw->rap))
+        best = sw->rap;
     /* A player-bridge that outlived our predecessor continues where it left off, if peers still
      * hold that piece: its output then has no gap. */
     if (!sw->hooked && sw->has_want && sw->want_seq + sw->n / 2 > edge && sw->want_seq <= edge + 1) {

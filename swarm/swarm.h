@@ -20,12 +20,14 @@
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
 #define SW_REQ_TIMEOUT_NS (3000ull * 1000000) /* longest a request waits (a proven but slow peer) */
 #define SW_UNPROVEN_TIMEOUT_NS (1000ull * 1000000) /* ... to a peer that has answered nothing yet */
-#define SW_PRIOR_ANSWER_NS (150ull * 1000000) /* answer time assumed of a peer not yet heard from */
+#define SW_PRIOR_ANSWER_NS (50ull * 1000000) /* answer time assumed of a peer not yet heard from */
 #define SW_HEDGE_SPAN 16                   /* pieces past the playback point that get another holder
                                             * asked too when the first one is late */
 #define SW_MAX_ASKED 3                     /* holders asked for one piece at once */
 #define SW_SNUB_FAILS 4                    /* requests unanswered in a row: left out of the picker */
 #define SW_SNUB_NS (5000ull * 1000000)     /* ... this long; failing again after that: disconnected */
+#define SW_MAX_DROPPED 64                  /* addresses dropped for not delivering, remembered ... */
+#define SW_DROPPED_NS (60ull * 1000000000) /* ... this long: they come back on probation */
 #define SW_CANCELLED 16                    /* cancelled requests remembered per peer (late answers) */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
@@ -100,6 +102,7 @@ struct peer {
     uint64_t snub_until_ns;  /* left out of the picker until then */
     /* broadcaster: does what it gets first spread? (give-to-get) */
     uint64_t g2g_first, g2g_credit, g2g_miss;
+    uint64_t g2g_reports;    /* times it showed it got a piece from another peer first */
     int g2g_poor;
     uint64_t serial;         /* unique per connection in this process */
     int source;              /* it is the broadcaster */
@@ -133,7 +136,7 @@ struct swarm {
     /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
     struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails; } known[SW_MAX_KNOWN];
     int nknown;
-    struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS]; /* host order */
+    struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS], dropped[SW_MAX_DROPPED]; /* host order */
     /* budgets per /24 and overall (guard.c) */
     struct sw_bucket { uint32_t prefix; double admit, vfail; uint64_t last_ns; } guard[SW_GUARD_PREFIXES];
     struct sw_bucket guard_all;
@@ -212,6 +215,8 @@ void pick_wrong(peer_t *p, uint64_t seq, uint64_t now);    /* p answered a reque
 void pick_clear_peer(peer_t *p);                           /* choked or closed: forget its requests */
 void pick_cancel_before(swarm_t *sw, uint64_t seq);
 void pick_forget_all(swarm_t *sw);
+void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now);
+void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed its handshake */
 int pick_snubbed(const peer_t *p, uint64_t now);
 
 /* guard.c */

@@ -121,6 +121,17 @@ static void test_rules(void)
     p = ts_window_get(w, 1000, &glen, &g);
     CHECK(p && glen == len && memcmp(p, b, len) == 0 && ts_window_count(w) == 1, "the first piece is kept");
 
+    /* ts_window_same tells a duplicate (any signature) from another piece without verifying. */
+    len2 = mk(b2, &t2, 1000, 100, 0, 0xcc);
+    CHECK(ts_window_same(w, b2, len2, 1000) == 1, "same: the held piece under another signature -> 1");
+    len2 = mk(b2, &t2, 1000, 100, 1, 0xaa);
+    CHECK(ts_window_same(w, b2, len2, 1000) == 0, "same: other payload for a held seq -> 0");
+    len2 = mk(b2, &t2, 1000, 99, 0, 0xaa);
+    CHECK(ts_window_same(w, b2, len2, 1000) == 0, "same: other length for a held seq -> 0");
+    CHECK(ts_window_same(w, b, len, 1064) == -1 && ts_window_same(w, b, len, 999) == -1, "same: seq not held -> -1");
+    CHECK(ts_window_at_index(w, 1000 % 64) == 1001 && ts_window_at_index(w, 1001 % 64) == 0,
+          "at_index: the seq + 1 a slot holds, 0 when empty");
+
     /* Bytes that disagree with t, or do not parse, are refused outright. */
     len2 = mk(b2, &t2, 1001, 100, 0, 0xaa);
     t2.seq = 1002;
