@@ -3,11 +3,24 @@
 
     evilpeer.py --tstream F --target HOST:PORT --bind IP --scenario NAME [--key KEY.pem]
     evilpeer.py ... --scenario flood-connections --count N
+    evilpeer.py ... --scenario verify-flood --flood forged|dup|dup-badsig --count K --duration S
 
 Each scenario connects from --bind (a 127/8 address of its own, so banning it spares the real
 peers on 127.0.0.1), does one hostile thing, and then checks what a tstream peer must do about
 it: close the connection, and refuse the same address for a while afterwards. Exit 0 when the
 target behaved, 1 (with the reason) when it did not, 2 on a usage or setup error.
+
+verify-flood makes the target spend signature checks from many addresses (issue 13, case 6):
+K threads, each connecting from a fresh 127/8 address every time (rotating over 250 /24
+prefixes: 127.B.P.H), completing the handshake and then sending
+  forged      one validly shaped piece with a forged signature, for a seq just past the target's
+              edge (one it does not hold yet, so only the signature can tell it is false);
+  dup         up to 80 genuine pieces the target already holds (each a verification for a target
+              that checks before it looks for a duplicate);
+  dup-badsig  up to 80 pieces the target holds, byte for byte but for a broken signature;
+and reconnecting as soon as the target closes (or after 2 s). For S seconds; then it prints one
+line of counts: attempts (TCP connections made), handshakes (the target answered), pieces
+written, closed (by the target), and the seconds it ran.
 """
 import argparse
 import hashlib
@@ -347,6 +360,159 @@ def flood_connections(meta, target, count, hold):
     return alive
 
 
+# ------------------------------------------------------------------ verify-flood
+
+
+def flood_ip(k):
+    """The k-th attacker address: consecutive ones in different /24 prefixes (250 of them)."""
+    a, b = k % 250, k // 250
+    return '127.%d.%d.%d' % (1 + b // 254, a, 1 + b % 254)
+
+
+class Flood:
+    """Genuine recent pieces of the target (for the duplicate floods and as a template for forged
+    ones) and its edge, kept fresh by one monitor connection that asks the target for what it
+    announces."""
+
+    def __init__(self, meta, target, bind):
+        import threading
+        self.meta, self.target, self.bind = meta, target, bind
+        self.lock = threading.Lock()
+        self.pieces = {}            # seq -> bytes, the newest 100
+        self.edge = None
+        self.ready = threading.Event()
+        self.stop = False
+        self.counts = {'attempts': 0, 'handshakes': 0, 'pieces': 0, 'closed': 0}
+        self.next = 0
+
+    def monitor(self):
+        while not self.stop:
+            try:
+                self._monitor_once()
+            except (Closed, OSError):
+                time.sleep(0.2)
+
+    def _monitor_once(self):
+        p = Peer(self.meta, self.target, self.bind)
+        p.handshake()
+        p.msg(2)  # interested
+        n = self.meta['npieces']
+        p.s.settimeout(10.0)  # it announces pieces all the time; silence means reconnect
+        if p.edge is None:
+            end = time.time() + 5
+            while p.edge is None and time.time() < end:
+                p.read_msg()
+        if p.edge is not None:  # the newest piece it holds, then each one it announces
+            p.msg(6, struct.pack('>III', p.edge % n, 0, self.meta['piece_len']))
+        while not self.stop:
+            mid, body = p.read_msg()
+            if mid == 4:
+                p.msg(6, struct.pack('>III', struct.unpack('>I', body)[0], 0, self.meta['piece_len']))
+            elif mid == 7:
+                data = body[8:]
+                seq = trailer(data)['seq']
+                with self.lock:
+                    self.pieces[seq] = data
+                    for old in sorted(self.pieces)[:-100]:
+                        del self.pieces[old]
+                    if self.edge is None or seq > self.edge:
+                        self.edge = seq
+                self.ready.set()
+
+    def take_ip(self):
+        with self.lock:
+            k = self.next
+            self.next += 1
+            return flood_ip(k)
+
+    def count(self, key):
+        with self.lock:
+            self.counts[key] += 1
+
+    def make(self, kind, edge):
+        """Pieces one connection sends, with the index each goes under."""
+        with self.lock:
+            held = sorted(self.pieces.items())
+        if not held:
+            return []
+        if kind == 'forged':
+            base_seq, base = held[-1]
+            t = trailer(base)
+            seq = max(edge, base_seq) + 2
+            head = struct.pack('>BBHIQQ', 1, t['flags'] & 1, 0, t['payload_len'], seq,
+                               t['ts'] + (seq - base_seq) * 40000)
+            sig = bytearray(t['sig'])
+            sig[-1] ^= 0x55
+            return [(seq % self.meta['npieces'], base[:t['payload_len']] + head + bytes(sig))]
+        out = []
+        recent = held[-40:]
+        for k in range(80):
+            seq, data = recent[k % len(recent)]
+            if kind == 'dup-badsig':
+                bad = bytearray(data)
+                bad[-1] ^= 0x55
+                data = bytes(bad)
+            out.append((seq % self.meta['npieces'], data))
+        return out
+
+    def worker(self, kind, end):
+        while not self.stop and time.time() < end:
+            ip = self.take_ip()
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            try:
+                s.bind((ip, 0))
+                s.settimeout(2.0)
+                s.connect(self.target)
+            except OSError:
+                s.close()
+                continue
+            self.count('attempts')
+            try:
+                self._attack(s, kind)
+            except (Closed, OSError):
+                self.count('closed')
+            finally:
+                s.close()
+
+    def _attack(self, s, kind):
+        p = Peer.__new__(Peer)
+        p.meta, p.s, p.buf, p.has, p.edge = self.meta, s, b'', {}, None
+        p.handshake()
+        self.count('handshakes')
+        end = time.time() + 2.0
+        while p.edge is None and time.time() < end:  # its extension handshake says where it is
+            p.read_msg()
+        with self.lock:
+            edge = max(self.edge or 0, p.edge or 0)
+        for index, data in self.make(kind, edge):
+            send_piece(p, index, data)
+            self.count('pieces')
+        if p.closed_by_target(2.0):
+            self.count('closed')
+
+
+def verify_flood(meta, target, bind, kind, threads, duration):
+    import threading
+    f = Flood(meta, target, bind)
+    mon = threading.Thread(target=f.monitor, daemon=True)
+    mon.start()
+    if not f.ready.wait(20):
+        raise SystemExit('verify-flood: the target served no piece to copy')
+    time.sleep(1.0)  # a few more pieces in the pool
+    t0 = time.time()
+    end = t0 + duration
+    ws = [threading.Thread(target=f.worker, args=(kind, end), daemon=True) for _ in range(threads)]
+    for w in ws:
+        w.start()
+    for w in ws:
+        w.join(duration + 5)
+    f.stop = True
+    c = f.counts
+    return ('verify-flood %s: attempts %d handshakes %d pieces %d closed %d seconds %.1f'
+            % (kind, c['attempts'], c['handshakes'], c['pieces'], c['closed'], time.time() - t0))
+
+
 def load_meta(path):
     raw = open(path, 'rb').read()
     d, _ = bdecode(raw)
@@ -367,6 +533,9 @@ def main():
     ap.add_argument('--save', help='fetch one piece from the target into this file and exit')
     ap.add_argument('--count', type=int, default=2000)
     ap.add_argument('--wait', type=float, default=20.0, help='seconds the target gets to close us')
+    ap.add_argument('--duration', type=float, default=10.0, help='verify-flood: seconds of attack')
+    ap.add_argument('--flood', default='forged', choices=['forged', 'dup', 'dup-badsig'],
+                    help='verify-flood: what each connection sends')
     a = ap.parse_args()
     meta = load_meta(a.tstream)
     host, port = a.target.rsplit(':', 1)
@@ -382,6 +551,9 @@ def main():
     if a.scenario == 'flood-connections':
         alive = flood_connections(meta, target, a.count, a.wait)
         print('flood-connections: %d of %d silent connections still open after %.0f s' % (alive, a.count, a.wait))
+        return 0
+    if a.scenario == 'verify-flood':
+        print(verify_flood(meta, target, a.bind, a.flood, a.count, a.duration), flush=True)
         return 0
     if a.scenario == 'no-handshake':
         if not no_handshake(meta, target, a.bind, a.wait):
