@@ -160,8 +160,10 @@ void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now)
             continue;
         uint64_t age = now - q->req[i].sent_ns;
         drop_req(q, i, 1);
-        if (age > hedge_after_ns(q))
-            failed(q, now); /* it had been late for its own measure before another delivered */
+        /* Late by its own measure when another delivered: a miss. A peer that has answered
+         * before is given more rope (half its timeout) than one that never has. */
+        if (age > (q->answered ? timeout_ns(q) / 2 : hedge_after_ns(q)))
+            failed(q, now);
     }
 }
 
