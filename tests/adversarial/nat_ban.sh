@@ -189,6 +189,26 @@ for k in $(seq 1 "$NV"); do
 done
 [ $bad = 0 ] || fail "an honest broadcaster was banned or lost by a viewer behind NAT"
 
+# FILE from the first PAT that precedes a random-access packet at or after byte FROM, into OUT.
+rap_tail() { # FILE FROM OUT
+  /usr/bin/python3 - "$@" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+start, pat = int(sys.argv[2]), None
+for off in range(start, len(data) - 187, 188):
+    pkt = data[off:off + 188]
+    if pkt[0] != 0x47:
+        sys.exit("not on the 188-byte grid at byte %d" % off)
+    pid = ((pkt[1] & 0x1f) << 8) | pkt[2]
+    if pid == 0 and pkt[1] & 0x40:
+        pat = off
+    if pkt[3] & 0x20 and pkt[4] > 0 and pkt[5] & 0x40 and pat is not None:
+        open(sys.argv[3], 'wb').write(data[pat:])
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
 # What each viewer played: the source with forward skips only (none if it kept up), to the end,
 # decoding cleanly from its last restart on (the whole output when it never skipped).
 for k in $(seq 1 "$NV"); do tsctl_in "${P}h$k" "$WORK/vh$k" stop "v$k" >/dev/null; done
@@ -203,7 +223,9 @@ for k in $(seq 1 "$NV"); do
     decodes_clean "out$k.ts" || fail "viewer $k output does not decode cleanly"
   else
     say "viewer $k: $(stat -c %s "out$k.ts") bytes, the source with $nskips forward skips, the last part from output byte $lastpart to the end"
-    tail -c +$((lastpart + 1)) "out$k.ts" > "last$k.ts"
+    # A skip may cut into a group of pictures: decode from the first random-access point after
+    # the last skip (PAT, PMT, then a packet with random_access_indicator) to the end.
+    rap_tail "out$k.ts" "$lastpart" "last$k.ts" || fail "viewer $k: no random-access point after its last skip"
     decodes_clean "last$k.ts" || fail "viewer $k output does not decode cleanly after its last skip"
   fi
 done
