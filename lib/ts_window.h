@@ -34,8 +34,10 @@ int ts_window_check(const ts_window_t *w, uint64_t seq, uint64_t index);
 int ts_window_put(ts_window_t *w, const uint8_t *piece, size_t len, const ts_trailer_t *t, uint64_t index);
 
 int ts_window_has(const ts_window_t *w, uint64_t seq);
-/* Is this wire piece (for seq) the one held? 1 if seq is held with the same bytes minus the
- * signature (a duplicate: no need to verify it), 0 if held with other bytes, -1 if seq is not held. */
+/* Is this wire piece (for seq) the one held? 1 if seq is held with exactly these bytes (a
+ * duplicate: no need to verify it), 2 if held with the same bytes but another signature (the
+ * same piece signed again, or a forged signature: verify it), 0 if held with other content,
+ * -1 if seq is not held. */
 int ts_window_same(ts_window_t *w, const uint8_t *piece, size_t len, uint64_t seq);
 /* The seq held in the slot of `index` (seq + 1), 0 if the slot is empty. */
 uint64_t ts_window_at_index(const ts_window_t *w, uint64_t index);

@@ -378,10 +378,9 @@ static int claim_ok(peer_t *p, uint64_t edge)
     swarm_t *sw = p->sw;
     if (sw->is_source || edge <= swarm_edge_bound(sw, ts_mono_ns()))
         return 1;
-    char a[64];
+    char a[64]; /* not junk: a source bursting past twice its measured rate makes honest ones */
     ts_debug("peer %s claims edge %llu beyond the plausible live edge %llu: claim ignored", peer_addr(p, a, sizeof a),
              (unsigned long long)edge, (unsigned long long)swarm_edge_bound(sw, ts_mono_ns()));
-    peer_junk(p, "edge claims beyond the live edge");
     return 0;
 }
 
@@ -480,7 +479,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         return;
     }
     int same = ts_window_same(sw->win, m->data, m->data_len, t.seq);
-    if (same == 1) { /* a duplicate: nothing to verify */
+    if (same == 1) { /* the very bytes we hold: nothing to verify */
         peer_mark(p, t.seq);
         if (kind == PICK_WRONG)
             pick_wrong(p, t.seq, now);
@@ -663,8 +662,9 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
     {
         /* Read the index against the sender's edge (section 4), which may be far from ours when
          * one of us lags: against our own, a slow viewer would misplace a fast peer's HAVEs by a
-         * whole window and count them as repeats. A HAVE placed beyond the live edge our verified
-         * pieces make plausible is ignored, so a stream of them cannot walk its edge ahead. */
+         * whole window and count them as repeats. Its edge is believed only up to the live edge
+         * our verified pieces make plausible, so a stream of HAVEs cannot walk it ahead (what lies
+         * beyond is not requested before that bound reaches it). */
         if (!sw->has_edge && !p->has_edge)
             break; /* no edge to read the index against (it sends ts_live before the HAVE it needs) */
         uint64_t now = ts_mono_ns(), bound = swarm_edge_bound(sw, now);
@@ -674,15 +674,13 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         if (ref > bound)
             ref = bound;
         uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
-        if (seq > bound && !sw->is_source) {
-            peer_junk(p, "haves beyond the live edge");
-            break;
-        }
         if (peer_has(p, seq))
             peer_junk(p, "repeated have");
         if (sw->is_source)
             g2g_note(p, seq, now);
         peer_mark(p, seq);
+        if (p->edge > bound)
+            p->edge = bound;
         sw->pick_pending = 1;
         break;
     }
