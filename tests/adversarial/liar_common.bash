@@ -23,7 +23,7 @@ viewer_bind() {
 
 # Background processes of the test (liars, a fake tracker): ended on exit, also on failure.
 BG_PIDS=()
-trap 'rc=$?; for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 
 # rep FILE EXPR: a Python expression over the liar's JSON report `r`, printed.
 rep() {

@@ -29,7 +29,8 @@ Modes:
              piece s-N (N = npieces: one window older, same index). The victim must first hold the
              pieces around s, so s-N is a replay it must reject.
   edge-lie   extension handshake with ts_edge = ts_rap = real edge + N/2 - 2, bitfield of all ones,
-             and a fresh ts_live lie (and HAVEs) whenever the real edge moves; serves nothing.
+             a fresh ts_live lie (edge = rap = real edge + N/2 - 2) whenever the broadcaster states
+             a new random-access point, HAVEs --ahead seqs past the real edge; serves nothing.
   freerider  connects only to --source (K connections with --count K): requests every piece it
              hears of, never sends a HAVE or a bitfield, never serves (--target is not used).
 
@@ -518,11 +519,13 @@ class Withhold:
 
 
 class EdgeLie:
-    """Claim an edge N/2 - 2 past the real one (and a random-access point there), all pieces;
-    serve nothing."""
+    """Claim an edge N/2 - 2 past the real one (and a random-access point there) and every piece;
+    serve nothing. The lie is renewed, as peers send ts_live, whenever the broadcaster states a new
+    random-access point; HAVEs go --ahead seqs past the real edge, as a withholder's (a HAVE
+    placed at the lie would be read as an old seq)."""
 
     def __init__(self, a, src):
-        self.src = src
+        self.ahead, self.src = a.ahead, src
 
     def ready(self):
         return self.src.model_edge() is not None
@@ -534,20 +537,25 @@ class EdgeLie:
         n = ss.liar.meta['npieces']
         L = self.lie(ss)
         ss.send_ext(L, L)
+        ss.claimed_to = self.src.model_edge() + self.ahead  # HAVEs continue from the real edge
         ss.lie = L
-        ss.last_live = now()
+        ss.rap_told = self.src.stated_rap()
         ss.conn.msg(5, b'\xff' * (n // 8) + (bytes([(0xff << (8 - n % 8)) & 0xff]) if n % 8 else b''))
         ss.conn.msg(1)
 
     def tick(self, ss):
-        L = self.lie(ss)
-        if L > ss.lie and now() - ss.last_live >= 0.25:
+        rap = self.src.stated_rap()
+        if rap != ss.rap_told:
+            L = self.lie(ss)
             ss.send_live(L, L)
-            ss.lie = L
-            ss.last_live = now()
+            ss.lie = max(ss.lie, L)
+            ss.rap_told = rap
+        want = self.src.model_edge() + self.ahead
         cap = ss.have_cap()
-        if cap is not None and min(L, cap) > ss.claimed_to:
-            ss.send_haves(list(range(ss.claimed_to + 1, min(L, cap, ss.claimed_to + 64) + 1)))
+        if cap is not None:
+            want = min(want, cap)
+        if want > ss.claimed_to:
+            ss.send_haves(list(range(ss.claimed_to + 1, min(want, ss.claimed_to + 64) + 1)))
 
     def on_request(self, ss, idx):
         pass
