@@ -98,7 +98,10 @@ static void answered(peer_t *p, uint64_t age)
 /* p left a request unanswered (timed out, or others delivered while it was overdue). */
 static void failed(peer_t *p, uint64_t now)
 {
-    if (++p->fails < SW_SNUB_FAILS || pick_snubbed(p, now))
+    /* A peer stating it is the broadcaster is never left out: when it is only slow (its upload
+     * capped below demand) it is still the one holder of what nobody else has. Among several
+     * that say so, the cost below prefers the one that answers. */
+    if (++p->fails < SW_SNUB_FAILS || pick_snubbed(p, now) || p->source)
         return;
     char a[64];
     peer_addr(p, a, sizeof a);
@@ -299,13 +302,17 @@ void pick_all(swarm_t *sw)
         if (asked && (!near || asked >= SW_MAX_ASKED || !all_overdue(sw, s, now)))
             continue;
         peer_t *best = NULL, *src = NULL;
-        uint64_t best_cost = UINT64_MAX;
+        uint64_t best_cost = UINT64_MAX, src_cost = UINT64_MAX;
         int working = 0; /* holders other than the broadcaster that answer (busy ones too) */
         for (peer_t *p = sw->peers; p; p = p->next) {
             if (!usable(p, s, now))
                 continue;
             if (p->source) {
-                src = p;
+                uint64_t c = p->nreq < SW_PIPELINE ? cost(p) : UINT64_MAX - 1;
+                if (c < src_cost) {
+                    src_cost = c;
+                    src = p;
+                }
                 continue;
             }
             working += p->fails < 2;
