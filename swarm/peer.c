@@ -263,14 +263,14 @@ static void have_index(peer_t *p, uint64_t seq)
 #define REDIAL_FAILS_MAX 6
 static uint64_t redial_delay_ns(int fails) { return 250ull * 1000000 << fails; }
 
-/* Redial a known address only after the longest backoff: it leads to a peer we are already
- * connected to by another address. */
-static void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port)
+/* Redial a known address only after `delay_ns` (and then with the longest backoff): it leads to
+ * a peer we are already connected to by another address, or to one we dropped. */
+void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port, uint64_t delay_ns)
 {
     for (int i = 0; i < sw->nknown; i++)
         if (sw->known[i].ip == ip && sw->known[i].port == port) {
             sw->known[i].fails = REDIAL_FAILS_MAX;
-            sw->known[i].next_ns = ts_mono_ns() + redial_delay_ns(REDIAL_FAILS_MAX);
+            sw->known[i].next_ns = ts_mono_ns() + delay_ns;
         }
 }
 
@@ -283,7 +283,8 @@ static int duplicate(peer_t *p)
             continue;
         peer_t *keep = (q->outgoing == we_lower) ? q : p, *drop = keep == p ? q : p;
         if (drop->outgoing) /* the peer is reachable at another address (NAT, container gateway): */
-            peer_known_later(p->sw, ntohl(drop->addr.sin_addr.s_addr), ntohs(drop->addr.sin_port));
+            peer_known_later(p->sw, ntohl(drop->addr.sin_addr.s_addr), ntohs(drop->addr.sin_port),
+                             redial_delay_ns(REDIAL_FAILS_MAX));
         peer_close(drop, "duplicate connection");
         return keep != p;
     }
@@ -898,8 +899,12 @@ void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (p->addr.sin_addr.s_addr == htonl(ip) && (p->addr.sin_port == htons(port) || p->listen_port == port))
             return;
     }
-    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET) || !peer_admit(sw, ip, ts_mono_ns()))
+    uint64_t now = ts_mono_ns();
+    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET) || !peer_admit(sw, ip, now))
         return;
+    for (int i = 0; i < SW_MAX_DROPPED; i++)
+        if (sw->dropped[i].ip == ip && sw->dropped[i].until_ns > now)
+            return; /* dropped for not delivering: it may come to us, we do not go to it */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return;

@@ -108,6 +108,8 @@ static void failed(peer_t *p, uint64_t now)
     if (++p->snubs >= 2) {
         p->sw->c_peers_dropped++;
         pick_remember_dropped(p->sw, ntohl(p->addr.sin_addr.s_addr), now);
+        if (p->listen_port) /* and not dialled again while it is remembered */
+            peer_known_later(p->sw, ntohl(p->addr.sin_addr.s_addr), p->listen_port, SW_DROPPED_NS);
         peer_close(p, "does not deliver what it announces");
         return;
     }

@@ -191,6 +191,7 @@ peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoi
 void peer_close(peer_t *p, const char *why);
 void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port);
 void peer_learn(swarm_t *sw, uint32_t ip, uint16_t port);
+void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port, uint64_t delay_ns);
 int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now);
 void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now);
 void peer_redial(swarm_t *sw, uint64_t now);
