@@ -221,6 +221,7 @@ static void send_bitfield(peer_t *p)
         if (ts_window_has(sw->win, s)) {
             uint64_t i = s % sw->n;
             bits[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+            p->told[i] = s + 1; /* announced: its requests for these show nothing (give-to-get) */
         }
     ts_wire_put_bitfield(&p->out, bits, nbytes);
     free(bits);
