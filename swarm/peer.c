@@ -664,25 +664,22 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
     {
         /* Read the index against the sender's edge (section 4), which may be far from ours when
          * one of us lags: against our own, a slow viewer would misplace a fast peer's HAVEs by a
-         * whole window and count them as repeats. Its edge is believed only up to the live edge
-         * our verified pieces make plausible, so a stream of HAVEs cannot walk it ahead (what lies
-         * beyond is not requested before that bound reaches it). */
+         * whole window and count them as repeats. A HAVE placed beyond the live edge our verified
+         * pieces make plausible is ignored (not junk: it may be our bound that is short), so a
+         * stream of HAVEs cannot walk a sender's edge ahead. */
         if (!sw->has_edge && !p->has_edge)
             break; /* no edge to read the index against (it sends ts_live before the HAVE it needs) */
-        uint64_t now = ts_mono_ns(), bound = swarm_edge_bound(sw, now);
-        uint64_t ref = p->has_edge ? p->edge : sw->edge;
-        if (sw->is_source)
-            ref = sw->edge; /* nothing is newer than the broadcaster's own edge */
-        if (ref > bound)
-            ref = bound;
+        uint64_t now = ts_mono_ns();
+        uint64_t ref = p->has_edge && !sw->is_source ? p->edge : sw->edge; /* nothing is newer than a
+                                                                          * broadcaster's own edge */
         uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
+        if (!sw->is_source && seq > swarm_edge_bound(sw, now))
+            break;
         if (peer_has(p, seq))
             peer_junk(p, "repeated have");
         if (sw->is_source)
             g2g_note(p, seq, now);
         peer_mark(p, seq);
-        if (p->edge > bound)
-            p->edge = bound;
         sw->pick_pending = 1;
         break;
     }

@@ -161,7 +161,7 @@ static void deliver(swarm_t *sw)
 }
 
 /* The newest live edge our own verified pieces make plausible: our edge, plus twice the pieces
- * the stream can have made since it advanced (and a second's worth, and 8).
+ * the stream can have made since (below), a second's worth, and 8.
  * Peers' claims beyond it are not believed. No bound while we hold nothing. */
 uint64_t swarm_edge_bound(const swarm_t *sw, uint64_t now)
 {
@@ -173,8 +173,14 @@ uint64_t swarm_edge_bound(const swarm_t *sw, uint64_t now)
         if (rate < 5)
             rate = 5;
     }
-    /* No cap at N/2: after a stall (SIGSTOP, a suspended laptop) the real edge is that far ahead. */
-    double slack = 2 * rate * ((double)(now - sw->edge_ns) / 1e9 + 1) + 8;
+    /* Time the stream has had to move on: since our edge advanced (a stall: SIGSTOP, a suspended
+     * laptop), or since our newest piece was made by its signed timestamp (a viewer lagging far
+     * behind a capped broadcaster: its edge advances steadily, but far from live), whichever
+     * is longer. No cap at N/2: after a stall the real edge is that far ahead. */
+    double since = (double)(now - sw->edge_ns) / 1e9, wall_us = (double)ts_wall_us();
+    if (wall_us > (double)sw->edge_ts_us && (wall_us - (double)sw->edge_ts_us) / 1e6 > since)
+        since = (wall_us - (double)sw->edge_ts_us) / 1e6;
+    double slack = 2 * rate * (since + 1) + 8;
     if (slack > 1e15)
         slack = 1e15;
     return UINT64_MAX - sw->edge > (uint64_t)slack ? sw->edge + (uint64_t)slack : UINT64_MAX;
@@ -275,6 +281,7 @@ void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
         sw->edge = seq;
         sw->has_edge = 1;
         sw->edge_ns = ts_mono_ns();
+        sw->edge_ts_us = t->timestamp_us;
         /* the stream's piece rate, from signed timestamps over spans of at least 2 s */
         if (!sw->rate_ts || t->timestamp_us < sw->rate_ts || seq < sw->rate_seq) {
             sw->rate_seq = seq;

@@ -154,6 +154,7 @@ struct swarm {
     int has_edge, has_rap;
     uint64_t edge, rap;
     uint64_t edge_ns;         /* when our edge last advanced */
+    uint64_t edge_ts_us;      /* the signed timestamp of our edge piece */
     uint64_t rate_seq, rate_ts; /* anchor for measuring the piece rate from signed timestamps */
     double rate_pps;          /* pieces per second of stream time, 0 = not measured yet */
     /* broadcaster: the first recipient of each new piece, per index (give-to-get) */
