@@ -301,42 +301,53 @@ void pick_all(swarm_t *sw)
         if (ts_window_has(sw->win, s))
             continue;
         int asked = asked_count(sw, s), near = s < sw->play_seq + SW_HEDGE_SPAN;
-        if (asked && (!near || asked >= SW_MAX_ASKED || !all_overdue(sw, s, now)))
+        int urgent = s == sw->play_seq && urgent_ok; /* playout has waited on it too long */
+        if (asked && !urgent && (!near || !all_overdue(sw, s, now)))
             continue;
-        peer_t *best = NULL, *src = NULL;
-        uint64_t best_cost = UINT64_MAX, src_cost = UINT64_MAX;
+        peer_t *best = NULL, *proven = NULL, *src = NULL;
+        uint64_t best_cost = UINT64_MAX, proven_cost = UINT64_MAX, src_cost = UINT64_MAX;
         int working = 0; /* holders other than the broadcaster that answer (busy ones too) */
         for (peer_t *p = sw->peers; p; p = p->next) {
             if (!usable(p, s, now))
                 continue;
+            uint64_t c = p->nreq < SW_PIPELINE ? cost(p) : UINT64_MAX;
             if (p->source) {
-                uint64_t c = p->nreq < SW_PIPELINE ? cost(p) : UINT64_MAX - 1;
-                if (c < src_cost) {
+                if (c < src_cost || !src) {
                     src_cost = c;
                     src = p;
                 }
                 continue;
             }
             working += p->fails < 2;
-            if (p->nreq >= SW_PIPELINE)
+            if (c == UINT64_MAX)
                 continue;
-            uint64_t c = cost(p);
             if (c < best_cost) {
                 best_cost = c;
                 best = p;
             }
+            if (p->answered && p->fails < 2 && c < proven_cost) {
+                proven_cost = c;
+                proven = p;
+            }
         }
-        if (best && best->fails < 2) {
-            request(best, s, now);
+        int src_ok = src && src->nreq < SW_PIPELINE;
+        if (!asked) {
+            if (best && best->fails < 2)
+                request(best, s, now);
+            else if (src_ok && (!working || urgent))
+                request(src, s, now); /* only the broadcaster has it among peers that answer */
+            else if (best)
+                request(best, s, now); /* nothing better: a peer that has been missing may answer yet */
             continue;
         }
-        /* the broadcaster: when only it has the piece among peers that answer, when the others
-         * are overdue on a piece near the playback point, or when playout waited on it too long */
-        if (src && src->nreq < SW_PIPELINE && (!working || (asked && near) || (s == sw->play_seq && urgent_ok))) {
+        /* Hedging a piece near the playback point whose askers are all overdue (or one playout
+         * waits on): a peer that has answered before, else the broadcaster, else a new peer;
+         * beyond SW_MAX_ASKED only the broadcaster. */
+        if (asked < SW_MAX_ASKED && proven)
+            request(proven, s, now);
+        else if (src_ok)
             request(src, s, now);
-            continue;
-        }
-        if (best && !asked)
-            request(best, s, now); /* nothing better: a peer that has been missing may answer yet */
+        else if (asked < SW_MAX_ASKED && best && best->fails < 2)
+            request(best, s, now);
     }
 }
