@@ -49,8 +49,10 @@ static struct sw_bucket *prefix_bucket(swarm_t *sw, uint32_t ip, uint64_t now)
 int guard_admit(swarm_t *sw, uint32_t ip, uint64_t now)
 {
     top_up(&sw->guard_all, SW_ADMIT_RATE, SW_VFAIL_RATE, now);
+    if (sw->guard_all.admit < 1)
+        return -1;
     struct sw_bucket *b = local(ip) ? NULL : prefix_bucket(sw, ip, now);
-    if (sw->guard_all.admit < 1 || (b && b->admit < 1))
+    if (b && b->admit < 1)
         return 0;
     sw->guard_all.admit -= 1;
     if (b)

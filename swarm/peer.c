@@ -94,11 +94,13 @@ static void send_handshake(peer_t *p)
     ts_buf_put(&p->out, buf, sizeof buf);
 }
 
-int peer_has(const peer_t *p, uint64_t seq) { return p->has[seq % p->sw->n] == seq + 1; }
+int peer_has(const peer_t *p, uint64_t seq) { return p->has && p->has[seq % p->sw->n] == seq + 1; }
 
 static void peer_mark(peer_t *p, uint64_t seq)
 {
     swarm_mark_safe(p->sw, seq);
+    if (!p->has)
+        return;
     uint64_t *slot = &p->has[seq % p->sw->n];
     if (*slot < seq + 1)
         *slot = seq + 1;
@@ -250,6 +252,8 @@ static void live_to(peer_t *p)
  * if it has none yet (it joined before we held anything). */
 static void have_index(peer_t *p, uint64_t seq)
 {
+    if (!p->told)
+        return;
     uint64_t *told = &p->told[seq % p->sw->n];
     if (*told == seq + 1)
         return; /* once per piece: a second HAVE is junk to the receiver (a slow one may not have
@@ -316,8 +320,13 @@ static int on_handshake(peer_t *p)
     }
     /* Before anything else is spent on it (our bitfield, its pieces' signatures): a bounded rate
      * of new peers per /24 and overall, so many addresses do not buy many chances. */
-    if (!p->outgoing && !guard_admit(sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns())) {
+    if (!p->outgoing && !p->admitted && guard_admit(sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns()) <= 0) {
         peer_close(p, "admission rate exceeded");
+        return -1;
+    }
+    /* per-index tables, only now that it is a peer (a flood of connections costs no memory) */
+    if (!(p->has = calloc(sw->n, sizeof *p->has)) || !(p->told = calloc(sw->n, sizeof *p->told))) {
+        peer_close(p, "out of memory");
         return -1;
     }
     ts_buf_consume(&p->in, TS_WIRE_HANDSHAKE_LEN);
@@ -846,10 +855,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting)
 {
     peer_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->has = calloc(sw->n, sizeof *p->has)) || !(p->told = calloc(sw->n, sizeof *p->told))) {
-        if (p)
-            free(p->has);
-        free(p);
+    if (!p) {
         close(fd);
         return NULL;
     }
@@ -954,7 +960,7 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now)
     if (!sw->first)
         return;
     struct sw_first *f = &sw->first[seq % sw->n];
-    if (f->seq1 != seq + 1 || f->credited || f->serial == q->serial || q->told[seq % sw->n] == seq + 1)
+    if (f->seq1 != seq + 1 || f->credited || f->serial == q->serial || !q->told || q->told[seq % sw->n] == seq + 1)
         return;
     q->g2g_reports++;
     f->credited = 1;

@@ -437,12 +437,37 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         int open_conns = 0;
         for (peer_t *p = sw->peers; p; p = p->next)
             open_conns += p->fd >= 0;
-        if (open_conns >= sw->max_peers + 64 || !peer_admit(sw, ntohl(a.sin_addr.s_addr), ts_mono_ns())) {
+        uint64_t now = ts_mono_ns();
+        uint32_t ip = ntohl(a.sin_addr.s_addr);
+        if (open_conns >= sw->max_peers + 64 || !peer_admit(sw, ip, now)) {
             close(fd);
             continue;
         }
-        peer_new(sw, fd, &a, 0, 0);
+        /* A viewer's port serves only peers: the admission budget applies at once, before any
+         * memory is spent (the broadcaster's also answers tracker announces, so it waits for the
+         * handshake). When the overall budget is spent the listener rests a moment: a flood of
+         * connections from many addresses then costs the kernel's backlog, not our CPU. */
+        int adm = sw->tracker ? 1 : guard_admit(sw, ip, now);
+        if (adm <= 0) {
+            close(fd);
+            if (adm < 0) {
+                ev_io_stop(loop, &sw->listen_io);
+                ev_timer_set(&sw->accept_pause, 0.1, 0);
+                ev_timer_start(loop, &sw->accept_pause);
+                return;
+            }
+            continue;
+        }
+        peer_t *p = peer_new(sw, fd, &a, 0, 0);
+        if (p)
+            p->admitted = !sw->tracker;
     }
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    swarm_t *sw = w->data;
+    ev_io_start(loop, &sw->listen_io);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -706,6 +731,8 @@ int main(int argc, char **argv)
     ev_io_init(&sw->listen_io, on_accept, sw->listen_fd, EV_READ);
     sw->listen_io.data = sw;
     ev_io_start(sw->loop, &sw->listen_io);
+    ev_timer_init(&sw->accept_pause, on_accept_pause, 0.1, 0);
+    sw->accept_pause.data = sw;
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
     ev_prepare_init(&sw->flush_prep, on_flush_prep);

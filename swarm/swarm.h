@@ -105,6 +105,7 @@ struct peer {
     uint64_t g2g_reports;    /* times it showed it got a piece from another peer first */
     int g2g_poor;
     uint64_t serial;         /* unique per connection in this process */
+    int admitted;            /* counted against the admission budget when accepted */
     int source;              /* it is the broadcaster */
     uint32_t rq[SW_RQ_MAX];  /* its requests to us, served in order under the upload cap */
     int rq_head, rq_len;
@@ -131,6 +132,7 @@ struct swarm {
     int max_peers;
     int listen_fd;
     ev_io listen_io;
+    ev_timer accept_pause;    /* the listener rests while the overall admission budget refills */
     ev_timer tick;
     peer_t *peers;
     /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
@@ -222,7 +224,9 @@ void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed it
 int pick_snubbed(const peer_t *p, uint64_t now);
 
 /* guard.c */
-int guard_admit(swarm_t *sw, uint32_t ip, uint64_t now);   /* a new peer connection from ip may go on */
+/* May a new peer connection from ip go on? 1 yes; 0 no, its /24's budget is spent; -1 no, the
+ * overall budget is spent (stop accepting for a moment). */
+int guard_admit(swarm_t *sw, uint32_t ip, uint64_t now);
 int guard_may_verify(const peer_t *p, uint64_t now);       /* verify p's piece, or drop it unverified */
 void guard_verify_failed(peer_t *p, uint64_t now);
 

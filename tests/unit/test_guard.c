@@ -23,22 +23,23 @@ static void test_admission(void)
     uint64_t now = 100 * SEC;
     int ok = 0;
     for (int i = 0; i < 100; i++)
-        ok += guard_admit(&sw, 0x0a000100 | (uint32_t)i, now); /* 10.0.1.x: one /24 */
+        ok += guard_admit(&sw, 0x0a000100 | (uint32_t)i, now) == 1; /* 10.0.1.x: one /24 */
     CHECK(ok == (int)(2 * SW_ADMIT_PREFIX_RATE), "a burst from one /24 is admitted up to twice its rate (%d)", ok);
-    CHECK(guard_admit(&sw, 0x0a000200, now), "another /24 is admitted meanwhile");
-    CHECK(!guard_admit(&sw, 0x0a000101, now + SEC / 20), "the first /24 still waits 50 ms later");
-    CHECK(guard_admit(&sw, 0x0a000101, now + SEC / 5), "one token back after 1/rate s");
+    CHECK(guard_admit(&sw, 0x0a000200, now) == 1, "another /24 is admitted meanwhile");
+    CHECK(guard_admit(&sw, 0x0a000101, now + SEC / 20) == 0, "the first /24 still waits 50 ms later (0: its own budget)");
+    CHECK(guard_admit(&sw, 0x0a000101, now + SEC / 5) == 1, "one token back after 1/rate s");
 
     memset(&sw, 0, sizeof sw);
     ok = 0;
     for (int i = 0; i < 1000; i++)
-        ok += guard_admit(&sw, 0x0b000000 | (uint32_t)i << 8, now); /* 1000 different /24s */
+        ok += guard_admit(&sw, 0x0b000000 | (uint32_t)i << 8, now) == 1; /* 1000 different /24s */
     CHECK(ok == (int)(2 * SW_ADMIT_RATE), "many prefixes together get the overall burst only (%d)", ok);
+    CHECK(guard_admit(&sw, 0x0c000001, now) == -1, "then -1: the overall budget is spent (the listener rests)");
 
     memset(&sw, 0, sizeof sw);
     ok = 0;
     for (int i = 0; i < 60; i++)
-        ok += guard_admit(&sw, 0x7f000001, now);
+        ok += guard_admit(&sw, 0x7f000001, now) == 1;
     CHECK(ok == 60, "127.0.0.1 has no per-prefix limit (%d of 60)", ok);
 }
 
