@@ -27,7 +27,8 @@
 # guard.c at 45bcba4 (20 failed checks a second overall, 50 new connections): forged 239 for
 # 128,612 connections, verify_shed 349; dup-badsig 223 for 130,508; the swarm at 31-38 % of a
 # core in every round, now spent on the ~12,000 refused connections a second rather than on
-# signatures.
+# signatures. At 1a88881 (the listener rests while the admission budget is spent): forged 243
+# failed checks for 709 connections (610 handshakes), dup-badsig 229 for 914, 1-3 % of a core.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../e2e/common.bash"
 evil() { /usr/bin/python3 "$HERE/evilpeer.py" --tstream "$WORK/demo.tstream" "$@"; }
@@ -35,6 +36,7 @@ evil() { /usr/bin/python3 "$HERE/evilpeer.py" --tstream "$WORK/demo.tstream" "$@
 ROUND_S=${VF_ROUND_S:-10}   # seconds per attack round
 THREADS=${VF_THREADS:-16}   # attacker connections at once (fewer than the 24 peers a viewer accepts)
 MAX_RATE=50                 # failed checks a second that count as bounded whatever the attack
+                            # (the old code did ~470 a second under this attacker)
 VIP=127.0.0.5               # the viewer's own address (--bind)
 
 say "broadcast, and a viewer at $VIP"
@@ -72,10 +74,12 @@ for kind in forged dup-badsig dup; do
           'BEGIN {printf "%.0f", 100 * (b - a) / hz / (e - s)}')
   say "$out"
   say "$kind: the viewer failed $verif signature checks ($f0 -> $f1), verify_shed $shed0 -> $shed1, its swarm used $cpu % of a core meanwhile"
-  [ "$attempts" -ge 400 ] || fail "$kind: the attack made only $attempts connections in $ROUND_S s (too weak to tell anything)"
+  # The attack ran: the viewer let it hand over pieces more than a budget's burst's worth of times
+  # (a defence may admit few connections, but never none: honest viewers must still get in).
+  [ "$handshakes" -ge 50 ] || fail "$kind: only $handshakes attacking connections got past the handshake in $ROUND_S s: the attack did not run"
   # Bounded: a quarter of what a viewer that checks every piece it is handed would do (one per
-  # connection), or, should the attack have made few connections (a viewer that holds refused
-  # connections open rather than closing them), at most MAX_RATE failed checks a second.
+  # connection), or, should the attack have made few connections (a viewer that stops accepting
+  # while its budget is spent throttles the attacker too), at most MAX_RATE failed checks a second.
   if [ "$kind" != dup ] && [ $((verif * 4)) -gt "$attempts" ] && [ "$verif" -gt $((MAX_RATE * ROUND_S)) ]; then
     say "FAILED: $kind: $verif failed signature checks for $attempts attacking connections ($pieces pieces written), over $MAX_RATE/s: not bounded"
     bad=1
