@@ -63,7 +63,7 @@ static void request(peer_t *p, uint64_t seq, uint64_t now)
     swarm_t *sw = p->sw;
     uint64_t idx = seq % sw->n;
     ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
-    p->req[p->nreq++] = (struct sw_req){ seq, now };
+    p->req[p->nreq++] = (struct sw_req){ seq, now, 0 };
     if (sw->req_seq[idx] != seq + 1) {
         sw->req_seq[idx] = seq + 1;
         sw->req_cnt[idx] = 0;
@@ -229,11 +229,18 @@ void pick_tick(swarm_t *sw, uint64_t now)
         if (!active(p))
             continue;
         for (int i = p->nreq - 1; i >= 0 && peer_alive(p); i--) {
-            if (i >= p->nreq || now - p->req[i].sent_ns <= timeout_ns(p))
+            if (i >= p->nreq || p->req[i].timed_out || now - p->req[i].sent_ns <= timeout_ns(p))
                 continue;
-            drop_req(p, i, 1);
             p->timeouts++;
             sw->c_req_timeouts++;
+            /* The broadcaster is not left out for misses (failed()); cancelling its request and
+             * asking again would only put the piece at the back of its queue. */
+            if (p->source) {
+                p->req[i].timed_out = 1;
+                p->fails++;
+                continue;
+            }
+            drop_req(p, i, 1);
             failed(p, now);
         }
         if (p->snub_until_ns && now >= p->snub_until_ns)

@@ -89,7 +89,7 @@ struct peer {
     int told_edge;           /* we told it our edge (handshake or ts_live): it can place our HAVEs */
     uint64_t edge, rap;      /* newest seq and newest random-access seq it holds */
     uint64_t *has;           /* per index: seq + 1 of the piece it holds there, 0 = none */
-    struct sw_req { uint64_t seq, sent_ns; } req[SW_PIPELINE]; /* our requests outstanding to it */
+    struct sw_req { uint64_t seq, sent_ns; int timed_out; } req[SW_PIPELINE]; /* our requests outstanding to it */
     int nreq;
     struct sw_req cancelled[SW_CANCELLED]; /* requests we cancelled: a piece for one is a late answer */
     int cancelled_pos;
