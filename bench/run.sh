@@ -3,14 +3,18 @@
 # viewers, B with 200 viewers at 1 Mbit/s, C (64 kbit/s audio) with 10 viewers, one after the
 # other, then bench/results/summary.md, lag-cdf.png and source-upload.png.
 # Usage: bench/run.sh [--quick]     (--quick: 10 s windows, a smoke run of the harness)
+#        bench/run.sh --attacks     (only bench/attacks.py: honest viewers under attack, issue 13,
+#                                    ~12 min; writes bench/results/attacks/attacks.md)
 # Takes ~20 minutes (--quick: ~8). Needs the machine to itself: other load skews every figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
+attacks=0
 case "${1:-}" in
   --quick) quick=1 ;;
+  --attacks) attacks=1 ;;
   "") ;;
-  *) echo "usage: bench/run.sh [--quick]" >&2; exit 100 ;;
+  *) echo "usage: bench/run.sh [--quick|--attacks]" >&2; exit 100 ;;
 esac
 [ "$(id -u)" = 0 ] && ./deploy/setup.sh --bench
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -23,6 +27,12 @@ trap 'rm -rf "$snap"' EXIT
 cp -p build/bin/tsctl build/bin/ts-ingest build/bin/ts-signer build/bin/ts-swarm build/bin/ts-player-bridge "$snap/"
 export TS_BIN=$snap
 unset TS_LIBEXEC
+
+if [ $attacks = 1 ]; then
+  # one build (this tree); bench/attacks.py --builds old=DIR,new=DIR compares two
+  /usr/bin/python3 bench/attacks.py --builds "cur=$snap" --out bench/results/attacks
+  exit
+fi
 
 out=bench/results
 mkdir -p "$out"
