@@ -24,7 +24,7 @@
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static int upload_idle(const swarm_t *sw);
-static void g2g_note(peer_t *q, uint64_t seq, uint64_t now);
+static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request);
 
 int peer_alive(const peer_t *p) { return p->fd >= 0; }
 #define alive peer_alive
@@ -552,7 +552,7 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
         return;
     uint64_t held = ts_window_at_index(sw->win, m->index);
     if (held)
-        g2g_note(p, held - 1, ts_mono_ns()); /* asking for it: it heard of it from someone */
+        g2g_note(p, held - 1, ts_mono_ns(), 1);
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
     peer_serve(sw);
 }
@@ -687,7 +687,7 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         if (peer_has(p, seq))
             peer_junk(p, "repeated have");
         if (sw->is_source)
-            g2g_note(p, seq, now);
+            g2g_note(p, seq, now, 0);
         peer_mark(p, seq);
         sw->pick_pending = 1;
         break;
@@ -943,7 +943,7 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
 static void g2g_first(peer_t *r, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = r->sw;
-    sw->first[seq % sw->n] = (struct sw_first){ seq + 1, r->serial, now, 0 };
+    sw->first[seq % sw->n] = (struct sw_first){ seq + 1, r->serial, now, 0, 0 };
     r->g2g_first++;
 }
 
@@ -952,55 +952,53 @@ static int g2g_is_poor(const peer_t *r)
     return r->g2g_miss >= SW_G2G_TRIALS && r->g2g_credit * 4 < r->g2g_miss;
 }
 
-/* q shows it heard of seq (a HAVE, a request) before we told it: the piece's first recipient
- * passed it on. Its credit, and a sample of how long spreading takes. */
-static void g2g_note(peer_t *q, uint64_t seq, uint64_t now)
+static peer_t *by_serial(swarm_t *sw, uint64_t serial)
 {
-    swarm_t *sw = q->sw;
-    if (!sw->first)
-        return;
-    struct sw_first *f = &sw->first[seq % sw->n];
-    if (f->seq1 != seq + 1 || f->credited || f->serial == q->serial || !q->told || q->told[seq % sw->n] == seq + 1)
-        return;
-    q->g2g_reports++;
-    f->credited = 1;
-    double d = (double)(now - f->t0_ns);
-    sw->spread_ns = sw->spread_ns > 0 ? 0.9 * sw->spread_ns + 0.1 * d : d;
     for (peer_t *r = sw->peers; r; r = r->next)
-        if (r->serial == f->serial) {
-            r->g2g_credit++;
-            r->g2g_poor = g2g_is_poor(r);
-            break;
-        }
+        if (r->serial == serial && alive(r))
+            return r;
+    return NULL;
 }
 
-/* Nobody showed it had seq from its first recipient by the early deadline. That counts against
- * the recipient only if a peer that lacks the piece would have shown it (it has before): a lone
- * viewer next to a free-rider cannot prove it forwards, and is not blamed for that. */
-static void g2g_missed(swarm_t *sw, uint64_t seq)
+/* q sent a HAVE for seq, or requested it (`request`).
+ * - Before we told q of it: q heard of it from another peer, so the piece's first recipient
+ *   passed it on. Its credit, and a sample of how long spreading takes.
+ * - A request after we told q (the early or late announcement): q did not get it from the first
+ *   recipient. That counts against the recipient only if q is a peer that has shown it gets
+ *   pieces from others (a witness): a lone viewer next to a free-rider cannot prove it forwards
+ *   — the free-rider would ask us anyway — and is not blamed for that. */
+static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request)
 {
+    swarm_t *sw = q->sw;
+    if (!sw->first || !q->told)
+        return;
     struct sw_first *f = &sw->first[seq % sw->n];
-    if (f->seq1 != seq + 1 || f->credited)
+    if (f->seq1 != seq + 1 || f->credited || f->missed || f->serial == q->serial)
         return;
-    int witness = 0;
-    for (peer_t *q = sw->peers; q && !witness; q = q->next)
-        witness = q->serial != f->serial && alive(q) && q->state == PEER_ACTIVE && q->g2g_reports > 0 && !peer_has(q, seq);
-    if (!witness)
-        return;
-    for (peer_t *r = sw->peers; r; r = r->next) {
-        if (r->serial != f->serial || !alive(r))
-            continue;
-        r->g2g_miss++;
-        if (!r->g2g_poor && g2g_is_poor(r)) {
-            char a[64];
-            ts_log_fields_t lf = { 0 };
-            ts_log_field(&lf, "peer", "%s", peer_addr(r, a, sizeof a));
-            ts_log_kv(TS_LOG_INFO, &lf, "peer %s forwards nothing: no longer a first recipient (%llu of %llu spread)",
-                      a, (unsigned long long)r->g2g_credit, (unsigned long long)(r->g2g_credit + r->g2g_miss));
+    peer_t *r = by_serial(sw, f->serial);
+    if (q->told[seq % sw->n] != seq + 1) {
+        q->g2g_reports++;
+        f->credited = 1;
+        double d = (double)(now - f->t0_ns);
+        sw->spread_ns = sw->spread_ns > 0 ? 0.9 * sw->spread_ns + 0.1 * d : d;
+        if (r) {
+            r->g2g_credit++;
+            r->g2g_poor = g2g_is_poor(r);
         }
-        r->g2g_poor = g2g_is_poor(r);
-        break;
+        return;
     }
+    if (!request || !q->g2g_reports || !r)
+        return;
+    f->missed = 1;
+    r->g2g_miss++;
+    if (!r->g2g_poor && g2g_is_poor(r)) {
+        char a[64];
+        ts_log_fields_t lf = { 0 };
+        ts_log_field(&lf, "peer", "%s", peer_addr(r, a, sizeof a));
+        ts_log_kv(TS_LOG_INFO, &lf, "peer %s forwards nothing: no longer a first recipient (%llu of %llu spread)", a,
+                  (unsigned long long)r->g2g_credit, (unsigned long long)(r->g2g_credit + r->g2g_miss));
+    }
+    r->g2g_poor = g2g_is_poor(r);
 }
 
 static int g2g_credited(const swarm_t *sw, uint64_t seq)
@@ -1125,8 +1123,6 @@ void peer_late_haves(swarm_t *sw, uint64_t now)
         if (!due && now >= min) {
             if (sw->is_source) {
                 due = !g2g_credited(sw, seq);
-                if (due)
-                    g2g_missed(sw, seq);
             } else {
                 if (idle < 0)
                     idle = upload_idle(sw);
