@@ -121,6 +121,11 @@ void peer_close(peer_t *p, const char *why)
         ts_log_field(&f, "reason", "%s", why);
         ts_log_field(&f, "up_bytes", "%llu", (unsigned long long)p->bytes_up);
         ts_log_field(&f, "down_bytes", "%llu", (unsigned long long)p->bytes_down);
+        /* its delivery record, for an operator asking why a peer went */
+        ts_log_field(&f, "answered", "%llu", (unsigned long long)p->answered);
+        ts_log_field(&f, "answer_ms", "%.1f", p->answered ? p->ans_ns / 1e6 : 0.0);
+        ts_log_field(&f, "timeouts", "%llu", (unsigned long long)p->timeouts);
+        ts_log_field(&f, "wrong", "%llu", (unsigned long long)p->wrong);
         ts_log_kv(TS_LOG_INFO, &f, "peer %s closed: %s (up %llu B, down %llu B)", a, why,
                   (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
     }
