@@ -966,8 +966,11 @@ static peer_t *by_serial(swarm_t *sw, uint64_t serial)
 }
 
 /* q sent a HAVE for seq, or requested it (`request`).
- * - Before we told q of it: q heard of it from another peer, so the piece's first recipient
- *   passed it on. Its credit, and a sample of how long spreading takes.
+ * - A HAVE before we told q of it: q got it from another peer, so the piece's first recipient
+ *   passed it on. Its credit, and a sample of how long spreading takes. Not from the recipient's
+ *   own address (but 127.0.0.1, where tests run every peer): a free-rider with a second
+ *   connection would credit itself, and we would then wait the full second for it. A request
+ *   before we told q proves nothing (it may be that second connection, guessing).
  * - A request after we told q (the early or late announcement): q did not get it from the first
  *   recipient. That counts against the recipient only if q is a peer that has shown it gets
  *   pieces from others (a witness): a lone viewer next to a free-rider cannot prove it forwards
@@ -982,6 +985,9 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request)
         return;
     peer_t *r = by_serial(sw, f->serial);
     if (q->told[seq % sw->n] != seq + 1) {
+        uint32_t qip = ntohl(q->addr.sin_addr.s_addr);
+        if (request || (r && qip == ntohl(r->addr.sin_addr.s_addr) && qip != 0x7f000001))
+            return;
         q->g2g_reports++;
         f->credited = 1;
         double d = (double)(now - f->t0_ns);
