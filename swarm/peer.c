@@ -25,6 +25,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static int upload_idle(const swarm_t *sw);
 static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request);
+static void g2g_progress(peer_t *r, uint64_t seq, uint64_t now, int served);
 
 int peer_alive(const peer_t *p) { return p->fd >= 0; }
 #define alive peer_alive
@@ -556,8 +557,10 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
     if (p->am_choking || m->begin != 0)
         return;
     uint64_t held = ts_window_at_index(sw->win, m->index);
-    if (held)
+    if (held) {
         g2g_note(p, held - 1, ts_mono_ns(), 1);
+        g2g_progress(p, held - 1, ts_mono_ns(), 0);
+    }
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
     peer_serve(sw);
 }
@@ -600,6 +603,7 @@ static int serve_one(peer_t *p)
         }
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
         peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
+        g2g_progress(p, t.seq, ts_mono_ns(), 1);
         sw->c_pieces_up++;
         sw->c_payload_up += t.payload_len;
         if (sw->up_rate > 0)
@@ -948,7 +952,7 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
 static void g2g_first(peer_t *r, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = r->sw;
-    sw->first[seq % sw->n] = (struct sw_first){ seq + 1, r->serial, now, 0, 0 };
+    sw->first[seq % sw->n] = (struct sw_first){ .seq1 = seq + 1, .serial = r->serial, .t0_ns = now };
     r->g2g_first++;
 }
 
@@ -990,7 +994,7 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request)
             return;
         q->g2g_reports++;
         f->credited = 1;
-        double d = (double)(now - f->t0_ns);
+        double d = (double)(now - (f->served_ns ? f->served_ns : f->t0_ns));
         sw->spread_ns = sw->spread_ns > 0 ? 0.9 * sw->spread_ns + 0.1 * d : d;
         if (r) {
             r->g2g_credit++;
@@ -998,7 +1002,8 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request)
         }
         return;
     }
-    if (!request || !q->g2g_reports || !r)
+    /* not when the recipient asked for it but our own upload had not sent it yet */
+    if (!request || !q->g2g_reports || !r || (f->req_ns && !f->served_ns))
         return;
     f->missed = 1;
     r->g2g_miss++;
@@ -1012,14 +1017,22 @@ static void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request)
     r->g2g_poor = g2g_is_poor(r);
 }
 
-static int g2g_credited(const swarm_t *sw, uint64_t seq)
+/* The first recipient asked us for seq, or we sent it to it: when it had it, it could pass it on. */
+static void g2g_progress(peer_t *r, uint64_t seq, uint64_t now, int served)
 {
-    const struct sw_first *f = &sw->first[seq % sw->n];
-    return f->seq1 == seq + 1 && f->credited;
+    swarm_t *sw = r->sw;
+    struct sw_first *f = sw->first ? &sw->first[seq % sw->n] : NULL;
+    if (!f || f->seq1 != seq + 1 || f->serial != r->serial)
+        return;
+    if (!served && !f->req_ns)
+        f->req_ns = now;
+    if (served && !f->served_ns)
+        f->served_ns = now;
 }
 
-/* How long the broadcaster waits for a sign that a piece is spreading before it tells everyone:
- * about twice the measured spread delay (SW_SRC_EARLY_NS until measured). */
+/* How long the broadcaster waits for a sign that a piece is spreading before it tells everyone,
+ * counted from when its first recipient had it: about twice the measured spread delay
+ * (SW_SRC_EARLY_NS until measured). */
 static uint64_t src_early_ns(const swarm_t *sw)
 {
     if (sw->spread_ns <= 0)
@@ -1121,6 +1134,23 @@ static int upload_idle(const swarm_t *sw)
     return 1;
 }
 
+/* When the broadcaster tells everyone of seq: once its first recipient has had it the early
+ * deadline long with no sign of it spreading, or has not even asked for it by then; when a sign
+ * came, or the recipient still waits in our own upload queue, at max_ns. */
+static uint64_t src_due_ns(const swarm_t *sw, uint64_t seq, uint64_t max_ns)
+{
+    const struct sw_first *f = &sw->first[seq % sw->n];
+    if (f->seq1 != seq + 1)
+        return 0;
+    if (f->credited)
+        return max_ns;
+    if (f->served_ns)
+        return f->served_ns + src_early_ns(sw);
+    if (!f->req_ns)
+        return f->t0_ns + src_early_ns(sw);
+    return max_ns;
+}
+
 /* Announce pending pieces to the peers not yet told: those past their maximum delay, and past
  * their minimum those that a viewer can serve now (its upload is idle) or that the broadcaster
  * has seen no sign of spreading. */
@@ -1131,14 +1161,13 @@ void peer_late_haves(swarm_t *sw, uint64_t now)
     for (int i = 0; i < sw->npending_have; i++) {
         uint64_t seq = sw->pending_have[i].seq, min = sw->pending_have[i].min_ns, max = sw->pending_have[i].max_ns;
         int due = now >= max;
-        if (!due && now >= min) {
-            if (sw->is_source) {
-                due = !g2g_credited(sw, seq);
-            } else {
-                if (idle < 0)
-                    idle = upload_idle(sw);
-                due = idle; /* else peer_serve calls us when its queue drains */
-            }
+        if (sw->is_source) {
+            min = src_due_ns(sw, seq, max);
+            due = now >= min || due;
+        } else if (!due && now >= min) {
+            if (idle < 0)
+                idle = upload_idle(sw);
+            due = idle; /* else peer_serve calls us when its queue drains */
         }
         if (!due) {
             sw->pending_have[keep++] = sw->pending_have[i];

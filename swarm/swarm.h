@@ -160,7 +160,7 @@ struct swarm {
     uint64_t rate_seq, rate_ts; /* anchor for measuring the piece rate from signed timestamps */
     double rate_pps;          /* pieces per second of stream time, 0 = not measured yet */
     /* broadcaster: the first recipient of each new piece, per index (give-to-get) */
-    struct sw_first { uint64_t seq1, serial, t0_ns; int credited, missed; } *first;
+    struct sw_first { uint64_t seq1, serial, t0_ns, req_ns, served_ns; int credited, missed; } *first;
     double spread_ns;         /* mean delay until another peer shows it got a piece from the first recipient */
     /* playout */
     int hooked, hook_voted;  /* hook_voted: on peers' claims (hook_target), not yet confirmed by a piece */
