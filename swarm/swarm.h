@@ -34,7 +34,7 @@
 #define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
 #define SW_SRC_EARLY_NS (100ull * 1000000) /* ... or everyone at once if nobody else announced it by
                                             * then (until the spread delay is measured) */
-#define SW_SRC_EARLY_MIN_NS (40ull * 1000000)
+#define SW_SRC_EARLY_MIN_NS (100ull * 1000000)
 #define SW_G2G_TRIALS 8                    /* first-recipient turns before a peer can count as a
                                             * free-rider (nothing it got first ever spread) */
 #define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
