@@ -449,13 +449,20 @@ void *ts_stage_zctx(const ts_stage_t *st) { return st->zctx; }
 
 const ts_stage_opts_t *ts_stage_opts(const ts_stage_t *st) { return &st->opts; }
 
-int ts_stage_run(ts_stage_t *st, int code)
+int ts_stage_listen(ts_stage_t *st)
 {
     char err[512];
     if (st->opts.metrics && !st->httpd && ts_stage_serve(st, st->opts.metrics, err, sizeof err) < 0) {
         ts_error("--metrics %s: %s", st->opts.metrics, err);
-        return TS_EXIT_CONFIG;
+        return -1;
     }
+    return 0;
+}
+
+int ts_stage_run(ts_stage_t *st, int code)
+{
+    if (ts_stage_listen(st) < 0)
+        return TS_EXIT_CONFIG;
     ts_stage_ready(st);
     ev_run(st->loop, 0);
     return ts_stage_exit_code(st, st->has_stop_code ? st->stop_code : code);

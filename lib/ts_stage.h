@@ -104,7 +104,10 @@ ts_stage_t *ts_stage_boot(ts_topo_id_t stage, const ts_stage_opts_t *o, int *cod
 struct ev_loop *ts_stage_loop(const ts_stage_t *st);
 void *ts_stage_zctx(const ts_stage_t *st);
 const ts_stage_opts_t *ts_stage_opts(const ts_stage_t *st);
-/* Serve --metrics (unless ts_stage_serve already did), say READY, run the loop until a signal,
+/* Serve --metrics now, for a stage that logs something between that and READY (ts_stage_run does
+ * it otherwise). 0 (also without --metrics), or -1 logged ("--metrics ADDR: reason"). */
+int ts_stage_listen(ts_stage_t *st);
+/* Serve --metrics (unless ts_stage_listen or ts_stage_serve already did), say READY, run the loop until a signal,
  * ts_stage_stop or --exit-unready ends it. Returns the exit code: TS_EXIT_UNREADY if the stage gave
  * up for --exit-unready, else the code given to ts_stage_stop, else code; TS_EXIT_CONFIG without
  * running if --metrics cannot be served ("--metrics ADDR: reason" logged). */
