@@ -117,7 +117,7 @@ static int emit(const char *line, size_t len)
     return w == (ssize_t)len ? 0 : -1;
 }
 
-static void vlog_kv(int level, const char *fields, const char *fmt, va_list ap);
+static void vlog_kv(int level, const char *fields, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 void ts_vlog(int level, const char *fmt, va_list ap) { vlog_kv(level, NULL, fmt, ap); }
 

@@ -12,7 +12,7 @@ enum { TS_LOG_DEBUG, TS_LOG_INFO, TS_LOG_WARN, TS_LOG_ERROR };
 void ts_log_init(const char *stage, const char *instance);
 void ts_log_level(int level);
 void ts_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ts_vlog(int level, const char *fmt, va_list ap);
+void ts_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Format one line (newline included) into out, at most TS_LOG_LINE_MAX bytes; returns its length.
  * The supervisor uses it to wrap a stage's raw output (a sanitizer report, ffmpeg) in logfmt. */
 size_t ts_log_format(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen);
