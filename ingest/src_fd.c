@@ -28,8 +28,8 @@ struct ts_src_fd {
 uint64_t ts_src_fd_budget(uint64_t bps, uint64_t elapsed_ns)
 {
     /* Split seconds and nanoseconds so nothing overflows for any run time or bps <= 10 Gbit/s. */
-    uint64_t s = elapsed_ns / 1000000000u, r = elapsed_ns % 1000000000u;
-    return s * (bps / 8) + s * (bps % 8) / 8 + r * bps / 8000000000u;
+    uint64_t s = elapsed_ns / TS_NS_PER_S, r = elapsed_ns % TS_NS_PER_S;
+    return s * (bps / 8) + s * (bps % 8) / 8 + r * bps / (8 * TS_NS_PER_S);
 }
 
 static void finish(ts_src_fd_t *s, const char *why)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESTART_MIN_NS 1000000000ull
+#define RESTART_MIN_NS TS_NS_PER_S
 #define RESTART_MAX_NS 30000000000ull
 #define RESTART_HEALTHY_NS 30000000000ull
 #define CONNECT_TIMEOUT_S 10L
@@ -84,7 +84,7 @@ static void check_done(ts_src_http_t *h)
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
         uint64_t ran = ts_mono_ns() - h->started_ns;
-        ts_warn("source connection ended after %.1f s and %llu bytes: %s (HTTP %ld)", (double)ran / 1e9,
+        ts_warn("source connection ended after %.1f s and %llu bytes: %s (HTTP %ld)", ts_ns_to_s(ran),
                 (unsigned long long)h->bytes, rc == CURLE_OK ? "server closed the stream"
                                               : h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc),
                 status);
@@ -92,8 +92,8 @@ static void check_done(ts_src_http_t *h)
             return;
         h->cb.ended(1, h->arg);
         uint64_t d = ts_backoff_next(&h->backoff, ran);
-        ts_info("reconnecting in %.0f s", (double)d / 1e9);
-        ev_timer_set(&h->restart, (double)d / 1e9, 0.);
+        ts_info("reconnecting in %.0f s", ts_ns_to_s(d));
+        ev_timer_set(&h->restart, ts_ns_to_s(d), 0.);
         ev_timer_start(h->loop, &h->restart);
         return;
     }
@@ -152,7 +152,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     ts_src_http_t *h = userp;
     ev_timer_stop(h->loop, &h->timeout);
     if (timeout_ms >= 0) {
-        ev_timer_set(&h->timeout, (double)timeout_ms / 1000., 0.);
+        ev_timer_set(&h->timeout, (double)timeout_ms / TS_MS_PER_S_F, 0.);
         ev_timer_start(h->loop, &h->timeout);
     }
     return 0;
@@ -164,7 +164,7 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
     if (start(h) < 0) {
         ts_error("cannot start a transfer for %s", h->url);
         uint64_t d = ts_backoff_next(&h->backoff, 0);
-        ev_timer_set(&h->restart, (double)d / 1e9, 0.);
+        ev_timer_set(&h->restart, ts_ns_to_s(d), 0.);
         ev_timer_start(h->loop, &h->restart);
         return;
     }

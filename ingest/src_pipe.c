@@ -18,7 +18,7 @@
 
 #define PIPE_CHUNK 65536
 #define READS_PER_WAKEUP 16
-#define RESTART_MIN_NS 1000000000ull
+#define RESTART_MIN_NS TS_NS_PER_S
 #define RESTART_MAX_NS 30000000000ull
 #define RESTART_HEALTHY_NS 30000000000ull /* a run this long resets the delay */
 #define EOF_GRACE_S 5.0                   /* a command that closed stdout but lingers gets SIGTERM */
@@ -118,8 +118,8 @@ static void close_pipe(ts_src_pipe_t *p)
 static void schedule(ts_src_pipe_t *p, uint64_t ran_ns)
 {
     uint64_t d = ts_backoff_next(&p->backoff, ran_ns);
-    ts_info("restarting source command in %.0f s", (double)d / 1e9);
-    ev_timer_set(&p->restart, (double)d / 1e9, 0.);
+    ts_info("restarting source command in %.0f s", ts_ns_to_s(d));
+    ev_timer_set(&p->restart, ts_ns_to_s(d), 0.);
     ev_timer_start(p->loop, &p->restart);
 }
 
@@ -139,7 +139,7 @@ static void run_over(ts_src_pipe_t *p)
     p->pid = 0;
     if (p->stopped)
         return;
-    ts_warn("source command %s after %.1f s", how, (double)ran / 1e9);
+    ts_warn("source command %s after %.1f s", how, ts_ns_to_s(ran));
     p->cb.ended(1, p->arg);
     schedule(p, ran);
 }

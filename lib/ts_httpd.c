@@ -455,7 +455,7 @@ static void on_turn_end(struct ev_loop *loop, ev_prepare *w, int revents)
     if (!h->in_turn)
         return; /* the first turn: no start seen */
     h->in_turn = 0;
-    uint64_t now = ts_mono_ns(), win = (uint64_t)(h->window * 1e9);
+    uint64_t now = ts_mono_ns(), win = ts_s_to_ns(h->window);
     if (now - h->win_start_ns >= win) {
         h->worst_prev_ns = now - h->win_start_ns >= 2 * win ? 0 : h->worst_cur_ns;
         h->worst_cur_ns = 0;
@@ -467,14 +467,14 @@ static void on_turn_end(struct ev_loop *loop, ev_prepare *w, int revents)
 
 double ts_httpd_loop_stall(const ts_httpd_t *h)
 {
-    uint64_t now = ts_mono_ns(), win = (uint64_t)(h->window * 1e9), age = now - h->win_start_ns, w = 0;
+    uint64_t now = ts_mono_ns(), win = ts_s_to_ns(h->window), age = now - h->win_start_ns, w = 0;
     if (age < win)
         w = h->worst_cur_ns > h->worst_prev_ns ? h->worst_cur_ns : h->worst_prev_ns;
     else if (age < 2 * win)
         w = h->worst_cur_ns; /* about to become the previous window */
     if (h->in_turn && now - h->turn_start_ns > w)
         w = now - h->turn_start_ns;
-    return (double)w / 1e9;
+    return ts_ns_to_s(w);
 }
 
 void ts_httpd_set_livez(ts_httpd_t *h, double stall, double window)

@@ -11,10 +11,10 @@
 #define LINK_MAX_SUBS 64
 #define LINK_CREDIT 2048                  /* pieces sent but not acked, per subscriber */
 #define LINK_RETRY_S 0.02                 /* retry a blocked subscriber this often */
-#define LINK_RESUB_NS (1000ull * 1000000) /* silence after which an inlink re-subscribes */
+#define LINK_RESUB_NS (1000 * TS_NS_PER_MS) /* silence after which an inlink re-subscribes */
 #define LINK_ACK_S 0.02
-#define LINK_RESUB_MIN_NS (100ull * 1000000) /* re-subscribe after a discontinuity at most this often */
-#define LINK_KEEPALIVE_NS (1000ull * 1000000) /* repeat an unchanged ack this often: "still here" */
+#define LINK_RESUB_MIN_NS (100 * TS_NS_PER_MS) /* re-subscribe after a discontinuity at most this often */
+#define LINK_KEEPALIVE_NS (1000 * TS_NS_PER_MS) /* repeat an unchanged ack this often: "still here" */
 
 /* ---------------------------------------------------------------- outlink */
 

@@ -17,11 +17,12 @@
 #ifndef TS_LINK_H
 #define TS_LINK_H
 #include <ev.h>
+#include "ts_time.h"
 #include <stdint.h>
 #include "ts_msg.h"
 
 /* The window stages judge their links by ("connected" = heard from within it). */
-#define TS_LINK_ALIVE_NS (5ull * 1000000000)
+#define TS_LINK_ALIVE_NS (5 * TS_NS_PER_S)
 
 typedef struct ts_outlink ts_outlink_t;
 /* Where a subscriber that names no start and is not known should start (a seq). */

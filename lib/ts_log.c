@@ -1,4 +1,5 @@
 #include "ts_log.h"
+#include "ts_time.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ size_t ts_log_format_kv(char *out, int level, const char *instance, const char *
     int n = snprintf(out, TS_LOG_LINE_MAX,
                      "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s instance=%s stage=%s msg=\"%s\"%s%s\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     t.tv_nsec / 1000000, level_name[level], instance, stage, q, fields && *fields ? " " : "",
+                     t.tv_nsec / (long)TS_NS_PER_MS, level_name[level], instance, stage, q, fields && *fields ? " " : "",
                      fields ? fields : "");
     if (n < 0)
         return 0;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "ts_metainfo.h"
+#include "ts_version.h"
 #include "ts_err.h"
 #include "ts_bencode.h"
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CREATED_BY "tstream 0.1"
 #define AUTHMETHOD "ECDSA"
 
 
@@ -134,7 +134,7 @@ int ts_metainfo_encode(ts_metainfo_t *m, ts_buf_t *out, char *err, size_t errlen
         ts_ben_put_int(out, (int64_t)m->bitrate);
     }
     ts_ben_put_cstr(out, "created by");
-    ts_ben_put_cstr(out, CREATED_BY);
+    ts_ben_put_cstr(out, TS_AGENT);
     ts_ben_put_cstr(out, "info");
     size_t istart = out->len;
     if (m->info) {

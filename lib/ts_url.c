@@ -112,7 +112,7 @@ int ts_url_authority(const ts_url_t *u, int with_default_port, char *out, size_t
 {
     int n;
     const char *l = u->ipv6 ? "[" : "", *r = u->ipv6 ? "]" : "";
-    if (u->has_port || with_default_port)
+    if (u->has_port || (with_default_port && u->port))
         n = snprintf(out, outlen, "%s%s%s:%u", l, u->host, r, (unsigned)u->port);
     else
         n = snprintf(out, outlen, "%s%s%s", l, u->host, r);

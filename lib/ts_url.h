@@ -29,7 +29,7 @@ typedef struct {
 int ts_url_split(const char *url, ts_url_t *u, char *err, size_t errlen);
 /* The default port of a scheme (http 80, https 443), or 0. */
 uint16_t ts_url_default_port(const char *scheme);
-/* host and port as "host:port" or "[v6]:port" (port left out when it is the scheme's default and
- * not given, as in a Host header). -1 if it does not fit. */
+/* host and port as "host:port" or "[v6]:port". The port is left out when the URL did not name it,
+ * unless with_default_port (then the scheme's default, if it has one). -1 if it does not fit. */
 int ts_url_authority(const ts_url_t *u, int with_default_port, char *out, size_t outlen);
 #endif

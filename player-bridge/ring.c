@@ -1,8 +1,9 @@
 #include "ring.h"
+#include "ts_time.h"
 #include "ts_piece.h"
 #include <stdlib.h>
 
-#define RING_SKEW_US 1000000 /* timestamps may step back this much without counting as a new clock */
+#define RING_SKEW_US TS_US_PER_S /* timestamps may step back this much without counting as a new clock */
 
 struct ts_ring {
     ts_chunk_t **slot;

@@ -64,7 +64,7 @@ static const char STREAM_HEAD[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r
 static void client_close(client_t *cl, const char *why)
 {
     ts_server_t *s = cl->srv;
-    double secs = (double)(ts_mono_ns() - cl->t0_ns) / 1e9;
+    double secs = ts_ns_to_s(ts_mono_ns() - cl->t0_ns);
     ts_info("client %s disconnected (%s%s%s): %llu bytes sent in %.1f s", cl->addr, cl->what[0] ? cl->what : "",
             cl->what[0] ? ", " : "", why, (unsigned long long)cl->sent, secs);
     ev_io_stop(s->loop, &cl->rio);

@@ -210,7 +210,7 @@ static ts_signkey_t *wrap(EVP_PKEY *pk, const char *path, char *err, size_t errl
     }
     /* One test signature: a private key that does not match its public half fails here, not on air. */
     static const uint8_t probe[1] = { 0 };
-    ts_trailer_t t = { .version = 1, .payload_len = 1 };
+    ts_trailer_t t = { .version = TS_PIECE_VERSION, .payload_len = 1 };
     if (ts_signkey_sign(k, zero_ih, &t, probe) < 0) {
         ts_err(err, errlen, "%s: the key cannot produce a valid signature (corrupt key pair?)", path);
         goto fail;

@@ -1,12 +1,8 @@
-/* The HTTP request-head parser (lib/ts_http.c, used by the player-bridge): every prefix of a valid request
- * is PARTIAL and the whole is DONE; malformed input turns BAD at the offending byte and stays BAD;
- * oversized heads, NUL bytes, bare LFs, header lookup. Then the small pieces the server is made
- * of: the piece ring, the shared output queue and the resume record. */
+/* The HTTP head parsers (lib/ts_http.c). Requests (ts_httpd, the player-bridge): every prefix of a
+ * valid request is PARTIAL and the whole is DONE; malformed input turns BAD at the offending byte and
+ * stays BAD; oversized heads, NUL bytes, bare LFs, header lookup. Responses (the clients): status
+ * line, Content-Length and chunked, the same prefix rule, malformed and oversized heads. */
 #include "check.h"
-#include "chunk.h"
-#include "outq.h"
-#include "output.h"
-#include "ring.h"
 #include "ts_http.h"
 #include "ts_piece.h"
 #include <errno.h>
@@ -311,126 +307,6 @@ static void test_random(void)
     CHECK(ok, "20000 mutated requests: answers monotonic over prefixes");
 }
 
-/* ------------------------------------------------------------------ ring, queue, resume record */
-
-static ts_chunk_t *mk(uint64_t seq, uint64_t ts_s, uint32_t flags, size_t len)
-{
-    uint8_t data[512];
-    memset(data, (int)seq, sizeof data);
-    return ts_chunk_new(seq, ts_s * 1000000, flags, data, len);
-}
-
-static void test_ring(void)
-{
-    ts_ring_t *r = ts_ring_new(4, 8000000, 1000);
-    CHECK(ts_ring_newest_rap(r) == -1, "empty ring: no RAP");
-    for (uint64_t s = 1; s <= 6; s++) {
-        ts_chunk_t *c = mk(s, s, s == 2 || s == 4 ? TS_PIECE_RAP : 0, 10);
-        ts_ring_push(r, c);
-        ts_chunk_unref(&c);
-    }
-    CHECK(ts_ring_count(r) == 4 && ts_ring_at(r, 0)->seq == 3, "count bound: 4 kept, oldest seq 3");
-    CHECK(ts_ring_newest_rap(r) == 1 && ts_ring_at(r, 1)->seq == 4, "newest RAP is seq 4");
-    CHECK(ts_ring_bytes_from(r, 1) == 30, "bytes from the RAP");
-    ts_chunk_t *c = mk(7, 20, 0, 10); /* 14 s after seq 6: everything older than 8 s goes */
-    ts_ring_push(r, c);
-    ts_chunk_unref(&c);
-    CHECK(ts_ring_count(r) == 1 && ts_ring_newest_rap(r) == -1, "age bound: only the newest left");
-    c = mk(8, 5, TS_PIECE_RAP, 10); /* clock stepped back 15 s: the older piece's age is unknown */
-    ts_ring_push(r, c);
-    ts_chunk_unref(&c);
-    CHECK(ts_ring_count(r) == 1 && ts_ring_at(r, 0)->seq == 8, "backward step: old pieces dropped");
-    c = mk(9, 5, 0, 300);
-    ts_ring_push(r, c);
-    ts_chunk_unref(&c);
-    CHECK(ts_ring_count(r) == 2, "same timestamp kept");
-    for (uint64_t s = 10; s < 14; s++) {
-        c = mk(s, 5, 0, 300);
-        ts_ring_push(r, c);
-        ts_chunk_unref(&c);
-    }
-    CHECK(ts_ring_bytes(r) == 900 && ts_ring_count(r) == 3 && ts_ring_at(r, 0)->seq == 11, "byte bound (%zu bytes)",
-          ts_ring_bytes(r));
-    ts_ring_destroy(&r);
-    CHECK(r == NULL, "destroy clears the pointer");
-}
-
-static void test_outq(void)
-{
-    int p[2];
-    if (pipe2(p, O_NONBLOCK) < 0) {
-        CHECK(0, "pipe: %s", strerror(errno));
-        return;
-    }
-    fcntl(p[1], F_SETPIPE_SZ, 4096);
-    ts_outq_t q;
-    ts_outq_init(&q);
-    enum { N = 300, L = 200 };
-    ts_chunk_t *shared = NULL;
-    for (int i = 0; i < N; i++) {
-        uint8_t d[L];
-        for (int j = 0; j < L; j++)
-            d[j] = (uint8_t)(i * 7 + j);
-        ts_chunk_t *c = ts_chunk_new((uint64_t)i, 0, 0, d, L);
-        ts_outq_push(&q, c);
-        if (i == 5)
-            shared = ts_chunk_ref(c);
-        ts_chunk_unref(&c);
-    }
-    CHECK(q.bytes == N * L && q.n == N, "queued %zu bytes in %zu chunks", q.bytes, q.n);
-    CHECK(shared->refs == 2, "queue holds its own reference");
-    uint8_t *got = malloc(N * L);
-    size_t have = 0;
-    int rounds = 0, order_ok = 1;
-    while ((q.n || have < N * L) && rounds < 10000) {
-        rounds++;
-        ssize_t w = ts_outq_write(&q, p[1]);
-        if (w < 0)
-            break;
-        ssize_t r;
-        while ((r = read(p[0], got + have, N * L - have)) > 0)
-            have += (size_t)r;
-    }
-    for (size_t k = 0; k < have && order_ok; k++)
-        order_ok = got[k] == (uint8_t)((k / L) * 7 + k % L);
-    CHECK(have == N * L && order_ok && q.bytes == 0 && q.n == 0, "all bytes out in order over a small pipe (%zu, %d rounds)",
-          have, rounds);
-    CHECK(shared->refs == 1, "written chunks released");
-    ts_chunk_unref(&shared);
-    /* Clear drops references; a closed reader gives -1 EPIPE. */
-    ts_chunk_t *c = mk(1, 0, 0, 100);
-    ts_outq_push(&q, c);
-    ts_outq_clear(&q);
-    CHECK(c->refs == 1 && q.n == 0 && q.bytes == 0, "clear releases");
-    ts_outq_push(&q, c);
-    close(p[0]);
-    signal(SIGPIPE, SIG_IGN);
-    errno = 0;
-    CHECK(ts_outq_write(&q, p[1]) == -1 && errno == EPIPE, "EPIPE once the reader is gone");
-    ts_outq_clear(&q);
-    ts_chunk_unref(&c);
-    close(p[1]);
-    free(got);
-}
-
-static void test_pos(void)
-{
-    uint8_t rec[TS_OUTPUT_POS_LEN];
-    uint64_t seq, size;
-    ts_output_pos_encode(2600000123ull, 0x123456789aull, rec);
-    CHECK(ts_output_pos_decode(rec, &seq, &size) == 0 && seq == 2600000123ull && size == 0x123456789aull,
-          "resume record round trip");
-    int rejected = 0;
-    for (int i = 0; i < TS_OUTPUT_POS_LEN; i++) {
-        rec[i] ^= 0x10;
-        rejected += ts_output_pos_decode(rec, &seq, &size) < 0;
-        rec[i] ^= 0x10;
-    }
-    CHECK(rejected == TS_OUTPUT_POS_LEN, "any flipped bit rejected (%d/%d)", rejected, TS_OUTPUT_POS_LEN);
-    memset(rec, 0, sizeof rec);
-    CHECK(ts_output_pos_decode(rec, &seq, &size) < 0, "zeroes rejected");
-}
-
 /* ------------------------------------------------------------------ responses */
 
 static int rparse(const char *s, size_t n, ts_http_resp_t *r) { return ts_http_resp_parse((const uint8_t *)s, n, r); }
@@ -525,9 +401,6 @@ int main(void)
     test_sizes();
     test_headers();
     test_random();
-    test_ring();
-    test_outq();
-    test_pos();
     test_responses();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

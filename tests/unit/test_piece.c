@@ -48,7 +48,7 @@ static size_t make_piece(ts_signkey_t *k, const uint8_t ih[20], uint8_t *out, co
                          uint64_t seq, ts_trailer_t *t)
 {
     memset(t, 0, sizeof *t);
-    t->version = 1;
+    t->version = TS_PIECE_VERSION;
     t->flags = TS_PIECE_RAP;
     t->payload_len = plen;
     t->seq = seq;
@@ -109,7 +109,7 @@ static int flat_verify(const uint8_t *pub, size_t publen, const uint8_t ih[20], 
 
 static void test_trailer_layout(void)
 {
-    ts_trailer_t t = { .version = 1, .flags = 3, .payload_len = 0x01020304, .seq = 0x1112131415161718ull,
+    ts_trailer_t t = { .version = TS_PIECE_VERSION, .flags = 3, .payload_len = 0x01020304, .seq = 0x1112131415161718ull,
                        .timestamp_us = 0x2122232425262728ull };
     for (int i = 0; i < TS_SIG_LEN; i++)
         t.sig[i] = (uint8_t)(0x80 + i);
@@ -127,7 +127,7 @@ static void test_trailer_layout(void)
     t.payload_len = 1;
     ts_trailer_encode(&t, piece + 1);
     CHECK(ts_piece_parse(piece, 1 + TS_TRAILER_LEN, PIECE_LEN, &r) == 0 && r.payload_len == 1 &&
-              r.seq == t.seq && r.timestamp_us == t.timestamp_us && r.flags == 3 && r.version == 1 &&
+              r.seq == t.seq && r.timestamp_us == t.timestamp_us && r.flags == 3 && r.version == TS_PIECE_VERSION &&
               memcmp(r.sig, t.sig, 64) == 0,
           "1-byte payload parses back");
     t.payload_len = PAYLOAD_LEN;
@@ -417,7 +417,7 @@ static void test_sign_verify(void)
 
     /* The smallest piece; all flag combinations; seq and timestamp extremes. */
     for (unsigned fl = 0; fl < 4; fl++) {
-        ts_trailer_t u = { .version = 1, .flags = (uint8_t)fl, .payload_len = 1, .seq = UINT64_MAX - fl,
+        ts_trailer_t u = { .version = TS_PIECE_VERSION, .flags = (uint8_t)fl, .payload_len = 1, .seq = UINT64_MAX - fl,
                            .timestamp_us = UINT64_MAX };
         CHECK(ts_signkey_sign(k, IH, &u, payload) == 0, "sign 1-byte piece");
         memcpy(piece, payload, 1);

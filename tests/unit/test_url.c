@@ -84,6 +84,8 @@ int main(void)
     CHECK(ts_url_authority(&u, 0, a, sizeof a) == 0 && !strcmp(a, "h"), "authority %s", a);
     CHECK(ts_url_authority(&u, 1, a, sizeof a) == 0 && !strcmp(a, "h:80"), "authority %s", a);
     CHECK(ts_url_authority(&u, 1, a, 3) < 0, "authority does not fit");
+    ts_url_split("hptp://h/", &u, NULL, 0);
+    CHECK(ts_url_authority(&u, 1, a, sizeof a) == 0 && !strcmp(a, "h"), "no default port to add: %s", a);
     CHECK(ts_url_default_port("HTTPS") == 443 && ts_url_default_port("ftp") == 0, "default ports");
     CHECK_DONE();
 }

@@ -17,7 +17,7 @@
 static size_t mk(uint8_t *out, ts_trailer_t *t, uint64_t seq, uint32_t plen, uint8_t salt, uint8_t sigbyte)
 {
     memset(t, 0, sizeof *t);
-    t->version = 1;
+    t->version = TS_PIECE_VERSION;
     t->flags = seq % 5 == 0 ? TS_PIECE_RAP : 0;
     t->payload_len = plen;
     t->seq = seq;

@@ -23,7 +23,7 @@ static size_t mk(uint8_t *out, ts_trailer_t *t, uint64_t seq, uint8_t salt)
 {
     uint32_t plen = plen_for(seq);
     memset(t, 0, sizeof *t);
-    t->version = 1;
+    t->version = TS_PIECE_VERSION;
     t->payload_len = plen;
     t->seq = seq;
     t->timestamp_us = seq ^ 0x5555555555555555ull; /* 64 bits that differ from seq's */
