@@ -18,61 +18,63 @@
 
 enum { COUNTER, GAUGE };
 
-/* Every heartbeat counter's series on /metrics (stage NULL: any stage). The heartbeat keeps the
+/* Every heartbeat counter's series on /metrics (stage ANY: every stage). The heartbeat keeps the
  * short names tsctl status shows; here they get Prometheus names (counters _total, base units). */
+enum { ANY = -1 };
 static const struct {
-    const char *stage, *counter, *metric;
+    int stage; /* ts_topo_id_t, or ANY */
+    const char *counter, *metric;
     int type;
     const char *help;
 } series[] = {
-    { NULL, "log_dropped", "ts_log_dropped_lines_total", COUNTER, "Log lines dropped because the log pipe was full." },
-    { "ingest", "seq", "ts_next_seq", GAUGE, "Sequence number the next piece will get." },
-    { "ingest", "pieces_out", "ts_pieces_out_total", COUNTER, "Pieces cut from the source and published to the signer." },
-    { "ingest", "bytes_in", "ts_source_bytes_total", COUNTER, "Bytes read from the source." },
-    { "ingest", "source_restarts", "ts_source_restarts_total", COUNTER,
+    { ANY, "log_dropped", "ts_log_dropped_lines_total", COUNTER, "Log lines dropped because the log pipe was full." },
+    { TS_TOPO_INGEST, "seq", "ts_next_seq", GAUGE, "Sequence number the next piece will get." },
+    { TS_TOPO_INGEST, "pieces_out", "ts_pieces_out_total", COUNTER, "Pieces cut from the source and published to the signer." },
+    { TS_TOPO_INGEST, "bytes_in", "ts_source_bytes_total", COUNTER, "Bytes read from the source." },
+    { TS_TOPO_INGEST, "source_restarts", "ts_source_restarts_total", COUNTER,
       "Source restarts: its command run again, or its HTTP connection made again." },
-    { "ingest", "rap_pieces", "ts_rap_pieces_total", COUNTER, "Pieces published that begin at a random-access point." },
-    { "signer", "seq", "ts_last_seq", GAUGE, "Sequence number of the last piece signed." },
-    { "signer", "pieces_signed", "ts_pieces_out_total", COUNTER, "Pieces signed and published to the swarm." },
-    { "signer", "pieces_rejected", "ts_pieces_rejected_total", COUNTER,
+    { TS_TOPO_INGEST, "rap_pieces", "ts_rap_pieces_total", COUNTER, "Pieces published that begin at a random-access point." },
+    { TS_TOPO_SIGNER, "seq", "ts_last_seq", GAUGE, "Sequence number of the last piece signed." },
+    { TS_TOPO_SIGNER, "pieces_signed", "ts_pieces_out_total", COUNTER, "Pieces signed and published to the swarm." },
+    { TS_TOPO_SIGNER, "pieces_rejected", "ts_pieces_rejected_total", COUNTER,
       "Pieces from ingest not signed: empty, or too large for the piece length." },
-    { "swarm", "seq", "ts_edge_seq", GAUGE, "Highest sequence number held (the live edge)." },
-    { "swarm", "pieces_in", "ts_pieces_in_total", COUNTER,
+    { TS_TOPO_SWARM, "seq", "ts_edge_seq", GAUGE, "Highest sequence number held (the live edge)." },
+    { TS_TOPO_SWARM, "pieces_in", "ts_pieces_in_total", COUNTER,
       "Pieces verified and stored: from the signer (broadcaster) or from peers (viewer)." },
-    { "swarm", "pieces_up", "ts_pieces_up_total", COUNTER, "Pieces uploaded to peers." },
-    { "swarm", "payload_up", "ts_payload_up_bytes_total", COUNTER, "Piece payload bytes uploaded to peers." },
-    { "swarm", "payload_down", "ts_payload_down_bytes_total", COUNTER,
+    { TS_TOPO_SWARM, "pieces_up", "ts_pieces_up_total", COUNTER, "Pieces uploaded to peers." },
+    { TS_TOPO_SWARM, "payload_up", "ts_payload_up_bytes_total", COUNTER, "Piece payload bytes uploaded to peers." },
+    { TS_TOPO_SWARM, "payload_down", "ts_payload_down_bytes_total", COUNTER,
       "Piece payload bytes downloaded from peers (verified pieces not held before)." },
-    { "swarm", "bytes_up", "ts_up_bytes_total", COUNTER, "Bytes sent on the wire: peer protocol and tracker traffic." },
-    { "swarm", "bytes_down", "ts_down_bytes_total", COUNTER,
+    { TS_TOPO_SWARM, "bytes_up", "ts_up_bytes_total", COUNTER, "Bytes sent on the wire: peer protocol and tracker traffic." },
+    { TS_TOPO_SWARM, "bytes_down", "ts_down_bytes_total", COUNTER,
       "Bytes received on the wire: peer protocol and tracker traffic." },
-    { "swarm", "peers", "ts_peers", GAUGE, "Peers connected (handshake done)." },
-    { "swarm", "bad_pieces", "ts_peer_pieces_rejected_total", COUNTER,
+    { TS_TOPO_SWARM, "peers", "ts_peers", GAUGE, "Peers connected (handshake done)." },
+    { TS_TOPO_SWARM, "bad_pieces", "ts_peer_pieces_rejected_total", COUNTER,
       "Pieces from peers rejected: failed verification (trailer or signature), sent under the wrong index, or "
       "signed differently from a piece held for the same seq." },
-    { "swarm", "delivered", "ts_pieces_delivered_total", COUNTER,
+    { TS_TOPO_SWARM, "delivered", "ts_pieces_delivered_total", COUNTER,
       "Pieces published in order on the link to the player-bridge." },
-    { "swarm", "skipped", "ts_pieces_skipped_total", COUNTER,
+    { TS_TOPO_SWARM, "skipped", "ts_pieces_skipped_total", COUNTER,
       "Pieces never delivered: missed their deadline, or passed over when re-tuning to the live edge." },
-    { "swarm", "announces", "ts_tracker_announces_total", COUNTER,
+    { TS_TOPO_SWARM, "announces", "ts_tracker_announces_total", COUNTER,
       "Tracker announces: requests the embedded tracker answered, plus replies from an external tracker." },
-    { "swarm", "peers_banned", "ts_peers_banned_total", COUNTER, "Peers banned for misbehaving." },
-    { "swarm", "req_timeouts", "ts_request_timeouts_total", COUNTER,
+    { TS_TOPO_SWARM, "peers_banned", "ts_peers_banned_total", COUNTER, "Peers banned for misbehaving." },
+    { TS_TOPO_SWARM, "req_timeouts", "ts_request_timeouts_total", COUNTER,
       "Our piece requests a peer left unanswered past its timeout (cancelled; counted against it)." },
-    { "swarm", "wrong_pieces", "ts_wrong_pieces_total", COUNTER,
+    { TS_TOPO_SWARM, "wrong_pieces", "ts_wrong_pieces_total", COUNTER,
       "Answers to our requests that carried another sequence number than the one asked for." },
-    { "swarm", "peers_dropped", "ts_peers_dropped_total", COUNTER,
+    { TS_TOPO_SWARM, "peers_dropped", "ts_peers_dropped_total", COUNTER,
       "Peers disconnected (not banned) for not delivering what they announce." },
-    { "swarm", "verify_shed", "ts_verify_shed_total", COUNTER,
+    { TS_TOPO_SWARM, "verify_shed", "ts_verify_shed_total", COUNTER,
       "Pieces dropped unverified because the failed-verification budget was spent." },
-    { "player-bridge", "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
-    { "player-bridge", "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
-    { "player-bridge", "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
-    { "player-bridge", "http_clients", "ts_http_clients", GAUGE, "HTTP players connected." },
-    { "player-bridge", "output_bytes", "ts_output_bytes_total", COUNTER, "Bytes written to --output (file or stdout)." },
-    { "player-bridge", "gaps", "ts_gaps_total", COUNTER,
+    { TS_TOPO_BRIDGE, "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
+    { TS_TOPO_BRIDGE, "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
+    { TS_TOPO_BRIDGE, "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
+    { TS_TOPO_BRIDGE, "http_clients", "ts_http_clients", GAUGE, "HTTP players connected." },
+    { TS_TOPO_BRIDGE, "output_bytes", "ts_output_bytes_total", COUNTER, "Bytes written to --output (file or stdout)." },
+    { TS_TOPO_BRIDGE, "gaps", "ts_gaps_total", COUNTER,
       "Jumps in sequence number between consecutive pieces received from the swarm." },
-    { "player-bridge", "clients_dropped", "ts_http_clients_dropped_total", COUNTER,
+    { TS_TOPO_BRIDGE, "clients_dropped", "ts_http_clients_dropped_total", COUNTER,
       "HTTP players dropped for not keeping up." },
 };
 
@@ -196,7 +198,8 @@ static void add_series(ts_stage_t *st, const char *name, const uint64_t *value)
     const char *metric = NULL, *text = NULL;
     int type = GAUGE;
     for (size_t i = 0; i < sizeof series / sizeof series[0] && !metric; i++)
-        if ((!series[i].stage || !strcmp(series[i].stage, st->name)) && !strcmp(series[i].counter, name))
+        if ((series[i].stage == ANY || !strcmp(ts_topo[series[i].stage].name, st->name)) &&
+            !strcmp(series[i].counter, name))
             metric = series[i].metric, text = series[i].help, type = series[i].type;
     if (!metric) {
         /* Not in the table yet: still exported, as a gauge (it may not only grow). */
