@@ -21,6 +21,7 @@
 #include "ts_units.h"
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +97,14 @@ static void usage(FILE *f)
             IDLE_REPEAT_S, TS_EXIT_USAGE, TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "ts-ingest: ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n\n");
     usage(stderr);
     return TS_EXIT_USAGE;
