@@ -4,6 +4,7 @@
 #define TSCTL_SUPERVISE_H
 #include "instance.h"
 #include "logfile.h"
+#include "sup_table.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include <ev.h>
@@ -12,25 +13,14 @@
 
 #define SUP_MAX_ARGS 32
 #define SUP_MAX_COUNTERS 34                   /* a stage's own 32, log_dropped and metrics_port */
-#define SUP_HEALTHY_NS (10ull * 1000000000)   /* ready this long: the next crash restarts at once */
-#define SUP_WATCHDOG_NS (10ull * 1000000000)  /* no heartbeat this long: the stage hangs */
-#define SUP_START_NS (30ull * 1000000000)     /* no READY this long after spawn: kill it */
+#define SUP_HEALTHY_NS (10ull * TS_NS_PER_S)  /* ready this long: the next crash restarts at once */
+#define SUP_WATCHDOG_NS (10ull * TS_NS_PER_S) /* no heartbeat this long: the stage hangs */
+#define SUP_START_NS (30ull * TS_NS_PER_S)    /* no READY this long after spawn: kill it */
 #define SUP_TICK_S 1.0                        /* watchdog period */
-#define SUP_GAP_NS (3ull * 1000000000)        /* a loop turn this long: we were suspended */
+#define SUP_GAP_NS (3ull * TS_NS_PER_S)       /* a loop turn this long: we were suspended */
 #define SUP_STOP_GRACE_S 5.0                  /* SIGTERM, then SIGKILL */
-#define SUP_CRASH_WINDOW_NS (120ull * 1000000000)
-#define SUP_CRASH_LIMIT 5                     /* more crashes than this within the window: failed */
-#define SUP_BACKOFF_MIN_S 0.5
-#define SUP_BACKOFF_MAX_S 30.0
-#define SUP_QUICK_RESTART_S 0.1
 #define SUP_LOG_PIPE_SIZE (1 << 20)           /* room for a sanitizer report while we are busy */
 #define SUP_LOG_READ_MAX (1 << 20)            /* bytes read from one stage per loop turn */
-
-typedef enum { S_DOWN, S_STARTING, S_READY, S_BACKOFF, S_STOPPING, S_FAILED, S_NSTATES } sstate_t;
-typedef enum { E_START, E_READY, E_DIED, E_TIMER, E_HANG, E_STOP, E_RESTART, E_NEVENTS } sevent_t;
-typedef enum { A_NONE, A_SPAWN, A_DIED, A_TERM, A_KILL, A_READY, A_RESTART } saction_t;
-
-extern const char *const sup_state_name[S_NSTATES];
 
 typedef struct proc proc_t;
 typedef struct sup sup_t;
