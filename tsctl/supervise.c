@@ -14,7 +14,10 @@
  * the failure and applies its own restart policy. */
 #include "supervise.h"
 #include "sdnotify.h"
+#include "health.h"
+#include "sup_http.h"
 #include "sup_spawn.h"
+#include "sup_status.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include "ts_exit.h"
@@ -396,64 +399,6 @@ static void on_turn(struct ev_loop *loop, ev_check *w, int revents)
     }
 }
 
-/* ------------------------------------------------------------------ status */
-
-static void json_str(ts_buf_t *b, const char *s)
-{
-    ts_buf_putc(b, '"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            ts_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            ts_buf_printf(b, "\\u%04x", c);
-        else
-            ts_buf_putc(b, c);
-    }
-    ts_buf_putc(b, '"');
-}
-
-void sup_status_json(sup_t *s, ts_buf_t *b)
-{
-    uint64_t now = ts_mono_ns();
-    const char *keys[] = { "name", "role", "tstream", "infohash", "magnet", "player_url", "output", "source", "tracker" };
-    ts_buf_printf(b, "{");
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const char *v = inst_get(&s->inst, keys[i]);
-        if (!v)
-            continue;
-        json_str(b, keys[i]);
-        ts_buf_putc(b, ':');
-        json_str(b, v);
-        ts_buf_putc(b, ',');
-    }
-    health_json(s, b);
-    ts_buf_printf(b, "\"state_dir\":");
-    json_str(b, s->inst.dir);
-    ts_buf_printf(b, ",\"supervisor_pid\":%d,\"stages\":[", (int)getpid());
-    for (int i = 0; i < s->nprocs; i++) {
-        proc_t *p = &s->procs[i];
-        int running = p->state == S_STARTING || p->state == S_READY || p->state == S_STOPPING;
-        ts_buf_printf(b, "%s{\"name\":", i ? "," : "");
-        json_str(b, p->name);
-        ts_buf_printf(b, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%llu", running ? p->pid : 0,
-                      sup_state_name[p->state], (unsigned long long)p->restarts);
-        if (p->state == S_FAILED) {
-            ts_buf_printf(b, ",\"reason\":");
-            json_str(b, p->reason);
-        }
-        health_stage_json(s, p, b); /* before uptime_s: tsctl status prints what follows it as counters */
-        ts_buf_printf(b, ",\"uptime_s\":%.1f", running ? (double)(now - p->started_ns) / 1e9 : 0.0);
-        for (int c = 0; c < p->ncounters; c++) {
-            ts_buf_putc(b, ',');
-            json_str(b, p->cname[c]);
-            ts_buf_printf(b, ":%lld", (long long)p->cval[c]);
-        }
-        ts_buf_putc(b, '}');
-    }
-    ts_buf_printf(b, "]}");
-}
-
 /* ------------------------------------------------------------------ messages */
 
 static proc_t *find_proc(sup_t *s, const char *name)
@@ -464,13 +409,16 @@ static proc_t *find_proc(sup_t *s, const char *name)
     return NULL;
 }
 
-static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code)
+/* text (always: the envelope's check wants it) and, for STATUS_REP, the status message */
+static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code,
+                  Ts__InstanceStatus *status)
 {
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Text t = TS__TEXT__INIT;
     e.version = TS_MSG_VERSION;
     e.type = (Ts__MsgType)type;
     e.text = &t;
+    e.status = status;
     t.text = (char *)text;
     t.has_code = 1;
     t.code = code;
@@ -500,27 +448,24 @@ static void dispatch_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts
         break;
     }
     case TS__MSG_TYPE__MSG_STATUS_REQ: {
-        ts_buf_t b;
-        ts_buf_init(&b);
-        sup_status_json(s, &b);
-        ts_buf_putc(&b, 0);
-        reply(s, peer, peer_len, TS__MSG_TYPE__MSG_STATUS_REP, b.err ? "{}" : (char *)b.data, 0);
-        ts_buf_free(&b);
+        sup_status_t st;
+        sup_status_fill(s, &st);
+        reply(s, peer, peer_len, TS__MSG_TYPE__MSG_STATUS_REP, "", 0, &st.in);
         break;
     }
     case TS__MSG_TYPE__MSG_COMMAND: {
         const char *cmd = m->text->text;
         if (strcmp(cmd, "stop") == 0) {
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "stopping", 0);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "stopping", 0, NULL);
             ts_info("stop requested");
             stop_all(s);
         } else if (strncmp(cmd, "restart ", 8) == 0 && find_proc(s, cmd + 8)) {
             proc_t *p = find_proc(s, cmd + 8);
             ts_info("restart of %s requested", p->name);
             dispatch_event(p, E_RESTART);
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "restarting", 0);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "restarting", 0, NULL);
         } else {
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "unknown command or stage", 1);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "unknown command or stage", 1, NULL);
         }
         break;
     }
@@ -609,8 +554,8 @@ int supervise_main(int argc, char **argv)
         p->child.data = p->timer.data = p->logio.data = p;
         ev_io_start(s->loop, &p->logio);
     }
-    char herr[512];
-    if (health_new(s, herr, sizeof herr) < 0)
+    char herr[512] = "out of memory";
+    if (health_new(s) < 0 || sup_http_new(s, herr, sizeof herr) < 0)
         ts_warn("%s: running without the status page and supervisor metrics", herr); /* the stream matters more */
     ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
     s->watchdog.data = s;
@@ -650,6 +595,7 @@ int supervise_main(int argc, char **argv)
     unlink(pidpath);
     if (s->foreground)
         inst_unregister(name);
+    sup_http_destroy(s);
     health_destroy(s);
     ts_bus_destroy(&s->bus);
     zmq_ctx_term(zctx);

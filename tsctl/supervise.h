@@ -1,5 +1,6 @@
 /* The supervisor's process table and state, shared by supervise.c (the state machine, logs,
- * commands) and health.c (its HTTP face: status page, status.json, /metrics; flow and rates). */
+ * commands), sup_spawn.c (stage arguments, fork and exec), health.c (flow, rates, restarts),
+ * sup_status.c (the status message) and sup_http.c (status page, status.json, /metrics). */
 #ifndef TSCTL_SUPERVISE_H
 #define TSCTL_SUPERVISE_H
 #include "instance.h"
@@ -12,6 +13,7 @@
 #include <sys/types.h>
 
 #define SUP_MAX_ARGS 32
+#define SUP_MAX_PROCS 4
 #define SUP_MAX_COUNTERS 34                   /* a stage's own 32, log_dropped and metrics_port */
 #define SUP_HEALTHY_NS (10ull * TS_NS_PER_S)  /* ready this long: the next crash restarts at once */
 #define SUP_WATCHDOG_NS (10ull * TS_NS_PER_S) /* no heartbeat this long: the stage hangs */
@@ -51,7 +53,7 @@ struct proc {
 struct sup {
     struct ev_loop *loop;
     instance_t inst;
-    proc_t procs[4];
+    proc_t procs[SUP_MAX_PROCS];
     int nprocs;
     ts_bus_t *bus;
     int notify_fd, stopping, was_ready;
@@ -64,17 +66,9 @@ struct sup {
     char ep_sup[600], logdir[600];
     logfile_t *log; /* our own */
     char logbuf[16384];
-    struct health *health; /* health.c */
+    struct health *health;   /* health.c */
+    struct sup_http *http;   /* sup_http.c */
+    char status_url[96];     /* the status page, "" without one */
 };
 
-/* The instance and its stages as JSON (what tsctl status --json prints for one instance). */
-void sup_status_json(sup_t *s, ts_buf_t *b);
-
-/* health.c */
-int health_new(sup_t *s, char *err, size_t errlen);
-void health_destroy(sup_t *s);
-void health_on_beat(sup_t *s, proc_t *p);    /* after a heartbeat updated p's counters */
-void health_on_restart(sup_t *s, proc_t *p); /* a restart was scheduled */
-void health_json(sup_t *s, ts_buf_t *b);     /* instance-level fields, each followed by ',' */
-void health_stage_json(sup_t *s, proc_t *p, ts_buf_t *b); /* stage fields, each preceded by ',' */
 #endif
