@@ -393,9 +393,10 @@ int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *c
     return -1;
 }
 
-int inst_request(const char *dir, int type, const char *text, int timeout_ms, char **reply, int *code)
+int inst_exchange(const char *dir, int type, const char *text, int timeout_ms, Ts__Envelope **reply)
 {
     char ep[600];
+    *reply = NULL;
     if (inst_endpoint(dir, "sup", ep, sizeof ep) < 0)
         return -1;
     void *ctx = zmq_ctx_new();
@@ -404,7 +405,6 @@ int inst_request(const char *dir, int type, const char *text, int timeout_ms, ch
     int64_t maxmsg = TS_MSG_MAX;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    int rc = -1;
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Text t = TS__TEXT__INIT;
     e.version = TS_MSG_VERSION;
@@ -421,17 +421,8 @@ int inst_request(const char *dir, int type, const char *text, int timeout_ms, ch
             if (zmq_poll(&it, 1, timeout_ms) == 1) {
                 zmq_msg_t m;
                 zmq_msg_init(&m);
-                if (zmq_msg_recv(&m, s, 0) >= 0) {
-                    Ts__Envelope *r = ts_msg_unpack(zmq_msg_data(&m), zmq_msg_size(&m), NULL, 0);
-                    if (r && r->text) {
-                        if (reply)
-                            *reply = strdup(r->text->text);
-                        if (code)
-                            *code = r->text->has_code ? r->text->code : 0;
-                        rc = 0;
-                    }
-                    ts_msg_free(r);
-                }
+                if (zmq_msg_recv(&m, s, 0) >= 0)
+                    *reply = ts_msg_unpack(zmq_msg_data(&m), zmq_msg_size(&m), NULL, 0);
                 zmq_msg_close(&m);
             }
         }
@@ -439,6 +430,23 @@ int inst_request(const char *dir, int type, const char *text, int timeout_ms, ch
     }
     zmq_close(s);
     zmq_ctx_term(ctx);
+    return *reply ? 0 : -1;
+}
+
+int inst_request(const char *dir, int type, const char *text, int timeout_ms, char **reply, int *code)
+{
+    Ts__Envelope *r;
+    if (inst_exchange(dir, type, text, timeout_ms, &r) < 0)
+        return -1;
+    int rc = -1;
+    if (r->text) {
+        if (reply)
+            *reply = strdup(r->text->text);
+        if (code)
+            *code = r->text->has_code ? r->text->code : 0;
+        rc = 0;
+    }
+    ts_msg_free(r);
     return rc;
 }
 
@@ -468,72 +476,37 @@ int inst_stop(const char *dir, int timeout_s)
     return wait_gone(pid, 2000);
 }
 
-/* ------------------------------------------------------------------ status JSON */
+/* ------------------------------------------------------------------ status */
 
-const char *inst_json_find(const char *p, const char *key, char *out, size_t len)
+Ts__Envelope *inst_status(const char *dir, int timeout_ms)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *s = strstr(p, pat);
-    if (!s) {
-        snprintf(out, len, "-");
+    Ts__Envelope *r;
+    if (inst_exchange(dir, TS__MSG_TYPE__MSG_STATUS_REQ, NULL, timeout_ms, &r) < 0)
+        return NULL;
+    if (r->type != TS__MSG_TYPE__MSG_STATUS_REP || !r->status || !r->status->state_dir) {
+        ts_msg_free(r);
         return NULL;
     }
-    s += strlen(pat);
-    size_t i = 0;
-    if (*s == '"') {
-        for (s++; *s && *s != '"' && i < len - 1; s++) {
-            if (*s == '\\' && s[1])
-                s++;
-            out[i++] = *s;
-        }
-    } else {
-        while (*s && *s != ',' && *s != '}' && i < len - 1)
-            out[i++] = *s++;
-    }
-    out[i] = 0;
-    return s;
-}
-
-const char *inst_json_obj_end(const char *p)
-{
-    int depth = 0, str = 0;
-    for (; *p; p++) {
-        if (str) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
-                str = 0;
-        } else if (*p == '"')
-            str = 1;
-        else if (*p == '{')
-            depth++;
-        else if (*p == '}' && --depth == 0)
-            return p;
-    }
-    return NULL;
+    return r;
 }
 
 int inst_stage_counter(const char *dir, const char *stage, const char *name, long long *value)
 {
-    char *reply = NULL, pat[96], val[32];
-    if (inst_request(dir, TS__MSG_TYPE__MSG_STATUS_REQ, NULL, 1000, &reply, NULL) < 0)
+    Ts__Envelope *r = inst_status(dir, 1000);
+    if (!r)
         return -1;
     int rc = -1;
-    const char *stages = strstr(reply, "\"stages\":[");
-    snprintf(pat, sizeof pat, "{\"name\":\"%s\"", stage);
-    const char *p = stages ? strstr(stages, pat) : NULL;
-    const char *end = p ? inst_json_obj_end(p) : NULL;
-    if (end) {
-        /* Read the counter inside this stage's object only. */
-        char *obj = strndup(p, (size_t)(end - p + 1));
-        char *num;
-        if (obj && inst_json_find(obj, name, val, sizeof val)) {
-            *value = strtoll(val, &num, 10);
-            rc = num != val && *num == 0 ? 0 : -1;
-        }
-        free(obj);
+    for (size_t i = 0; i < r->status->n_stages; i++) {
+        const Ts__StageStatus *st = r->status->stages[i];
+        if (strcmp(st->name, stage) != 0)
+            continue;
+        for (size_t c = 0; c < st->n_counters && rc < 0; c++)
+            if (strcmp(st->counters[c]->name, name) == 0) {
+                *value = st->counters[c]->value;
+                rc = 0;
+            }
+        break;
     }
-    free(reply);
+    ts_msg_free(r);
     return rc;
 }

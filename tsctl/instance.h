@@ -3,6 +3,7 @@
  * instances lives under the state root: ROOT/instances/NAME -> instance directory. */
 #ifndef TSCTL_INSTANCE_H
 #define TSCTL_INSTANCE_H
+#include "ts_msg.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,16 +51,17 @@ pid_t inst_supervisor_pid(const char *dir);
  * With foreground, this process becomes the supervisor (exec, for systemd and the like) and exits
  * when the instance stops; it returns (-1) only if that exec fails. */
 int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *code, char *err, size_t errlen);
-/* One request/reply with the supervisor. type is a Ts__MsgType; text may be NULL. Reply text malloc'd. */
+/* One request/reply with the supervisor: type is a Ts__MsgType, text may be NULL. The reply
+ * (unpacked and checked; free with ts_msg_free) in *reply: 0, or -1 with *reply NULL. */
+int inst_exchange(const char *dir, int type, const char *text, int timeout_ms, Ts__Envelope **reply);
+/* The same for a reply that is text: malloc'd into *reply (may be NULL), its code into *code. */
 int inst_request(const char *dir, int type, const char *text, int timeout_ms, char **reply, int *code);
 /* Ask the supervisor to stop and wait for it to exit (SIGTERM, then SIGKILL, if it does not answer). */
 int inst_stop(const char *dir, int timeout_s);
 
-/* The supervisor's status JSON (flat, written by supervise.c), read without a JSON library. */
-/* The value of "key" at or after p, unquoted, into out ("-" if absent: then NULL). Returns where it ends. */
-const char *inst_json_find(const char *p, const char *key, char *out, size_t len);
-/* End ('}') of the JSON object starting at p ('{'), skipping strings (a reason may hold braces). */
-const char *inst_json_obj_end(const char *p);
+/* The running instance's status (MSG_STATUS_REP: envelope->status set), or NULL (no answer in
+ * time). Free with ts_msg_free. */
+Ts__Envelope *inst_status(const char *dir, int timeout_ms);
 /* A counter of one stage of the running instance in dir: 0 with *value, or -1 (no answer, no such
  * stage or counter yet). */
 int inst_stage_counter(const char *dir, const char *stage, const char *name, long long *value);

@@ -14,6 +14,10 @@
  * the failure and applies its own restart policy. */
 #include "supervise.h"
 #include "sdnotify.h"
+#include "health.h"
+#include "sup_http.h"
+#include "sup_spawn.h"
+#include "sup_status.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include "ts_exit.h"
@@ -32,111 +36,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-const char *const sup_state_name[S_NSTATES] = { "down", "starting", "ready", "backoff", "stopping", "failed" };
-
-typedef struct {
-    saction_t action;
-    sstate_t next; /* A_DIED decides between backoff and failed itself */
-} trans_t;
-
-#define T(a, s) { a, s }
-static const trans_t table[S_NSTATES][E_NEVENTS] = {
-    /*              E_START              E_READY              E_DIED                E_TIMER              E_HANG               E_STOP                 E_RESTART */
-    [S_DOWN]     = { T(A_SPAWN, S_STARTING), T(A_NONE, S_DOWN), T(A_NONE, S_DOWN), T(A_NONE, S_DOWN), T(A_NONE, S_DOWN), T(A_NONE, S_DOWN), T(A_SPAWN, S_STARTING) },
-    [S_STARTING] = { T(A_NONE, S_STARTING), T(A_READY, S_READY), T(A_DIED, S_BACKOFF), T(A_KILL, S_STARTING), T(A_KILL, S_STARTING), T(A_TERM, S_STOPPING), T(A_RESTART, S_STARTING) },
-    [S_READY]    = { T(A_NONE, S_READY), T(A_NONE, S_READY), T(A_DIED, S_BACKOFF), T(A_NONE, S_READY), T(A_KILL, S_READY), T(A_TERM, S_STOPPING), T(A_RESTART, S_READY) },
-    [S_BACKOFF]  = { T(A_NONE, S_BACKOFF), T(A_NONE, S_BACKOFF), T(A_NONE, S_BACKOFF), T(A_SPAWN, S_STARTING), T(A_NONE, S_BACKOFF), T(A_NONE, S_DOWN), T(A_SPAWN, S_STARTING) },
-    [S_STOPPING] = { T(A_NONE, S_STOPPING), T(A_NONE, S_STOPPING), T(A_NONE, S_DOWN), T(A_KILL, S_STOPPING), T(A_NONE, S_STOPPING), T(A_NONE, S_STOPPING), T(A_NONE, S_STOPPING) },
-    [S_FAILED]   = { T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_NONE, S_FAILED), T(A_SPAWN, S_STARTING) },
-};
-#undef T
-
 static void dispatch_event(proc_t *p, sevent_t ev);
-
-/* ------------------------------------------------------------------ the process table */
-
-static void arg(proc_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void arg(proc_t *p, const char *fmt, ...)
-{
-    if (p->argc >= SUP_MAX_ARGS)
-        return;
-    char buf[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    p->argv[p->argc++] = strdup(buf);
-    p->argv[p->argc] = NULL;
-}
-
-static void common_args(sup_t *s, proc_t *p)
-{
-    arg(p, "--instance");
-    arg(p, "%s", inst_get(&s->inst, "name"));
-    arg(p, "--supervisor");
-    arg(p, "%s", s->ep_sup);
-    /* Port 0: the kernel picks a free one atomically; the stage reports it in its heartbeats. */
-    arg(p, "--metrics");
-    arg(p, "127.0.0.1:0");
-}
-
-static void build_ingest(sup_t *s, proc_t *p)
-{
-    const char *d = s->inst.dir, *br = inst_get(&s->inst, "bitrate");
-    arg(p, "--source"); arg(p, "%s", inst_get(&s->inst, "source"));
-    arg(p, "--out"); arg(p, "ipc://%s/ingest.ipc", d);
-    arg(p, "--piece-size"); arg(p, "%s", inst_get(&s->inst, "piece_size"));
-    if (br && *br) { arg(p, "--bitrate"); arg(p, "%s", br); }
-    arg(p, "--state-dir"); arg(p, "%s", d);
-}
-
-static void build_signer(sup_t *s, proc_t *p)
-{
-    const char *d = s->inst.dir;
-    arg(p, "--key"); arg(p, "%s/key.pem", d);
-    arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
-    arg(p, "--in"); arg(p, "ipc://%s/ingest.ipc", d);
-    arg(p, "--out"); arg(p, "ipc://%s/signer.ipc", d);
-}
-
-static void build_swarm(sup_t *s, proc_t *p)
-{
-    const char *d = s->inst.dir, *role = inst_get(&s->inst, "role"), *emb = inst_get(&s->inst, "embedded_tracker");
-    arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
-    arg(p, "--out"); arg(p, "ipc://%s/swarm.ipc", d);
-    arg(p, "--port"); arg(p, "%s", inst_get(&s->inst, "port"));
-    if (strcmp(role, "broadcast") == 0) { arg(p, "--in"); arg(p, "ipc://%s/signer.ipc", d); }
-    if (emb && strcmp(emb, "1") == 0) arg(p, "--embedded-tracker");
-    if (strcmp(role, "seed") == 0) arg(p, "--seeder");
-    const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
-    if (ah && *ah) { arg(p, "--announce-host"); arg(p, "%s", ah); }
-    if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }
-    const char *bind = inst_get(&s->inst, "bind");
-    if (bind && *bind) { arg(p, "--bind"); arg(p, "%s", bind); }
-}
-
-static void build_bridge(sup_t *s, proc_t *p)
-{
-    const char *d = s->inst.dir, *out = inst_get(&s->inst, "output");
-    arg(p, "--in"); arg(p, "ipc://%s/swarm.ipc", d);
-    arg(p, "--http"); arg(p, "%s", inst_get(&s->inst, "http"));
-    arg(p, "--path"); arg(p, "/%s.ts", inst_get(&s->inst, "stream"));
-    const char *stats = inst_get(&s->inst, "stats");
-    if (out && *out) { arg(p, "--output"); arg(p, "%s", out); }
-    if (stats && *stats) { arg(p, "--stats"); arg(p, "%s", stats); }
-    arg(p, "--state-dir"); arg(p, "%s", d);
-}
-
-/* Which stages an instance runs, in start order. */
-static const struct {
-    const char *name, *binary, *role;
-    void (*build)(sup_t *, proc_t *);
-} proc_table[] = {
-    { "ingest", "ts-ingest", "broadcast", build_ingest },
-    { "signer", "ts-signer", "broadcast", build_signer },
-    { "swarm", "ts-swarm", "*", build_swarm },
-    { "player-bridge", "ts-player-bridge", "viewer", build_bridge },
-};
 
 /* ------------------------------------------------------------------ notify */
 
@@ -250,47 +150,6 @@ static void own_log(const char *line, size_t len, void *arg)
     }
 }
 
-/* ------------------------------------------------------------------ orphans */
-
-static int is_stage(sup_t *s, pid_t pid)
-{
-    for (int i = 0; i < s->nprocs; i++)
-        if (s->procs[i].pid == pid)
-            return 1;
-    return 0;
-}
-
-/* We are a child subreaper: what a dead stage left running (a source command's ffmpeg whose
- * shell died) becomes our child. Any child that is not a current stage is such an orphan. */
-static int kill_orphans(sup_t *s, int sig)
-{
-    int found = 0;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        long pid;
-        while (fscanf(f, "%ld", &pid) == 1) {
-            if (pid <= 1 || is_stage(s, (pid_t)pid))
-                continue;
-            if (kill((pid_t)pid, sig) == 0)
-                ts_info("killing pid %ld, left behind by a stage (signal %d)", pid, sig);
-            found++;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return found;
-}
-
 /* ------------------------------------------------------------------ actions */
 
 static void on_child(struct ev_loop *loop, ev_child *w, int revents);
@@ -299,33 +158,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void spawn(proc_t *p)
 {
     sup_t *s = p->sup;
-    pid_t self = getpid();
-    pid_t pid = fork();
+    pid_t pid = sup_spawn(p);
     if (pid < 0) {
         ts_error("%s: fork: %s", p->name, strerror(errno));
         p->state = S_BACKOFF;
         ev_timer_set(&p->timer, 1.0, 0);
         ev_timer_start(s->loop, &p->timer);
         return;
-    }
-    if (pid == 0) {
-        setpgid(0, 0); /* own process group: stop signals the whole group */
-        /* Die with the supervisor; if it died before this line, nobody would tell us. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != self)
-            _exit(TS_EXIT_FAIL);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        /* The log pipe is non-blocking: a stage drops log lines rather than wait for us. */
-        dup2(p->logpipe[1], 1);
-        dup2(p->logpipe[1], 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(p->argv[0], p->argv);
-        fprintf(stderr, "cannot run %s: %s\n", p->argv[0], strerror(errno));
-        _exit(TS_EXIT_CONFIG);
     }
     setpgid(pid, pid);
     p->pid = pid;
@@ -360,41 +199,23 @@ static void stop_all(sup_t *s)
         ev_break(s->loop, EVBREAK_ALL);
 }
 
-/* A crash counts toward the budget; a restart or stop someone asked for does not. */
-static int count_crash(proc_t *p, uint64_t now)
-{
-    if (p->ncrashes == SUP_CRASH_LIMIT + 1) {
-        memmove(p->crashes, p->crashes + 1, SUP_CRASH_LIMIT * sizeof *p->crashes);
-        p->ncrashes--;
-    }
-    p->crashes[p->ncrashes++] = now;
-    int recent = 0;
-    for (int i = 0; i < p->ncrashes; i++)
-        recent += now - p->crashes[i] < SUP_CRASH_WINDOW_NS;
-    return recent;
-}
-
 /* A stage died: restart it soon if it had been healthy, later and later if it keeps dying, never
  * if it said its configuration is wrong, and not past the crash budget. */
 static sstate_t died(proc_t *p, int status)
 {
     sup_t *s = p->sup;
     uint64_t now = ts_mono_ns();
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     char why[64];
-    if (WIFEXITED(status))
-        snprintf(why, sizeof why, "exit code %d", code);
-    else
-        snprintf(why, sizeof why, "signal %d", WTERMSIG(status));
+    int code = sup_exit_code(status, why, sizeof why);
     p->last_status = code;
     if (p->pid > 0)
         kill(-p->pid, SIGKILL); /* anything still in its process group */
     p->pid = 0;
     ev_timer_stop(s->loop, &p->timer);
     double ran = (double)(now - p->started_ns) / 1e9;
-    int recent = p->restart_now ? 0 : count_crash(p, now);
+    int recent = p->restart_now ? 0 : sup_count_crash(p->crashes, &p->ncrashes, now);
     int config = code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG;
-    if (config || recent > SUP_CRASH_LIMIT) {
+    if (sup_died_next(code, recent) == S_FAILED) {
         char last[400], msg[sizeof p->reason + 100];
         logfile_last_msg(s->logdir, p->name, last, sizeof last);
         if (config)
@@ -417,16 +238,8 @@ static sstate_t died(proc_t *p, int status)
             notify(s, "error %d: stage %s failed (%s): %s\n", config ? code : TS_EXIT_FAIL, p->name, why, last);
         return S_FAILED;
     }
-    double delay;
-    if (p->restart_now || (p->ready_ns && now - p->ready_ns >= SUP_HEALTHY_NS)) {
-        delay = SUP_QUICK_RESTART_S;
-        p->delay = 0;
-    } else {
-        p->delay = p->delay < SUP_BACKOFF_MIN_S ? SUP_BACKOFF_MIN_S : p->delay * 2;
-        if (p->delay > SUP_BACKOFF_MAX_S)
-            p->delay = SUP_BACKOFF_MAX_S;
-        delay = p->delay * (0.8 + 0.4 * (double)rand() / RAND_MAX); /* jitter */
-    }
+    int quick = p->restart_now || (p->ready_ns && now - p->ready_ns >= SUP_HEALTHY_NS);
+    double delay = sup_backoff(&p->delay, quick, quick ? 1 : 0.8 + 0.4 * (double)rand() / RAND_MAX);
     p->restarts++;
     health_on_restart(s, p);
     ts_log_fields_t f = { 0 };
@@ -451,9 +264,9 @@ static sstate_t died(proc_t *p, int status)
 static void dispatch_event(proc_t *p, sevent_t ev)
 {
     sup_t *s = p->sup;
-    const trans_t *t = &table[p->state][ev];
-    sstate_t prev = p->state, next = t->next;
-    switch (t->action) {
+    sup_trans_t t = sup_transition(p->state, ev);
+    sstate_t prev = p->state, next = t.next;
+    switch (t.action) {
     case A_NONE:
         break;
     case A_SPAWN:
@@ -558,7 +371,7 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
         if (p->state == S_READY && now - p->last_beat_ns > SUP_WATCHDOG_NS)
             dispatch_event(p, E_HANG);
     }
-    kill_orphans(s, SIGKILL);
+    sup_kill_orphans(s, SIGKILL);
     if (s->foreground)
         sdnotify_watchdog(); /* our loop turns: systemd's WatchdogSec= watches the watcher */
 }
@@ -586,64 +399,6 @@ static void on_turn(struct ev_loop *loop, ev_check *w, int revents)
     }
 }
 
-/* ------------------------------------------------------------------ status */
-
-static void json_str(ts_buf_t *b, const char *s)
-{
-    ts_buf_putc(b, '"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            ts_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            ts_buf_printf(b, "\\u%04x", c);
-        else
-            ts_buf_putc(b, c);
-    }
-    ts_buf_putc(b, '"');
-}
-
-void sup_status_json(sup_t *s, ts_buf_t *b)
-{
-    uint64_t now = ts_mono_ns();
-    const char *keys[] = { "name", "role", "tstream", "infohash", "magnet", "player_url", "output", "source", "tracker" };
-    ts_buf_printf(b, "{");
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const char *v = inst_get(&s->inst, keys[i]);
-        if (!v)
-            continue;
-        json_str(b, keys[i]);
-        ts_buf_putc(b, ':');
-        json_str(b, v);
-        ts_buf_putc(b, ',');
-    }
-    health_json(s, b);
-    ts_buf_printf(b, "\"state_dir\":");
-    json_str(b, s->inst.dir);
-    ts_buf_printf(b, ",\"supervisor_pid\":%d,\"stages\":[", (int)getpid());
-    for (int i = 0; i < s->nprocs; i++) {
-        proc_t *p = &s->procs[i];
-        int running = p->state == S_STARTING || p->state == S_READY || p->state == S_STOPPING;
-        ts_buf_printf(b, "%s{\"name\":", i ? "," : "");
-        json_str(b, p->name);
-        ts_buf_printf(b, ",\"pid\":%d,\"state\":\"%s\",\"restarts\":%llu", running ? p->pid : 0,
-                      sup_state_name[p->state], (unsigned long long)p->restarts);
-        if (p->state == S_FAILED) {
-            ts_buf_printf(b, ",\"reason\":");
-            json_str(b, p->reason);
-        }
-        health_stage_json(s, p, b); /* before uptime_s: tsctl status prints what follows it as counters */
-        ts_buf_printf(b, ",\"uptime_s\":%.1f", running ? (double)(now - p->started_ns) / 1e9 : 0.0);
-        for (int c = 0; c < p->ncounters; c++) {
-            ts_buf_putc(b, ',');
-            json_str(b, p->cname[c]);
-            ts_buf_printf(b, ":%lld", (long long)p->cval[c]);
-        }
-        ts_buf_putc(b, '}');
-    }
-    ts_buf_printf(b, "]}");
-}
-
 /* ------------------------------------------------------------------ messages */
 
 static proc_t *find_proc(sup_t *s, const char *name)
@@ -654,13 +409,16 @@ static proc_t *find_proc(sup_t *s, const char *name)
     return NULL;
 }
 
-static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code)
+/* text (always: the envelope's check wants it) and, for STATUS_REP, the status message */
+static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code,
+                  Ts__InstanceStatus *status)
 {
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Text t = TS__TEXT__INIT;
     e.version = TS_MSG_VERSION;
     e.type = (Ts__MsgType)type;
     e.text = &t;
+    e.status = status;
     t.text = (char *)text;
     t.has_code = 1;
     t.code = code;
@@ -690,27 +448,24 @@ static void dispatch_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts
         break;
     }
     case TS__MSG_TYPE__MSG_STATUS_REQ: {
-        ts_buf_t b;
-        ts_buf_init(&b);
-        sup_status_json(s, &b);
-        ts_buf_putc(&b, 0);
-        reply(s, peer, peer_len, TS__MSG_TYPE__MSG_STATUS_REP, b.err ? "{}" : (char *)b.data, 0);
-        ts_buf_free(&b);
+        sup_status_t st;
+        sup_status_fill(s, &st);
+        reply(s, peer, peer_len, TS__MSG_TYPE__MSG_STATUS_REP, "", 0, &st.in);
         break;
     }
     case TS__MSG_TYPE__MSG_COMMAND: {
         const char *cmd = m->text->text;
         if (strcmp(cmd, "stop") == 0) {
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "stopping", 0);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "stopping", 0, NULL);
             ts_info("stop requested");
             stop_all(s);
         } else if (strncmp(cmd, "restart ", 8) == 0 && find_proc(s, cmd + 8)) {
             proc_t *p = find_proc(s, cmd + 8);
             ts_info("restart of %s requested", p->name);
             dispatch_event(p, E_RESTART);
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "restarting", 0);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "restarting", 0, NULL);
         } else {
-            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "unknown command or stage", 1);
+            reply(s, peer, peer_len, TS__MSG_TYPE__MSG_COMMAND_REP, "unknown command or stage", 1, NULL);
         }
         break;
     }
@@ -783,17 +538,9 @@ int supervise_main(int argc, char **argv)
     }
     if (s->foreground) /* nobody else will: tsctl start has become this process */
         inst_register(name, s->inst.dir);
-    for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
-        if (strcmp(proc_table[i].role, "*") != 0 && strcmp(proc_table[i].role, role) != 0)
-            continue;
-        proc_t *p = &s->procs[s->nprocs++];
-        p->sup = s;
-        p->name = proc_table[i].name;
-        char bin[600];
-        inst_binary(proc_table[i].binary, bin, sizeof bin);
-        arg(p, "%s", bin);
-        proc_table[i].build(s, p);
-        common_args(s, p);
+    sup_procs_build(s, role);
+    for (int i = 0; i < s->nprocs; i++) {
+        proc_t *p = &s->procs[i];
         /* One pipe per stage for the supervisor's lifetime: its successive processes (and
          * whatever they leave behind) all write into it; we keep both ends. */
         if (pipe2(p->logpipe, O_CLOEXEC | O_NONBLOCK) < 0 || !(p->log = logfile_new(s->logdir, p->name, name))) {
@@ -807,8 +554,8 @@ int supervise_main(int argc, char **argv)
         p->child.data = p->timer.data = p->logio.data = p;
         ev_io_start(s->loop, &p->logio);
     }
-    char herr[512];
-    if (health_new(s, herr, sizeof herr) < 0)
+    char herr[512] = "out of memory";
+    if (health_new(s) < 0 || sup_http_new(s, herr, sizeof herr) < 0)
         ts_warn("%s: running without the status page and supervisor metrics", herr); /* the stream matters more */
     ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
     s->watchdog.data = s;
@@ -837,7 +584,7 @@ int supervise_main(int argc, char **argv)
     for (int tries = 0; tries < 100; tries++) {
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
-        if (!kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+        if (!sup_kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
             break;
         usleep(20000);
     }
@@ -848,6 +595,7 @@ int supervise_main(int argc, char **argv)
     unlink(pidpath);
     if (s->foreground)
         inst_unregister(name);
+    sup_http_destroy(s);
     health_destroy(s);
     ts_bus_destroy(&s->bus);
     zmq_ctx_term(zctx);

@@ -1,9 +1,11 @@
 /* The supervisor's process table and state, shared by supervise.c (the state machine, logs,
- * commands) and health.c (its HTTP face: status page, status.json, /metrics; flow and rates). */
+ * commands), sup_spawn.c (stage arguments, fork and exec), health.c (flow, rates, restarts),
+ * sup_status.c (the status message) and sup_http.c (status page, status.json, /metrics). */
 #ifndef TSCTL_SUPERVISE_H
 #define TSCTL_SUPERVISE_H
 #include "instance.h"
 #include "logfile.h"
+#include "sup_table.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
 #include <ev.h>
@@ -11,26 +13,16 @@
 #include <sys/types.h>
 
 #define SUP_MAX_ARGS 32
+#define SUP_MAX_PROCS 4
 #define SUP_MAX_COUNTERS 34                   /* a stage's own 32, log_dropped and metrics_port */
-#define SUP_HEALTHY_NS (10ull * 1000000000)   /* ready this long: the next crash restarts at once */
-#define SUP_WATCHDOG_NS (10ull * 1000000000)  /* no heartbeat this long: the stage hangs */
-#define SUP_START_NS (30ull * 1000000000)     /* no READY this long after spawn: kill it */
+#define SUP_HEALTHY_NS (10ull * TS_NS_PER_S)  /* ready this long: the next crash restarts at once */
+#define SUP_WATCHDOG_NS (10ull * TS_NS_PER_S) /* no heartbeat this long: the stage hangs */
+#define SUP_START_NS (30ull * TS_NS_PER_S)    /* no READY this long after spawn: kill it */
 #define SUP_TICK_S 1.0                        /* watchdog period */
-#define SUP_GAP_NS (3ull * 1000000000)        /* a loop turn this long: we were suspended */
+#define SUP_GAP_NS (3ull * TS_NS_PER_S)       /* a loop turn this long: we were suspended */
 #define SUP_STOP_GRACE_S 5.0                  /* SIGTERM, then SIGKILL */
-#define SUP_CRASH_WINDOW_NS (120ull * 1000000000)
-#define SUP_CRASH_LIMIT 5                     /* more crashes than this within the window: failed */
-#define SUP_BACKOFF_MIN_S 0.5
-#define SUP_BACKOFF_MAX_S 30.0
-#define SUP_QUICK_RESTART_S 0.1
 #define SUP_LOG_PIPE_SIZE (1 << 20)           /* room for a sanitizer report while we are busy */
 #define SUP_LOG_READ_MAX (1 << 20)            /* bytes read from one stage per loop turn */
-
-typedef enum { S_DOWN, S_STARTING, S_READY, S_BACKOFF, S_STOPPING, S_FAILED, S_NSTATES } sstate_t;
-typedef enum { E_START, E_READY, E_DIED, E_TIMER, E_HANG, E_STOP, E_RESTART, E_NEVENTS } sevent_t;
-typedef enum { A_NONE, A_SPAWN, A_DIED, A_TERM, A_KILL, A_READY, A_RESTART } saction_t;
-
-extern const char *const sup_state_name[S_NSTATES];
 
 typedef struct proc proc_t;
 typedef struct sup sup_t;
@@ -61,7 +53,7 @@ struct proc {
 struct sup {
     struct ev_loop *loop;
     instance_t inst;
-    proc_t procs[4];
+    proc_t procs[SUP_MAX_PROCS];
     int nprocs;
     ts_bus_t *bus;
     int notify_fd, stopping, was_ready;
@@ -74,17 +66,9 @@ struct sup {
     char ep_sup[600], logdir[600];
     logfile_t *log; /* our own */
     char logbuf[16384];
-    struct health *health; /* health.c */
+    struct health *health;   /* health.c */
+    struct sup_http *http;   /* sup_http.c */
+    char status_url[96];     /* the status page, "" without one */
 };
 
-/* The instance and its stages as JSON (what tsctl status --json prints for one instance). */
-void sup_status_json(sup_t *s, ts_buf_t *b);
-
-/* health.c */
-int health_new(sup_t *s, char *err, size_t errlen);
-void health_destroy(sup_t *s);
-void health_on_beat(sup_t *s, proc_t *p);    /* after a heartbeat updated p's counters */
-void health_on_restart(sup_t *s, proc_t *p); /* a restart was scheduled */
-void health_json(sup_t *s, ts_buf_t *b);     /* instance-level fields, each followed by ',' */
-void health_stage_json(sup_t *s, proc_t *p, ts_buf_t *b); /* stage fields, each preceded by ',' */
 #endif

@@ -1,0 +1,209 @@
+#include "status_render.h"
+#include "ts_stage.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ JSON */
+
+static void json_str(ts_buf_t *b, const char *s)
+{
+    ts_buf_putc(b, '"');
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            ts_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            ts_buf_printf(b, "\\u%04x", c);
+        else
+            ts_buf_putc(b, c);
+    }
+    ts_buf_putc(b, '"');
+}
+
+static void json_stage(const Ts__StageStatus *p, ts_buf_t *b)
+{
+    ts_buf_printf(b, "{\"name\":");
+    json_str(b, p->name);
+    ts_buf_printf(b, ",\"pid\":%d,\"state\":", (int)p->pid);
+    json_str(b, p->state);
+    ts_buf_printf(b, ",\"restarts\":%llu", (unsigned long long)p->restarts);
+    if (p->reason) {
+        ts_buf_printf(b, ",\"reason\":");
+        json_str(b, p->reason);
+    }
+    if (p->metrics_url) {
+        ts_buf_printf(b, ",\"metrics_url\":");
+        json_str(b, p->metrics_url);
+    }
+    if (p->has_restarts_1h)
+        ts_buf_printf(b, ",\"restarts_1h\":%d", (int)p->restarts_1h);
+    /* Then the counters: every field after uptime_s is one. */
+    ts_buf_printf(b, ",\"uptime_s\":%.1f", p->uptime_s);
+    for (size_t c = 0; c < p->n_counters; c++) {
+        ts_buf_putc(b, ',');
+        json_str(b, p->counters[c]->name);
+        ts_buf_printf(b, ":%lld", (long long)p->counters[c]->value);
+    }
+    ts_buf_putc(b, '}');
+}
+
+/* Each instance-level field is followed by ',' up to state_dir: the comma rule of the JSON that
+ * supervise.c wrote field by field, kept byte for byte. */
+static void json_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
+{
+    const struct {
+        const char *key, *val;
+    } conf[] = { { "name", in->name },         { "role", in->role },     { "tstream", in->tstream },
+                 { "infohash", in->infohash }, { "magnet", in->magnet }, { "player_url", in->player_url },
+                 { "output", in->output },     { "source", in->source }, { "tracker", in->tracker } };
+    ts_buf_putc(b, '{');
+    for (size_t i = 0; i < sizeof conf / sizeof *conf; i++)
+        if (conf[i].val) {
+            json_str(b, conf[i].key);
+            ts_buf_putc(b, ':');
+            json_str(b, conf[i].val);
+            ts_buf_putc(b, ',');
+        }
+    if (in->status_url) {
+        ts_buf_printf(b, "\"status_url\":");
+        json_str(b, in->status_url);
+        if (!in->has_last_piece_age_s || isnan(in->last_piece_age_s))
+            ts_buf_printf(b, ",\"last_piece_age_s\":null,");
+        else
+            ts_buf_printf(b, ",\"last_piece_age_s\":%.1f,", in->last_piece_age_s);
+        if (in->has_peers)
+            ts_buf_printf(b, "\"peers\":%lld,", (long long)in->peers);
+        if (in->has_viewers)
+            ts_buf_printf(b, "\"viewers\":%lld,", (long long)in->viewers);
+        if (in->has_up_bps && in->has_down_bps)
+            ts_buf_printf(b, "\"up_bps\":%.0f,\"down_bps\":%.0f,", in->up_bps, in->down_bps);
+        ts_buf_printf(b, "\"restarts_1h\":%d,", (int)in->restarts_1h);
+    }
+    ts_buf_printf(b, "\"state_dir\":");
+    json_str(b, in->state_dir);
+    if (in->has_supervisor_pid)
+        ts_buf_printf(b, ",\"supervisor_pid\":%d", (int)in->supervisor_pid);
+    if (in->state) {
+        ts_buf_printf(b, ",\"state\":");
+        json_str(b, in->state);
+    }
+    ts_buf_printf(b, ",\"stages\":[");
+    for (size_t i = 0; i < in->n_stages; i++) {
+        if (i)
+            ts_buf_putc(b, ',');
+        json_stage(in->stages[i], b);
+    }
+    ts_buf_printf(b, "]}");
+}
+
+/* ------------------------------------------------------------------ text */
+
+/* A figure as the JSON shows it, so that the text's thresholds see what --json does. */
+static double shown(double v, int decimals)
+{
+    char s[64];
+    snprintf(s, sizeof s, "%.*f", decimals, v);
+    return atof(s);
+}
+
+static const Ts__Counter *counter(const Ts__StageStatus *p, const char *name)
+{
+    for (size_t c = 0; c < p->n_counters; c++)
+        if (strcmp(p->counters[c]->name, name) == 0)
+            return p->counters[c];
+    return NULL;
+}
+
+/* What an operator asks first: is it flowing, how many watch, how fast, how stable. */
+static void text_health(const Ts__InstanceStatus *in, ts_buf_t *b)
+{
+    int fig = in->status_url != NULL;
+    if (!fig || !in->has_last_piece_age_s || isnan(in->last_piece_age_s))
+        ts_buf_printf(b, "  stream:   no piece yet");
+    else if (shown(in->last_piece_age_s, 1) < 5)
+        ts_buf_printf(b, "  stream:   flowing (last new piece %.1f s ago)", in->last_piece_age_s);
+    else
+        ts_buf_printf(b, "  stream:   STALLED: no new piece for %.0f s", shown(in->last_piece_age_s, 1));
+    if (fig && in->has_peers)
+        ts_buf_printf(b, " · peers %lld", (long long)in->peers);
+    if (fig && in->has_viewers)
+        ts_buf_printf(b, " · viewers %lld", (long long)in->viewers);
+    if (fig && in->has_up_bps && in->has_down_bps)
+        ts_buf_printf(b, " · up %.2f Mbit/s · down %.2f Mbit/s", shown(in->up_bps, 0) / 1e6,
+                      shown(in->down_bps, 0) / 1e6);
+    if (fig)
+        ts_buf_printf(b, " · restarts in the last hour %d", (int)in->restarts_1h);
+    ts_buf_printf(b, "\n");
+    if (fig)
+        ts_buf_printf(b, "  page:     %s\n", in->status_url);
+}
+
+static void text_stage(const Ts__InstanceStatus *in, const Ts__StageStatus *p, ts_buf_t *b)
+{
+    const char *name = in->name ? in->name : "-";
+    char pid[16], restarts[24], up[32];
+    snprintf(pid, sizeof pid, "%d", (int)p->pid);
+    snprintf(restarts, sizeof restarts, "%llu", (unsigned long long)p->restarts);
+    snprintf(up, sizeof up, "%.1f", p->uptime_s);
+    ts_buf_printf(b, "  %-14s %8s %-9s %8s %9s  ", p->name, pid, p->state, restarts, up);
+    for (size_t c = 0; c < p->n_counters; c++)
+        ts_buf_printf(b, "%s=%lld ", p->counters[c]->name, (long long)p->counters[c]->value);
+    ts_buf_putc(b, '\n');
+    if (strcmp(p->state, "failed") == 0 && p->reason)
+        ts_buf_printf(b, "  !! %s FAILED: %s\n     (tsctl logs %s %s; tsctl restart %s %s)\n", p->name, p->reason,
+                      name, p->name, name, p->name);
+    const Ts__Counter *idle = counter(p, "source_idle_s");
+    if (idle && idle->value >= TS_SOURCE_IDLE_WARN_S)
+        ts_buf_printf(b, "  !! no data from the source for %lld s; ingest keeps waiting for it (tsctl logs %s ingest)\n",
+                      (long long)idle->value, name);
+}
+
+static void text_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
+{
+    const char *name = in->name ? in->name : "-";
+    if (in->state && strcmp(in->state, "down") == 0) {
+        ts_buf_printf(b, "%s  down (state in %s)\n", name, in->state_dir);
+        return;
+    }
+    ts_buf_printf(b, "%s  (%s)  infohash %s%s%s\n", name, in->role ? in->role : "-", in->infohash ? in->infohash : "-",
+                  in->player_url ? "  player " : "", in->player_url ? in->player_url : "");
+    if (in->magnet)
+        ts_buf_printf(b, "  magnet:   %s\n", in->magnet);
+    text_health(in, b);
+    ts_buf_printf(b, "  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
+    for (size_t i = 0; i < in->n_stages; i++)
+        text_stage(in, in->stages[i], b);
+}
+
+/* ------------------------------------------------------------------ */
+
+void status_render(const Ts__Status *st, status_format_t fmt, ts_buf_t *b)
+{
+    switch (fmt) {
+    case STATUS_JSON_ONE:
+        if (st->n_instances)
+            json_instance(st->instances[0], b);
+        else
+            ts_buf_printf(b, "{}");
+        break;
+    case STATUS_JSON:
+        ts_buf_printf(b, "{\"instances\":[");
+        for (size_t i = 0; i < st->n_instances; i++) {
+            ts_buf_printf(b, "%s", i ? ",\n" : "\n");
+            json_instance(st->instances[i], b);
+        }
+        ts_buf_printf(b, "%s]}\n", st->n_instances ? "\n" : "");
+        break;
+    case STATUS_TEXT:
+        for (size_t i = 0; i < st->n_instances; i++) {
+            if (i)
+                ts_buf_putc(b, '\n');
+            text_instance(st->instances[i], b);
+        }
+        if (!st->n_instances)
+            ts_buf_printf(b, "no instances\n");
+        break;
+    }
+}

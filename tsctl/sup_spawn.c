@@ -1,0 +1,183 @@
+#include "sup_spawn.h"
+#include "ts_exit.h"
+#include "ts_log.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ the process table */
+
+static void arg(proc_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg(proc_t *p, const char *fmt, ...)
+{
+    if (p->argc >= SUP_MAX_ARGS)
+        return;
+    char buf[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    p->argv[p->argc++] = strdup(buf);
+    p->argv[p->argc] = NULL;
+}
+
+static void common_args(sup_t *s, proc_t *p)
+{
+    arg(p, "--instance");
+    arg(p, "%s", inst_get(&s->inst, "name"));
+    arg(p, "--supervisor");
+    arg(p, "%s", s->ep_sup);
+    /* Port 0: the kernel picks a free one atomically; the stage reports it in its heartbeats. */
+    arg(p, "--metrics");
+    arg(p, "127.0.0.1:0");
+}
+
+static void build_ingest(sup_t *s, proc_t *p)
+{
+    const char *d = s->inst.dir, *br = inst_get(&s->inst, "bitrate");
+    arg(p, "--source"); arg(p, "%s", inst_get(&s->inst, "source"));
+    arg(p, "--out"); arg(p, "ipc://%s/ingest.ipc", d);
+    arg(p, "--piece-size"); arg(p, "%s", inst_get(&s->inst, "piece_size"));
+    if (br && *br) { arg(p, "--bitrate"); arg(p, "%s", br); }
+    arg(p, "--state-dir"); arg(p, "%s", d);
+}
+
+static void build_signer(sup_t *s, proc_t *p)
+{
+    const char *d = s->inst.dir;
+    arg(p, "--key"); arg(p, "%s/key.pem", d);
+    arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
+    arg(p, "--in"); arg(p, "ipc://%s/ingest.ipc", d);
+    arg(p, "--out"); arg(p, "ipc://%s/signer.ipc", d);
+}
+
+static void build_swarm(sup_t *s, proc_t *p)
+{
+    const char *d = s->inst.dir, *role = inst_get(&s->inst, "role"), *emb = inst_get(&s->inst, "embedded_tracker");
+    arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
+    arg(p, "--out"); arg(p, "ipc://%s/swarm.ipc", d);
+    arg(p, "--port"); arg(p, "%s", inst_get(&s->inst, "port"));
+    if (strcmp(role, "broadcast") == 0) { arg(p, "--in"); arg(p, "ipc://%s/signer.ipc", d); }
+    if (emb && strcmp(emb, "1") == 0) arg(p, "--embedded-tracker");
+    if (strcmp(role, "seed") == 0) arg(p, "--seeder");
+    const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
+    if (ah && *ah) { arg(p, "--announce-host"); arg(p, "%s", ah); }
+    if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }
+    const char *bind = inst_get(&s->inst, "bind");
+    if (bind && *bind) { arg(p, "--bind"); arg(p, "%s", bind); }
+}
+
+static void build_bridge(sup_t *s, proc_t *p)
+{
+    const char *d = s->inst.dir, *out = inst_get(&s->inst, "output");
+    arg(p, "--in"); arg(p, "ipc://%s/swarm.ipc", d);
+    arg(p, "--http"); arg(p, "%s", inst_get(&s->inst, "http"));
+    arg(p, "--path"); arg(p, "/%s.ts", inst_get(&s->inst, "stream"));
+    const char *stats = inst_get(&s->inst, "stats");
+    if (out && *out) { arg(p, "--output"); arg(p, "%s", out); }
+    if (stats && *stats) { arg(p, "--stats"); arg(p, "%s", stats); }
+    arg(p, "--state-dir"); arg(p, "%s", d);
+}
+
+/* Which stages an instance runs, in start order. */
+static const struct {
+    const char *name, *binary, *role;
+    void (*build)(sup_t *, proc_t *);
+} proc_table[] = {
+    { "ingest", "ts-ingest", "broadcast", build_ingest },
+    { "signer", "ts-signer", "broadcast", build_signer },
+    { "swarm", "ts-swarm", "*", build_swarm },
+    { "player-bridge", "ts-player-bridge", "viewer", build_bridge },
+};
+
+int sup_procs_build(sup_t *s, const char *role)
+{
+    for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
+        if (strcmp(proc_table[i].role, "*") != 0 && strcmp(proc_table[i].role, role) != 0)
+            continue;
+        proc_t *p = &s->procs[s->nprocs++];
+        p->sup = s;
+        p->name = proc_table[i].name;
+        char bin[600];
+        inst_binary(proc_table[i].binary, bin, sizeof bin);
+        arg(p, "%s", bin);
+        proc_table[i].build(s, p);
+        common_args(s, p);
+    }
+    return s->nprocs;
+}
+
+/* ------------------------------------------------------------------ spawning */
+
+pid_t sup_spawn(proc_t *p)
+{
+    pid_t self = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setpgid(0, 0); /* own process group: stop signals the whole group */
+    /* Die with the supervisor; if it died before this line, nobody would tell us. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != self)
+        _exit(TS_EXIT_FAIL);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    /* The log pipe is non-blocking: a stage drops log lines rather than wait for us. */
+    dup2(p->logpipe[1], 1);
+    dup2(p->logpipe[1], 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(p->argv[0], p->argv);
+    fprintf(stderr, "cannot run %s: %s\n", p->argv[0], strerror(errno));
+    _exit(TS_EXIT_CONFIG);
+}
+
+/* ------------------------------------------------------------------ orphans */
+
+static int is_stage(sup_t *s, pid_t pid)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* We are a child subreaper: what a dead stage left running (a source command's ffmpeg whose
+ * shell died) becomes our child. Any child that is not a current stage is such an orphan. */
+int sup_kill_orphans(sup_t *s, int sig)
+{
+    int found = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1) {
+            if (pid <= 1 || is_stage(s, (pid_t)pid))
+                continue;
+            if (kill((pid_t)pid, sig) == 0)
+                ts_info("killing pid %ld, left behind by a stage (signal %d)", pid, sig);
+            found++;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
