@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #define CHUNK 65536         /* bytes per write: one pipe buffer */
-#define CATCHUP_NS 1000000000ull /* a generator this far behind its schedule forgets the debt */
+#define CATCHUP_NS TS_NS_PER_S /* a generator this far behind its schedule forgets the debt */
 #define PROBE 64            /* bytes that must agree before the checker trusts an alignment */
-#define PROGRESS_NS (50ull * 1000000) /* often enough for a generator that follows the checkers */
+#define PROGRESS_NS (50 * TS_NS_PER_MS) /* often enough for a generator that follows the checkers */
 #define MAX_FOLLOW 16
 #define FOLLOW_POLL_US 5000
 
@@ -136,7 +136,7 @@ static int write_all(const uint8_t *p, size_t n)
 
 static void sleep_until(uint64_t mono_ns)
 {
-    struct timespec t = { .tv_sec = (time_t)(mono_ns / 1000000000u), .tv_nsec = (long)(mono_ns % 1000000000u) };
+    struct timespec t = { .tv_sec = (time_t)(mono_ns / TS_NS_PER_S), .tv_nsec = (long)(mono_ns % TS_NS_PER_S) };
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
         ;
 }
@@ -200,11 +200,11 @@ static int gen_main(uint64_t key, uint64_t bytes, uint64_t rate_bps, const char 
         }
         sent += n;
     }
-    double s = (double)(ts_mono_ns() - t0) / 1e9;
+    double s = ts_ns_to_s(ts_mono_ns() - t0);
     fprintf(stderr, "ts-pattern gen: %llu bytes in %.1f s (%.1f Mbit/s); %.1f s held back by --lead, "
                     "%.1f s behind schedule forgiven\n",
-            (unsigned long long)sent, s, s > 0 ? (double)sent * 8 / s / 1e6 : 0, (double)held_ns / 1e9,
-            (double)forgiven_ns / 1e9);
+            (unsigned long long)sent, s, s > 0 ? (double)sent * 8 / s / 1e6 /* Mbit */ : 0, ts_ns_to_s(held_ns),
+            ts_ns_to_s(forgiven_ns));
     while (hold)
         pause();
     return TS_EXIT_OK;
