@@ -1,5 +1,5 @@
 #include "instance.h"
-#include "ts_time.h"
+#include "tsctl_time.h"
 #include "ts_exit.h"
 #include "ts_msg.h"
 #include <arpa/inet.h>
@@ -367,7 +367,7 @@ int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *c
     time_t end = time(NULL) + timeout_s;
     while (got < sizeof buf - 1) {
         int left = (int)(end - time(NULL));
-        if (left <= 0 || poll(&pfd, 1, left * 1000) <= 0)
+        if (left <= 0 || poll(&pfd, 1, left * (int)TS_MS_PER_S) <= 0)
             break;
         ssize_t r = read(fds[0], buf + got, sizeof buf - 1 - got);
         if (r <= 0)
@@ -455,7 +455,7 @@ static int wait_gone(pid_t pid, int ms)
     for (int i = 0; i < ms / 50; i++) {
         if (kill(pid, 0) < 0)
             return 0;
-        struct timespec ts = { 0, 50 * 1000000 };
+        struct timespec ts = { 0, 50 * (long)TS_NS_PER_MS };
         nanosleep(&ts, NULL);
     }
     return kill(pid, 0) < 0 ? 0 : -1;
@@ -467,10 +467,10 @@ int inst_stop(const char *dir, int timeout_s)
     if (!pid)
         return 0;
     if (inst_request(dir, TS__MSG_TYPE__MSG_COMMAND, "stop", 2000, NULL, NULL) == 0 &&
-        wait_gone(pid, timeout_s * 1000) == 0)
+        wait_gone(pid, timeout_s * (int)TS_MS_PER_S) == 0)
         return 0;
     kill(pid, SIGTERM);
-    if (wait_gone(pid, timeout_s * 1000) == 0)
+    if (wait_gone(pid, timeout_s * (int)TS_MS_PER_S) == 0)
         return 0;
     kill(pid, SIGKILL);
     return wait_gone(pid, 2000);

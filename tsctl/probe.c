@@ -4,6 +4,7 @@
  * first line of the body (a stage's /readyz says why it is not ready), which `docker inspect`
  * keeps in the health log. */
 #include "ts_exit.h"
+#include "tsctl_time.h"
 #include "tsctl.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,7 @@ static int ms_left(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    long ms = (long)(deadline->tv_sec - now.tv_sec) * (long)TS_MS_PER_S + (deadline->tv_nsec - now.tv_nsec) / (long)TS_NS_PER_MS;
     return ms > 0 ? (int)ms : 0;
 }
 
@@ -119,88 +120,84 @@ static int connect_to(const char *host, const char *port, const struct timespec 
     return fd;
 }
 
-int probe_main(int argc, char **argv)
+#define CONTINUE (-1) /* a step's "go on" */
+
+static int parse_args(int argc, char **argv, const char **url, double *timeout)
 {
-    const char *url = NULL;
-    double timeout = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return TS_EXIT_OK;
         } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             char *e;
-            timeout = strtod(argv[++i], &e);
-            if (*e || e == argv[i] || !(timeout > 0 && timeout <= 3600)) {
+            *timeout = strtod(argv[++i], &e);
+            if (*e || e == argv[i] || !(*timeout > 0 && *timeout <= 3600)) {
                 fprintf(stderr, "tsctl probe: bad --timeout '%s' (seconds, up to 3600)\n", argv[i]);
                 return TS_EXIT_USAGE;
             }
-        } else if (argv[i][0] != '-' && !url) {
-            url = argv[i];
+        } else if (argv[i][0] != '-' && !*url) {
+            *url = argv[i];
         } else {
             fprintf(stderr, "tsctl probe: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
             return TS_EXIT_USAGE;
         }
     }
-    char host[256], port[8];
-    const char *path;
-    if (!url || parse_url(url, host, sizeof host, port, sizeof port, &path) < 0) {
-        fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
-        usage(stderr);
-        return TS_EXIT_USAGE;
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)timeout;
-    deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    return CONTINUE;
+}
 
-    char why[256];
-    int fd = connect_to(host, port, &deadline, why, sizeof why);
-    if (fd < 0) {
-        printf("%s: %s\n", url, why);
-        return PROBE_UNHEALTHY;
+static void deadline_in(double secs, struct timespec *deadline)
+{
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += (time_t)secs;
+    deadline->tv_nsec += (long)((secs - (double)(time_t)secs) * (double)TS_NS_PER_S);
+    if (deadline->tv_nsec >= (long)TS_NS_PER_S) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= (long)TS_NS_PER_S;
     }
+}
+
+/* Send the GET and read the answer (at most PROBE_MAX_RESPONSE bytes) into resp, NUL-terminated. */
+static int exchange(int fd, const char *url, const char *host, const char *path, const struct timespec *deadline,
+                    double timeout, char *resp, size_t *got)
+{
     char req[1024];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
     if (n < 0 || (size_t)n >= sizeof req) {
-        close(fd);
         fprintf(stderr, "tsctl probe: URL too long\n");
         return TS_EXIT_USAGE;
     }
     /* Small enough for one socket buffer: a nonblocking send either takes it whole or fails. */
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         printf("%s: cannot send the request: %s\n", url, strerror(errno));
-        close(fd);
         return PROBE_UNHEALTHY;
     }
-    static char resp[PROBE_MAX_RESPONSE + 1];
-    size_t got = 0;
+    *got = 0;
     for (;;) {
-        ssize_t r = recv(fd, resp + got, PROBE_MAX_RESPONSE - got, 0);
+        ssize_t r = recv(fd, resp + *got, PROBE_MAX_RESPONSE - *got, 0);
         if (r > 0) {
-            got += (size_t)r;
-            if (got == PROBE_MAX_RESPONSE)
+            *got += (size_t)r;
+            if (*got == PROBE_MAX_RESPONSE)
                 break;
         } else if (r == 0) {
             break;
         } else if (errno == EAGAIN || errno == EINTR) {
-            if (wait_fd(fd, POLLIN, &deadline) < 0) {
+            if (wait_fd(fd, POLLIN, deadline) < 0) {
                 printf("%s: no complete answer within %g s\n", url, timeout);
-                close(fd);
                 return PROBE_UNHEALTHY;
             }
         } else {
             printf("%s: %s\n", url, strerror(errno));
-            close(fd);
             return PROBE_UNHEALTHY;
         }
     }
-    close(fd);
-    resp[got] = 0;
+    resp[*got] = 0;
+    return CONTINUE;
+}
+
+/* The status and the body's first line; healthy on 200. */
+static int report(const char *url, char *resp, size_t got)
+{
     int status = 0;
     if (sscanf(resp, "HTTP/1.%*[01] %3d", &status) != 1) {
         printf("%s: not an HTTP answer\n", url);
@@ -211,4 +208,33 @@ int probe_main(int argc, char **argv)
     body[strcspn(body, "\r\n")] = 0;
     printf("%d %s\n", status, body);
     return status == 200 ? TS_EXIT_OK : PROBE_UNHEALTHY;
+}
+
+int probe_main(int argc, char **argv)
+{
+    const char *url = NULL;
+    double timeout = 5;
+    int rc = parse_args(argc, argv, &url, &timeout);
+    if (rc != CONTINUE)
+        return rc;
+    char host[256], port[8];
+    const char *path;
+    if (!url || parse_url(url, host, sizeof host, port, sizeof port, &path) < 0) {
+        fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    struct timespec deadline;
+    deadline_in(timeout, &deadline);
+    char why[256];
+    int fd = connect_to(host, port, &deadline, why, sizeof why);
+    if (fd < 0) {
+        printf("%s: %s\n", url, why);
+        return PROBE_UNHEALTHY;
+    }
+    static char resp[PROBE_MAX_RESPONSE + 1];
+    size_t got;
+    rc = exchange(fd, url, host, path, &deadline, timeout, resp, &got);
+    close(fd);
+    return rc != CONTINUE ? rc : report(url, resp, got);
 }

@@ -3,14 +3,9 @@
  * actions; tests/unit/test_supervise.c feeds events and checks states and actions. */
 #ifndef TSCTL_SUP_TABLE_H
 #define TSCTL_SUP_TABLE_H
-#include "ts_time.h"
+#include "tsctl_time.h"
 #include <stddef.h>
 #include <stdint.h>
-
-#ifndef TS_NS_PER_S /* until lib/ts_time.h names them */
-#define TS_NS_PER_S 1000000000ull
-#define TS_US_PER_S 1000000ull
-#endif
 
 #define SUP_CRASH_WINDOW_NS (120ull * TS_NS_PER_S)
 #define SUP_CRASH_LIMIT 5 /* more crashes than this within the window: failed */
