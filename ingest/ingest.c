@@ -18,8 +18,10 @@
 #include "ts_log.h"
 #include "ts_stage.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include "ts_units.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +30,15 @@
 
 #define DEFAULT_PIECE_SIZE 16384
 #define DEFAULT_MAX_FILL_MS 200
-#define OUT_RING 1024
 #define MAX_BPS 10000000000ull /* 10 Gbit/s: far above any live stream, keeps pacing math exact */
 #define WAIT_S 10.0            /* no subscriber this long: the signer is down too, start without it */
 #define IDLE_REPEAT_S 60       /* a source still silent: warn again this often */
 #define IDLE_SPEC_MAX 120      /* characters of the source spec quoted in a warning */
 
 typedef struct {
-    const char *source, *out, *state_dir, *instance, *supervisor, *curve, *metrics;
+    const char *source, *out, *state_dir;
     uint64_t bps, piece_size, max_fill_ms;
-    double exit_unready;
+    ts_stage_opts_t so; /* --instance, --supervisor, --curve, --metrics, --exit-unready */
 } opts_t;
 
 typedef struct {
@@ -49,7 +50,7 @@ typedef struct {
     ts_seqstore_t *seqs;
     ts_source_t *src;
     ev_timer fill, wait, idle;
-    int exit_code, dead;
+    int dead;
     int started;          /* the source runs: where to start has been decided */
     int resumed;          /* this run continues pieces published before (a previous ingest's) */
     int has_last;         /* last_seq: the newest piece published, or the signer's when resumed */
@@ -79,27 +80,25 @@ static void usage(FILE *f)
             "  --bitrate RATE      read a FILE source at RATE bit/s (2M = 2,000,000); required for files\n"
             "  --piece-size BYTES  wire piece length incl. the %d-byte trailer (default %d; 16k, 64k ok)\n"
             "  --max-fill-ms MS    close a piece at most MS after its first byte (default %d)\n"
-            "  --state-dir DIR     keep the sequence-number reservation in DIR/seq (survives restarts)\n"
-            "  --instance NAME     instance name in logs and heartbeats\n"
-            "  --supervisor EP     supervisor endpoint for READY and heartbeats\n"
-            "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/ingest.secret, DIR/*.pub)\n"
-            "  --metrics ADDR:PORT serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
-            "                      (:PORT alone = 127.0.0.1; none without this option)\n"
-            "  --exit-unready SECONDS  once ready, exit with code %d after SECONDS not ready (for\n"
-            "                      containers, whose restart policy then replaces the process)\n"
-            "  --help              this text\n"
+            "  --state-dir DIR     keep the sequence-number reservation in DIR/seq (survives restarts)\n",
+            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS);
+    ts_stage_usage(f, TS_TOPO_INGEST);
+    fprintf(f,
             "\n"
             "A source that sends nothing is waited for: a warning after %d s without data, then every %d s.\n"
             "Exit codes: 0 stopped, %d bad arguments, %d unusable (missing, unreadable or empty) source\n"
             "file, state or --metrics address, %d system failure.\n",
-            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_UNREADY, TS_SOURCE_IDLE_WARN_S,
-            IDLE_REPEAT_S, TS_EXIT_USAGE, TS_EXIT_CONFIG, TS_EXIT_FAIL);
+            TS_SOURCE_IDLE_WARN_S, IDLE_REPEAT_S, TS_EXIT_USAGE, TS_EXIT_CONFIG, TS_EXIT_FAIL);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
 {
+    va_list ap;
     fprintf(stderr, "ts-ingest: ");
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n\n");
     usage(stderr);
     return TS_EXIT_USAGE;
@@ -112,15 +111,14 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         { "source", required_argument, NULL, 's' },     { "out", required_argument, NULL, 'o' },
         { "bitrate", required_argument, NULL, 'b' },    { "piece-size", required_argument, NULL, 'p' },
         { "max-fill-ms", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
-        { "instance", required_argument, NULL, 'i' },   { "supervisor", required_argument, NULL, 'S' },
-        { "curve", required_argument, NULL, 'C' },      { "help", no_argument, NULL, 'h' },
-        { "metrics", required_argument, NULL, 'M' },    { "exit-unready", required_argument, NULL, 'U' },
+        { "help", no_argument, NULL, 'h' },             TS_STAGE_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
     o->piece_size = DEFAULT_PIECE_SIZE;
     o->max_fill_ms = DEFAULT_MAX_FILL_MS;
     const char *bitrate = NULL;
+    char err[512];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -129,16 +127,6 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         case 'o': o->out = optarg; break;
         case 'b': bitrate = optarg; break;
         case 'd': o->state_dir = optarg; break;
-        case 'i': o->instance = optarg; break;
-        case 'S': o->supervisor = optarg; break;
-        case 'C': o->curve = optarg; break;
-        case 'M': o->metrics = optarg; break;
-        case 'U':
-            if (ts_stage_unready_arg(optarg, &o->exit_unready) < 0) {
-                *code = bad_usage("--exit-unready %s: need seconds from 1 to 86400", optarg);
-                return -1;
-            }
-            break;
         case 'p':
             if (ts_units_size(optarg, &o->piece_size) < 0 || o->piece_size < TS_TRAILER_LEN + TS_TSCUT_PKT ||
                 o->piece_size > 1024 * 1024 + TS_TRAILER_LEN) {
@@ -162,8 +150,12 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
             *code = TS_EXIT_OK;
             return -1;
         default:
-            *code = bad_usage("unknown or incomplete option %s", argv[optind - 1]);
-            return -1;
+            switch (ts_stage_opt(&o->so, c, optarg, err, sizeof err)) {
+            case 1: break;
+            case -1: *code = bad_usage("%s", err); return -1;
+            default: *code = bad_usage("unknown or incomplete option %s", argv[optind - 1]); return -1;
+            }
+            break;
         }
     }
     if (optind < argc) {
@@ -174,9 +166,8 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         *code = bad_usage("%s", "--source and --out are required");
         return -1;
     }
-    char cerr[512];
-    if (ts_curve_missing(o->curve, cerr, sizeof cerr, o->out, o->supervisor, TS_CURVE_END)) {
-        *code = bad_usage("%s", cerr);
+    if (ts_curve_missing(o->so.curve, err, sizeof err, o->out, o->so.supervisor, TS_CURVE_END)) {
+        *code = bad_usage("%s", err);
         return -1;
     }
     if (bitrate && (ts_units_rate(bitrate, &o->bps) < 0 || o->bps == 0 || o->bps > MAX_BPS)) {
@@ -198,8 +189,7 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
 static void fatal(ingest_t *g, int code)
 {
     g->dead = 1;
-    g->exit_code = code;
-    ev_break(g->loop, EVBREAK_ALL);
+    ts_stage_stop(g->stage, code);
 }
 
 /* A timestamp a wall-clock step cannot move: wall time when this run began, plus monotonic
@@ -215,7 +205,7 @@ static void anchor_clock(ingest_t *g, uint64_t floor)
 
 static uint64_t stamp(ingest_t *g)
 {
-    uint64_t ts = g->anchor_wall_us + (ts_mono_ns() - g->anchor_mono_ns) / 1000;
+    uint64_t ts = g->anchor_wall_us + (ts_mono_ns() - g->anchor_mono_ns) / TS_NS_PER_US;
     if (ts < g->next_ts)
         ts = g->next_ts;
     g->next_ts = ts + 1;
@@ -270,7 +260,7 @@ static void arm_fill(ingest_t *g)
     if (d == UINT64_MAX || g->dead)
         return;
     uint64_t now = ts_mono_ns();
-    ev_timer_set(&g->fill, d > now ? (double)(d - now) / 1e9 : 0., 0.);
+    ev_timer_set(&g->fill, d > now ? ts_ns_to_s(d - now) : 0., 0.);
     ev_timer_start(g->loop, &g->fill);
 }
 
@@ -290,7 +280,7 @@ static void on_data(const uint8_t *buf, size_t len, void *arg)
         return;
     uint64_t now = ts_mono_ns();
     if (g->next_warn_s > TS_SOURCE_IDLE_WARN_S)
-        ts_info("data from the source again, after %.0f s of silence", (double)(now - g->last_byte_ns) / 1e9);
+        ts_info("data from the source again, after %.0f s of silence", ts_ns_to_s(now - g->last_byte_ns));
     g->last_byte_ns = now;
     g->source_idle_s = 0;
     g->next_warn_s = TS_SOURCE_IDLE_WARN_S;
@@ -321,7 +311,7 @@ static void on_ended(int restarting, void *arg)
 static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ingest_t *g = w->data;
-    g->source_idle_s = (ts_mono_ns() - g->last_byte_ns) / 1000000000u;
+    g->source_idle_s = (ts_mono_ns() - g->last_byte_ns) / TS_NS_PER_S;
     if (g->src_ended || g->source_idle_s < g->next_warn_s)
         return;
     const char *spec = g->o->source;
@@ -394,7 +384,7 @@ static void begin(ingest_t *g, const Ts__Subscribe *have)
     if (g->started) {
         ts_source_destroy(&g->src);
         ts_tscut_destroy(&g->cut);
-        if (!(g->cut = ts_tscut_new((size_t)(g->o->piece_size - TS_TRAILER_LEN), g->o->max_fill_ms * 1000000ull,
+        if (!(g->cut = ts_tscut_new((size_t)(g->o->piece_size - TS_TRAILER_LEN), g->o->max_fill_ms * TS_NS_PER_MS,
                                     on_piece, g, err, sizeof err))) {
             ts_error("cutter: %s", err);
             fatal(g, TS_EXIT_FAIL);
@@ -473,16 +463,87 @@ static int readiness(void *arg, char *why, size_t whylen)
 {
     ingest_t *g = arg;
     if (!ts_outlink_alive_subscribers(g->out, TS_LINK_ALIVE_NS)) {
-        snprintf(why, whylen, "no signer heard from for %llu s", TS_LINK_ALIVE_NS / 1000000000);
+        snprintf(why, whylen, "no signer heard from for %llu s", TS_LINK_ALIVE_NS / TS_NS_PER_S);
         return 0;
     }
     uint64_t idle = ts_mono_ns() - g->last_byte_ns;
-    if (g->started && !g->src_ended && idle > (uint64_t)TS_SOURCE_IDLE_WARN_S * 1000000000)
-        snprintf(why, whylen, "source idle %llu s", (unsigned long long)(idle / 1000000000));
+    if (g->started && !g->src_ended && idle > (uint64_t)TS_SOURCE_IDLE_WARN_S * TS_NS_PER_S)
+        snprintf(why, whylen, "source idle %llu s", (unsigned long long)(idle / TS_NS_PER_S));
     return 1;
 }
 
 /* ------------------------------------------------------------ main */
+
+/* The sequence store, the cutter, the outlink for the signer, the timers, the counters. 0, or -1
+ * with *code (logged). The source starts later: once the signer says where (begin). */
+static int ingest_open(ingest_t *g, int *code)
+{
+    const opts_t *o = g->o;
+    char err[512];
+    g->loop = ts_stage_loop(g->stage);
+    ev_init(&g->fill, on_fill);
+    g->fill.data = g;
+    ev_timer_init(&g->wait, on_wait, WAIT_S, 0.);
+    g->wait.data = g;
+    ev_timer_init(&g->idle, on_idle, 1., 1.);
+    g->idle.data = g;
+    if (!(g->seqs = ts_seqstore_new(o->state_dir, err, sizeof err))) {
+        ts_error("sequence state: %s", err);
+        *code = TS_EXIT_CONFIG;
+        return -1;
+    }
+    g->seq = ts_seqstore_next(g->seqs);
+    *code = TS_EXIT_FAIL;
+    if (!(g->cut = ts_tscut_new((size_t)(o->piece_size - TS_TRAILER_LEN), o->max_fill_ms * TS_NS_PER_MS, on_piece, g,
+                                err, sizeof err))) {
+        ts_error("cutter: %s", err);
+        return -1;
+    }
+    if (!(g->out = ts_outlink_new(g->loop, ts_stage_zctx(g->stage), o->out, ts_topo[TS_TOPO_INGEST].out_ring, NULL,
+                                  NULL, NULL))) {
+        ts_error("cannot serve pieces on %s", o->out);
+        return -1;
+    }
+    ts_outlink_on_subscribe(g->out, on_subscribe, g);
+    if (ts_source_check(o->source, code, err, sizeof err) < 0) {
+        ts_error("source %s: %s", o->source, err);
+        return -1;
+    }
+    ts_stage_counter(g->stage, "seq", &g->seq);
+    ts_stage_counter(g->stage, "pieces_out", &g->pieces_out);
+    ts_stage_counter(g->stage, "bytes_in", &g->bytes_in);
+    ts_stage_counter(g->stage, "source_restarts", &g->source_restarts);
+    ts_stage_counter(g->stage, "rap_pieces", &g->rap_pieces);
+    ts_stage_counter(g->stage, "source_idle_s", &g->source_idle_s);
+    ts_stage_on_stop(g->stage, on_stop, g);
+    ts_stage_readiness(g->stage, readiness, g);
+    ev_timer_start(g->loop, &g->wait);
+    return 0;
+}
+
+/* After the loop: record where numbering continues, and say what this run did. */
+static void ingest_stopped(ingest_t *g)
+{
+    char err[512];
+    if (!g->dead && ts_seqstore_close(g->seqs, g->next_ts, err, sizeof err) < 0)
+        ts_error("cannot record the next sequence number: %s (the next start skips ahead)", err);
+    ts_info("stopped: %llu bytes in, %llu pieces out (%llu RAP), %llu source restarts, next seq %llu",
+            (unsigned long long)g->bytes_in, (unsigned long long)g->pieces_out, (unsigned long long)g->rap_pieces,
+            (unsigned long long)g->source_restarts, (unsigned long long)g->seq);
+}
+
+static void ingest_close(ingest_t *g)
+{
+    if (g->loop) {
+        ev_timer_stop(g->loop, &g->fill);
+        ev_timer_stop(g->loop, &g->wait);
+        ev_timer_stop(g->loop, &g->idle);
+    }
+    ts_source_destroy(&g->src); /* kills a command's process group */
+    ts_outlink_destroy(&g->out);
+    ts_tscut_destroy(&g->cut);
+    ts_seqstore_destroy(&g->seqs);
+}
 
 int main(int argc, char **argv)
 {
@@ -490,94 +551,21 @@ int main(int argc, char **argv)
     int code = TS_EXIT_OK;
     if (parse_args(argc, argv, &o, &code) < 0)
         return code;
-
     ingest_t g;
     memset(&g, 0, sizeof g);
-    g.exit_code = TS_EXIT_OK;
     g.o = &o;
-    g.loop = ev_default_loop(0); /* the default loop: command sources are reaped with ev_child */
-    void *zctx = zmq_ctx_new();
-    char err[512];
-    if (!g.loop || !zctx) {
-        fprintf(stderr, "ts-ingest: cannot create the event loop or ZeroMQ context\n");
-        return TS_EXIT_FAIL;
-    }
-    if (o.curve && ts_curve_init(zctx, o.curve, "ingest", err, sizeof err) < 0) {
-        ts_error("%s", err);
+    g.stage = ts_stage_boot(TS_TOPO_INGEST, &o.so, &code);
+    if (g.stage && ingest_open(&g, &code) == 0) {
         code = TS_EXIT_CONFIG;
-        goto out;
+        if (ts_stage_listen(g.stage) == 0) {
+            ts_info("serving pieces of up to %llu bytes (payload %llu) on %s; waiting for the signer to say where to "
+                    "start (else seq %llu)",
+                    (unsigned long long)o.piece_size, (unsigned long long)(o.piece_size - TS_TRAILER_LEN), o.out,
+                    (unsigned long long)g.seq);
+            code = ts_stage_run(g.stage, TS_EXIT_OK);
+            ingest_stopped(&g);
+        }
     }
-    g.stage = ts_stage_new(g.loop, zctx, "ingest", o.instance, o.supervisor);
-    if (!g.stage) {
-        code = TS_EXIT_FAIL;
-        goto out;
-    }
-    if (!(g.seqs = ts_seqstore_new(o.state_dir, err, sizeof err))) {
-        ts_error("sequence state: %s", err);
-        code = TS_EXIT_CONFIG;
-        goto out;
-    }
-    g.seq = ts_seqstore_next(g.seqs);
-    if (!(g.cut = ts_tscut_new((size_t)(o.piece_size - TS_TRAILER_LEN), o.max_fill_ms * 1000000ull, on_piece, &g, err,
-                               sizeof err))) {
-        ts_error("cutter: %s", err);
-        code = TS_EXIT_FAIL;
-        goto out;
-    }
-    ev_init(&g.fill, on_fill);
-    g.fill.data = &g;
-    ev_timer_init(&g.wait, on_wait, WAIT_S, 0.);
-    g.wait.data = &g;
-    ev_timer_init(&g.idle, on_idle, 1., 1.);
-    g.idle.data = &g;
-    if (!(g.out = ts_outlink_new(g.loop, zctx, o.out, OUT_RING, NULL, NULL, NULL))) {
-        ts_error("cannot serve pieces on %s", o.out);
-        code = TS_EXIT_FAIL;
-        goto out;
-    }
-    ts_outlink_on_subscribe(g.out, on_subscribe, &g);
-    if (ts_source_check(o.source, &code, err, sizeof err) < 0) {
-        ts_error("source %s: %s", o.source, err);
-        goto out;
-    }
-    ts_stage_counter(g.stage, "seq", &g.seq);
-    ts_stage_counter(g.stage, "pieces_out", &g.pieces_out);
-    ts_stage_counter(g.stage, "bytes_in", &g.bytes_in);
-    ts_stage_counter(g.stage, "source_restarts", &g.source_restarts);
-    ts_stage_counter(g.stage, "rap_pieces", &g.rap_pieces);
-    ts_stage_counter(g.stage, "source_idle_s", &g.source_idle_s);
-    ts_stage_on_stop(g.stage, on_stop, &g);
-    ts_stage_readiness(g.stage, readiness, &g);
-    ts_stage_exit_unready(g.stage, o.exit_unready);
-    if (o.metrics && ts_stage_serve(g.stage, o.metrics, err, sizeof err) < 0) {
-        ts_error("--metrics %s: %s", o.metrics, err);
-        code = TS_EXIT_CONFIG;
-        goto out;
-    }
-    ts_info("serving pieces of up to %llu bytes (payload %llu) on %s; waiting for the signer to say where to "
-            "start (else seq %llu)",
-            (unsigned long long)o.piece_size, (unsigned long long)(o.piece_size - TS_TRAILER_LEN), o.out,
-            (unsigned long long)g.seq);
-    ts_stage_ready(g.stage);
-    ev_timer_start(g.loop, &g.wait);
-
-    ev_run(g.loop, 0);
-    code = ts_stage_exit_code(g.stage, g.exit_code);
-    if (!g.dead && ts_seqstore_close(g.seqs, g.next_ts, err, sizeof err) < 0)
-        ts_error("cannot record the next sequence number: %s (the next start skips ahead)", err);
-    ts_info("stopped: %llu bytes in, %llu pieces out (%llu RAP), %llu source restarts, next seq %llu",
-            (unsigned long long)g.bytes_in, (unsigned long long)g.pieces_out, (unsigned long long)g.rap_pieces,
-            (unsigned long long)g.source_restarts, (unsigned long long)g.seq);
-out:
-    ev_timer_stop(g.loop, &g.fill);
-    ev_timer_stop(g.loop, &g.wait);
-    ev_timer_stop(g.loop, &g.idle);
-    ts_source_destroy(&g.src); /* kills a command's process group */
-    ts_outlink_destroy(&g.out);
-    ts_tscut_destroy(&g.cut);
-    ts_seqstore_destroy(&g.seqs);
-    ts_stage_destroy(&g.stage);
-    zmq_ctx_term(zctx);
-    ts_curve_fini();
-    return code;
+    ingest_close(&g);
+    return ts_stage_end(&g.stage, code);
 }

@@ -218,13 +218,13 @@ int ts_http_parse(const uint8_t *buf, size_t len, ts_http_req_t *req)
     return TS_HTTP_PARTIAL;
 }
 
-int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *name, const char **val,
-                   size_t *vlen)
+/* The first header line in buf[from..to) called name; value trimmed. */
+static int find_header(const uint8_t *buf, size_t from, size_t to, const char *name, const char **val, size_t *vlen)
 {
     size_t nlen = strlen(name);
-    size_t p = req->hdr_off;
-    while (p < req->head_len) {
-        const uint8_t *lf = memchr(buf + p, '\n', req->head_len - p);
+    size_t p = from;
+    while (p < to) {
+        const uint8_t *lf = memchr(buf + p, '\n', to - p);
         if (!lf)
             break;
         size_t end = (size_t)(lf - buf); /* line is [p, end) without the LF */
@@ -244,4 +244,131 @@ int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *nam
         p = (size_t)(lf - buf) + 1;
     }
     return -1;
+}
+
+int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *name, const char **val,
+                   size_t *vlen)
+{
+    return find_header(buf, req->hdr_off, req->head_len, name, val, vlen);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static int resp_bad(ts_http_resp_t *r, const char *why)
+{
+    r->error = why;
+    return TS_HTTP_BAD;
+}
+
+static int is_text(uint8_t c) { return c == ' ' || c == '\t' || is_vchar(c) || c >= 0x80; }
+
+/* "HTTP/1.x NNN[ reason]" in l[0..n). */
+static int status_line(const uint8_t *l, size_t n, ts_http_resp_t *r)
+{
+    if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[7] < '0' || l[7] > '9' || l[8] != ' ')
+        return resp_bad(r, "bad status line");
+    for (int i = 9; i < 12; i++)
+        if (l[i] < '0' || l[i] > '9')
+            return resp_bad(r, "bad status code");
+    r->version_minor = l[7] - '0';
+    r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    if (r->status < 100)
+        return resp_bad(r, "bad status code");
+    if (n > 12 && l[12] != ' ')
+        return resp_bad(r, "bad status line");
+    for (size_t i = 13; i < n; i++)
+        if (!is_text(l[i]))
+            return resp_bad(r, "bad byte in the reason phrase");
+    r->reason = (const char *)l + (n > 12 ? 13 : 12);
+    r->reason_len = n > 12 ? n - 13 : 0;
+    return 0;
+}
+
+static int is_token(const uint8_t *v, size_t n, const char *tok)
+{
+    return n == strlen(tok) && strncasecmp((const char *)v, tok, n) == 0;
+}
+
+/* One header line l[0..n) (no line end): "name:value". Content-Length and Transfer-Encoding are
+ * what a client needs to find the body's end, so they are judged here. */
+static int header_line(const uint8_t *l, size_t n, ts_http_resp_t *r)
+{
+    if (l[0] == ' ' || l[0] == '\t')
+        return resp_bad(r, "obsolete header line folding");
+    size_t k = 0;
+    while (k < n && is_tchar(l[k]))
+        k++;
+    if (k == 0 || k == n || l[k] != ':')
+        return resp_bad(r, "bad header name");
+    for (size_t i = k + 1; i < n; i++)
+        if (!is_text(l[i]))
+            return resp_bad(r, "bad byte in a header value");
+    r->nheaders++;
+    const uint8_t *v = l + k + 1, *e = l + n;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    size_t vl = (size_t)(e - v);
+    if (is_token(l, k, "Content-Length")) {
+        uint64_t x = 0;
+        if (vl == 0 || vl > 18) /* 18 digits: below 2^63, no overflow to think about */
+            return resp_bad(r, "bad Content-Length");
+        for (size_t i = 0; i < vl; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return resp_bad(r, "bad Content-Length");
+            x = x * 10 + (uint64_t)(v[i] - '0');
+        }
+        if (r->has_length && x != r->content_length)
+            return resp_bad(r, "conflicting Content-Length");
+        r->has_length = 1;
+        r->content_length = x;
+    } else if (is_token(l, k, "Transfer-Encoding")) {
+        /* The last coding decides whether the body is chunked (RFC 9112 6.1). */
+        const uint8_t *last = v;
+        for (const uint8_t *p = v; p < e; p++)
+            if (*p == ',')
+                last = p + 1;
+        while (last < e && (*last == ' ' || *last == '\t'))
+            last++;
+        r->has_te = 1;
+        r->chunked = is_token(last, (size_t)(e - last), "chunked");
+    }
+    return 0;
+}
+
+int ts_http_resp_parse(const uint8_t *buf, size_t len, ts_http_resp_t *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t limit = len < TS_HTTP_MAX_RESP_HEAD ? len : TS_HTTP_MAX_RESP_HEAD;
+    size_t pos = 0;
+    for (int line = 0;; line++) {
+        const uint8_t *lf = memchr(buf + pos, '\n', limit - pos);
+        if (!lf) {
+            if (limit == TS_HTTP_MAX_RESP_HEAD)
+                return resp_bad(r, "response head too large");
+            r->error = NULL;
+            return TS_HTTP_PARTIAL;
+        }
+        size_t end = (size_t)(lf - buf), next = end + 1;
+        if (end > pos && buf[end - 1] == '\r')
+            end--;
+        if (line == 0) {
+            if (status_line(buf + pos, end - pos, r) < 0)
+                return TS_HTTP_BAD;
+            r->hdr_off = next;
+        } else if (end == pos) {
+            r->head_len = next;
+            return TS_HTTP_DONE;
+        } else if (header_line(buf + pos, end - pos, r) < 0) {
+            return TS_HTTP_BAD;
+        }
+        pos = next;
+    }
+}
+
+int ts_http_resp_header(const uint8_t *buf, const ts_http_resp_t *r, const char *name, const char **val,
+                        size_t *vlen)
+{
+    return find_header(buf, r->hdr_off, r->head_len, name, val, vlen);
 }

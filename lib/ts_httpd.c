@@ -3,6 +3,7 @@
 #include "ts_err.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
+#include "ts_sock.h"
 #include "ts_time.h"
 #include "ts_units.h"
 #include <errno.h>
@@ -15,8 +16,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define ACCEPT_BATCH 32    /* connections accepted per loop turn */
-#define ACCEPT_PAUSE_S 0.5 /* out of descriptors: stop accepting this long */
 #define LINGER_S 1.0       /* after the response, wait this long (at most) for the client to close */
 #define MAX_PATH 128
 #define HEAD_MAX 512       /* the response head we write */
@@ -55,10 +54,8 @@ typedef struct {
 
 struct ts_httpd {
     struct ev_loop *loop;
-    int lfd;
+    ts_acceptor_t *acc; /* pauses when out of descriptors */
     uint16_t port;
-    ev_io lio;
-    ev_timer pause;
     double timeout;
     size_t max_conns;
     conn_t *head;
@@ -322,52 +319,35 @@ static void reject(ts_httpd_t *h, int fd)
     h->stats.requests++;
 }
 
-static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+static int on_conn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-    ts_httpd_t *h = w->data;
-    ev_io_start(loop, &h->lio);
-}
-
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-    ts_httpd_t *h = w->data;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* The connection stays queued and the listener readable: pause rather than spin. */
-                ts_warn("http: accept: %s: pausing for %.1f s", strerror(errno), ACCEPT_PAUSE_S);
-                ev_io_stop(loop, &h->lio);
-                ev_timer_set(&h->pause, ACCEPT_PAUSE_S, 0);
-                ev_timer_start(loop, &h->pause);
-            }
-            return; /* EAGAIN, or a connection that died in the queue */
-        }
-        if (h->stats.conns >= h->max_conns) {
-            reject(h, fd);
-            continue;
-        }
-        conn_t *c = calloc(1, sizeof *c);
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        c->h = h;
-        c->fd = fd;
-        c->st = C_REQUEST;
-        ts_buf_init(&c->body);
-        ev_io_init(&c->rio, on_conn_read, fd, EV_READ);
-        ev_io_init(&c->wio, on_conn_write, fd, EV_WRITE);
-        ev_timer_init(&c->timer, on_conn_timer, h->timeout, 0);
-        c->rio.data = c->wio.data = c->timer.data = c;
-        ev_io_start(loop, &c->rio);
-        ev_timer_start(loop, &c->timer);
-        c->next = h->head;
-        if (h->head)
-            h->head->prev = c;
-        h->head = c;
-        h->stats.conns++;
+    ts_httpd_t *h = arg;
+    struct ev_loop *loop = h->loop;
+    if (h->stats.conns >= h->max_conns) {
+        reject(h, fd);
+        return 0;
     }
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return 0;
+    }
+    c->h = h;
+    c->fd = fd;
+    c->st = C_REQUEST;
+    ts_buf_init(&c->body);
+    ev_io_init(&c->rio, on_conn_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_conn_write, fd, EV_WRITE);
+    ev_timer_init(&c->timer, on_conn_timer, h->timeout, 0);
+    c->rio.data = c->wio.data = c->timer.data = c;
+    ev_io_start(loop, &c->rio);
+    ev_timer_start(loop, &c->timer);
+    c->next = h->head;
+    if (h->head)
+        h->head->prev = c;
+    h->head = c;
+    h->stats.conns++;
+    return 0;
 }
 
 static int listen_on(ts_httpd_t *h, const char *spec, char *err, size_t errlen)
@@ -381,7 +361,8 @@ static int listen_on(ts_httpd_t *h, const char *spec, char *err, size_t errlen)
     int e, fd = ts_net_listen(addr, port, 64, &h->port, &e, err, errlen);
     if (fd < 0)
         return -1;
-    h->lfd = fd;
+    if (!(h->acc = ts_acceptor_new(h->loop, fd, "http", on_conn, h)))
+        return ts_err(err, errlen, "out of memory");
     return 0;
 }
 
@@ -393,7 +374,6 @@ ts_httpd_t *ts_httpd_new(struct ev_loop *loop, const char *addr, char *err, size
         return NULL;
     }
     h->loop = loop;
-    h->lfd = -1;
     h->timeout = TS_HTTPD_TIMEOUT;
     h->max_conns = TS_HTTPD_MAX_CONNS;
     h->stall = TS_HTTPD_LIVEZ_STALL;
@@ -402,10 +382,6 @@ ts_httpd_t *ts_httpd_new(struct ev_loop *loop, const char *addr, char *err, size
         free(h);
         return NULL;
     }
-    ev_io_init(&h->lio, on_accept, h->lfd, EV_READ);
-    ev_timer_init(&h->pause, on_pause_end, ACCEPT_PAUSE_S, 0);
-    h->lio.data = h->pause.data = h;
-    ev_io_start(loop, &h->lio);
     return h;
 }
 
@@ -416,16 +392,13 @@ void ts_httpd_destroy(ts_httpd_t **self)
         return;
     while (h->head)
         conn_close(h->head);
-    ev_io_stop(h->loop, &h->lio);
-    ev_timer_stop(h->loop, &h->pause);
+    ts_acceptor_destroy(&h->acc);
     if (h->livez_on) {
         ev_ref(h->loop);
         ev_check_stop(h->loop, &h->turn_begin);
         ev_ref(h->loop);
         ev_prepare_stop(h->loop, &h->turn_end);
     }
-    if (h->lfd >= 0)
-        close(h->lfd);
     free(h);
     *self = NULL;
 }

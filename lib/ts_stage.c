@@ -1,5 +1,6 @@
 #include "ts_stage.h"
 #include "ts_bus.h"
+#include "ts_curve.h"
 #include "ts_err.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -90,6 +91,10 @@ struct ts_stage {
     void *ready_arg;
     uint64_t unready_limit_ns; /* --exit-unready; 0: off */
     uint64_t unready_since_ns; /* 0 while ready */
+    /* the skeleton (ts_stage_boot): what it made, the teardown frees */
+    int booted, has_stop_code, stop_code;
+    void *zctx;
+    ts_stage_opts_t opts;
     int was_ready, gave_up;
     size_t ncounters;
     const char *cnames[STAGE_MAX_COUNTERS];
@@ -159,7 +164,7 @@ static void check_unready(ts_stage_t *st)
     if (!st->was_ready)
         return;
     uint64_t now = ts_mono_ns();
-    double limit = (double)st->unready_limit_ns / 1e9;
+    double limit = ts_ns_to_s(st->unready_limit_ns);
     if (!st->unready_since_ns) {
         st->unready_since_ns = now;
         ts_warn("not ready: %s (exiting if this lasts %g s: --exit-unready)", why, limit);
@@ -235,7 +240,7 @@ static void new_metrics(ts_stage_t *st, const char *instance)
     ts_metrics_build_info(st->metrics, TS_VERSION, ts_version_commit());
     ts_metrics_gauge_setf(ts_metrics_gauge(st->metrics, "process_start_time_seconds",
                                            "Start time of the process since the Unix epoch, in seconds.", NULL),
-                          (double)ts_wall_us() / 1e6);
+                          (double)ts_wall_us() / TS_US_PER_S_F);
     ts_metrics_gauge_fn(st->metrics, "ts_ready",
                         "1 if the stage is ready (its upstream and downstream connected, as /readyz says), else 0.",
                         NULL, ready_gauge, st);
@@ -270,8 +275,8 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
             return NULL;
         }
         char id[64];
-        snprintf(id, sizeof id, "stage:%s", stage);
-        st->sup = ts_bus_new(loop, zctx, ZMQ_DEALER, sup_endpoint, TS_BUS_CONNECT, id, "sup", on_sup, st);
+        snprintf(id, sizeof id, TS_TOPO_SUP_ID_PREFIX "%s", stage);
+        st->sup = ts_bus_new(loop, zctx, ZMQ_DEALER, sup_endpoint, TS_BUS_CONNECT, id, TS_TOPO_SUP, on_sup, st);
         if (!st->sup) {
             free(st);
             return NULL;
@@ -342,7 +347,7 @@ int ts_stage_serve(ts_stage_t *st, const char *addr, char *err, size_t errlen)
 
 void ts_stage_exit_unready(ts_stage_t *st, double secs)
 {
-    st->unready_limit_ns = secs > 0 ? (uint64_t)(secs * 1e9) : 0;
+    st->unready_limit_ns = ts_s_to_ns(secs);
 }
 
 int ts_stage_unready_arg(const char *arg, double *secs)
@@ -370,4 +375,115 @@ void ts_stage_destroy(ts_stage_t **self)
     ts_bus_destroy(&st->sup);
     free(st);
     *self = NULL;
+}
+
+/* ------------------------------------------------------------------ the skeleton */
+
+int ts_stage_opt(ts_stage_opts_t *o, int c, const char *arg, char *err, size_t errlen)
+{
+    switch (c) {
+    case TS_STAGE_OPT_INSTANCE: o->instance = arg; return 1;
+    case TS_STAGE_OPT_SUPERVISOR: o->supervisor = arg; return 1;
+    case TS_STAGE_OPT_CURVE: o->curve = arg; return 1;
+    case TS_STAGE_OPT_METRICS: o->metrics = arg; return 1;
+    case TS_STAGE_OPT_EXIT_UNREADY:
+        if (ts_stage_unready_arg(arg, &o->exit_unready) < 0) {
+            ts_err(err, errlen, "bad --exit-unready '%s' (seconds, 1..86400)", arg);
+            return -1;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+void ts_stage_usage(FILE *f, ts_topo_id_t stage)
+{
+    fprintf(f,
+            "  --instance NAME     instance name in logs and heartbeats\n"
+            "  --supervisor EP     supervisor endpoint for READY and heartbeats\n"
+            "  --curve DIR         CURVE keys for tcp:// endpoints (DIR/%s.secret, DIR/*.pub)\n"
+            "  --metrics ADDR:PORT serve /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
+            "                      (:PORT alone = 127.0.0.1; none without this option)\n"
+            "  --exit-unready SECONDS  once ready, exit with code %d after SECONDS not ready (for\n"
+            "                      containers, whose restart policy then replaces the process)\n"
+            "  --help              this text\n",
+            ts_topo[stage].name, TS_EXIT_UNREADY);
+}
+
+ts_stage_t *ts_stage_boot(ts_topo_id_t stage, const ts_stage_opts_t *o, int *code)
+{
+    const char *name = ts_topo[stage].name;
+    char err[512];
+    ts_log_init(name, o->instance);
+    *code = TS_EXIT_FAIL;
+    /* The default loop: command sources are reaped with ev_child, which only it supports. */
+    struct ev_loop *loop = ev_default_loop(0);
+    void *zctx = zmq_ctx_new();
+    if (!loop || !zctx) {
+        ts_error("cannot create the event loop or ZeroMQ context");
+        goto fail;
+    }
+    if (o->curve && ts_curve_init(zctx, o->curve, name, err, sizeof err) < 0) {
+        ts_error("%s", err);
+        *code = TS_EXIT_CONFIG;
+        goto fail;
+    }
+    ts_stage_t *st = ts_stage_new(loop, zctx, name, o->instance, o->supervisor);
+    if (!st)
+        goto fail;
+    st->booted = 1;
+    st->zctx = zctx;
+    st->opts = *o;
+    ts_stage_exit_unready(st, o->exit_unready);
+    return st;
+fail:
+    if (zctx)
+        zmq_ctx_term(zctx);
+    ts_curve_fini();
+    return NULL;
+}
+
+struct ev_loop *ts_stage_loop(const ts_stage_t *st) { return st->loop; }
+
+void *ts_stage_zctx(const ts_stage_t *st) { return st->zctx; }
+
+const ts_stage_opts_t *ts_stage_opts(const ts_stage_t *st) { return &st->opts; }
+
+int ts_stage_listen(ts_stage_t *st)
+{
+    char err[512];
+    if (st->opts.metrics && !st->httpd && ts_stage_serve(st, st->opts.metrics, err, sizeof err) < 0) {
+        ts_error("--metrics %s: %s", st->opts.metrics, err);
+        return -1;
+    }
+    return 0;
+}
+
+int ts_stage_run(ts_stage_t *st, int code)
+{
+    if (ts_stage_listen(st) < 0)
+        return TS_EXIT_CONFIG;
+    ts_stage_ready(st);
+    ev_run(st->loop, 0);
+    return ts_stage_exit_code(st, st->has_stop_code ? st->stop_code : code);
+}
+
+void ts_stage_stop(ts_stage_t *st, int code)
+{
+    if (!st->has_stop_code) {
+        st->has_stop_code = 1;
+        st->stop_code = code;
+    }
+    ev_break(st->loop, EVBREAK_ALL);
+}
+
+int ts_stage_end(ts_stage_t **self, int code)
+{
+    ts_stage_t *st = *self;
+    void *zctx = st && st->booted ? st->zctx : NULL;
+    ts_stage_destroy(self);
+    if (zctx)
+        zmq_ctx_term(zctx);
+    ts_curve_fini();
+    return code;
 }

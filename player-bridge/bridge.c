@@ -14,9 +14,10 @@
 #include "ts_link.h"
 #include "ts_log.h"
 #include "ts_stage.h"
+#include "ts_time.h"
+#include "ts_topology.h"
 #include "ts_units.h"
 #include <errno.h>
-#include "ts_time.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +25,20 @@
 #include <zmq.h>
 
 #define RING_PIECES 512
-#define RING_AGE_US (8ull * 1000000)
+#define RING_AGE_US (8 * TS_US_PER_S)
 #define RING_BYTES (64u * 1024 * 1024) /* guard against huge pieces; 8 s of normal video is far less */
 
 typedef struct {
     struct ev_loop *loop;
+    ts_stage_t *st;
     ts_inlink_t *in;
     ts_ring_t *ring;
     ts_server_t *srv;
     ts_output_t *out;
     FILE *stats; /* --stats: one line per piece handed on, for benchmarks */
     ts_metric_t *lag; /* ts_lag_seconds */
-    int exit_code;
+    int stopping;
+    int opened; /* everything up: "stopped" is worth saying at the end */
     int has_last;
     uint64_t pieces_in, output_bytes, last_seq, gaps;
 } bridge_t;
@@ -63,16 +66,15 @@ static void usage(FILE *f)
 
 static void stop(bridge_t *b, int code)
 {
-    if (!b->exit_code)
-        b->exit_code = code;
-    ev_break(b->loop, EVBREAK_ALL);
+    b->stopping = 1;
+    ts_stage_stop(b->st, code);
 }
 
 static void on_piece(const Ts__Piece *p, void *arg)
 {
     bridge_t *b = arg;
-    if (b->exit_code)
-        return; /* stopping: do not ack what we did not handle */
+    if (b->stopping)
+        return; /* do not ack what we did not handle */
     b->pieces_in++;
     if (b->has_last && p->seq != b->last_seq + 1) {
         b->gaps++;
@@ -96,7 +98,7 @@ static void on_piece(const Ts__Piece *p, void *arg)
     ts_chunk_unref(&c);
     uint64_t handed_us = ts_wall_us();
     /* The broadcaster's clock against ours: a viewer's clock behind it would give a negative lag. */
-    ts_metrics_histogram_observe(b->lag, handed_us > p->timestamp_us ? (double)(handed_us - p->timestamp_us) / 1e6 : 0.);
+    ts_metrics_histogram_observe(b->lag, handed_us > p->timestamp_us ? (double)(handed_us - p->timestamp_us) / TS_US_PER_S_F : 0.);
     if (b->stats)
         fprintf(b->stats, "%llu %llu %llu %zu\n", (unsigned long long)p->seq, (unsigned long long)p->timestamp_us,
                 (unsigned long long)handed_us, p->payload.len);
@@ -122,7 +124,7 @@ static int readiness(void *arg, char *why, size_t whylen)
     bridge_t *b = arg;
     if (ts_inlink_alive(b->in, TS_LINK_ALIVE_NS))
         return 1;
-    snprintf(why, whylen, "swarm not heard from for %llu s", TS_LINK_ALIVE_NS / 1000000000);
+    snprintf(why, whylen, "swarm not heard from for %llu s", TS_LINK_ALIVE_NS / TS_NS_PER_S);
     return 0;
 }
 
@@ -138,152 +140,159 @@ static int path_ok(const char *p)
     return 1;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *in_ep, *http, *path, *output, *state_dir, *stats;
+    char addr[256];
+    uint16_t port;
+} bopts_t;
+
+/* The stage's own checks of its arguments, after parsing. 0, or -1 (said on stderr). */
+static int check_args(bopts_t *o, const ts_stage_opts_t *so)
 {
-    const char *in_ep = NULL, *http = NULL, *path = NULL, *output = NULL, *state_dir = NULL, *instance = NULL,
-               *sup = NULL, *stats = NULL, *curve = NULL, *metrics = NULL;
-    double exit_unready = 0;
-    static const struct option opts[] = {
-        { "in", required_argument, 0, 'i' },       { "http", required_argument, 0, 'H' },
-        { "path", required_argument, 0, 'p' },     { "output", required_argument, 0, 'o' },
-        { "state-dir", required_argument, 0, 'd' }, { "instance", required_argument, 0, 'n' },
-        { "supervisor", required_argument, 0, 's' }, { "stats", required_argument, 0, 'S' },
-        { "curve", required_argument, 0, 'C' },   { "help", no_argument, 0, 'h' },
-        { "metrics", required_argument, 0, 'M' },  { "exit-unready", required_argument, 0, 'U' },
-        { 0, 0, 0, 0 },
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': in_ep = optarg; break;
-        case 'H': http = optarg; break;
-        case 'p': path = optarg; break;
-        case 'o': output = optarg; break;
-        case 'd': state_dir = optarg; break;
-        case 'n': instance = optarg; break;
-        case 's': sup = optarg; break;
-        case 'S': stats = optarg; break;
-        case 'C': curve = optarg; break;
-        case 'M': metrics = optarg; break;
-        case 'U':
-            if (ts_stage_unready_arg(optarg, &exit_unready) < 0) {
-                fprintf(stderr, "ts-player-bridge: bad --exit-unready '%s' (seconds, 1..86400)\n", optarg);
-                return TS_EXIT_USAGE;
-            }
-            break;
-        case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+    char err[512];
+    if (ts_units_hostport(o->http, o->addr, sizeof o->addr, &o->port) < 0) {
+        fprintf(stderr, "ts-player-bridge: --http %s: expected ADDR:PORT\n", o->http);
+        return -1;
+    }
+    if (!path_ok(o->path)) {
+        fprintf(stderr, "ts-player-bridge: --path %s: expected /NAME (printable, no space, '?' or '#')\n", o->path);
+        return -1;
+    }
+    if (ts_curve_missing(so->curve, err, sizeof err, o->in_ep, so->supervisor, TS_CURVE_END)) {
+        fprintf(stderr, "ts-player-bridge: %s\n", err);
+        return -1;
+    }
+    if (o->output && strcmp(o->output, "-") != 0 && !o->state_dir) {
+        fprintf(stderr, "ts-player-bridge: --output FILE needs --state-dir (for the resume record)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* --stats, --output (and where it resumes), the ring, the HTTP server, the link to the swarm, the
+ * counters. 0, or -1 with *code (logged). */
+static int bridge_open(bridge_t *b, const bopts_t *o, int *code)
+{
+    char err[512];
+    int has_from = 0, fatal;
+    uint64_t from = 0;
+    b->loop = ts_stage_loop(b->st);
+    *code = TS_EXIT_CONFIG;
+    if (o->stats) {
+        if (!(b->stats = fopen(o->stats, "a"))) {
+            ts_error("--stats %s: %s", o->stats, strerror(errno));
+            return -1;
+        }
+        setvbuf(b->stats, NULL, _IOLBF, 0); /* a killed bridge loses no line */
+    }
+    if (o->output) {
+        b->out = ts_output_open(b->loop, o->output, o->state_dir, &has_from, &from, &b->output_bytes, on_output_fail,
+                                b, err, sizeof err);
+        if (!b->out) {
+            ts_error("output: %s", err);
+            return -1;
+        }
+        if (has_from) {
+            b->has_last = 1; /* a jump past from is a gap in the file too */
+            b->last_seq = from - 1;
         }
     }
-    if (optind != argc || !in_ep || !http || !path) {
+    *code = TS_EXIT_FAIL;
+    if (!(b->ring = ts_ring_new(RING_PIECES, RING_AGE_US, RING_BYTES)))
+        return -1;
+    if (!(b->srv = ts_server_new(b->loop, o->addr, o->port, o->path, b->ring, &fatal, err, sizeof err))) {
+        ts_error("http: %s", err);
+        *code = fatal ? TS_EXIT_CONFIG : TS_EXIT_FAIL;
+        return -1;
+    }
+    const ts_topo_stage_t *me = &ts_topo[TS_TOPO_BRIDGE];
+    b->in = ts_inlink_new(b->loop, ts_stage_zctx(b->st), o->in_ep, me->link_id, ts_topo[me->upstream].name, has_from,
+                          from, on_piece, b);
+    if (!b->in) {
+        ts_error("cannot connect to %s", o->in_ep);
+        *code = TS_EXIT_CONFIG; /* zmq_connect only fails on a bad endpoint */
+        return -1;
+    }
+    const ts_server_stats_t *ss = ts_server_stats(b->srv);
+    ts_stage_counter(b->st, "pieces_in", &b->pieces_in);
+    ts_stage_counter(b->st, "bytes_out", &ss->bytes_out);
+    ts_stage_counter(b->st, "http_clients", &ss->clients);
+    ts_stage_counter(b->st, "output_bytes", &b->output_bytes);
+    ts_stage_counter(b->st, "last_seq", &b->last_seq);
+    ts_stage_counter(b->st, "gaps", &b->gaps);
+    ts_stage_counter(b->st, "clients_dropped", &ss->clients_dropped);
+    static const double lag_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30 };
+    b->lag = ts_metrics_histogram(ts_stage_metrics(b->st), "ts_lag_seconds",
+                                  "Seconds from a piece's source timestamp (the broadcaster's clock) to the moment this "
+                                  "bridge hands it to players and --output.",
+                                  NULL, lag_bounds, sizeof lag_bounds / sizeof lag_bounds[0]);
+    ts_stage_readiness(b->st, readiness, b);
+    b->opened = 1;
+    if (ts_stage_listen(b->st) < 0) {
+        *code = TS_EXIT_CONFIG;
+        return -1;
+    }
+    int v6 = strchr(o->addr, ':') && o->addr[0] != '[';
+    ts_info("serving http://%s%s%s:%u%s from %s%s", v6 ? "[" : "", o->addr, v6 ? "]" : "", ts_server_port(b->srv),
+            o->path, o->in_ep, has_from ? " (resuming the output)" : "");
+    return 0;
+}
+
+static void bridge_close(bridge_t *b)
+{
+    ts_server_destroy(&b->srv); /* closes the players */
+    ts_inlink_destroy(&b->in);
+    ts_output_destroy(&b->out);
+    ts_ring_destroy(&b->ring);
+    if (b->stats)
+        fclose(b->stats);
+}
+
+int main(int argc, char **argv)
+{
+    bopts_t o = { 0 };
+    ts_stage_opts_t so = { 0 };
+    char err[512];
+    int c, code;
+    static const struct option opts[] = {
+        { "in", required_argument, 0, 'i' },        { "http", required_argument, 0, 'H' },
+        { "path", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
+        { "state-dir", required_argument, 0, 'd' }, { "stats", required_argument, 0, 'S' },
+        { "help", no_argument, 0, 'h' },            TS_STAGE_LONGOPTS,
+        { 0, 0, 0, 0 },
+    };
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o.in_ep = optarg; break;
+        case 'H': o.http = optarg; break;
+        case 'p': o.path = optarg; break;
+        case 'o': o.output = optarg; break;
+        case 'd': o.state_dir = optarg; break;
+        case 'S': o.stats = optarg; break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        default:
+            if ((code = ts_stage_opt(&so, c, optarg, err, sizeof err)) == 1)
+                break;
+            if (code < 0)
+                fprintf(stderr, "ts-player-bridge: %s\n", err);
+            else
+                usage(stderr);
+            return TS_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !o.in_ep || !o.http || !o.path) {
         usage(stderr);
         return TS_EXIT_USAGE;
     }
-    char addr[256];
-    uint16_t port;
-    if (ts_units_hostport(http, addr, sizeof addr, &port) < 0) {
-        fprintf(stderr, "ts-player-bridge: --http %s: expected ADDR:PORT\n", http);
+    if (check_args(&o, &so) < 0)
         return TS_EXIT_USAGE;
-    }
-    if (!path_ok(path)) {
-        fprintf(stderr, "ts-player-bridge: --path %s: expected /NAME (printable, no space, '?' or '#')\n", path);
-        return TS_EXIT_USAGE;
-    }
-    char cerr[512];
-    if (ts_curve_missing(curve, cerr, sizeof cerr, in_ep, sup, TS_CURVE_END)) {
-        fprintf(stderr, "ts-player-bridge: %s\n", cerr);
-        return TS_EXIT_USAGE;
-    }
-    if (output && strcmp(output, "-") != 0 && !state_dir) {
-        fprintf(stderr, "ts-player-bridge: --output FILE needs --state-dir (for the resume record)\n");
-        return TS_EXIT_USAGE;
-    }
 
-    ts_log_init("player-bridge", instance);
     bridge_t b = { 0 };
-    struct ev_loop *loop = EV_DEFAULT;
-    b.loop = loop;
-    void *zctx = zmq_ctx_new();
-    char err[512];
-    if (zctx && curve && ts_curve_init(zctx, curve, "player-bridge", err, sizeof err) < 0) {
-        ts_error("%s", err);
-        return TS_EXIT_CONFIG;
-    }
-    ts_stage_t *st = zctx ? ts_stage_new(loop, zctx, "player-bridge", instance, sup) : NULL;
-    if (!st)
-        return TS_EXIT_FAIL;
-    int has_from = 0;
-    uint64_t from = 0;
-    if (stats) {
-        b.stats = fopen(stats, "a");
-        if (!b.stats) {
-            ts_error("--stats %s: %s", stats, strerror(errno));
-            return TS_EXIT_CONFIG;
-        }
-        setvbuf(b.stats, NULL, _IOLBF, 0); /* a killed bridge loses no line */
-    }
-    if (output) {
-        b.out = ts_output_open(loop, output, state_dir, &has_from, &from, &b.output_bytes, on_output_fail, &b, err,
-                               sizeof err);
-        if (!b.out) {
-            ts_error("output: %s", err);
-            return TS_EXIT_CONFIG;
-        }
-        if (has_from) {
-            b.has_last = 1; /* a jump past from is a gap in the file too */
-            b.last_seq = from - 1;
-        }
-    }
-    b.ring = ts_ring_new(RING_PIECES, RING_AGE_US, RING_BYTES);
-    if (!b.ring)
-        return TS_EXIT_FAIL;
-    int fatal;
-    b.srv = ts_server_new(loop, addr, port, path, b.ring, &fatal, err, sizeof err);
-    if (!b.srv) {
-        ts_error("http: %s", err);
-        return fatal ? TS_EXIT_CONFIG : TS_EXIT_FAIL;
-    }
-    b.in = ts_inlink_new(loop, zctx, in_ep, "bridge", "swarm", has_from, from, on_piece, &b);
-    if (!b.in) {
-        ts_error("cannot connect to %s", in_ep);
-        return TS_EXIT_CONFIG; /* zmq_connect only fails on a bad endpoint */
-    }
-    const ts_server_stats_t *ss = ts_server_stats(b.srv);
-    ts_stage_counter(st, "pieces_in", &b.pieces_in);
-    ts_stage_counter(st, "bytes_out", &ss->bytes_out);
-    ts_stage_counter(st, "http_clients", &ss->clients);
-    ts_stage_counter(st, "output_bytes", &b.output_bytes);
-    ts_stage_counter(st, "last_seq", &b.last_seq);
-    ts_stage_counter(st, "gaps", &b.gaps);
-    ts_stage_counter(st, "clients_dropped", &ss->clients_dropped);
-    static const double lag_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30 };
-    b.lag = ts_metrics_histogram(ts_stage_metrics(st), "ts_lag_seconds",
-                                 "Seconds from a piece's source timestamp (the broadcaster's clock) to the moment this "
-                                 "bridge hands it to players and --output.",
-                                 NULL, lag_bounds, sizeof lag_bounds / sizeof lag_bounds[0]);
-    ts_stage_readiness(st, readiness, &b);
-    ts_stage_exit_unready(st, exit_unready);
-    if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
-        ts_error("--metrics %s: %s", metrics, err);
-        b.exit_code = TS_EXIT_CONFIG;
-    } else {
-        int v6 = strchr(addr, ':') && addr[0] != '[';
-        ts_info("serving http://%s%s%s:%u%s from %s%s", v6 ? "[" : "", addr, v6 ? "]" : "", ts_server_port(b.srv),
-                path, in_ep, has_from ? " (resuming the output)" : "");
-        ts_stage_ready(st);
-        ev_run(loop, 0);
-        b.exit_code = ts_stage_exit_code(st, b.exit_code);
-    }
-
-    ts_server_destroy(&b.srv); /* closes the players */
-    ts_inlink_destroy(&b.in);
-    ts_output_destroy(&b.out);
-    ts_ring_destroy(&b.ring);
-    ts_stage_destroy(&st);
-    if (b.stats)
-        fclose(b.stats);
-    zmq_ctx_term(zctx);
-    ts_curve_fini();
-    ts_info("stopped");
-    return b.exit_code;
+    b.st = ts_stage_boot(TS_TOPO_BRIDGE, &so, &code);
+    if (b.st && bridge_open(&b, &o, &code) == 0)
+        code = ts_stage_run(b.st, TS_EXIT_OK);
+    bridge_close(&b);
+    if (b.opened)
+        ts_info("stopped");
+    return ts_stage_end(&b.st, code);
 }

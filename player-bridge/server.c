@@ -4,6 +4,7 @@
 #include "ts_http.h"
 #include "ts_log.h"
 #include "ts_piece.h"
+#include "ts_sock.h"
 #include "ts_time.h"
 #include <errno.h>
 #include <netdb.h>
@@ -16,8 +17,6 @@
 #include <unistd.h>
 
 #define LINGER_S 2.0       /* after a reply, wait this long for the client to close first */
-#define ACCEPT_BATCH 32    /* connections accepted per loop turn */
-#define ACCEPT_PAUSE_S 0.5 /* out of descriptors: stop accepting this long */
 #define READ_SCRATCH 4096
 
 typedef enum {
@@ -48,10 +47,8 @@ struct ts_server {
     struct ev_loop *loop;
     const ts_ring_t *ring;
     char path[256];
-    int lfd;
+    ts_acceptor_t *acc; /* pauses when out of descriptors */
     uint16_t port;
-    ev_io lio;
-    ev_timer pause;
     client_t *head, *tail; /* in accept order */
     size_t n_stream, n_other;
     ts_server_stats_t stats;
@@ -336,12 +333,6 @@ static void format_addr(const struct sockaddr *sa, socklen_t len, char *out, siz
         snprintf(out, outlen, "%s:%s", host, serv);
 }
 
-static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    ts_server_t *s = w->data;
-    ev_io_start(loop, &s->lio);
-}
-
 static void add_client(ts_server_t *s, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     if (s->n_other >= SERVER_MAX_OTHERS) {
@@ -386,26 +377,10 @@ static void add_client(ts_server_t *s, int fd, const struct sockaddr *sa, sockle
     ts_info("client %s connected", cl->addr);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static int on_conn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-    ts_server_t *s = w->data;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* The pending connection stays queued and the listener stays readable: pause rather
-                 * than spin. */
-                ts_warn("accept: %s: pausing for %.1f s", strerror(errno), ACCEPT_PAUSE_S);
-                ev_io_stop(loop, &s->lio);
-                ev_timer_set(&s->pause, ACCEPT_PAUSE_S, 0);
-                ev_timer_start(loop, &s->pause);
-            }
-            return; /* EAGAIN, or a connection that died in the queue (ECONNABORTED, ...) */
-        }
-        add_client(s, fd, (struct sockaddr *)&ss, sl);
-    }
+    add_client(arg, fd, sa, salen);
+    return 0;
 }
 
 static int listen_on(ts_server_t *s, const char *addr, uint16_t port, int *fatal_config, char *err, size_t errlen)
@@ -416,7 +391,10 @@ static int listen_on(ts_server_t *s, const char *addr, uint16_t port, int *fatal
         *fatal_config = e == 0 || e == EADDRNOTAVAIL || e == EACCES;
         return -1;
     }
-    s->lfd = fd;
+    if (!(s->acc = ts_acceptor_new(s->loop, fd, "http", on_conn, s))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -436,16 +414,11 @@ ts_server_t *ts_server_new(struct ev_loop *loop, const char *addr, uint16_t port
     }
     s->loop = loop;
     s->ring = ring;
-    s->lfd = -1;
     snprintf(s->path, sizeof s->path, "%s", path);
     if (listen_on(s, addr, port, fatal_config, err, errlen) < 0) {
         free(s);
         return NULL;
     }
-    ev_io_init(&s->lio, on_accept, s->lfd, EV_READ);
-    ev_timer_init(&s->pause, on_pause_end, ACCEPT_PAUSE_S, 0);
-    s->lio.data = s->pause.data = s;
-    ev_io_start(loop, &s->lio);
     return s;
 }
 
@@ -456,10 +429,7 @@ void ts_server_destroy(ts_server_t **self)
         return;
     while (s->head)
         client_close(s->head, "server stopping");
-    ev_io_stop(s->loop, &s->lio);
-    ev_timer_stop(s->loop, &s->pause);
-    if (s->lfd >= 0)
-        close(s->lfd);
+    ts_acceptor_destroy(&s->acc);
     free(s);
     *self = NULL;
 }

@@ -16,6 +16,8 @@
 #include "ts_metainfo.h"
 #include "ts_piece.h"
 #include "ts_stage.h"
+#include "ts_time.h"
+#include "ts_topology.h"
 #include <ev.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -28,13 +30,14 @@
 typedef struct {
     struct ev_loop *loop;
     void *zctx;
+    ts_stage_t *st;
     const char *in_ep;
     ts_signkey_t *key;
     ts_metainfo_t meta;
     ts_inlink_t *in;
     ts_outlink_t *out;
     ev_timer down_wait;
-    int has_hint, hint_has_off, failed;
+    int has_hint, hint_has_off;
     uint64_t hint_seq, hint_off, hint_ts;
     uint64_t last_seq, pieces_signed, pieces_rejected;
 } signer_t;
@@ -65,7 +68,7 @@ static void on_piece(const Ts__Piece *p, void *arg)
                 (unsigned long long)p->seq, p->payload.len, s->meta.piece_len);
         return;
     }
-    ts_trailer_t t = { .version = 1, .flags = (uint8_t)(p->flags & (TS_PIECE_RAP | TS_PIECE_DISCONT)),
+    ts_trailer_t t = { .version = TS_PIECE_VERSION, .flags = (uint8_t)(p->flags & (TS_PIECE_RAP | TS_PIECE_DISCONT)),
                        .payload_len = (uint32_t)p->payload.len, .seq = p->seq, .timestamp_us = p->timestamp_us };
     if (ts_signkey_sign(s->key, s->meta.infohash, &t, p->payload.data) < 0) {
         ts_error("signing piece %llu failed", (unsigned long long)p->seq);
@@ -95,10 +98,11 @@ static void start_inlink(signer_t *s)
     if (s->in)
         return;
     ev_timer_stop(s->loop, &s->down_wait);
-    if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, "signer", "ingest", 0, 0, on_piece, s))) {
+    const ts_topo_stage_t *me = &ts_topo[TS_TOPO_SIGNER];
+    if (!(s->in = ts_inlink_new(s->loop, s->zctx, s->in_ep, me->link_id, ts_topo[me->upstream].name, 0, 0, on_piece,
+                                s))) {
         ts_error("cannot subscribe to ingest at %s", s->in_ep);
-        s->failed = 1;
-        ev_break(s->loop, EVBREAK_ALL); /* main frees everything and exits 111 */
+        ts_stage_stop(s->st, TS_EXIT_FAIL); /* main frees everything and exits 111 */
         return;
     }
     ts_inlink_check_offsets(s->in, 1);
@@ -137,7 +141,7 @@ static int readiness(void *arg, char *why, size_t whylen)
     signer_t *s = arg;
     int up = s->in && ts_inlink_alive(s->in, TS_LINK_ALIVE_NS);
     int down = ts_outlink_alive_subscribers(s->out, TS_LINK_ALIVE_NS) > 0;
-    unsigned long long secs = TS_LINK_ALIVE_NS / 1000000000;
+    unsigned long long secs = TS_LINK_ALIVE_NS / TS_NS_PER_S;
     if (!up && !down)
         snprintf(why, whylen, "neither ingest nor a swarm heard from for %llu s", secs);
     else if (!up)
@@ -175,41 +179,89 @@ static int init_key(const char *path)
     return TS_EXIT_OK;
 }
 
+/* Everything but the loop: the stream's metainfo, the key (which must be the one it announces, or
+ * every viewer would reject every piece), the link to the swarm; the link to ingest comes later
+ * (start_inlink). 0, or -1 with *code. */
+static int signer_open(signer_t *s, ts_stage_t *st, const char *keyfile, const char *tstream, const char *out_ep,
+                       int *code)
+{
+    char err[256];
+    uint8_t *der = NULL;
+    size_t len;
+    *code = TS_EXIT_CONFIG;
+    s->st = st;
+    s->loop = ts_stage_loop(st);
+    s->zctx = ts_stage_zctx(st);
+    ev_timer_init(&s->down_wait, on_down_wait, DOWN_WAIT_S, 0.);
+    s->down_wait.data = s;
+    if (ts_metainfo_load(tstream, &s->meta, err, sizeof err) < 0) {
+        ts_error("%s: %s", tstream, err);
+        return -1;
+    }
+    if (!(s->key = ts_signkey_load(keyfile, 0, err, sizeof err))) {
+        ts_error("%s", err);
+        return -1;
+    }
+    if (ts_signkey_pubkey_der(s->key, &der, &len) < 0 || len != s->meta.pubkey_len ||
+        memcmp(der, s->meta.pubkey, len) != 0) {
+        ts_error("key %s does not match the public key in %s", keyfile, tstream);
+        free(der);
+        return -1;
+    }
+    free(der);
+    *code = TS_EXIT_FAIL;
+    if (!(s->out = ts_outlink_new(s->loop, s->zctx, out_ep, ts_topo[TS_TOPO_SIGNER].out_ring, NULL, on_ack, s)))
+        return -1;
+    ts_outlink_on_subscribe(s->out, on_subscribe, s);
+    ev_timer_start(s->loop, &s->down_wait);
+    ts_stage_counter(st, "seq", &s->last_seq);
+    ts_stage_counter(st, "pieces_signed", &s->pieces_signed);
+    ts_stage_counter(st, "pieces_rejected", &s->pieces_rejected);
+    ts_metrics_counter_fn(ts_stage_metrics(st), "ts_pieces_in_total", "Pieces received from ingest (duplicates not counted).",
+                          NULL, pieces_in, s);
+    ts_stage_readiness(st, readiness, s);
+    return 0;
+}
+
+/* Everything signer_open made, so that sanitizer runs see no leak. */
+static void signer_close(signer_t *s)
+{
+    if (s->loop)
+        ev_timer_stop(s->loop, &s->down_wait);
+    ts_inlink_destroy(&s->in);
+    ts_outlink_destroy(&s->out);
+    ts_signkey_destroy(&s->key);
+    ts_metainfo_free(&s->meta);
+}
+
 int main(int argc, char **argv)
 {
-    const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL, *instance = NULL, *sup = NULL;
-    const char *curve = NULL, *metrics = NULL;
-    int init = 0;
-    double exit_unready = 0;
+    const char *keyfile = NULL, *tstream = NULL, *in_ep = NULL, *out_ep = NULL;
+    ts_stage_opts_t so = { 0 };
+    char err[512];
+    int init = 0, c, code;
     static const struct option opts[] = {
-        { "key", required_argument, 0, 'k' },      { "tstream", required_argument, 0, 't' },
-        { "in", required_argument, 0, 'i' },       { "out", required_argument, 0, 'o' },
-        { "instance", required_argument, 0, 'n' }, { "supervisor", required_argument, 0, 's' },
-        { "init", no_argument, 0, 'I' },           { "help", no_argument, 0, 'h' },
-        { "curve", required_argument, 0, 'C' },     { "metrics", required_argument, 0, 'M' },
-        { "exit-unready", required_argument, 0, 'U' },
-        { 0, 0, 0, 0 },
+        { "key", required_argument, 0, 'k' }, { "tstream", required_argument, 0, 't' },
+        { "in", required_argument, 0, 'i' },  { "out", required_argument, 0, 'o' },
+        { "init", no_argument, 0, 'I' },      { "help", no_argument, 0, 'h' },
+        TS_STAGE_LONGOPTS,                    { 0, 0, 0, 0 },
     };
-    int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': keyfile = optarg; break;
         case 't': tstream = optarg; break;
         case 'i': in_ep = optarg; break;
         case 'o': out_ep = optarg; break;
-        case 'n': instance = optarg; break;
-        case 's': sup = optarg; break;
         case 'I': init = 1; break;
-        case 'C': curve = optarg; break;
-        case 'M': metrics = optarg; break;
-        case 'U':
-            if (ts_stage_unready_arg(optarg, &exit_unready) < 0) {
-                fprintf(stderr, "ts-signer: bad --exit-unready '%s' (seconds, 1..86400)\n", optarg);
-                return TS_EXIT_USAGE;
-            }
-            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+        default:
+            if ((code = ts_stage_opt(&so, c, optarg, err, sizeof err)) == 1)
+                break;
+            if (code < 0)
+                fprintf(stderr, "ts-signer: %s\n", err);
+            else
+                usage(stderr);
+            return TS_EXIT_USAGE;
         }
     }
     if (optind != argc || !keyfile || (!init && (!tstream || !in_ep || !out_ep))) {
@@ -218,82 +270,15 @@ int main(int argc, char **argv)
     }
     if (init)
         return init_key(keyfile);
-    char cerr[512];
-    if (ts_curve_missing(curve, cerr, sizeof cerr, in_ep, out_ep, sup, TS_CURVE_END)) {
-        fprintf(stderr, "ts-signer: %s\n", cerr);
+    if (ts_curve_missing(so.curve, err, sizeof err, in_ep, out_ep, so.supervisor, TS_CURVE_END)) {
+        fprintf(stderr, "ts-signer: %s\n", err);
         return TS_EXIT_USAGE;
     }
 
-    ts_log_init("signer", instance);
-    signer_t s = { 0 };
-    char err[256];
-    int code = TS_EXIT_CONFIG;
-    struct ev_loop *loop = EV_DEFAULT;
-    void *zctx = NULL;
-    ts_stage_t *st = NULL;
-    if (ts_metainfo_load(tstream, &s.meta, err, sizeof err) < 0) {
-        ts_error("%s: %s", tstream, err);
-        return TS_EXIT_CONFIG;
-    }
-    s.key = ts_signkey_load(keyfile, 0, err, sizeof err);
-    if (!s.key) {
-        ts_error("%s", err);
-        goto out;
-    }
-    /* The key must be the one the .tstream announces, or every viewer would reject every piece. */
-    uint8_t *der;
-    size_t len;
-    if (ts_signkey_pubkey_der(s.key, &der, &len) < 0 || len != s.meta.pubkey_len ||
-        memcmp(der, s.meta.pubkey, len) != 0) {
-        ts_error("key %s does not match the public key in %s", keyfile, tstream);
-        free(der);
-        goto out;
-    }
-    free(der);
-
-    code = TS_EXIT_FAIL;
-    zctx = zmq_ctx_new();
-    s.loop = loop;
-    s.zctx = zctx;
-    s.in_ep = in_ep;
-    if (curve && ts_curve_init(zctx, curve, "signer", err, sizeof err) < 0) {
-        ts_error("%s", err);
-        code = TS_EXIT_CONFIG;
-        goto out;
-    }
-    st = ts_stage_new(loop, zctx, "signer", instance, sup);
-    s.out = ts_outlink_new(loop, zctx, out_ep, 1024, NULL, on_ack, &s);
-    if (!st || !s.out)
-        goto out; /* everything below is freed on the way out: sanitizer runs see no leak */
-    ts_outlink_on_subscribe(s.out, on_subscribe, &s);
-    ev_timer_init(&s.down_wait, on_down_wait, DOWN_WAIT_S, 0.);
-    s.down_wait.data = &s;
-    ev_timer_start(loop, &s.down_wait);
-    ts_stage_counter(st, "seq", &s.last_seq);
-    ts_stage_counter(st, "pieces_signed", &s.pieces_signed);
-    ts_stage_counter(st, "pieces_rejected", &s.pieces_rejected);
-    ts_metrics_counter_fn(ts_stage_metrics(st), "ts_pieces_in_total", "Pieces received from ingest (duplicates not counted).",
-                          NULL, pieces_in, &s);
-    ts_stage_readiness(st, readiness, &s);
-    ts_stage_exit_unready(st, exit_unready);
-    if (metrics && ts_stage_serve(st, metrics, err, sizeof err) < 0) {
-        ts_error("--metrics %s: %s", metrics, err);
-        ev_timer_stop(loop, &s.down_wait);
-        code = TS_EXIT_CONFIG;
-        goto out;
-    }
-    ts_stage_ready(st);
-    ev_run(loop, 0);
-    ev_timer_stop(loop, &s.down_wait);
-    code = ts_stage_exit_code(st, s.failed ? TS_EXIT_FAIL : TS_EXIT_OK);
-out:
-    ts_inlink_destroy(&s.in);
-    ts_outlink_destroy(&s.out);
-    ts_stage_destroy(&st);
-    ts_signkey_destroy(&s.key);
-    ts_metainfo_free(&s.meta);
-    if (zctx)
-        zmq_ctx_term(zctx);
-    ts_curve_fini();
-    return code;
+    signer_t s = { .in_ep = in_ep };
+    ts_stage_t *st = ts_stage_boot(TS_TOPO_SIGNER, &so, &code);
+    if (st && signer_open(&s, st, keyfile, tstream, out_ep, &code) == 0)
+        code = ts_stage_run(st, TS_EXIT_OK);
+    signer_close(&s);
+    return ts_stage_end(&st, code);
 }

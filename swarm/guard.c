@@ -7,7 +7,7 @@
  * prefix's and the overall failure budgets have tokens, else it is dropped unverified and the
  * connection closed (not banned: it proved nothing either way). Peers that delivered a good piece
  * are always verified. 127.0.0.1 (this host's own processes) has no per-prefix budget. */
-#include "swarm.h"
+#include "guard.h"
 #include <arpa/inet.h>
 #include <string.h>
 

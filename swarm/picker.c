@@ -8,7 +8,10 @@
  * asked as well once the first is late by its own measure, and at once when the first is not
  * answering at all. A peer that keeps not delivering what it announces is left out of the picker
  * for a while, then disconnected: not banned, since it may be slow rather than evil. */
-#include "swarm.h"
+#include "picker.h"
+#include "edge.h"
+#include "known.h"
+#include "peer.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -109,7 +112,7 @@ static void failed(peer_t *p, uint64_t now)
         p->sw->c_peers_dropped++;
         pick_remember_dropped(p->sw, ntohl(p->addr.sin_addr.s_addr), now);
         if (p->listen_port) /* and not dialled again while it is remembered */
-            peer_known_later(p->sw, ntohl(p->addr.sin_addr.s_addr), p->listen_port, SW_DROPPED_NS);
+            known_later(p->sw, ntohl(p->addr.sin_addr.s_addr), p->listen_port, SW_DROPPED_NS);
         peer_close(p, "does not deliver what it announces");
         return;
     }
@@ -248,6 +251,24 @@ void pick_tick(swarm_t *sw, uint64_t now)
     }
 }
 
+/* Tell p whether it holds something we want from the playback point up. */
+static void update_interest(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    int want = 0;
+    if (!sw->is_source && sw->hooked && p->has_edge && p->edge >= sw->play_seq) {
+        uint64_t lo = sw->play_seq, hi = p->edge;
+        if (hi - lo >= sw->n)
+            lo = hi - sw->n + 1;
+        for (uint64_t s = lo; s <= hi && !want; s++)
+            want = peer_has(p, s) && !ts_window_has(sw->win, s);
+    }
+    if (want != p->am_interested) {
+        p->am_interested = want;
+        ts_wire_put_simple(&p->out, want ? TS_WIRE_INTERESTED : TS_WIRE_NOT_INTERESTED);
+    }
+}
+
 /* Lower is better: expected answer time, times the queue it already has from us, doubled for
  * each request it left unanswered in a row; random tie-break so a new piece's requesters spread. */
 static uint64_t cost(const peer_t *p)
@@ -287,7 +308,7 @@ void pick_all(swarm_t *sw)
     int any = 0;
     for (peer_t *p = sw->peers; p; p = p->next)
         if (active(p) && p->has_edge && p->edge >= sw->play_seq) {
-            peer_update_interest(p);
+            update_interest(p);
             if (pick_snubbed(p, now))
                 continue;
             if (!any || p->edge > hi)
@@ -298,7 +319,7 @@ void pick_all(swarm_t *sw)
         return;
     /* From the playback point, at most half a window ahead, and never past the live edge we
      * can believe in (a peer claiming more must not make us chase pieces that do not exist). */
-    uint64_t lo = sw->play_seq, bound = swarm_edge_bound(sw, now);
+    uint64_t lo = sw->play_seq, bound = edge_bound(sw, now);
     if (hi - lo >= sw->n / 2)
         hi = lo + sw->n / 2 - 1;
     if (hi > bound)

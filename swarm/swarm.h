@@ -1,6 +1,12 @@
-/* State shared by the swarm process's files: swarm.c (main, playout, hook-in), peer.c (one
- * BitTorrent connection each, wire dispatch, announcing), picker.c (requests and what each peer's
- * answers are worth), guard.c (admission and verification budgets), announce.c (tracker client). */
+/* State shared by the swarm process's files: the tunables, one peer_t per connection and the
+ * swarm_t of the process. Which file owns what (each header says more; calls go only downwards,
+ * the two hooks below are set by run.c):
+ *   swarm.c main: options           run.c: assembly, timers, the tick
+ *   dispatch.c: wire messages       playout.c: hook-in, delivery to the bridge; source.c: signer in
+ *   fanout.c: HAVEs, upload cap     picker.c: requests, delivery records    g2g.c: give-to-get
+ *   known.c: bans, listen, dial, PEX  guard.c: admission budgets    edge.c: our edge, plausible edge
+ *   peer.c: one connection          wire.c: codec   tracker.c / announce.c: tracker server / client
+ *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo) */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -143,6 +149,8 @@ struct swarm {
     struct sw_bucket { uint32_t prefix; double admit, vfail; uint64_t last_ns; } guard[SW_GUARD_PREFIXES];
     struct sw_bucket guard_all;
     int pick_pending;         /* run the picker before the loop waits (coalesces HAVE bursts) */
+    void (*on_input)(peer_t *p);  /* bytes arrived in p->in (the wire dispatch) */
+    void (*on_closed)(peer_t *p); /* p is being closed (the picker forgets its requests) */
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
     ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
@@ -178,8 +186,8 @@ struct swarm {
     /* new pieces not yet announced to every peer */
     struct { uint64_t seq, min_ns, max_ns; } pending_have[64]; /* unordered */
     int npending_have;
-    ev_timer have_timer;
-    ev_prepare flush_prep;    /* writes what was queued to peers, once per loop turn */      /* fires at the earliest pending_have's min_ns */
+    ev_timer have_timer;      /* fires at the earliest pending_have's min_ns */
+    ev_prepare flush_prep;    /* writes what was queued to peers, once per loop turn */
     int fanout;               /* peers told of a new piece at once */
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
@@ -189,52 +197,4 @@ struct swarm {
     uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */
 };
 
-/* peer.c */
-peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting);
-void peer_close(peer_t *p, const char *why);
-void peer_connect(swarm_t *sw, uint32_t ip, uint16_t port);
-void peer_learn(swarm_t *sw, uint32_t ip, uint16_t port);
-void peer_known_later(swarm_t *sw, uint32_t ip, uint16_t port, uint64_t delay_ns);
-int peer_admit(swarm_t *sw, uint32_t ip, uint64_t now);
-void peer_ban(swarm_t *sw, uint32_t ip, uint64_t now);
-void peer_redial(swarm_t *sw, uint64_t now);
-void peer_have_broadcast(swarm_t *sw, uint64_t seq, int rap_changed);
-void peer_tick(swarm_t *sw, uint64_t now);
-void peer_serve(swarm_t *sw);
-void peer_flush_all(swarm_t *sw);
-void peer_late_haves(swarm_t *sw, uint64_t now);
-int peer_alive(const peer_t *p);
-const char *peer_addr(const peer_t *p, char *buf, size_t len); /* "ip:port" */
-int peer_has(const peer_t *p, uint64_t seq);
-void peer_update_interest(peer_t *p);
-void swarm_mark_safe(swarm_t *sw, uint64_t seq);
-
-/* picker.c */
-enum { PICK_ASKED, PICK_LATE, PICK_WRONG, PICK_UNASKED };
-void pick_all(swarm_t *sw);
-void pick_tick(swarm_t *sw, uint64_t now);
-int pick_answer(peer_t *p, uint64_t seq, uint64_t now);    /* a piece came from p: PICK_* */
-void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now); /* stored: cancel the other askers */
-void pick_wrong(peer_t *p, uint64_t seq, uint64_t now);    /* p answered a request with another seq */
-void pick_clear_peer(peer_t *p);                           /* choked or closed: forget its requests */
-void pick_cancel_before(swarm_t *sw, uint64_t seq);
-void pick_forget_all(swarm_t *sw);
-void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now);
-void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed its handshake */
-int pick_snubbed(const peer_t *p, uint64_t now);
-
-/* guard.c */
-/* May a new peer connection from ip go on? 1 yes; 0 no, its /24's budget is spent; -1 no, the
- * overall budget is spent (stop accepting for a moment). */
-int guard_admit(swarm_t *sw, uint32_t ip, uint64_t now);
-int guard_may_verify(const peer_t *p, uint64_t now);       /* verify p's piece, or drop it unverified */
-void guard_verify_failed(peer_t *p, uint64_t now);
-
-
-/* swarm.c */
-void swarm_piece_stored(swarm_t *sw, uint64_t seq, const ts_trailer_t *t);
-int swarm_count_peers(swarm_t *sw);
-void swarm_consider_hook(swarm_t *sw);
-uint64_t swarm_edge_bound(const swarm_t *sw, uint64_t now);
-int swarm_jumped(swarm_t *sw, const ts_trailer_t *t);
 #endif

@@ -24,6 +24,12 @@ enum {
     TS_WIRE_REQUEST = 6,
     TS_WIRE_PIECE = 7,
     TS_WIRE_CANCEL = 8,
+    TS_WIRE_PORT = 9,           /* BEP 5 (DHT) */
+    TS_WIRE_SUGGEST = 13,       /* BEP 6 (fast extension), 13..17 */
+    TS_WIRE_HAVE_ALL = 14,
+    TS_WIRE_HAVE_NONE = 15,
+    TS_WIRE_REJECT = 16,
+    TS_WIRE_ALLOWED_FAST = 17,
     TS_WIRE_EXTENDED = 20,
     TS_WIRE_KEEPALIVE = 255 /* pseudo id for a zero-length message; a real id 255 is reported as a keep-alive too */
 };

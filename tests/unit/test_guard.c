@@ -1,6 +1,6 @@
 /* swarm/guard.c: admission and verification budgets per /24 prefix and overall. */
 #include "check.h"
-#include "swarm.h"
+#include "guard.h"
 #include <arpa/inet.h>
 #include <string.h>
 

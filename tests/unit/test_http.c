@@ -431,6 +431,93 @@ static void test_pos(void)
     CHECK(ts_output_pos_decode(rec, &seq, &size) < 0, "zeroes rejected");
 }
 
+/* ------------------------------------------------------------------ responses */
+
+static int rparse(const char *s, size_t n, ts_http_resp_t *r) { return ts_http_resp_parse((const uint8_t *)s, n, r); }
+
+/* Every proper prefix of a complete head is PARTIAL, the whole DONE; a body after it is not read. */
+static void resp_ok(const char *text, int status, const char *reason, int has_len, uint64_t len, int chunked)
+{
+    size_t n = strlen(text);
+    ts_http_resp_t r;
+    int ok = 1;
+    const char *end = strstr(text, "\r\n\r\n");
+    const char *lfend = strstr(text, "\n\n");
+    size_t head = end ? (size_t)(end - text) + 4 : (size_t)(lfend - text) + 2;
+    if (lfend && (size_t)(lfend - text) + 2 < head)
+        head = (size_t)(lfend - text) + 2;
+    for (size_t i = 0; i < head; i++)
+        LOOP_CHECK(ok, rparse(text, i, &r) == TS_HTTP_PARTIAL, "%s: prefix %zu not PARTIAL (%s)", show(text, n), i,
+                   r.error ? r.error : "");
+    CHECK(ok, "prefixes of %s", show(text, n));
+    int rc = rparse(text, n, &r);
+    CHECK(rc == TS_HTTP_DONE, "%s: %d (%s)", show(text, n), rc, r.error ? r.error : "");
+    CHECK(r.head_len == head, "%s: head_len %zu, want %zu", show(text, n), r.head_len, head);
+    CHECK(r.status == status && streq(r.reason, r.reason_len, reason), "%s: status %d reason %.*s", show(text, n),
+          r.status, (int)r.reason_len, r.reason);
+    CHECK(r.has_length == has_len && (!has_len || r.content_length == len) && r.chunked == chunked,
+          "%s: length %d %llu chunked %d", show(text, n), r.has_length, (unsigned long long)r.content_length,
+          r.chunked);
+}
+
+static void resp_bad(const char *text)
+{
+    size_t n = strlen(text);
+    ts_http_resp_t r;
+    CHECK(rparse(text, n, &r) == TS_HTTP_BAD && r.error, "%s not BAD", show(text, n));
+}
+
+static void test_responses(void)
+{
+    resp_ok("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, "OK", 1, 5, 0);
+    resp_ok("HTTP/1.0 404 Not Found\r\n\r\n", 404, "Not Found", 0, 0, 0);
+    resp_ok("HTTP/1.1 200\r\n\r\n", 200, "", 0, 0, 0);
+    resp_ok("HTTP/1.1 204 \r\n\r\n", 204, "", 0, 0, 0);
+    resp_ok("HTTP/1.0 200 OK\nContent-Type: text/plain\ncontent-length:  12 \n\nd8:intervali", 200, "OK", 1, 12, 0);
+    resp_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", 200, "OK", 0, 0, 1);
+    resp_ok("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\nX: \xe9t\xe9\r\n\r\n", 200, "OK", 1, 3, 0);
+    resp_ok("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\r\nbusy\n", 503, "Service Unavailable", 0, 0, 0);
+
+    ts_http_resp_t r;
+    const char *t = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\nServer:  tst \r\n\r\n";
+    CHECK(rparse(t, strlen(t), &r) == TS_HTTP_DONE && r.has_te && !r.chunked && r.nheaders == 2,
+          "TE not ending in chunked");
+    const char *v;
+    size_t vl;
+    CHECK(ts_http_resp_header((const uint8_t *)t, &r, "server", &v, &vl) == 0 && streq(v, vl, "tst"), "header lookup");
+    CHECK(ts_http_resp_header((const uint8_t *)t, &r, "Serve", &v, &vl) < 0, "no prefix match");
+
+    resp_bad("HTTP/2 200 OK\r\n\r\n");
+    resp_bad("HTTP/1.1 20 OK\r\n\r\n");
+    resp_bad("HTTP/1.1 2000 OK\r\n\r\n");
+    resp_bad("HTTP/1.1 099 Low\r\n\r\n");
+    resp_bad("HTTP/1.1 abc OK\r\n\r\n");
+    resp_bad("HTTP/1.1  200 OK\r\n\r\n");
+    resp_bad("ICY 200 OK\r\n\r\n");
+    resp_bad("\r\nHTTP/1.1 200 OK\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999999\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nNo colon\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\n: empty name\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nX : space before colon\r\n\r\n");
+    resp_bad("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n");
+    resp_bad("HTTP/1.1 200 O\x01K\r\n\r\n");
+    const char nul[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n";
+    CHECK(rparse(nul, sizeof nul - 1, &r) == TS_HTTP_BAD, "NUL in a value");
+
+    /* bounded: a head that never ends is BAD at TS_HTTP_MAX_RESP_HEAD, PARTIAL below it */
+    static char big[TS_HTTP_MAX_RESP_HEAD + 64];
+    size_t n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\n");
+    while (n + 12 < sizeof big)
+        n += (size_t)snprintf(big + n, sizeof big - n, "X-Pad: abc\r\n");
+    CHECK(rparse(big, TS_HTTP_MAX_RESP_HEAD - 1, &r) == TS_HTTP_PARTIAL, "under the limit: PARTIAL");
+    CHECK(rparse(big, n, &r) == TS_HTTP_BAD, "over the limit: BAD");
+}
+
 int main(void)
 {
     test_valid();
@@ -441,6 +528,7 @@ int main(void)
     test_ring();
     test_outq();
     test_pos();
+    test_responses();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

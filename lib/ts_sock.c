@@ -1,0 +1,143 @@
+#include "ts_sock.h"
+#include "ts_log.h"
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct sockaddr *local, socklen_t locallen,
+                    int *pending)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (local && bind(fd, local, locallen) < 0)
+        goto fail;
+    int rc = connect(fd, sa, salen);
+    if (rc < 0 && errno != EINPROGRESS)
+        goto fail;
+    *pending = rc < 0;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(bind_ip) };
+    return ts_sock_connect((struct sockaddr *)&a, sizeof a, bind_ip ? (struct sockaddr *)&b : NULL, sizeof b, pending);
+}
+
+int ts_sock_connected(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+struct ts_acceptor {
+    struct ev_loop *loop;
+    int lfd;
+    ev_io io;
+    ev_timer pause;
+    char what[32];
+    ts_acceptor_fn *fn;
+    void *arg;
+    uint64_t pauses, pauses_logged;
+    ev_tstamp last_log;
+};
+
+void ts_acceptor_pause(ts_acceptor_t *a, double secs)
+{
+    ev_io_stop(a->loop, &a->io);
+    ev_timer_stop(a->loop, &a->pause);
+    ev_timer_set(&a->pause, secs, 0);
+    ev_timer_start(a->loop, &a->pause);
+}
+
+static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_acceptor_t *a = w->data;
+    ev_io_start(loop, &a->io);
+}
+
+/* Out of descriptors or memory: say so now and then (a flood would otherwise write ten lines a
+ * second), and rest. */
+static void starved(ts_acceptor_t *a, int e)
+{
+    a->pauses++;
+    ev_tstamp now = ev_now(a->loop);
+    if (a->pauses_logged == 0 || now - a->last_log >= TS_ACCEPT_LOG_S) {
+        ts_warn("%s: accept: %s: pausing for %.1f s (%llu pauses)", a->what, strerror(e), TS_ACCEPT_PAUSE_S,
+                (unsigned long long)a->pauses);
+        a->pauses_logged = a->pauses;
+        a->last_log = now;
+    }
+    ts_acceptor_pause(a, TS_ACCEPT_PAUSE_S);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    ts_acceptor_t *a = w->data;
+    for (int i = 0; i < TS_ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(a->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                starved(a, errno);
+            return; /* EAGAIN, or a connection that died in the queue */
+        }
+        if (a->fn(fd, (struct sockaddr *)&ss, sl, a->arg) < 0) {
+            ts_acceptor_pause(a, TS_ACCEPT_PAUSE_S);
+            return;
+        }
+    }
+}
+
+ts_acceptor_t *ts_acceptor_new(struct ev_loop *loop, int lfd, const char *what, ts_acceptor_fn *fn, void *arg)
+{
+    ts_acceptor_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        close(lfd);
+        return NULL;
+    }
+    a->loop = loop;
+    a->lfd = lfd;
+    a->fn = fn;
+    a->arg = arg;
+    snprintf(a->what, sizeof a->what, "%s", what ? what : "listener");
+    ev_io_init(&a->io, on_accept, lfd, EV_READ);
+    ev_timer_init(&a->pause, on_pause_end, TS_ACCEPT_PAUSE_S, 0);
+    a->io.data = a->pause.data = a;
+    ev_io_start(loop, &a->io);
+    return a;
+}
+
+void ts_acceptor_destroy(ts_acceptor_t **self)
+{
+    ts_acceptor_t *a = *self;
+    if (!a)
+        return;
+    ev_io_stop(a->loop, &a->io);
+    ev_timer_stop(a->loop, &a->pause);
+    close(a->lfd);
+    free(a);
+    *self = NULL;
+}
+
+uint64_t ts_acceptor_pauses(const ts_acceptor_t *a) { return a->pauses; }
+
+int ts_acceptor_fd(const ts_acceptor_t *a) { return a->lfd; }

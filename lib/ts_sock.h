@@ -1,0 +1,46 @@
+/* TCP sockets on a libev loop: a non-blocking connect (optionally from a given local address) and
+ * an acceptor that survives running out of descriptors.
+ *
+ * Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM), accept fails while the
+ * connection stays queued and the listener stays readable: a plain accept loop would spin at full
+ * CPU. The acceptor instead stops watching the listener for TS_ACCEPT_PAUSE_S, counts the pause,
+ * and tries again; the queued connections wait in the kernel's backlog meanwhile. */
+#ifndef TS_SOCK_H
+#define TS_SOCK_H
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define TS_ACCEPT_BATCH 32    /* connections accepted per loop turn, so one listener cannot starve the loop */
+#define TS_ACCEPT_PAUSE_S 0.1 /* out of descriptors: stop accepting this long */
+#define TS_ACCEPT_LOG_S 10.0  /* at most one warning about pausing this often (with the count since) */
+
+/* Connect to sa without blocking; local (may be NULL) is bound first, so the peer sees that
+ * address. The socket is non-blocking and close-on-exec. Returns it with *pending 1 while the
+ * connect is under way (wait for EV_WRITE, then ts_sock_connected) or 0 if already connected;
+ * or -1 with errno set (the socket is closed). */
+int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct sockaddr *local, socklen_t locallen,
+                    int *pending);
+/* IPv4 shorthand: ip and bind_ip in host byte order; bind_ip 0 = no bind. */
+int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending);
+/* After the socket turned writable: 0 if the connect succeeded, else -1 with errno the reason. */
+int ts_sock_connected(int fd);
+
+typedef struct ts_acceptor ts_acceptor_t;
+/* A new connection: fd (non-blocking, close-on-exec) is the callee's to keep or close; sa its
+ * peer's address. Return 0 to go on accepting, or -1 to pause the acceptor for TS_ACCEPT_PAUSE_S
+ * (a budget is spent: let the backlog hold the rest). */
+typedef int ts_acceptor_fn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg);
+
+/* Accept on the listening socket lfd (non-blocking; see ts_net_listen), which the acceptor then
+ * owns and closes. what names the server in warnings ("http", "swarm"). NULL if out of memory
+ * (lfd is then closed too). */
+ts_acceptor_t *ts_acceptor_new(struct ev_loop *loop, int lfd, const char *what, ts_acceptor_fn *fn, void *arg);
+void ts_acceptor_destroy(ts_acceptor_t **self);
+/* Stop accepting for secs (the listener's backlog holds new connections meanwhile). */
+void ts_acceptor_pause(ts_acceptor_t *a, double secs);
+/* Pauses so far for lack of descriptors or memory (not those asked for by the callback). */
+uint64_t ts_acceptor_pauses(const ts_acceptor_t *a);
+int ts_acceptor_fd(const ts_acceptor_t *a);
+#endif

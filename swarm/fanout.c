@@ -1,0 +1,253 @@
+/* Announcing pieces to peers, and serving their requests under the upload cap. */
+#include "fanout.h"
+#include "g2g.h"
+#include "known.h"
+#include "peer.h"
+#include "ts_time.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define alive peer_alive
+
+/* Our edge and newest random-access point, to a peer that speaks ts_live. */
+static void live_to(peer_t *p)
+{
+    if (p->live_id) {
+        ts_wire_put_live(&p->out, p->live_id, p->sw->edge, p->sw->rap);
+        p->told_edge = 1;
+    }
+}
+
+/* A HAVE carries seq mod N: a peer must know an edge of ours to place it, so it gets ts_live first
+ * if it has none yet (it joined before we held anything). */
+static void have_index(peer_t *p, uint64_t seq)
+{
+    if (!p->told)
+        return;
+    uint64_t *told = &p->told[seq % p->sw->n];
+    if (*told == seq + 1)
+        return; /* once per piece: a second HAVE is junk to the receiver (a slow one may not have
+                 * asked for it yet when the late announcements go out) */
+    *told = seq + 1;
+    if (!p->told_edge)
+        live_to(p);
+    ts_wire_put_have(&p->out, (uint32_t)(seq % p->sw->n));
+}
+static void have_to(peer_t *p, uint64_t seq, int rap_changed)
+{
+    /* ts_live first: a peer that knows no edge yet could not place the HAVE's index. */
+    if (rap_changed)
+        live_to(p);
+    if (!peer_has(p, seq))
+        have_index(p, seq);
+}
+
+/* ------------------------------------------------------------ announcing */
+
+/* Tell peers we hold a new piece: a few at once (sw->fanout, in turn), the rest a little later
+ * (pending_have). Each new holder does the same, so a piece spreads as a tree whose nodes each
+ * serve about as many copies as their upload allows in a piece's time, instead of every
+ * neighbour asking the first holder at once; peers that got it meanwhile need no HAVE at all.
+ * The broadcaster tells one viewer first — one whose first pieces are seen spreading, when it
+ * can tell — and the rest after a second, or as soon as nobody shows it got the piece from that
+ * viewer within about twice the usual spread delay: it uploads each piece about once, and a
+ * free-riding or slow first recipient costs the others that short delay, not a second. */
+void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
+{
+    int active = 0, good = 0, told = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq)) {
+            active++;
+            good += !p->g2g_poor;
+        }
+    if (active == 0) {
+        if (rap_changed)
+            for (peer_t *p = sw->peers; p; p = p->next)
+                if (alive(p) && p->state == PEER_ACTIVE && p->live_id)
+                    live_to(p);
+        return;
+    }
+    uint64_t now = ts_mono_ns();
+    /* choose sw->fanout of the candidates that lack it, uniformly at random; the broadcaster's
+     * candidates are the peers that forward, unless none does */
+    int pool = sw->is_source && good > 0 ? good : active;
+    int want = sw->fanout < pool ? sw->fanout : pool, left = pool;
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        if (!alive(p) || p->state != PEER_ACTIVE)
+            continue;
+        if (peer_has(p, seq)) {
+            if (rap_changed)
+                live_to(p);
+            continue;
+        }
+        if (pool == good && sw->is_source && p->g2g_poor) {
+            if (rap_changed)
+                live_to(p);
+            continue;
+        }
+        if (want > 0 && rand() % left < want) {
+            have_to(p, seq, rap_changed);
+            if (sw->is_source && active > 1)
+                g2g_first(p, seq, now);
+            told++;
+            want--;
+        } else if (rap_changed) {
+            live_to(p);
+        }
+        left--;
+    }
+    if (told < active) {
+        if (sw->npending_have == (int)(sizeof sw->pending_have / sizeof *sw->pending_have)) {
+            memmove(sw->pending_have, sw->pending_have + 1, sizeof sw->pending_have - sizeof *sw->pending_have);
+            sw->npending_have--;
+        }
+        /* The rest are told once our upload has served the first ones (they have asked by
+         * then): at least the time the cap needs for `told` pieces, at most SW_HAVE_DELAY_NS.
+         * Idle upload means spare capacity, so more askers do not queue behind each other. */
+        uint64_t min = SW_HAVE_MIN_NS, max = SW_HAVE_DELAY_NS;
+        if (sw->up_rate > 0) {
+            uint64_t serve = (uint64_t)((double)told * (sw->meta.piece_len + 13) / sw->up_rate * 1e9);
+            if (serve > min)
+                min = serve;
+        }
+        if (sw->is_source) {
+            min = g2g_early_ns(sw);
+            max = SW_SRC_HAVE_DELAY_NS;
+        }
+        sw->pending_have[sw->npending_have].seq = seq;
+        sw->pending_have[sw->npending_have].min_ns = now + min;
+        sw->pending_have[sw->npending_have++].max_ns = now + max;
+        if (!ev_is_active(&sw->have_timer) || ev_timer_remaining(sw->loop, &sw->have_timer) > (double)min / 1e9) {
+            ev_timer_stop(sw->loop, &sw->have_timer);
+            ev_timer_set(&sw->have_timer, (double)min / 1e9, 0);
+            ev_timer_start(sw->loop, &sw->have_timer);
+        }
+    }
+}
+
+static int upload_idle(const swarm_t *sw)
+{
+    for (const peer_t *p = sw->peers; p; p = p->next)
+        if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0)
+            return 0;
+    return 1;
+}
+
+
+/* Announce pending pieces to the peers not yet told: those past their maximum delay, and past
+ * their minimum those that a viewer can serve now (its upload is idle) or that the broadcaster
+ * has seen no sign of spreading. */
+void fanout_late_haves(swarm_t *sw, uint64_t now)
+{
+    int keep = 0, idle = -1;
+    uint64_t next = UINT64_MAX;
+    for (int i = 0; i < sw->npending_have; i++) {
+        uint64_t seq = sw->pending_have[i].seq, min = sw->pending_have[i].min_ns, max = sw->pending_have[i].max_ns;
+        int due = now >= max;
+        if (sw->is_source) {
+            min = g2g_due_ns(sw, seq, max);
+            due = now >= min || due;
+        } else if (!due && now >= min) {
+            if (idle < 0)
+                idle = upload_idle(sw);
+            due = idle; /* else fanout_serve calls us when its queue drains */
+        }
+        if (!due) {
+            sw->pending_have[keep++] = sw->pending_have[i];
+            uint64_t at = now < min ? min : max;
+            if (at < next)
+                next = at;
+            continue;
+        }
+        if (!ts_window_has(sw->win, seq))
+            continue;
+        for (peer_t *p = sw->peers; p; p = p->next)
+            if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq))
+                have_index(p, seq);
+    }
+    sw->npending_have = keep;
+    ev_timer_stop(sw->loop, &sw->have_timer);
+    if (next != UINT64_MAX) {
+        ev_timer_set(&sw->have_timer, (double)(next - now) / 1e9, 0);
+        ev_timer_start(sw->loop, &sw->have_timer);
+    }
+}
+
+
+/* ------------------------------------------------------------ upload cap */
+
+/* Send one queued piece to p. 1 if something was sent. */
+static int serve_one(peer_t *p)
+{
+    swarm_t *sw = p->sw;
+    while (p->rq_len > 0) {
+        uint32_t idx = p->rq[p->rq_head];
+        p->rq_head = (p->rq_head + 1) % SW_RQ_MAX;
+        p->rq_len--;
+        if (!sw->has_edge)
+            continue;
+        /* Whatever the slot holds: a requester can only ask for a piece we announced, and we hold
+         * the newest with that index (reading the index against our edge would send a requester
+         * that lags half a window behind us looking for a piece we do not have). */
+        size_t len;
+        ts_trailer_t t;
+        uint64_t at = ts_window_at_index(sw->win, idx);
+        const uint8_t *piece = at ? ts_window_get(sw->win, at - 1, &len, &t) : NULL;
+        if (!piece) {
+            known_junk(p, "requests for pieces we do not have");
+            if (!alive(p))
+                return 0;
+            continue;
+        }
+        ts_wire_put_piece(&p->out, idx, 0, piece, len);
+        peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
+        g2g_progress(p, t.seq, ts_mono_ns(), 1);
+        sw->c_pieces_up++;
+        sw->c_payload_up += t.payload_len;
+        if (sw->up_rate > 0)
+            sw->up_tokens -= (double)(len + 13);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_up_timer(struct ev_loop *loop, ev_timer *w, int revents) { fanout_serve(w->data); }
+
+/* Serve queued requests round-robin across peers, as fast as the upload cap allows. */
+void fanout_serve(swarm_t *sw)
+{
+    uint64_t now = ts_mono_ns();
+    if (sw->up_rate > 0) {
+        sw->up_tokens += sw->up_rate * (double)(now - sw->up_last_ns) / 1e9;
+        if (sw->up_tokens > sw->up_burst)
+            sw->up_tokens = sw->up_burst;
+    }
+    sw->up_last_ns = now;
+    for (;;) {
+        if (sw->up_rate > 0 && sw->up_tokens <= 0) {
+            if (!ev_is_active(&sw->up_timer)) {
+                ev_timer_init(&sw->up_timer, on_up_timer, -sw->up_tokens / sw->up_rate + 0.001, 0);
+                sw->up_timer.data = sw;
+                ev_timer_start(sw->loop, &sw->up_timer);
+            }
+            return;
+        }
+        /* next peer after the last served one that has a request and room in its send queue */
+        peer_t *start = sw->serve_next && alive(sw->serve_next) ? sw->serve_next : sw->peers, *p = start, *found = NULL;
+        if (!start)
+            return;
+        do {
+            p = p->next ? p->next : sw->peers;
+            if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX)
+                found = p;
+        } while (!found && p != start);
+        if (!found) {
+            if (sw->npending_have > 0 && upload_idle(sw))
+                fanout_late_haves(sw, now);
+            return;
+        }
+        sw->serve_next = found;
+        serve_one(found);
+    }
+}
+

@@ -1,0 +1,63 @@
+/* Broadcaster: the signer's pieces in, acks out. */
+#include "source.h"
+#include "playout.h"
+#include "ts_log.h"
+#include "ts_time.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void on_signed(const Ts__Piece *p, void *arg)
+{
+    swarm_t *sw = arg;
+    if (!p->has_signature || p->payload.len + TS_TRAILER_LEN > sw->meta.piece_len) {
+        ts_warn("unsigned or oversized piece %llu from the signer: dropped", (unsigned long long)p->seq);
+        return;
+    }
+    uint8_t *piece = malloc(p->payload.len + TS_TRAILER_LEN);
+    if (!piece)
+        return;
+    ts_trailer_t t = { .version = 1, .flags = (uint8_t)p->flags, .payload_len = (uint32_t)p->payload.len,
+                       .seq = p->seq, .timestamp_us = p->timestamp_us };
+    memcpy(t.sig, p->signature.data, TS_SIG_LEN);
+    memcpy(piece, p->payload.data, p->payload.len);
+    ts_trailer_encode(&t, piece + p->payload.len);
+    int rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
+    if (rc == TS_WIN_FAR && playout_jumped(sw, &t))
+        rc = ts_window_put(sw->win, piece, p->payload.len + TS_TRAILER_LEN, &t, p->seq % sw->n);
+    free(piece);
+    if (rc == TS_WIN_OK) {
+        sw->c_pieces_in++;
+        playout_piece_stored(sw, p->seq, &t);
+    } else if (rc != TS_WIN_DUP) {
+        ts_warn("piece %llu from the signer not stored (window code %d)", (unsigned long long)p->seq, rc);
+    }
+}
+
+/* The broadcaster acks the signer only pieces that a peer has (it sent or announced them: see
+ * peer_mark), or that are 5 s old: a piece only this swarm holds is not lost if it dies, since
+ * the signer replays everything after the last ack to its successor. */
+void source_ack(swarm_t *sw)
+{
+    if (!sw->is_source || !sw->has_edge)
+        return;
+    uint64_t now_us = ts_wall_us();
+    if (sw->ack_next + sw->n <= sw->edge)
+        sw->ack_next = sw->edge - sw->n + 1; /* older than the window: nothing left to protect */
+    while (sw->ack_next <= sw->edge) {
+        size_t len;
+        ts_trailer_t t;
+        uint64_t s = sw->ack_next;
+        if (ts_window_get(sw->win, s, &len, &t) && sw->src_safe[s % sw->n] != s + 1 &&
+            now_us < t.timestamp_us + 5000000)
+            break;
+        sw->ack_next++;
+    }
+    if (sw->ack_next > 0)
+        ts_inlink_ack(sw->in, sw->ack_next - 1);
+}
+
+int source_open(swarm_t *sw, void *zctx, const char *in_ep)
+{
+    sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", "signer", 0, 0, on_signed, sw);
+    return sw->in ? 0 : -1;
+}

@@ -1,0 +1,204 @@
+/* swarm/picker.c: which holder is asked for a piece, hedging near the playback point, and
+ * request timeouts. Peers here are records only (no sockets): the picker writes its requests
+ * and cancels into their send queues, which the tests read back. */
+#include "check.h"
+#include "picker.h"
+#include "ts_time.h"
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 64
+#define MS 1000000ull
+
+static swarm_t sw;
+static peer_t peers[4];
+
+static void setup(void)
+{
+    for (int i = 0; i < 4; i++) {
+        free(peers[i].has);
+        free(peers[i].told);
+        ts_buf_free(&peers[i].out);
+        memset(&peers[i], 0, sizeof peers[i]);
+    }
+    ts_window_destroy(&sw.win);
+    free(sw.req_seq);
+    free(sw.req_cnt);
+    memset(&sw, 0, sizeof sw);
+    sw.n = N;
+    sw.meta.piece_len = 1024;
+    sw.win = ts_window_new(N, 1024);
+    sw.req_seq = calloc(N, sizeof *sw.req_seq);
+    sw.req_cnt = calloc(N, sizeof *sw.req_cnt);
+    sw.hooked = 1;
+    sw.play_seq = 100;
+}
+
+/* A peer past its handshake, unchoked, at 10.0.0.(i+1); answered > 0: that many answers, each
+ * after ans_ms on average. */
+static peer_t *mkpeer(int i, uint64_t answered, double ans_ms)
+{
+    peer_t *p = &peers[i];
+    p->sw = &sw;
+    p->fd = 1000 + i; /* never used: nothing here closes a peer */
+    p->state = PEER_ACTIVE;
+    p->addr.sin_family = AF_INET;
+    p->addr.sin_addr.s_addr = htonl(0x0a000001u + (uint32_t)i);
+    p->has = calloc(N, sizeof *p->has);
+    p->told = calloc(N, sizeof *p->told);
+    ts_buf_init(&p->in);
+    ts_buf_init(&p->out);
+    p->answered = answered;
+    p->ans_ns = ans_ms * MS;
+    p->next = sw.peers;
+    sw.peers = p;
+    return p;
+}
+
+static void give(peer_t *p, uint64_t seq)
+{
+    p->has[seq % N] = seq + 1;
+    if (!p->has_edge || seq > p->edge) {
+        p->edge = seq;
+        p->has_edge = 1;
+    }
+}
+
+static int asked(const peer_t *p, uint64_t seq)
+{
+    for (int i = 0; i < p->nreq; i++)
+        if (p->req[i].seq == seq)
+            return 1;
+    return 0;
+}
+
+static void age_request(peer_t *p, uint64_t seq, uint64_t age_ns)
+{
+    for (int i = 0; i < p->nreq; i++)
+        if (p->req[i].seq == seq)
+            p->req[i].sent_ns = ts_mono_ns() - age_ns;
+}
+
+/* Messages of type id in p's send queue. */
+static int sent(const peer_t *p, uint8_t id)
+{
+    int n = 0;
+    size_t off = 0;
+    ts_wire_msg_t m;
+    ssize_t k;
+    while ((k = ts_wire_parse(p->out.data + off, p->out.len - off, 1 << 20, &m)) > 0) {
+        n += m.id == id;
+        off += (size_t)k;
+    }
+    return n;
+}
+
+static void test_cheapest_holder(void)
+{
+    setup();
+    peer_t *fast = mkpeer(0, 10, 10), *slow = mkpeer(1, 10, 400);
+    give(fast, 100);
+    give(slow, 100);
+    pick_all(&sw);
+    CHECK(asked(fast, 100) && !asked(slow, 100), "the holder that answers in 10 ms is asked, not the one at 400 ms");
+    CHECK(sent(fast, TS_WIRE_REQUEST) == 1 && sent(fast, TS_WIRE_INTERESTED) == 1,
+          "the fast holder got one REQUEST and was told we are interested");
+    pick_all(&sw);
+    CHECK(fast->nreq == 1 && !asked(slow, 100), "asked again at once: no second request, no hedge yet");
+}
+
+static void test_broadcaster_last(void)
+{
+    setup();
+    peer_t *src = mkpeer(0, 10, 1), *v = mkpeer(1, 0, 0);
+    src->source = 1;
+    give(src, 100);
+    give(v, 100);
+    give(src, 101); /* only the broadcaster has 101 */
+    pick_all(&sw);
+    CHECK(asked(v, 100) && !asked(src, 100),
+          "a piece another peer holds is asked of it, not of the broadcaster (even a faster one)");
+    CHECK(asked(src, 101), "a piece only the broadcaster holds is asked of it");
+}
+
+static void test_hedge_near_playback(void)
+{
+    setup();
+    peer_t *a = mkpeer(0, 10, 10), *b = mkpeer(1, 10, 30);
+    uint64_t far = 100 + SW_HEDGE_SPAN + 1;
+    give(a, 100);
+    give(b, 100);
+    give(a, far);
+    give(b, far);
+    pick_all(&sw);
+    CHECK(asked(a, 100) && asked(a, far) && !asked(b, 100) && !asked(b, far), "both pieces asked of the faster holder");
+    /* a answers in 10 ms: after 2 x 10 + 20 ms it is overdue */
+    age_request(a, 100, 200 * MS);
+    age_request(a, far, 200 * MS);
+    pick_all(&sw);
+    CHECK(asked(b, 100), "the piece at the playback point, overdue at its holder, is asked of another one too");
+    CHECK(!asked(b, far), "a piece beyond the hedge span is not (it has time)");
+    CHECK(asked(a, 100), "the first request stands: whichever answers first wins");
+}
+
+static void test_timeouts(void)
+{
+    setup();
+    peer_t *proven = mkpeer(0, 10, 10), *fresh = mkpeer(1, 0, 0), *src = mkpeer(2, 10, 10);
+    src->source = 1;
+    give(proven, 100);
+    give(fresh, 101);
+    give(src, 102);
+    pick_all(&sw);
+    CHECK(asked(proven, 100) && asked(fresh, 101) && asked(src, 102), "each piece asked of its one holder");
+    uint64_t now = ts_mono_ns();
+    /* proven: 4 x 10 + 200 ms, at least 500 ms; never answered: SW_UNPROVEN_TIMEOUT_NS */
+    age_request(proven, 100, 600 * MS);
+    age_request(fresh, 101, SW_UNPROVEN_TIMEOUT_NS - 100 * MS);
+    age_request(src, 102, 600 * MS);
+    pick_tick(&sw, now);
+    CHECK(!asked(proven, 100) && proven->timeouts == 1 && proven->fails == 1,
+          "a request 600 ms old to a peer that answers in 10 ms is dropped and counted against it");
+    CHECK(sent(proven, TS_WIRE_CANCEL) == 1, "... and cancelled on the wire");
+    CHECK(asked(fresh, 101) && fresh->timeouts == 0, "a new peer has SW_UNPROVEN_TIMEOUT_NS to answer");
+    CHECK(asked(src, 102) && src->timeouts == 1 && sent(src, TS_WIRE_CANCEL) == 0,
+          "the broadcaster's late request is counted but kept: asking again would queue it last");
+    CHECK(sw.c_req_timeouts == 2, "two timeouts counted (%llu)", (unsigned long long)sw.c_req_timeouts);
+    age_request(fresh, 101, SW_UNPROVEN_TIMEOUT_NS + 100 * MS);
+    pick_tick(&sw, ts_mono_ns());
+    CHECK(!asked(fresh, 101) && fresh->timeouts == 1, "... and not longer");
+}
+
+static void test_snubbed_left_out(void)
+{
+    setup();
+    peer_t *p = mkpeer(0, 10, 10), *q = mkpeer(1, 10, 30);
+    give(p, 100);
+    give(q, 100);
+    p->fails = SW_SNUB_FAILS - 1;
+    q->fails = 1;
+    pick_all(&sw);
+    /* p's cost doubles with each miss in a row (8 x 10 ms against 2 x 30 ms): q is asked */
+    CHECK(asked(q, 100) && !asked(p, 100), "a holder that keeps missing costs more than a slower one that answers");
+    give(p, 101);
+    pick_all(&sw);
+    CHECK(asked(p, 101), "it is still asked for what only it holds");
+    age_request(p, 101, 600 * MS);
+    uint64_t now = ts_mono_ns();
+    pick_tick(&sw, now);
+    CHECK(pick_snubbed(p, now) && p->nreq == 0, "one more miss: left out of the picker, its requests dropped");
+    pick_all(&sw);
+    CHECK(!asked(p, 101), "a left-out peer is not asked, even for what only it holds");
+}
+
+int main(void)
+{
+    test_cheapest_holder();
+    test_broadcaster_last();
+    test_hedge_near_playback();
+    test_timeouts();
+    test_snubbed_left_out();
+    setup();
+    CHECK_DONE();
+}

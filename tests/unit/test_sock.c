@@ -1,0 +1,148 @@
+/* lib/ts_sock.c: a non-blocking connect (plain and bound to a local address) reaches a listener; the
+ * acceptor hands connections to its callback, pauses when the callback asks, and, out of
+ * descriptors (RLIMIT_NOFILE lowered), pauses and counts instead of spinning, then goes on once
+ * descriptors are free again. */
+#include "check.h"
+#include "ts_net.h"
+#include "ts_sock.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+typedef struct {
+    int accepted, pause_after;
+    int fds[64];
+    uint32_t last_ip;
+    struct ev_loop *loop;
+} acc_t;
+
+static int on_conn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
+{
+    acc_t *a = arg;
+    if (sa->sa_family == AF_INET)
+        a->last_ip = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+    if (a->accepted < 64)
+        a->fds[a->accepted] = fd;
+    else
+        close(fd);
+    a->accepted++;
+    return a->pause_after && a->accepted >= a->pause_after ? -1 : 0;
+}
+
+static void run_for(struct ev_loop *loop, double secs)
+{
+    ev_tstamp end = ev_time() + secs;
+    while (ev_time() < end)
+        ev_run(loop, EVRUN_NOWAIT), usleep(2000);
+}
+
+static int connect_wait(uint16_t port, uint32_t bind_ip)
+{
+    int pending = -1;
+    int fd = ts_sock_connect4(0x7f000001, port, bind_ip, &pending);
+    if (fd < 0)
+        return -1;
+    if (pending) {
+        fd_set w;
+        FD_ZERO(&w);
+        FD_SET(fd, &w);
+        struct timeval tv = { 2, 0 };
+        if (select(fd + 1, NULL, &w, NULL, &tv) != 1 || ts_sock_connected(fd) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+int main(void)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    char err[256];
+    int e;
+    uint16_t port;
+    int lfd = ts_net_listen("127.0.0.1", 0, 64, &port, &e, err, sizeof err);
+    CHECK(lfd >= 0, "listen: %s", err);
+    acc_t a = { 0 };
+    a.loop = loop;
+    ts_acceptor_t *acc = ts_acceptor_new(loop, lfd, "test", on_conn, &a);
+    CHECK(acc && ts_acceptor_fd(acc) == lfd, "acceptor");
+
+    /* connect, plain and from a bound local address */
+    int c1 = connect_wait(port, 0);
+    CHECK(c1 >= 0, "connect: %s", strerror(errno));
+    run_for(loop, 0.05);
+    CHECK(a.accepted == 1 && a.last_ip == 0x7f000001, "accepted %d", a.accepted);
+    int c2 = connect_wait(port, 0x7f000002);
+    CHECK(c2 >= 0, "bound connect: %s", strerror(errno));
+    run_for(loop, 0.05);
+    CHECK(a.accepted == 2 && a.last_ip == 0x7f000002, "bound connect seen from 127.0.0.2 (%08x)", a.last_ip);
+
+    /* refused: the connect fails at once or reports it once writable */
+    uint16_t dead;
+    int dfd = ts_net_listen("127.0.0.1", 0, 1, &dead, &e, err, sizeof err);
+    close(dfd);
+    CHECK(connect_wait(dead, 0) < 0 && errno == ECONNREFUSED, "refused: %s", strerror(errno));
+    int pending;
+    struct sockaddr_in bad = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
+    struct sockaddr_in6 badlocal = { .sin6_family = AF_INET6 };
+    CHECK(ts_sock_connect((struct sockaddr *)&bad, sizeof bad, (struct sockaddr *)&badlocal, sizeof badlocal,
+                          &pending) < 0,
+          "a local address of the wrong family fails");
+
+    /* the callback asks for a pause: the rest waits in the backlog, then comes */
+    a.pause_after = 3;
+    int more[3];
+    for (int i = 0; i < 3; i++)
+        more[i] = connect_wait(port, 0);
+    run_for(loop, 0.02);
+    CHECK(a.accepted == 3, "paused after the third: %d", a.accepted);
+    a.pause_after = 0;
+    run_for(loop, TS_ACCEPT_PAUSE_S + 0.1);
+    CHECK(a.accepted == 5, "the rest after the pause: %d", a.accepted);
+    CHECK(ts_acceptor_pauses(acc) == 0, "pauses asked for are not counted");
+
+    /* out of descriptors: lower the limit to what is open now, connect, and count pauses */
+    struct rlimit old, low;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int probe = dup(0);
+    low = old;
+    low.rlim_cur = (rlim_t)probe + 2; /* room for the client socket below, none for the accept */
+    close(probe);
+    int c3 = -1;
+    if (setrlimit(RLIMIT_NOFILE, &low) == 0) {
+        c3 = connect_wait(port, 0);
+        int filler = dup(0);
+        CHECK(c3 >= 0, "client socket under the low limit");
+        ev_tstamp t0 = ev_time();
+        int turns = 0;
+        while (ev_time() - t0 < 0.35) {
+            turns += ev_run(loop, EVRUN_ONCE) >= 0;
+        }
+        uint64_t p = ts_acceptor_pauses(acc);
+        /* 0.35 s at 0.1 s pauses: 3 or 4 pauses, and a loop that mostly slept (no spin) */
+        CHECK(p >= 2 && p <= 5, "pauses: %llu", (unsigned long long)p);
+        CHECK(turns < 50, "loop turns while starved: %d (spinning?)", turns);
+        CHECK(a.accepted == 5, "nothing accepted while starved");
+        if (filler >= 0)
+            close(filler);
+        setrlimit(RLIMIT_NOFILE, &old);
+        run_for(loop, TS_ACCEPT_PAUSE_S + 0.1);
+        CHECK(a.accepted == 6, "accepted once descriptors are free: %d", a.accepted);
+    } else {
+        printf("skip: cannot lower RLIMIT_NOFILE\n");
+    }
+
+    for (int i = 0; i < a.accepted && i < 64; i++)
+        close(a.fds[i]);
+    close(c1), close(c2), close(c3);
+    for (int i = 0; i < 3; i++)
+        close(more[i]);
+    ts_acceptor_destroy(&acc);
+    CHECK(acc == NULL, "destroyed");
+    ev_loop_destroy(loop);
+    CHECK_DONE();
+}
