@@ -1,7 +1,8 @@
 #include "instance.h"
-#include "tsctl_time.h"
+#include "ts_time.h"
 #include "ts_exit.h"
 #include "ts_msg.h"
+#include "ts_topology.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -150,11 +151,7 @@ int inst_save(const instance_t *in)
 
 int inst_endpoint(const char *dir, const char *name, char *out, size_t len)
 {
-    /* sun_path holds 108 bytes including the NUL. */
-    if (strlen(dir) + strlen(name) + 6 > 107)
-        return -1;
-    snprintf(out, len, "ipc://%s/%s.ipc", dir, name);
-    return 0;
+    return ts_topo_ipc(dir, name, out, len);
 }
 
 void inst_binary(const char *name, char *out, size_t len)
@@ -397,7 +394,7 @@ int inst_exchange(const char *dir, int type, const char *text, int timeout_ms, T
 {
     char ep[600];
     *reply = NULL;
-    if (inst_endpoint(dir, "sup", ep, sizeof ep) < 0)
+    if (inst_endpoint(dir, TS_TOPO_SUP, ep, sizeof ep) < 0)
         return -1;
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);

@@ -3,7 +3,7 @@
 #include "instance.h"
 #include "ts_exit.h"
 #include "tsctl.h"
-#include "tsctl_time.h"
+#include "ts_time.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,8 @@
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
 #include "ts_stage.h"
-#include "tsctl_time.h"
+#include "ts_topology.h"
+#include "ts_time.h"
 #include "ts_units.h"
 #include "tsctl.h"
 #include <errno.h>
@@ -48,10 +49,10 @@ static void usage(FILE *f)
 /* Wait until ingest has cut its first piece (it reports it at once), at most secs. 0 if it did. */
 static int wait_first_piece(const char *dir, double secs)
 {
-    uint64_t end = ts_mono_ns() + (uint64_t)(secs * (double)TS_NS_PER_S);
+    uint64_t end = ts_mono_ns() + ts_s_to_ns(secs);
     for (;;) {
         long long pieces;
-        if (inst_stage_counter(dir, "ingest", "pieces_out", &pieces) == 0 && pieces > 0)
+        if (inst_stage_counter(dir, ts_topo[TS_TOPO_INGEST].name, "pieces_out", &pieces) == 0 && pieces > 0)
             return 0;
         if (ts_mono_ns() >= end)
             return -1;
@@ -203,7 +204,7 @@ static int prepare_dir(start_t *o)
     }
     chmod(o->dir, 0700);
     char ep[600];
-    if (inst_endpoint(o->dir, "signer", ep, sizeof ep) < 0) {
+    if (inst_endpoint(o->dir, ts_topo[TS_TOPO_SIGNER].out_ipc, ep, sizeof ep) < 0) {
         fprintf(stderr, "tsctl start: state directory %s is too long for unix sockets (max ~95 bytes)\n", o->dir);
         return TS_EXIT_USAGE;
     }
@@ -239,7 +240,7 @@ static int make_stream(start_t *o)
                             "remove %s to start a new one\n", m.name, m.piece_len, o->dir);
     } else {
         char signer[600], key[600], hex[2048];
-        inst_binary("ts-signer", signer, sizeof signer);
+        inst_binary(ts_topo[TS_TOPO_SIGNER].binary, signer, sizeof signer);
         snprintf(key, sizeof key, "%s/key.pem", o->dir);
         char *args[] = { signer, "--init", "--key", key, NULL };
         if (run_capture(args, hex, sizeof hex) < 0 ||

@@ -3,7 +3,7 @@
  * actions; tests/unit/test_supervise.c feeds events and checks states and actions. */
 #ifndef TSCTL_SUP_TABLE_H
 #define TSCTL_SUP_TABLE_H
-#include "tsctl_time.h"
+#include "ts_time.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -23,6 +23,7 @@
 #include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include "tsctl.h"
 #include <dirent.h>
 #include <errno.h>
@@ -175,7 +176,7 @@ static void spawn(proc_t *p)
     ev_child_set(&p->child, pid, 0);
     ev_child_start(s->loop, &p->child);
     ev_timer_stop(s->loop, &p->timer);
-    ev_timer_set(&p->timer, (double)SUP_START_NS / TS_NS_PER_S, 0);
+    ev_timer_set(&p->timer, ts_ns_to_s(SUP_START_NS), 0);
     ev_timer_start(s->loop, &p->timer);
     ts_info("%s started, pid %d", p->name, pid);
 }
@@ -212,7 +213,7 @@ static sstate_t died(proc_t *p, int status)
         kill(-p->pid, SIGKILL); /* anything still in its process group */
     p->pid = 0;
     ev_timer_stop(s->loop, &p->timer);
-    double ran = (double)(now - p->started_ns) / TS_NS_PER_S;
+    double ran = ts_ns_to_s(now - p->started_ns);
     int recent = p->restart_now ? 0 : sup_count_crash(p->crashes, &p->ncrashes, now);
     int config = code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG;
     if (sup_died_next(code, recent) == S_FAILED) {
@@ -222,7 +223,7 @@ static sstate_t died(proc_t *p, int status)
             snprintf(p->reason, sizeof p->reason, "%s: configuration or usage error; last log line: %s", why, last);
         else
             snprintf(p->reason, sizeof p->reason, "%s, %d crashes within %.0f s; last log line: %s", why, recent,
-                     (double)SUP_CRASH_WINDOW_NS / TS_NS_PER_S, last);
+                     ts_ns_to_s(SUP_CRASH_WINDOW_NS), last);
         if (!s->exit_code)
             s->exit_code = config ? code : TS_EXIT_FAIL;
         if (s->foreground)
@@ -254,7 +255,7 @@ static sstate_t died(proc_t *p, int status)
     else
         ts_log_kv(TS_LOG_WARN, &f, "%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)",
                   p->name, why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
-                  (double)SUP_CRASH_WINDOW_NS / TS_NS_PER_S);
+                  ts_ns_to_s(SUP_CRASH_WINDOW_NS));
     p->restart_now = 0;
     ev_timer_set(&p->timer, delay, 0);
     ev_timer_start(s->loop, &p->timer);
@@ -284,7 +285,7 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         ev_timer_stop(s->loop, &p->timer);
         p->ready_ns = ts_mono_ns();
         ts_info("%s ready, pid %d, %.3f s after start", p->name, p->pid,
-                (double)(p->ready_ns - p->started_ns) / TS_NS_PER_S);
+                ts_ns_to_s(p->ready_ns - p->started_ns));
         break;
     case A_TERM:
         kill(-p->pid, SIGTERM);
@@ -299,10 +300,10 @@ static void dispatch_event(proc_t *p, sevent_t ev)
                      SUP_STOP_GRACE_S, p->pid);
         else if (p->state == S_STARTING)
             snprintf(msg, sizeof msg, "%s not ready within %.0f s: killing process group %d", p->name,
-                     (double)SUP_START_NS / TS_NS_PER_S, p->pid);
+                     ts_ns_to_s(SUP_START_NS), p->pid);
         else
             snprintf(msg, sizeof msg, "%s hangs: no heartbeat for %.1f s: killing process group %d", p->name,
-                     (double)(ts_mono_ns() - p->last_beat_ns) / TS_NS_PER_S, p->pid);
+                     ts_ns_to_s(ts_mono_ns() - p->last_beat_ns), p->pid);
         ts_warn("%s", msg);
         stage_note(p, TS_LOG_WARN, msg);
         if (p->pid > 0)
@@ -387,13 +388,13 @@ static void on_turn(struct ev_loop *loop, ev_check *w, int revents)
     if (gap < SUP_GAP_NS)
         return;
     ts_warn("supervisor did not run for %.1f s (suspended?): every stage gets a fresh watchdog period",
-            (double)gap / TS_NS_PER_S);
+            ts_ns_to_s(gap));
     for (int i = 0; i < s->nprocs; i++) {
         proc_t *p = &s->procs[i];
         p->last_beat_ns = now;
         if (p->state == S_STARTING || p->state == S_STOPPING) {
             ev_timer_stop(loop, &p->timer); /* also cancels an expiry already queued */
-            ev_timer_set(&p->timer, p->state == S_STARTING ? (double)SUP_START_NS / TS_NS_PER_S : SUP_STOP_GRACE_S, 0);
+            ev_timer_set(&p->timer, p->state == S_STARTING ? ts_ns_to_s(SUP_START_NS) : SUP_STOP_GRACE_S, 0);
             ev_timer_start(loop, &p->timer);
         }
     }
@@ -513,7 +514,7 @@ static sup_t *sup_open(int argc, char **argv, int *code)
         ts_log_sink(own_log, s);
     }
     srand((unsigned)(getpid() ^ ts_mono_ns()));
-    if (inst_endpoint(s->inst.dir, "sup", s->ep_sup, sizeof s->ep_sup) < 0) {
+    if (inst_endpoint(s->inst.dir, TS_TOPO_SUP, s->ep_sup, sizeof s->ep_sup) < 0) {
         notify(s, "error: state directory path too long for a unix socket: %s\n", s->inst.dir);
         return NULL;
     }

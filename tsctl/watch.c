@@ -4,8 +4,12 @@
  * tsctl seed FILE.tstream: the same swarm without a player, to add upload capacity. */
 #include "instance.h"
 #include "ts_exit.h"
+#include "ts_http.h"
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
+#include "ts_sock.h"
+#include "ts_time.h"
+#include "ts_topology.h"
 #include "ts_units.h"
 #include "tsctl.h"
 #include <arpa/inet.h>
@@ -13,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +60,61 @@ static void usage(FILE *f, int seed)
                "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n");
 }
 
+#define RELAY_MAX_FAILURES 50   /* connections to the bridge in a row that brought nothing */
+#define RELAY_RETRY_US (200 * TS_US_PER_MS)
+#define RELAY_CONNECT_MS 2000  /* the bridge is local: a connect this slow has failed */
+
 static volatile sig_atomic_t stop_flag;
 static void on_stop_signal(int sig) { stop_flag = sig; }
+
+/* A blocking socket connected to ip:port (lib/ts_sock.h's connect, waited for), or -1. */
+static int dial(uint32_t ip, uint16_t port)
+{
+    int pending, fd = ts_sock_connect4(ip, port, 0, &pending);
+    if (fd < 0)
+        return -1;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    if (pending && (poll(&p, 1, RELAY_CONNECT_MS) != 1 || ts_sock_connected(fd) < 0)) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* the relay waits on the bridge */
+    return fd;
+}
+
+/* Copy the answer's body (after a head lib/ts_http.h parses) to stdout. 1 if stdout closed (the
+ * player went away), -1 on a write error, 0 when the connection ends. */
+static int copy_body(int fd, int *failures)
+{
+    static uint8_t buf[65536];
+    size_t hdr = 0;
+    int in_body = 0;
+    ssize_t r;
+    while (!stop_flag && (r = read(fd, buf + (in_body ? 0 : hdr), in_body ? sizeof buf : sizeof buf - hdr)) > 0) {
+        size_t off = 0, len = (size_t)r;
+        if (!in_body) {
+            hdr += (size_t)r;
+            ts_http_resp_t head;
+            int st = ts_http_resp_parse(buf, hdr, &head);
+            if (st == TS_HTTP_BAD || (st == TS_HTTP_PARTIAL && hdr >= sizeof buf))
+                break;
+            if (st == TS_HTTP_PARTIAL)
+                continue;
+            in_body = 1;
+            off = head.head_len;
+            len = hdr - off;
+        }
+        while (len > 0) {
+            ssize_t w = write(1, buf + off, len);
+            if (w <= 0)
+                return errno == EPIPE ? 1 : -1;
+            off += (size_t)w;
+            len -= (size_t)w;
+        }
+        *failures = 0;
+    }
+    return 0;
+}
 
 /* Foreground copy of the player URL to stdout; reconnects if the bridge restarts. */
 static int relay(const char *addr, uint16_t port, const char *path)
@@ -65,15 +123,14 @@ static int relay(const char *addr, uint16_t port, const char *path)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct in_addr ia = { 0 };
+    inet_pton(AF_INET, addr, &ia);
     int failures = 0;
-    while (!stop_flag && failures < 50) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-        inet_pton(AF_INET, addr, &a.sin_addr);
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-            close(fd);
+    while (!stop_flag && failures < RELAY_MAX_FAILURES) {
+        int fd = dial(ntohl(ia.s_addr), port);
+        if (fd < 0) {
             failures++;
-            usleep(200000);
+            usleep(RELAY_RETRY_US);
             continue;
         }
         char req[512];
@@ -83,38 +140,12 @@ static int relay(const char *addr, uint16_t port, const char *path)
             failures++;
             continue;
         }
-        char buf[65536];
-        size_t hdr = 0;
-        int in_body = 0;
-        ssize_t r;
-        while (!stop_flag && (r = read(fd, buf + (in_body ? 0 : hdr), in_body ? sizeof buf : sizeof buf - hdr)) > 0) {
-            size_t off = 0, len = (size_t)r;
-            if (!in_body) {
-                hdr += (size_t)r;
-                char *end = memmem(buf, hdr, "\r\n\r\n", 4);
-                if (!end) {
-                    if (hdr >= sizeof buf)
-                        break;
-                    continue;
-                }
-                in_body = 1;
-                off = (size_t)(end - buf) + 4;
-                len = hdr - off;
-            }
-            while (len > 0) {
-                ssize_t w = write(1, buf + off, len);
-                if (w <= 0) {
-                    close(fd);
-                    return errno == EPIPE ? 0 : -1; /* the player went away */
-                }
-                off += (size_t)w;
-                len -= (size_t)w;
-            }
-            failures = 0;
-        }
+        int rc = copy_body(fd, &failures);
         close(fd);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
         failures++;
-        usleep(200000);
+        usleep(RELAY_RETRY_US);
     }
     return 0;
 }
@@ -180,7 +211,7 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
     }
     snprintf(out, outlen, "%s/magnet-%s.tstream", root, ih);
     snprintf(portarg, sizeof portarg, "%u", port);
-    inst_binary("ts-swarm", swarm, sizeof swarm);
+    inst_binary(ts_topo[TS_TOPO_SWARM].binary, swarm, sizeof swarm);
     fprintf(stderr, "tsctl %s: fetching the metainfo of %s from its peers\n", cmd, ih);
     pid_t pid = fork();
     if (pid < 0) {
@@ -349,7 +380,7 @@ static int prepare_dir(viewer_t *v, ts_metainfo_t *m, char *dir, size_t dirlen)
         return TS_EXIT_FAIL;
     }
     char ep[600], err[512], path[700];
-    if (inst_endpoint(dir, "player-bridge", ep, sizeof ep) < 0) {
+    if (inst_endpoint(dir, ts_topo[TS_TOPO_BRIDGE].name, ep, sizeof ep) < 0) {
         fprintf(stderr, "tsctl watch: state directory %s is too long for unix sockets\n", dir);
         return TS_EXIT_USAGE;
     }
