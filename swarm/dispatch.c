@@ -174,7 +174,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
 {
     swarm_t *sw = p->sw;
     uint64_t edge, rap;
-    if (m->ext_id == 0) {
+    if (m->ext_id == TS_WIRE_EXT_HANDSHAKE) {
         ts_ext_hs_t x;
         if (ts_wire_parse_ext_handshake(m->data, m->data_len, &x) < 0) {
             known_misbehaved(p, "malformed extension handshake");
@@ -471,7 +471,7 @@ static void on_http(peer_t *p)
 static void process(peer_t *p)
 {
     if (p->state == PEER_SNIFF && p->in.len > 0) {
-        if (p->in.data[0] == 19)
+        if (p->in.data[0] == sizeof TS_WIRE_PSTR - 1) /* a handshake starts with its length */
             p->state = PEER_HANDSHAKE;
         else if (p->sw->tracker)
             p->state = PEER_HTTP;

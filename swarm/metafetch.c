@@ -219,7 +219,7 @@ static void process(conn_t *c)
         if (n == 0)
             break;
         off += (size_t)n;
-        if (w.id == TS_WIRE_EXTENDED && w.ext_id == 0)
+        if (w.id == TS_WIRE_EXTENDED && w.ext_id == TS_WIRE_EXT_HANDSHAKE)
             on_ext_handshake(c, &w);
         else if (w.id == TS_WIRE_EXTENDED && w.ext_id == MF_MD_ID)
             on_md(c, &w);

@@ -17,8 +17,8 @@ static void on_signed(const Ts__Piece *p, void *arg)
     uint8_t *piece = malloc(p->payload.len + TS_TRAILER_LEN);
     if (!piece)
         return;
-    ts_trailer_t t = { .version = 1, .flags = (uint8_t)p->flags, .payload_len = (uint32_t)p->payload.len,
-                       .seq = p->seq, .timestamp_us = p->timestamp_us };
+    ts_trailer_t t = { .version = TS_PIECE_VERSION, .flags = (uint8_t)p->flags,
+                       .payload_len = (uint32_t)p->payload.len, .seq = p->seq, .timestamp_us = p->timestamp_us };
     memcpy(t.sig, p->signature.data, TS_SIG_LEN);
     memcpy(piece, p->payload.data, p->payload.len);
     ts_trailer_encode(&t, piece + p->payload.len);

@@ -3,6 +3,7 @@
 #include "ts_hex.h"
 #include "ts_http.h"
 #include "ts_url.h"
+#include "ts_version.h"
 #include "ts_err.h"
 #include "ts_bencode.h"
 #include <inttypes.h>
@@ -485,7 +486,8 @@ int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], con
     ts_buf_printf(request, " HTTP/1.0\r\nHost: %s%s%s", u.ipv6 ? "[" : "", u.host, u.ipv6 ? "]" : "");
     if (u.port != 80)
         ts_buf_printf(request, ":%u", (unsigned)u.port);
-    ts_buf_printf(request, "\r\nUser-Agent: tstream/0.1\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n");
+    ts_buf_printf(request, "\r\nUser-Agent: " TS_USER_AGENT "\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
+                           "\r\n");
     if (request->err) {
         if (!had_err)
             request->len = mark; /* leave it as it was */

@@ -1,6 +1,7 @@
 /* BitTorrent peer wire codec: see wire.h and docs/PROTOCOL.md section 4. */
 #include "wire.h"
 #include "ts_bencode.h"
+#include "ts_version.h"
 #include <limits.h>
 #include <string.h>
 
@@ -247,7 +248,7 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         ts_ben_put_int(b, 1);
     }
     ts_ben_put_cstr(b, "v");
-    ts_ben_put_cstr(b, "tstream 0.1");
+    ts_ben_put_cstr(b, TS_AGENT);
     ts_ben_put_end(b);
     ext_end(b, at);
 }

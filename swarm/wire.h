@@ -13,6 +13,7 @@
 
 #define TS_WIRE_HANDSHAKE_LEN 68
 #define TS_WIRE_PSTR "BitTorrent protocol"
+#define TS_WIRE_EXT_HANDSHAKE 0 /* extended message id of the BEP 10 handshake */
 
 enum {
     TS_WIRE_CHOKE = 0,
@@ -78,7 +79,7 @@ int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces)
 /* BEP 10 extension handshake (extended id 0), tstream flavour: a bencoded dict
  *   { "m": { "ts_live": <id>, "ut_metadata": <id>, "ut_pex": <id> }, "metadata_size": <bytes>,
  *     "p": <listen port>, "ts_edge": <highest seq held>, "ts_rap": <newest random-access seq held>,
- *     "ts_src": 1, "v": "tstream 0.1" }
+ *     "ts_src": 1, "v": TS_AGENT ("tstream 0.1") }
  * An extension with id 0 is left out of "m"; "metadata_size" is left out when md_size = 0; "p"
  * when port = 0; ts_edge / ts_rap when the sender holds nothing (has_edge = 0); "ts_src" is sent
  * only by the broadcaster's swarm. */
