@@ -584,7 +584,7 @@ static void reap_all(sup_t *s)
             ;
         if (!sup_kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
             break;
-        usleep(20000);
+        usleep(20 * TS_US_PER_MS);
     }
     for (int i = 0; i < s->nprocs; i++) {
         drain_log(&s->procs[i]);
