@@ -4,6 +4,7 @@
 #include "announce.h"
 #include "tracker.h"
 #include "ts_log.h"
+#include "ts_sock.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,11 +82,8 @@ static void ann_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct announce *a = w->data;
     if (revents & EV_WRITE) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
-            ts_warn("tracker %s: %s", a->url, strerror(err));
+        if (ts_sock_connected(a->fd) < 0) {
+            ts_warn("tracker %s: %s", a->url, strerror(errno));
             ann_finish(a, 0);
             return;
         }
@@ -147,15 +145,13 @@ static void ann_start(struct announce *a)
         ann_finish(a, 0);
         return;
     }
-    a->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (a->fd >= 0 && a->cfg.bind_ip) { /* the tracker records the address it sees: ours, as bound */
-        struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(a->cfg.bind_ip) };
-        if (bind(a->fd, (struct sockaddr *)&b, sizeof b) < 0)
-            ts_warn("tracker %s: cannot bind to the local address: %s", a->url, strerror(errno));
-    }
-    int rc = a->fd < 0 ? -1 : connect(a->fd, res->ai_addr, res->ai_addrlen);
+    /* the tracker records the address it sees: ours, as bound (where we listen) */
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(a->cfg.bind_ip) };
+    int pending;
+    a->fd = ts_sock_connect(res->ai_addr, res->ai_addrlen, a->cfg.bind_ip ? (struct sockaddr *)&b : NULL, sizeof b,
+                            &pending);
     freeaddrinfo(res);
-    if (a->fd < 0 || (rc < 0 && errno != EINPROGRESS)) {
+    if (a->fd < 0) {
         ts_warn("tracker %s: %s", a->url, strerror(errno));
         ann_finish(a, 0);
         return;

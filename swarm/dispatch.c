@@ -517,7 +517,7 @@ void dispatch_input(peer_t *p) { process(p); }
 void dispatch_tick(swarm_t *sw, uint64_t now)
 {
     for (peer_t *p = sw->peers; p; p = p->next) {
-        if (now - p->decay_ns > 10ull * 1000000000) { /* old sins fade: what counts is a burst */
+        if (now - p->decay_ns > 10 * TS_NS_PER_S) { /* old sins fade: what counts is a burst */
             p->decay_ns = now;
             p->junk /= 2;
             p->g2g_first /= 2;
@@ -537,7 +537,7 @@ void dispatch_tick(swarm_t *sw, uint64_t now)
             known_misbehaved(p, "message left unfinished");
         if (alive(p) && p->out.len > SW_OUTBUF_HARD)
             peer_close(p, "reads nothing: send queue over 16 MiB");
-        if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30ull * 1000000000)
+        if (alive(p) && p->state == PEER_ACTIVE && now - p->last_tx_ns > 30 * TS_NS_PER_S)
             ts_wire_put_keepalive(&p->out);
     }
 }

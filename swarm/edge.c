@@ -14,8 +14,8 @@ int edge_note(swarm_t *sw, uint64_t seq, const ts_trailer_t *t)
         if (!sw->rate_ts || t->timestamp_us < sw->rate_ts || seq < sw->rate_seq) {
             sw->rate_seq = seq;
             sw->rate_ts = t->timestamp_us;
-        } else if (t->timestamp_us - sw->rate_ts >= 2000000) {
-            double r = (double)(seq - sw->rate_seq) * 1e6 / (double)(t->timestamp_us - sw->rate_ts);
+        } else if (t->timestamp_us - sw->rate_ts >= 2 * TS_US_PER_S) {
+            double r = (double)(seq - sw->rate_seq) * TS_US_PER_S_F / (double)(t->timestamp_us - sw->rate_ts);
             sw->rate_pps = sw->rate_pps > 0 ? 0.7 * sw->rate_pps + 0.3 * r : r;
             sw->rate_seq = seq;
             sw->rate_ts = t->timestamp_us;
@@ -46,9 +46,9 @@ uint64_t edge_bound(const swarm_t *sw, uint64_t now)
      * laptop), or since our newest piece was made by its signed timestamp (a viewer lagging far
      * behind a capped broadcaster: its edge advances steadily, but far from live), whichever
      * is longer. No cap at N/2: after a stall the real edge is that far ahead. */
-    double since = (double)(now - sw->edge_ns) / 1e9, wall_us = (double)ts_wall_us();
-    if (wall_us > (double)sw->edge_ts_us && (wall_us - (double)sw->edge_ts_us) / 1e6 > since)
-        since = (wall_us - (double)sw->edge_ts_us) / 1e6;
+    double since = (double)(now - sw->edge_ns) / TS_NS_PER_S_F, wall_us = (double)ts_wall_us();
+    if (wall_us > (double)sw->edge_ts_us && (wall_us - (double)sw->edge_ts_us) / TS_US_PER_S_F > since)
+        since = (wall_us - (double)sw->edge_ts_us) / TS_US_PER_S_F;
     double slack = 2 * rate * (since + 1) + 8;
     if (slack > 1e15)
         slack = 1e15;

@@ -106,7 +106,7 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
          * Idle upload means spare capacity, so more askers do not queue behind each other. */
         uint64_t min = SW_HAVE_MIN_NS, max = SW_HAVE_DELAY_NS;
         if (sw->up_rate > 0) {
-            uint64_t serve = (uint64_t)((double)told * (sw->meta.piece_len + 13) / sw->up_rate * 1e9);
+            uint64_t serve = (uint64_t)((double)told * (sw->meta.piece_len + 13) / sw->up_rate * TS_NS_PER_S_F);
             if (serve > min)
                 min = serve;
         }
@@ -117,9 +117,10 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         sw->pending_have[sw->npending_have].seq = seq;
         sw->pending_have[sw->npending_have].min_ns = now + min;
         sw->pending_have[sw->npending_have++].max_ns = now + max;
-        if (!ev_is_active(&sw->have_timer) || ev_timer_remaining(sw->loop, &sw->have_timer) > (double)min / 1e9) {
+        if (!ev_is_active(&sw->have_timer) ||
+            ev_timer_remaining(sw->loop, &sw->have_timer) > (double)min / TS_NS_PER_S_F) {
             ev_timer_stop(sw->loop, &sw->have_timer);
-            ev_timer_set(&sw->have_timer, (double)min / 1e9, 0);
+            ev_timer_set(&sw->have_timer, (double)min / TS_NS_PER_S_F, 0);
             ev_timer_start(sw->loop, &sw->have_timer);
         }
     }
@@ -168,7 +169,7 @@ void fanout_late_haves(swarm_t *sw, uint64_t now)
     sw->npending_have = keep;
     ev_timer_stop(sw->loop, &sw->have_timer);
     if (next != UINT64_MAX) {
-        ev_timer_set(&sw->have_timer, (double)(next - now) / 1e9, 0);
+        ev_timer_set(&sw->have_timer, (double)(next - now) / TS_NS_PER_S_F, 0);
         ev_timer_start(sw->loop, &sw->have_timer);
     }
 }
@@ -218,7 +219,7 @@ void fanout_serve(swarm_t *sw)
 {
     uint64_t now = ts_mono_ns();
     if (sw->up_rate > 0) {
-        sw->up_tokens += sw->up_rate * (double)(now - sw->up_last_ns) / 1e9;
+        sw->up_tokens += sw->up_rate * (double)(now - sw->up_last_ns) / TS_NS_PER_S_F;
         if (sw->up_tokens > sw->up_burst)
             sw->up_tokens = sw->up_burst;
     }

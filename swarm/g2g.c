@@ -95,7 +95,7 @@ uint64_t g2g_early_ns(const swarm_t *sw)
 {
     if (sw->spread_ns <= 0)
         return SW_SRC_EARLY_NS;
-    uint64_t d = (uint64_t)(2 * sw->spread_ns) + 20ull * 1000000;
+    uint64_t d = (uint64_t)(2 * sw->spread_ns) + 20 * TS_NS_PER_MS;
     if (d < SW_SRC_EARLY_MIN_NS)
         d = SW_SRC_EARLY_MIN_NS;
     return d > SW_SRC_HAVE_DELAY_NS ? SW_SRC_HAVE_DELAY_NS : d;

@@ -16,7 +16,7 @@ static int local(uint32_t ip) { return ip == 0x7f000001; }
 /* Refill both of a bucket's budgets for the time since it was last used. */
 static void top_up(struct sw_bucket *b, double admit_rate, double vfail_rate, uint64_t now)
 {
-    double dt = b->last_ns ? (double)(now - b->last_ns) / 1e9 : 1e9;
+    double dt = b->last_ns ? (double)(now - b->last_ns) / TS_NS_PER_S_F : 1e9;
     b->last_ns = now;
     b->admit += dt * admit_rate;
     if (b->admit > 2 * admit_rate)

@@ -4,6 +4,7 @@
 #include "peer.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -55,9 +56,9 @@ void known_misbehaved(peer_t *p, const char *why)
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "reason", "%s", why);
-    ts_log_field(&f, "ban_s", "%llu", (unsigned long long)(SW_BAN_NS / 1000000000ull));
+    ts_log_field(&f, "ban_s", "%llu", (unsigned long long)(SW_BAN_NS / TS_NS_PER_S));
     ts_log_kv(TS_LOG_WARN, &f, "peer %s misbehaved (%s): disconnected and banned for %llu s", a, why,
-              (unsigned long long)(SW_BAN_NS / 1000000000ull));
+              (unsigned long long)(SW_BAN_NS / TS_NS_PER_S));
     known_ban(p->sw, ntohl(p->addr.sin_addr.s_addr), ts_mono_ns());
     peer_close(p, NULL);
 }
@@ -71,7 +72,7 @@ void known_junk(peer_t *p, const char *what)
 }
 
 /* Redial backoff of a known address after `fails` failures: 0.5 s, 1 s, ... 16 s. */
-uint64_t known_redial_delay_ns(int fails) { return 250ull * 1000000 << fails; }
+uint64_t known_redial_delay_ns(int fails) { return 250 * TS_NS_PER_MS << fails; }
 
 /* Redial a known address only after `delay_ns` (and then with the longest backoff): it leads to
  * a peer we are already connected to by another address, or to one we dropped. */
@@ -141,23 +142,12 @@ void known_connect(swarm_t *sw, uint32_t ip, uint16_t port)
     for (int i = 0; i < SW_MAX_DROPPED; i++)
         if (sw->dropped[i].ip == ip && sw->dropped[i].until_ns > now)
             return; /* dropped for not delivering: it may come to us, we do not go to it */
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int pending; /* from our listening address, if bound: peers see us where we accept */
+    int fd = ts_sock_connect4(ip, port, sw->bind_ip, &pending);
     if (fd < 0)
         return;
-    if (sw->bind_ip) { /* peers see us at the address we listen on */
-        struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(sw->bind_ip) };
-        if (bind(fd, (struct sockaddr *)&b, sizeof b) < 0) {
-            close(fd);
-            return;
-        }
-    }
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
-    int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-    if (rc < 0 && errno != EINPROGRESS) {
-        close(fd);
-        return;
-    }
-    peer_new(sw, fd, &a, 1, rc < 0);
+    peer_new(sw, fd, &a, 1, pending);
 }
 
 /* Tell each peer where our other peers listen: 1 s after the handshake, then every 30 s. */
@@ -166,7 +156,7 @@ void known_pex_send(swarm_t *sw, uint64_t now)
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!alive(p) || p->state != PEER_ACTIVE || !p->pex_id)
             continue;
-        if (p->pex_ns ? now - p->pex_ns < SW_PEX_NS : now - p->connected_ns < 1000000000ull)
+        if (p->pex_ns ? now - p->pex_ns < SW_PEX_NS : now - p->connected_ns < TS_NS_PER_S)
             continue;
         p->pex_ns = now;
         ts_wire_addr_t a[TS_WIRE_PEX_MAX];
@@ -181,51 +171,40 @@ void known_pex_send(swarm_t *sw, uint64_t now)
 
 /* ------------------------------------------------------------------ listening */
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+/* A new connection on the peer port: a peer to be, closed, or -1 to rest the acceptor a moment. */
+static int on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *arg)
 {
-    swarm_t *sw = w->data;
-    for (int i = 0; i < 32; i++) {
-        struct sockaddr_in a;
-        socklen_t len = sizeof a;
-        int fd = accept4(sw->listen_fd, (struct sockaddr *)&a, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
-        /* Whether it is a peer or a tracker client is known only from its first bytes, so the
-         * peer limit is applied at the handshake; this bounds sockets that never say anything. */
-        int open_conns = 0;
-        for (peer_t *p = sw->peers; p; p = p->next)
-            open_conns += p->fd >= 0;
-        uint64_t now = ts_mono_ns();
-        uint32_t ip = ntohl(a.sin_addr.s_addr);
-        if (open_conns >= sw->max_peers + 64 || !known_admit(sw, ip, now)) {
-            close(fd);
-            continue;
-        }
-        /* A viewer's port serves only peers: the admission budget applies at once, before any
-         * memory is spent (the broadcaster's also answers tracker announces, so it waits for the
-         * handshake). When the overall budget is spent the listener rests a moment: a flood of
-         * connections from many addresses then costs the kernel's backlog, not our CPU. */
-        int adm = sw->tracker ? 1 : guard_admit(sw, ip, now);
-        if (adm <= 0) {
-            close(fd);
-            if (adm < 0) {
-                ev_io_stop(loop, &sw->listen_io);
-                ev_timer_set(&sw->accept_pause, 0.1, 0);
-                ev_timer_start(loop, &sw->accept_pause);
-                return;
-            }
-            continue;
-        }
-        peer_t *p = peer_new(sw, fd, &a, 0, 0);
-        if (p)
-            p->admitted = !sw->tracker;
+    swarm_t *sw = arg;
+    struct sockaddr_in a;
+    if (sa->sa_family != AF_INET || salen < sizeof a) {
+        close(fd);
+        return 0;
     }
-}
-
-static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    swarm_t *sw = w->data;
-    ev_io_start(loop, &sw->listen_io);
+    memcpy(&a, sa, sizeof a);
+    /* Whether it is a peer or a tracker client is known only from its first bytes, so the
+     * peer limit is applied at the handshake; this bounds sockets that never say anything. */
+    int open_conns = 0;
+    for (peer_t *p = sw->peers; p; p = p->next)
+        open_conns += p->fd >= 0;
+    uint64_t now = ts_mono_ns();
+    uint32_t ip = ntohl(a.sin_addr.s_addr);
+    if (open_conns >= sw->max_peers + 64 || !known_admit(sw, ip, now)) {
+        close(fd);
+        return 0;
+    }
+    /* A viewer's port serves only peers: the admission budget applies at once, before any
+     * memory is spent (the broadcaster's also answers tracker announces, so it waits for the
+     * handshake). When the overall budget is spent the listener rests a moment: a flood of
+     * connections from many addresses then costs the kernel's backlog, not our CPU. */
+    int adm = sw->tracker ? 1 : guard_admit(sw, ip, now);
+    if (adm <= 0) {
+        close(fd);
+        return adm < 0 ? -1 : 0;
+    }
+    peer_t *p = peer_new(sw, fd, &a, 0, 0);
+    if (p)
+        p->admitted = !sw->tracker;
+    return 0;
 }
 
 int known_listen(swarm_t *sw, const char *bind_addr)
@@ -246,12 +225,8 @@ int known_listen(swarm_t *sw, const char *bind_addr)
     socklen_t len = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &len);
     sw->port = ntohs(a.sin_port);
-    sw->listen_fd = fd;
-    ev_io_init(&sw->listen_io, on_accept, sw->listen_fd, EV_READ);
-    sw->listen_io.data = sw;
-    ev_io_start(sw->loop, &sw->listen_io);
-    ev_timer_init(&sw->accept_pause, on_accept_pause, 0.1, 0);
-    sw->accept_pause.data = sw;
-    return 0;
+    /* out of descriptors, accept would fail at once and again: the acceptor rests instead */
+    sw->acceptor = ts_acceptor_new(sw->loop, fd, ts_topo[TS_TOPO_SWARM].name, on_accept, sw);
+    return sw->acceptor ? 0 : -1;
 }
 

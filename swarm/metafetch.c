@@ -11,6 +11,7 @@
 #include "ts_log.h"
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
+#include "ts_sock.h"
 #include "ts_time.h"
 #include "wire.h"
 #include <arpa/inet.h>
@@ -27,8 +28,8 @@
 #define MF_KNOWN 256                /* distinct peers tried */
 #define MF_MD_ID 1                  /* our id for ut_metadata */
 #define MF_MSG_MAX (4u << 20)       /* a bitfield of 16 M pieces is 2 MiB; nothing we read is larger */
-#define MF_RETRY_NS (1000ull * 1000000)     /* between rounds over peers that all failed */
-#define MF_CONN_TIMEOUT_NS (15ull * 1000000000) /* a peer that has not given the whole dict by then */
+#define MF_RETRY_NS (1000 * TS_NS_PER_MS)     /* between rounds over peers that all failed */
+#define MF_CONN_TIMEOUT_NS (15 * TS_NS_PER_S) /* a peer that has not given the whole dict by then */
 
 typedef struct mf mf_t;
 
@@ -233,10 +234,8 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     conn_t *c = w->data;
     if (revents & EV_WRITE) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
-            conn_close(c, strerror(err));
+        if (ts_sock_connected(c->fd) < 0) {
+            conn_close(c, strerror(errno));
             return;
         }
         while (c->out.len) {
@@ -280,13 +279,11 @@ static void dial(mf_t *mf, conn_t *c, uint32_t ip, uint16_t port)
     c->mf = mf;
     c->ip = ip;
     c->port = port;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
-    if (c->fd < 0 || (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS)) {
-        snprintf(mf->last_err, sizeof mf->last_err, "%s:%u: %s", inet_ntoa(a.sin_addr), port, strerror(errno));
-        if (c->fd >= 0)
-            close(c->fd);
-        c->fd = -1;
+    int pending;
+    c->fd = ts_sock_connect4(ip, port, 0, &pending);
+    if (c->fd < 0) {
+        struct in_addr in = { .s_addr = htonl(ip) };
+        snprintf(mf->last_err, sizeof mf->last_err, "%s:%u: %s", inet_ntoa(in), port, strerror(errno));
         return;
     }
     c->since_ns = ts_mono_ns();

@@ -109,7 +109,7 @@ void peer_close(peer_t *p, const char *why)
         ts_log_field(&f, "down_bytes", "%llu", (unsigned long long)p->bytes_down);
         /* its delivery record, for an operator asking why a peer went */
         ts_log_field(&f, "answered", "%llu", (unsigned long long)p->answered);
-        ts_log_field(&f, "answer_ms", "%.1f", p->answered ? p->ans_ns / 1e6 : 0.0);
+        ts_log_field(&f, "answer_ms", "%.1f", p->answered ? p->ans_ns / TS_NS_PER_MS : 0.0);
         ts_log_field(&f, "timeouts", "%llu", (unsigned long long)p->timeouts);
         ts_log_field(&f, "wrong", "%llu", (unsigned long long)p->wrong);
         ts_log_kv(TS_LOG_INFO, &f, "peer %s closed: %s (up %llu B, down %llu B)", a, why,
@@ -156,11 +156,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
     peer_t *p = w->data;
     if (p->state == PEER_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
-            peer_close(p, strerror(err));
+        if (ts_sock_connected(p->fd) < 0) {
+            peer_close(p, strerror(errno));
             return;
         }
         p->state = PEER_HANDSHAKE;

@@ -17,7 +17,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-#define MS (1000ull * 1000)
+#define MS TS_NS_PER_MS
 
 static int active(const peer_t *p) { return peer_alive(p) && p->state == PEER_ACTIVE; }
 
@@ -117,7 +117,7 @@ static void failed(peer_t *p, uint64_t now)
         return;
     }
     ts_info("peer %s left %u requests unanswered: not asked for %llu s", a, p->fails,
-            (unsigned long long)(SW_SNUB_NS / 1000000000ull));
+            (unsigned long long)(SW_SNUB_NS / TS_NS_PER_S));
     p->snub_until_ns = now + SW_SNUB_NS;
     p->fails = SW_SNUB_FAILS - 1; /* on probation afterwards: one more miss ends it */
     while (p->nreq > 0)
@@ -274,7 +274,7 @@ static void update_interest(peer_t *p)
 static uint64_t cost(const peer_t *p)
 {
     uint32_t f = p->fails > 8 ? 8 : p->fails;
-    return ((expected_ns(p) / 1000 + 1) * (uint64_t)(1 + p->nreq) << f) * 4096 + (uint64_t)(rand() & 4095);
+    return ((expected_ns(p) / TS_NS_PER_US + 1) * (uint64_t)(1 + p->nreq) << f) * 4096 + (uint64_t)(rand() & 4095);
 }
 
 static int usable(const peer_t *p, uint64_t seq, uint64_t now)

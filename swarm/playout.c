@@ -6,6 +6,7 @@
 #include "picker.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include <arpa/inet.h>
 
 static void publish(swarm_t *sw, uint64_t seq)
@@ -247,7 +248,7 @@ static void on_bridge_subscribe(const char *who, const Ts__Subscribe *sub, void 
     /* Only just after our own start: later, a bridge asking for older pieces (its resubscribe
      * after we re-tuned) must not drag playout back. */
     if (sw->is_source || !sub->has_from_seq || (sw->hooked && sub->from_seq >= sw->hook_seq) ||
-        ts_mono_ns() - sw->start_ns > 10ull * 1000000000)
+        ts_mono_ns() - sw->start_ns > 10 * TS_NS_PER_S)
         return;
     uint64_t f = sub->from_seq, edge = sw->has_edge ? sw->edge : 0;
     for (peer_t *p = sw->peers; p; p = p->next)
@@ -276,7 +277,7 @@ static uint64_t out_start(void *arg)
 
 int playout_open(swarm_t *sw, void *zctx, const char *out_ep)
 {
-    sw->out = ts_outlink_new(sw->loop, zctx, out_ep, 256, out_start, NULL, sw);
+    sw->out = ts_outlink_new(sw->loop, zctx, out_ep, ts_topo[TS_TOPO_SWARM].out_ring, out_start, NULL, sw);
     if (sw->out)
         ts_outlink_on_subscribe(sw->out, on_bridge_subscribe, sw);
     return sw->out ? 0 : -1;
@@ -287,7 +288,7 @@ int playout_open(swarm_t *sw, void *zctx, const char *out_ep)
 void playout_stall_check(swarm_t *sw, uint64_t now)
 {
     if (sw->last_tick_ns && now - sw->last_tick_ns > SW_GAP_NS && sw->hooked && !sw->is_source) {
-        ts_warn("event loop stood still for %.1f s (stopped or suspended)", (double)(now - sw->last_tick_ns) / 1e9);
+        ts_warn("event loop stood still for %.1f s (stopped or suspended)", (double)(now - sw->last_tick_ns) / TS_NS_PER_S_F);
         sw->retune_at_ns = now + SW_GAP_SETTLE_NS;
     }
     sw->last_tick_ns = now;

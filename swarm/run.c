@@ -36,6 +36,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         pick_all(sw);
     }
     sw->c_peers = (uint64_t)peer_count(sw);
+    sw->c_accept_pauses = ts_acceptor_pauses(sw->acceptor);
 }
 
 static void on_have_timer(struct ev_loop *loop, ev_timer *w, int revents) { fanout_late_haves(w->data, ts_mono_ns()); }
@@ -56,7 +57,7 @@ static void on_flush_prep(struct ev_loop *loop, ev_prepare *w, int revents)
 static int readiness(void *arg, char *why, size_t whylen)
 {
     swarm_t *sw = arg;
-    unsigned long long secs = TS_LINK_ALIVE_NS / 1000000000;
+    unsigned long long secs = TS_LINK_ALIVE_NS / TS_NS_PER_S;
     if (sw->is_source) {
         if (ts_inlink_alive(sw->in, TS_LINK_ALIVE_NS))
             return 1;
@@ -136,7 +137,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     if (sw->is_source && source_open(sw, zctx, cfg->in_ep) < 0)
         return TS_EXIT_FAIL;
     if (cfg->embedded) {
-        sw->tracker = ts_tracker_new(1000, 120ull * 1000000000);
+        sw->tracker = ts_tracker_new(1000, 120 * TS_NS_PER_S);
         ts_tracker_allow(sw->tracker, sw->meta.infohash);
         ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ sw->announce_ip, sw->port }, ts_mono_ns());
     } else if (sw->meta.announce[0]) {
@@ -173,6 +174,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "wrong_pieces", &sw->c_wrong_pieces);
     ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
     ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
+    ts_stage_counter(st, "accept_pauses", &sw->c_accept_pauses);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -196,7 +198,7 @@ void swarm_close(swarm_t *sw)
 
 void swarm_free(swarm_t *sw)
 {
-    close(sw->listen_fd);
+    ts_acceptor_destroy(&sw->acceptor);
     ts_window_destroy(&sw->win);
     ts_verifier_destroy(&sw->verifier);
     free(sw->req_seq);

@@ -3,6 +3,7 @@
 #include "playout.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ void source_ack(swarm_t *sw)
         ts_trailer_t t;
         uint64_t s = sw->ack_next;
         if (ts_window_get(sw->win, s, &len, &t) && sw->src_safe[s % sw->n] != s + 1 &&
-            now_us < t.timestamp_us + 5000000)
+            now_us < t.timestamp_us + 5 * TS_US_PER_S)
             break;
         sw->ack_next++;
     }
@@ -58,6 +59,7 @@ void source_ack(swarm_t *sw)
 
 int source_open(swarm_t *sw, void *zctx, const char *in_ep)
 {
-    sw->in = ts_inlink_new(sw->loop, zctx, in_ep, "swarm", "signer", 0, 0, on_signed, sw);
+    const ts_topo_stage_t *me = &ts_topo[TS_TOPO_SWARM];
+    sw->in = ts_inlink_new(sw->loop, zctx, in_ep, me->link_id, ts_topo[me->upstream].name, 0, 0, on_signed, sw);
     return sw->in ? 0 : -1;
 }

@@ -16,6 +16,8 @@
 #include "ts_link.h"
 #include "ts_metainfo.h"
 #include "ts_piece.h"
+#include "ts_sock.h"
+#include "ts_time.h"
 #include "ts_window.h"
 #include "announce.h"
 #include "tracker.h"
@@ -24,40 +26,40 @@
 #define SW_MAX_PEERS_DEFAULT 24            /* connections accepted */
 #define SW_OUT_TARGET 8                    /* connections we dial: a sparse mesh keeps HAVE traffic small */
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
-#define SW_REQ_TIMEOUT_NS (3000ull * 1000000) /* longest a request waits (a proven but slow peer) */
-#define SW_UNPROVEN_TIMEOUT_NS (1000ull * 1000000) /* ... to a peer that has answered nothing yet */
-#define SW_PRIOR_ANSWER_NS (50ull * 1000000) /* answer time assumed of a peer not yet heard from */
+#define SW_REQ_TIMEOUT_NS (3000 * TS_NS_PER_MS) /* longest a request waits (a proven but slow peer) */
+#define SW_UNPROVEN_TIMEOUT_NS (1000 * TS_NS_PER_MS) /* ... to a peer that has answered nothing yet */
+#define SW_PRIOR_ANSWER_NS (50 * TS_NS_PER_MS) /* answer time assumed of a peer not yet heard from */
 #define SW_HEDGE_SPAN 16                   /* pieces past the playback point that get another holder
                                             * asked too when the first one is late */
 #define SW_MAX_ASKED 3                     /* holders asked for one piece at once */
 #define SW_SNUB_FAILS 4                    /* requests unanswered in a row: left out of the picker */
-#define SW_SNUB_NS (5000ull * 1000000)     /* ... this long; failing again after that: disconnected */
+#define SW_SNUB_NS (5000 * TS_NS_PER_MS)     /* ... this long; failing again after that: disconnected */
 #define SW_MAX_DROPPED 64                  /* addresses dropped for not delivering, remembered ... */
-#define SW_DROPPED_NS (60ull * 1000000000) /* ... this long: they come back on probation */
+#define SW_DROPPED_NS (60 * TS_NS_PER_S) /* ... this long: they come back on probation */
 #define SW_CANCELLED 16                    /* cancelled requests remembered per peer (late answers) */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
-#define SW_SRC_HAVE_DELAY_NS (1000ull * 1000000) /* then everyone, in case it did not spread */
-#define SW_SRC_EARLY_NS (100ull * 1000000) /* ... or everyone at once if nobody else announced it by
+#define SW_SRC_HAVE_DELAY_NS (1000 * TS_NS_PER_MS) /* then everyone, in case it did not spread */
+#define SW_SRC_EARLY_NS (100 * TS_NS_PER_MS) /* ... or everyone at once if nobody else announced it by
                                             * then (until the spread delay is measured) */
-#define SW_SRC_EARLY_MIN_NS (100ull * 1000000)
+#define SW_SRC_EARLY_MIN_NS (100 * TS_NS_PER_MS)
 #define SW_G2G_TRIALS 8                    /* first-recipient turns before a peer can count as a
                                             * free-rider (nothing it got first ever spread) */
 #define SW_FANOUT_MIN 2                    /* viewers: peers told of a new piece at once ... */
 #define SW_FANOUT_MAX 4
-#define SW_HAVE_DELAY_NS (200ull * 1000000) /* ... and the rest once our upload is idle, at most this later */
-#define SW_HAVE_MIN_NS (5ull * 1000000)     /* ... but not before the first ones could ask */
-#define SW_SRC_URGENT_NS (500ull * 1000000) /* playout blocked this long: fetch from the source too */
-#define SW_SKIP_NS (2000ull * 1000000)   /* a missing piece blocks playout at most this long */
+#define SW_HAVE_DELAY_NS (200 * TS_NS_PER_MS) /* ... and the rest once our upload is idle, at most this later */
+#define SW_HAVE_MIN_NS (5 * TS_NS_PER_MS)     /* ... but not before the first ones could ask */
+#define SW_SRC_URGENT_NS (500 * TS_NS_PER_MS) /* playout blocked this long: fetch from the source too */
+#define SW_SKIP_NS (2000 * TS_NS_PER_MS)   /* a missing piece blocks playout at most this long */
 #define SW_BEHIND_US (8000000ull)        /* playout this far behind the newest piece held: re-tune */
-#define SW_GAP_NS (3000ull * 1000000)    /* our loop stood still this long (SIGSTOP, suspend): re-tune */
-#define SW_GAP_SETTLE_NS (300ull * 1000000) /* ... once the backlog on our sockets has been read */
-#define SW_HOOK_STUCK_NS (5000ull * 1000000) /* hooked this long, nothing played, verified pieces only
+#define SW_GAP_NS (3000 * TS_NS_PER_MS)    /* our loop stood still this long (SIGSTOP, suspend): re-tune */
+#define SW_GAP_SETTLE_NS (300 * TS_NS_PER_MS) /* ... once the backlog on our sockets has been read */
+#define SW_HOOK_STUCK_NS (5000 * TS_NS_PER_MS) /* hooked this long, nothing played, verified pieces only
                                               * below the hook point: the claim we hooked on was false */
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
 #define SW_OUTBUF_HARD (16u << 20)       /* a peer that reads nothing: closed */
 #define SW_MAX_KNOWN 256
-#define SW_BAN_NS (300ull * 1000000000)    /* an offender's address is kept out this long */
+#define SW_BAN_NS (300 * TS_NS_PER_S)    /* an offender's address is kept out this long */
 #define SW_MAX_BANS 256
 #define SW_MAX_PER_IP 8                    /* connections from one address (127.0.0.1 exempt) */
 #define SW_ADMIT_PREFIX_RATE 10.0          /* new peer connections per second from one /24 ... */
@@ -66,11 +68,11 @@
 #define SW_VFAIL_RATE 20.0                 /* ... and from everywhere, before untried peers' pieces
                                             * are dropped unverified (bursts of twice that) */
 #define SW_GUARD_PREFIXES 256              /* /24 prefixes whose budgets are tracked */
-#define SW_HANDSHAKE_NS (10ull * 1000000000) /* to send a whole handshake */
-#define SW_PARTIAL_NS (20ull * 1000000000) /* for a started message to arrive whole */
+#define SW_HANDSHAKE_NS (10 * TS_NS_PER_S) /* to send a whole handshake */
+#define SW_PARTIAL_NS (20 * TS_NS_PER_S) /* for a started message to arrive whole */
 #define SW_JUNK_MAX 64                     /* useless messages tolerated per peer (see peer_junk) */
-#define SW_PEX_NS (30ull * 1000000000)     /* peer exchange period */
-#define SW_IDLE_NS (120ull * 1000000000)
+#define SW_PEX_NS (30 * TS_NS_PER_S)     /* peer exchange period */
+#define SW_IDLE_NS (120 * TS_NS_PER_S)
 
 typedef struct swarm swarm_t;
 typedef struct peer peer_t;
@@ -136,9 +138,8 @@ struct swarm {
     uint32_t bind_ip;         /* host order; nonzero: listen on and dial from this address */
     uint64_t next_serial;
     int max_peers;
-    int listen_fd;
-    ev_io listen_io;
-    ev_timer accept_pause;    /* the listener rests while the overall admission budget refills */
+    ts_acceptor_t *acceptor;  /* the peer port; rests while out of descriptors or while the overall
+                               * admission budget refills */
     ev_timer tick;
     peer_t *peers;
     /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
@@ -193,6 +194,7 @@ struct swarm {
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces, c_banned;
     uint64_t c_req_timeouts, c_wrong_pieces, c_peers_dropped, c_verify_shed;
+    uint64_t c_accept_pauses; /* the acceptor rested for lack of descriptors or memory */
     uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
     uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */
 };

@@ -1,6 +1,8 @@
 /* HTTP tracker: embedded server state and the client's request/response codecs. See tracker.h. */
 #include "tracker.h"
 #include "ts_hex.h"
+#include "ts_http.h"
+#include "ts_url.h"
 #include "ts_err.h"
 #include "ts_bencode.h"
 #include <inttypes.h>
@@ -453,58 +455,19 @@ int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], con
                        uint64_t uploaded, uint64_t downloaded, const char *event, char *host, size_t hostlen,
                        uint16_t *tport, ts_buf_t *request)
 {
-    if (!announce_url || strncasecmp(announce_url, "http://", 7) != 0)
+    ts_url_t u;
+    if (!announce_url || ts_url_split(announce_url, &u, NULL, 0) < 0 || strcmp(u.scheme, "http") != 0)
         return -1;
     if (event && strcmp(event, "started") != 0 && strcmp(event, "stopped") != 0 && strcmp(event, "completed") != 0)
         return -1;
-    const char *auth = announce_url + 7;
-    size_t alen = strcspn(auth, "/?#");
-    const char *rest = auth + alen;
-    const char *h, *pstart = NULL;
-    size_t hlen;
-    int ipv6 = 0;
-    if (alen && auth[0] == '[') {
-        const char *rb = memchr(auth, ']', alen);
-        if (!rb)
-            return -1;
-        h = auth + 1;
-        hlen = (size_t)(rb - h);
-        for (size_t i = 0; i < hlen; i++)
-            if (ts_hex_val((unsigned char)h[i]) < 0 && h[i] != ':' && h[i] != '.')
-                return -1;
-        ipv6 = 1;
-        if (rb + 1 < auth + alen) {
-            if (rb[1] != ':')
-                return -1;
-            pstart = rb + 2;
-        }
-    } else {
-        h = auth;
-        const char *colon = memchr(auth, ':', alen);
-        hlen = colon ? (size_t)(colon - auth) : alen;
-        if (colon)
-            pstart = colon + 1;
-        /* Letters, digits, '-', '.', '_': also rules out '@' (user info), spaces and CR/LF. */
-        for (size_t i = 0; i < hlen; i++)
-            if (!is_unreserved((unsigned char)h[i]) || h[i] == '~')
-                return -1;
-    }
-    if (hlen == 0 || hlen >= hostlen)
+    size_t hlen = strlen(u.host), rlen = strlen(u.target);
+    if (hlen >= hostlen)
         return -1;
-    uint64_t tp = 80;
-    if (pstart && parse_uint((const uint8_t *)pstart, (size_t)(auth + alen - pstart), 65535, &tp) < 0)
-        return -1;
-    if (tp == 0)
-        return -1;
-    /* Path and query up to any fragment: only bytes that may stand in a request line. */
-    size_t rlen = strcspn(rest, "#");
-    for (size_t i = 0; i < rlen; i++)
-        if ((unsigned char)rest[i] <= 0x20 || (unsigned char)rest[i] >= 0x7F)
-            return -1;
+    const char *rest = u.target; /* path and query, "/" at least, no fragment */
 
     size_t mark = request->len;
     int had_err = request->err;
-    ts_buf_printf(request, "GET %s", rest[0] == '/' ? "" : "/");
+    ts_buf_printf(request, "GET ");
     ts_buf_put(request, rest, rlen);
     const char *q = memchr(rest, '?', rlen);
     if (!q)
@@ -519,52 +482,22 @@ int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], con
                   (unsigned)port, uploaded, downloaded, TS_TRACKER_NUMWANT_DEFAULT);
     if (event)
         ts_buf_printf(request, "&event=%s", event);
-    ts_buf_printf(request, " HTTP/1.0\r\nHost: %s%.*s%s", ipv6 ? "[" : "", (int)hlen, h, ipv6 ? "]" : "");
-    if (tp != 80)
-        ts_buf_printf(request, ":%u", (unsigned)tp);
+    ts_buf_printf(request, " HTTP/1.0\r\nHost: %s%s%s", u.ipv6 ? "[" : "", u.host, u.ipv6 ? "]" : "");
+    if (u.port != 80)
+        ts_buf_printf(request, ":%u", (unsigned)u.port);
     ts_buf_printf(request, "\r\nUser-Agent: tstream/0.1\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n");
     if (request->err) {
         if (!had_err)
             request->len = mark; /* leave it as it was */
         return -1;
     }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *tport = (uint16_t)tp;
+    memcpy(host, u.host, hlen + 1);
+    *tport = u.port;
     return 0;
 }
 
 /* ---------------------------------------------------------------- response parsing */
 
-
-/* A line of the header block: [*pos, end of line) without CR; *pos moves past the LF. 0 if no LF. */
-static int next_line(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **line, size_t *llen)
-{
-    const uint8_t *lf = memchr(buf + *pos, '\n', len - *pos);
-    if (!lf)
-        return 0;
-    *line = buf + *pos;
-    *llen = (size_t)(lf - *line);
-    if (*llen && (*line)[*llen - 1] == '\r')
-        (*llen)--;
-    *pos = (size_t)(lf - buf) + 1;
-    return 1;
-}
-
-static int header_is(const uint8_t *line, size_t n, const char *name, const uint8_t **val, size_t *vlen)
-{
-    size_t k = strlen(name);
-    if (n <= k || line[k] != ':' || strncasecmp((const char *)line, name, k) != 0)
-        return 0;
-    const uint8_t *v = line + k + 1, *e = line + n;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    *val = v;
-    *vlen = (size_t)(e - v);
-    return 1;
-}
 
 /* "a.b.c.d", each 0..255 with 1-3 digits. */
 static int parse_ipv4(const uint8_t *s, size_t n, uint32_t *ip)
@@ -599,43 +532,30 @@ int ts_tracker_parse_response(const uint8_t *resp, size_t len, ts_announce_resp_
     if (!resp || len == 0)
         return ts_err(err, errlen, "empty response");
 
-    /* Status line: "HTTP/1.x NNN reason" */
-    size_t pos = 0, llen;
-    const uint8_t *line;
-    if (!next_line(resp, len, &pos, &line, &llen))
-        return ts_err(err, errlen, "truncated status line");
-    if (llen < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' || (llen > 12 && line[12] != ' '))
-        return ts_err(err, errlen, "bad status line");
-    uint64_t status;
-    if (parse_uint(line + 9, 3, 999, &status) < 0)
-        return ts_err(err, errlen, "bad status line");
-
-    int has_cl = 0;
-    uint64_t cl = 0;
-    for (;;) {
-        if (!next_line(resp, len, &pos, &line, &llen))
-            return ts_err(err, errlen, "truncated headers");
-        if (llen == 0)
-            break;
-        const uint8_t *v;
-        size_t vl;
-        if (header_is(line, llen, "Content-Length", &v, &vl)) {
-            uint64_t x;
-            if (parse_uint(v, vl, UINT64_MAX, &x) < 0 || (has_cl && x != cl))
-                return ts_err(err, errlen, "bad Content-Length");
-            cl = x;
-            has_cl = 1;
-        } else if (header_is(line, llen, "Transfer-Encoding", &v, &vl)) {
-            /* We ask with HTTP/1.0, so a server must not chunk; rather refuse than misread. */
-            if (vl != 8 || strncasecmp((const char *)v, "identity", 8) != 0)
-                return ts_err(err, errlen, "unsupported Transfer-Encoding %.*s", (int)(vl > 32 ? 32 : vl), v);
+    /* The head (status line, headers): lib/ts_http's one response parser. */
+    ts_http_resp_t h;
+    int hrc = ts_http_resp_parse(resp, len, &h);
+    if (hrc == TS_HTTP_PARTIAL)
+        return ts_err(err, errlen, "truncated headers");
+    if (hrc != TS_HTTP_DONE)
+        return ts_err(err, errlen, "bad response head: %s", h.error ? h.error : "malformed");
+    int status = h.status;
+    const char *v;
+    size_t vl;
+    /* We ask with HTTP/1.0, so a server must not chunk; rather refuse than misread. */
+    if (h.has_te) {
+        if (ts_http_resp_header(resp, &h, "Transfer-Encoding", &v, &vl) < 0) {
+            v = "";
+            vl = 0;
         }
+        if (h.chunked || vl != 8 || strncasecmp(v, "identity", 8) != 0)
+            return ts_err(err, errlen, "unsupported Transfer-Encoding %.*s", (int)(vl > 32 ? 32 : vl), v);
     }
-    size_t blen = len - pos;
-    if (has_cl) {
-        if (cl > blen)
-            return ts_err(err, errlen, "truncated body: %zu of %" PRIu64 " bytes", blen, cl);
-        blen = (size_t)cl;
+    size_t pos = h.head_len, blen = len - pos;
+    if (h.has_length) {
+        if (h.content_length > blen)
+            return ts_err(err, errlen, "truncated body: %zu of %" PRIu64 " bytes", blen, h.content_length);
+        blen = (size_t)h.content_length;
     }
     const uint8_t *body = resp + pos;
     if (blen == 0)

@@ -57,8 +57,8 @@ size_t ts_tracker_count(ts_tracker_t *t, const uint8_t infohash[20]);
  *   path?[query&]info_hash=%xx..&peer_id=..&port=..&uploaded=..&downloaded=..&left=0&compact=1&numwant=50[&event=E]
  * with a Host header. host (without brackets) and *tport get where to connect (default port 80).
  * -1 if the URL is not http://, malformed, has user info, or contains bytes that do not belong in
- * a request line (the URL comes from a .tstream file, so it is not trusted); request is then
- * left as it was. event: NULL, "started", "stopped" or "completed". */
+ * a request line (the URL comes from a .tstream file, so it is not trusted; split by lib/ts_url);
+ * request is then left as it was. event: NULL, "started", "stopped" or "completed". */
 int ts_tracker_request(const char *announce_url, const uint8_t infohash[20], const uint8_t peer_id[20], uint16_t port,
                        uint64_t uploaded, uint64_t downloaded, const char *event, char *host, size_t hostlen,
                        uint16_t *tport, ts_buf_t *request);
@@ -70,8 +70,8 @@ typedef struct {
     char failure[256];      /* "failure reason", printable ASCII, truncated; empty if none */
 } ts_announce_resp_t;
 
-/* Parse a full HTTP response (status line, headers, body; Content-Length honoured when present,
- * otherwise the body runs to the end). Accepts compact peers (a string of 6-byte entries) and the
+/* Parse a full HTTP response (head by lib/ts_http's response parser; Content-Length honoured when
+ * present, otherwise the body runs to the end; a chunked or other coded body is refused). Accepts compact peers (a string of 6-byte entries) and the
  * dictionary model (a list of dicts with "ip" as a dotted IPv4 string and "port"); entries that
  * are not usable IPv4 peers are skipped. At most TS_TRACKER_RESP_PEERS_MAX peers are kept.
  * A "failure reason" sets failure and returns 0 (also with a non-200 status). -1 if malformed,

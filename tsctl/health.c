@@ -7,6 +7,7 @@
 #include "health.h"
 #include "ts_err.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ void health_on_beat(sup_t *s, proc_t *p)
             h->last_new_ns = now;
         }
     }
-    if (strcmp(p->name, "swarm") == 0) {
+    if (strcmp(p->name, ts_topo[TS_TOPO_SWARM].name) == 0) {
         uint64_t up = (uint64_t)sup_counter(p, "bytes_up", NULL), down = (uint64_t)sup_counter(p, "bytes_down", NULL);
         /* A restarted swarm counts from 0 again: start the samples afresh. */
         if (h->nsamp && (up < h->samp[h->nsamp - 1].up || down < h->samp[h->nsamp - 1].down))
@@ -122,7 +123,7 @@ static void rates(const struct health *h, double *up, double *down)
     *up = *down = -1;
     if (h->nsamp < 2)
         return;
-    double dt = (double)(h->samp[h->nsamp - 1].t - h->samp[0].t) / TS_NS_PER_S;
+    double dt = ts_ns_to_s(h->samp[h->nsamp - 1].t - h->samp[0].t);
     if (dt <= 0)
         return;
     *up = (double)(h->samp[h->nsamp - 1].up - h->samp[0].up) * 8 / dt;
@@ -132,7 +133,7 @@ static void rates(const struct health *h, double *up, double *down)
 double health_piece_age(const sup_t *s)
 {
     const struct health *h = s->health;
-    return h && h->last_new_ns ? (double)(ts_mono_ns() - h->last_new_ns) / TS_NS_PER_S : NAN;
+    return h && h->last_new_ns ? ts_ns_to_s(ts_mono_ns() - h->last_new_ns) : NAN;
 }
 
 void health_fill(sup_t *s, Ts__InstanceStatus *in)
@@ -144,7 +145,7 @@ void health_fill(sup_t *s, Ts__InstanceStatus *in)
     in->status_url = s->status_url;
     in->has_last_piece_age_s = 1;
     in->last_piece_age_s = health_piece_age(s);
-    proc_t *sw = proc_named(s, "swarm"), *br = proc_named(s, "player-bridge");
+    proc_t *sw = proc_named(s, ts_topo[TS_TOPO_SWARM].name), *br = proc_named(s, ts_topo[TS_TOPO_BRIDGE].name);
     if (sw) {
         in->has_peers = 1;
         in->peers = sup_counter(sw, "peers", NULL);

@@ -2,6 +2,7 @@
 #include "ts_time.h"
 #include "ts_exit.h"
 #include "ts_msg.h"
+#include "ts_topology.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -150,11 +151,7 @@ int inst_save(const instance_t *in)
 
 int inst_endpoint(const char *dir, const char *name, char *out, size_t len)
 {
-    /* sun_path holds 108 bytes including the NUL. */
-    if (strlen(dir) + strlen(name) + 6 > 107)
-        return -1;
-    snprintf(out, len, "ipc://%s/%s.ipc", dir, name);
-    return 0;
+    return ts_topo_ipc(dir, name, out, len);
 }
 
 void inst_binary(const char *name, char *out, size_t len)
@@ -367,7 +364,7 @@ int inst_spawn_supervisor(const char *dir, int foreground, int timeout_s, int *c
     time_t end = time(NULL) + timeout_s;
     while (got < sizeof buf - 1) {
         int left = (int)(end - time(NULL));
-        if (left <= 0 || poll(&pfd, 1, left * 1000) <= 0)
+        if (left <= 0 || poll(&pfd, 1, left * (int)TS_MS_PER_S) <= 0)
             break;
         ssize_t r = read(fds[0], buf + got, sizeof buf - 1 - got);
         if (r <= 0)
@@ -397,7 +394,7 @@ int inst_exchange(const char *dir, int type, const char *text, int timeout_ms, T
 {
     char ep[600];
     *reply = NULL;
-    if (inst_endpoint(dir, "sup", ep, sizeof ep) < 0)
+    if (inst_endpoint(dir, TS_TOPO_SUP, ep, sizeof ep) < 0)
         return -1;
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -455,7 +452,7 @@ static int wait_gone(pid_t pid, int ms)
     for (int i = 0; i < ms / 50; i++) {
         if (kill(pid, 0) < 0)
             return 0;
-        struct timespec ts = { 0, 50 * 1000000 };
+        struct timespec ts = { 0, 50 * (long)TS_NS_PER_MS };
         nanosleep(&ts, NULL);
     }
     return kill(pid, 0) < 0 ? 0 : -1;
@@ -467,10 +464,10 @@ int inst_stop(const char *dir, int timeout_s)
     if (!pid)
         return 0;
     if (inst_request(dir, TS__MSG_TYPE__MSG_COMMAND, "stop", 2000, NULL, NULL) == 0 &&
-        wait_gone(pid, timeout_s * 1000) == 0)
+        wait_gone(pid, timeout_s * (int)TS_MS_PER_S) == 0)
         return 0;
     kill(pid, SIGTERM);
-    if (wait_gone(pid, timeout_s * 1000) == 0)
+    if (wait_gone(pid, timeout_s * (int)TS_MS_PER_S) == 0)
         return 0;
     kill(pid, SIGKILL);
     return wait_gone(pid, 2000);

@@ -32,7 +32,9 @@ int inst_save(const instance_t *in);
 int inst_endpoint(const char *dir, const char *name, char *out, size_t len);
 /* Path of a stage binary: next to tsctl (or $TS_LIBEXEC). */
 void inst_binary(const char *name, char *out, size_t len);
-/* A free TCP port on 127.0.0.1 (bind to 0 and read it back). 0 on failure. */
+/* A port for a stage to listen on later: picked at random below the kernel's ephemeral range and
+ * bindable on every address now (a port from bind to 0 may next go to an outgoing connection);
+ * the kernel's choice on 127.0.0.1 if there is no room below that range. 0 on failure. */
 uint16_t inst_free_port(void);
 
 /* Registry */

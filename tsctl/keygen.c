@@ -1,19 +1,21 @@
 /* tsctl keygen DIR [NAME...]: CURVE key pairs for stages linked over tcp:// (lib/ts_curve.h). */
 #include "ts_curve.h"
 #include "ts_exit.h"
+#include "ts_topology.h"
 #include "tsctl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *default_names[] = { "ingest", "signer", "swarm", "player-bridge", "sup" };
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tsctl keygen DIR [NAME...]\n"
                "Makes a CURVE key pair per stage name in DIR (created 0700): NAME.secret (0600) and NAME.pub.\n"
-               "Names default to: ingest signer swarm player-bridge sup. Existing keys are never overwritten.\n"
+               "Names default to:");
+    for (int i = 0; ts_topo_key_names[i]; i++)
+        fprintf(f, " %s", ts_topo_key_names[i]);
+    fprintf(f, ". Existing keys are never overwritten.\n"
                "Give each stage (container) its own NAME.secret and every *.pub, and run it with --curve DIR;\n"
                "its tcp:// endpoints then accept only those keys.\n");
 }
@@ -33,9 +35,13 @@ int keygen_main(int argc, char **argv)
         fprintf(stderr, "tsctl keygen: %s: %s\n", dir, strerror(errno));
         return TS_EXIT_CONFIG;
     }
-    int n = argc > 2 ? argc - 2 : (int)(sizeof default_names / sizeof *default_names);
+    int n = 0;
+    while (ts_topo_key_names[n])
+        n++;
+    if (argc > 2)
+        n = argc - 2;
     for (int i = 0; i < n; i++) {
-        const char *name = argc > 2 ? argv[i + 2] : default_names[i];
+        const char *name = argc > 2 ? argv[i + 2] : ts_topo_key_names[i];
         char err[512];
         if (ts_curve_keygen(dir, name, err, sizeof err) < 0) {
             fprintf(stderr, "tsctl keygen: %s\n", err);

@@ -3,6 +3,7 @@
 #include "instance.h"
 #include "ts_exit.h"
 #include "tsctl.h"
+#include "ts_time.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -296,7 +297,7 @@ static void follow(stream_t *st, int n)
             free(lines);
             return;
         }
-        struct timespec ts = { 0, LOGS_POLL_MS * 1000000L };
+        struct timespec ts = { 0, LOGS_POLL_MS * (long)TS_NS_PER_MS };
         nanosleep(&ts, NULL);
     }
 }

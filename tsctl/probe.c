@@ -4,6 +4,10 @@
  * first line of the body (a stage's /readyz says why it is not ready), which `docker inspect`
  * keeps in the health log. */
 #include "ts_exit.h"
+#include "ts_http.h"
+#include "ts_sock.h"
+#include "ts_time.h"
+#include "ts_url.h"
 #include "tsctl.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -27,49 +31,11 @@ static void usage(FILE *f)
                "first line of the answer. --timeout: for the whole exchange (default 5 s).\n");
 }
 
-/* Split http://HOST[:PORT]/PATH; [v6] hosts keep no brackets. 0 or -1. */
-static int parse_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen, const char **path)
-{
-    if (strncmp(url, "http://", 7) != 0)
-        return -1;
-    const char *h = url + 7, *end = h + strcspn(h, "/?#");
-    *path = *end == '/' ? end : "/";
-    const char *colon = NULL, *hend = end;
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (!rb)
-            return -1;
-        colon = rb[1] == ':' ? rb + 1 : NULL;
-        h++;
-        hend = rb;
-    } else {
-        colon = memchr(h, ':', (size_t)(end - h));
-        if (colon)
-            hend = colon;
-    }
-    size_t hl = (size_t)(hend - h), pl = colon ? (size_t)(end - colon - 1) : 2;
-    if (hl == 0 || hl >= hostlen || pl == 0 || pl >= portlen)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    if (colon) {
-        memcpy(port, colon + 1, pl);
-        port[pl] = 0;
-        char *e;
-        long v = strtol(port, &e, 10);
-        if (*e || v < 1 || v > 65535)
-            return -1;
-    } else {
-        snprintf(port, portlen, "80");
-    }
-    return strpbrk(*path, " \r\n") ? -1 : 0;
-}
-
 static int ms_left(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    long ms = (long)(deadline->tv_sec - now.tv_sec) * (long)TS_MS_PER_S + (deadline->tv_nsec - now.tv_nsec) / (long)TS_NS_PER_MS;
     return ms > 0 ? (int)ms : 0;
 }
 
@@ -91,10 +57,13 @@ static int wait_fd(int fd, short events, const struct timespec *deadline)
     }
 }
 
-static int connect_to(const char *host, const char *port, const struct timespec *deadline, char *why, size_t whylen)
+/* A non-blocking connect (lib/ts_sock.h) to each address of host in turn, until the deadline. */
+static int connect_to(const char *host, uint16_t port, const struct timespec *deadline, char *why, size_t whylen)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
         snprintf(why, whylen, "%.200s: %s", host, gai_strerror(rc));
         return -1;
@@ -102,113 +71,137 @@ static int connect_to(const char *host, const char *port, const struct timespec 
     int fd = -1;
     snprintf(why, whylen, "no address");
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-            continue;
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 &&
-            (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) < 0 ||
-             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || (errno = err) != 0)) {
-            snprintf(why, whylen, "%s", strerror(errno));
+        int pending;
+        fd = ts_sock_connect(a->ai_addr, a->ai_addrlen, NULL, 0, &pending);
+        if (fd >= 0 && pending && (wait_fd(fd, POLLOUT, deadline) < 0 || ts_sock_connected(fd) < 0)) {
+            int e = errno;
             close(fd);
             fd = -1;
+            errno = e;
         }
+        if (fd < 0)
+            snprintf(why, whylen, "%s", strerror(errno));
     }
     freeaddrinfo(res);
     return fd;
 }
 
-int probe_main(int argc, char **argv)
+#define CONTINUE (-1) /* a step's "go on" */
+
+static int parse_args(int argc, char **argv, const char **url, double *timeout)
 {
-    const char *url = NULL;
-    double timeout = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return TS_EXIT_OK;
         } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             char *e;
-            timeout = strtod(argv[++i], &e);
-            if (*e || e == argv[i] || !(timeout > 0 && timeout <= 3600)) {
+            *timeout = strtod(argv[++i], &e);
+            if (*e || e == argv[i] || !(*timeout > 0 && *timeout <= 3600)) {
                 fprintf(stderr, "tsctl probe: bad --timeout '%s' (seconds, up to 3600)\n", argv[i]);
                 return TS_EXIT_USAGE;
             }
-        } else if (argv[i][0] != '-' && !url) {
-            url = argv[i];
+        } else if (argv[i][0] != '-' && !*url) {
+            *url = argv[i];
         } else {
             fprintf(stderr, "tsctl probe: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
             return TS_EXIT_USAGE;
         }
     }
-    char host[256], port[8];
-    const char *path;
-    if (!url || parse_url(url, host, sizeof host, port, sizeof port, &path) < 0) {
-        fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
-        usage(stderr);
-        return TS_EXIT_USAGE;
-    }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)timeout;
-    deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    return CONTINUE;
+}
 
-    char why[256];
-    int fd = connect_to(host, port, &deadline, why, sizeof why);
-    if (fd < 0) {
-        printf("%s: %s\n", url, why);
-        return PROBE_UNHEALTHY;
+static void deadline_in(double secs, struct timespec *deadline)
+{
+    clock_gettime(CLOCK_MONOTONIC, deadline);
+    deadline->tv_sec += (time_t)secs;
+    deadline->tv_nsec += (long)((secs - (double)(time_t)secs) * (double)TS_NS_PER_S);
+    if (deadline->tv_nsec >= (long)TS_NS_PER_S) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= (long)TS_NS_PER_S;
     }
-    char req[1024];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+}
+
+/* Send the GET and read the answer (at most PROBE_MAX_RESPONSE bytes) into resp, NUL-terminated. */
+static int exchange(int fd, const char *url, const ts_url_t *u, const struct timespec *deadline, double timeout,
+                    char *resp, size_t *got)
+{
+    char req[1024], host[TS_URL_MAX_HOST + 10];
+    if (ts_url_authority(u, 0, host, sizeof host) < 0)
+        snprintf(host, sizeof host, "%s", u->host);
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", u->target, host);
     if (n < 0 || (size_t)n >= sizeof req) {
-        close(fd);
         fprintf(stderr, "tsctl probe: URL too long\n");
         return TS_EXIT_USAGE;
     }
     /* Small enough for one socket buffer: a nonblocking send either takes it whole or fails. */
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         printf("%s: cannot send the request: %s\n", url, strerror(errno));
-        close(fd);
         return PROBE_UNHEALTHY;
     }
-    static char resp[PROBE_MAX_RESPONSE + 1];
-    size_t got = 0;
+    *got = 0;
     for (;;) {
-        ssize_t r = recv(fd, resp + got, PROBE_MAX_RESPONSE - got, 0);
+        ssize_t r = recv(fd, resp + *got, PROBE_MAX_RESPONSE - *got, 0);
         if (r > 0) {
-            got += (size_t)r;
-            if (got == PROBE_MAX_RESPONSE)
+            *got += (size_t)r;
+            if (*got == PROBE_MAX_RESPONSE)
                 break;
         } else if (r == 0) {
             break;
         } else if (errno == EAGAIN || errno == EINTR) {
-            if (wait_fd(fd, POLLIN, &deadline) < 0) {
+            if (wait_fd(fd, POLLIN, deadline) < 0) {
                 printf("%s: no complete answer within %g s\n", url, timeout);
-                close(fd);
                 return PROBE_UNHEALTHY;
             }
         } else {
             printf("%s: %s\n", url, strerror(errno));
-            close(fd);
             return PROBE_UNHEALTHY;
         }
     }
-    close(fd);
-    resp[got] = 0;
-    int status = 0;
-    if (sscanf(resp, "HTTP/1.%*[01] %3d", &status) != 1) {
+    resp[*got] = 0;
+    return CONTINUE;
+}
+
+/* The status and the body's first line; healthy on 200. */
+static int report(const char *url, char *resp, size_t got)
+{
+    ts_http_resp_t r;
+    if (ts_http_resp_parse((const uint8_t *)resp, got, &r) != TS_HTTP_DONE) {
         printf("%s: not an HTTP answer\n", url);
         return PROBE_UNHEALTHY;
     }
-    char *body = strstr(resp, "\r\n\r\n");
-    body = body ? body + 4 : resp + got;
+    char *body = resp + r.head_len;
     body[strcspn(body, "\r\n")] = 0;
-    printf("%d %s\n", status, body);
-    return status == 200 ? TS_EXIT_OK : PROBE_UNHEALTHY;
+    printf("%d %s\n", r.status, body);
+    return r.status == 200 ? TS_EXIT_OK : PROBE_UNHEALTHY;
+}
+
+int probe_main(int argc, char **argv)
+{
+    const char *url = NULL;
+    double timeout = 5;
+    int rc = parse_args(argc, argv, &url, &timeout);
+    if (rc != CONTINUE)
+        return rc;
+    static ts_url_t u;
+    char err[128];
+    if (!url || ts_url_split(url, &u, err, sizeof err) < 0 || strcmp(u.scheme, "http") != 0) {
+        fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
+        usage(stderr);
+        return TS_EXIT_USAGE;
+    }
+    struct timespec deadline;
+    deadline_in(timeout, &deadline);
+    char why[256];
+    int fd = connect_to(u.host, u.port, &deadline, why, sizeof why);
+    if (fd < 0) {
+        printf("%s: %s\n", url, why);
+        return PROBE_UNHEALTHY;
+    }
+    static char resp[PROBE_MAX_RESPONSE + 1];
+    size_t got;
+    rc = exchange(fd, url, &u, &deadline, timeout, resp, &got);
+    close(fd);
+    return rc != CONTINUE ? rc : report(url, resp, got);
 }

@@ -7,6 +7,7 @@
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
 #include "ts_stage.h"
+#include "ts_topology.h"
 #include "ts_time.h"
 #include "ts_units.h"
 #include "tsctl.h"
@@ -28,7 +29,7 @@ static void usage(FILE *f)
             "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
             "                   [--state-dir DIR] [--wait-data SECONDS] [--foreground]\n"
             "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
-            "  --source SRC        a file (paced at --bitrate), - (stdin), pipe:COMMAND, http(s)://URL,\n"
+            "  --source SRC        a file (paced at --bitrate), pipe:COMMAND, http(s)://URL,\n"
             "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
             "  --bitrate RATE      bits per second, suffixes k M G (2M); sizes the window; paces files\n"
             "  --piece-size BYTES  wire piece length incl. the 88-byte trailer (default 16k)\n"
@@ -48,14 +49,14 @@ static void usage(FILE *f)
 /* Wait until ingest has cut its first piece (it reports it at once), at most secs. 0 if it did. */
 static int wait_first_piece(const char *dir, double secs)
 {
-    uint64_t end = ts_mono_ns() + (uint64_t)(secs * 1e9);
+    uint64_t end = ts_mono_ns() + ts_s_to_ns(secs);
     for (;;) {
         long long pieces;
-        if (inst_stage_counter(dir, "ingest", "pieces_out", &pieces) == 0 && pieces > 0)
+        if (inst_stage_counter(dir, ts_topo[TS_TOPO_INGEST].name, "pieces_out", &pieces) == 0 && pieces > 0)
             return 0;
         if (ts_mono_ns() >= end)
             return -1;
-        struct timespec ts = { 0, 100 * 1000000 };
+        struct timespec ts = { 0, 100 * (long)TS_NS_PER_MS };
         nanosleep(&ts, NULL);
     }
 }
@@ -88,13 +89,19 @@ static int run_capture(char *const argv[], char *out, size_t len)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-int start_main(int argc, char **argv)
+typedef struct {
+    const char *source, *bitrate_s, *piece_s, *tracker, *state_dir, *announce_host, *name;
+    double window_s, wait_data;
+    uint64_t max_upload, bitrate, piece_len;
+    uint16_t port;
+    int supervise_here;
+    char src[PATH_MAX + 8], dir[512], pub[PATH_MAX + 200], ih[41], magnet[2048], announce[512];
+} start_t;
+
+#define CONTINUE (-1) /* an option parser's "go on" */
+
+static int parse_opts(start_t *o, int argc, char **argv)
 {
-    const char *source = NULL, *bitrate_s = NULL, *piece_s = NULL, *tracker = NULL, *state_dir = NULL;
-    const char *announce_host = "127.0.0.1";
-    double window_s = 60, wait_data = TS_SOURCE_IDLE_WARN_S;
-    uint64_t max_upload = 0;
-    uint16_t port = 0;
     static const struct option opts[] = {
         { "source", required_argument, 0, 's' },     { "bitrate", required_argument, 0, 'b' },
         { "piece-size", required_argument, 0, 'p' }, { "window", required_argument, 0, 'w' },
@@ -104,73 +111,78 @@ int start_main(int argc, char **argv)
         { "foreground", no_argument, 0, 'F' },       { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    int c, supervise_here = 0;
+    int c;
     char host[64];
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': source = optarg; break;
-        case 'b': bitrate_s = optarg; break;
-        case 'p': piece_s = optarg; break;
+        case 's': o->source = optarg; break;
+        case 'b': o->bitrate_s = optarg; break;
+        case 'p': o->piece_s = optarg; break;
         case 'w':
-            window_s = atof(optarg);
-            if (window_s < 2 || window_s > 86400) {
+            o->window_s = atof(optarg);
+            if (o->window_s < 2 || o->window_s > 86400) {
                 fprintf(stderr, "tsctl start: --window must be 2..86400 seconds\n");
                 return TS_EXIT_USAGE;
             }
             break;
         case 'P':
-            if (ts_units_hostport(optarg, host, sizeof host, &port) < 0) {
+            if (ts_units_hostport(optarg, host, sizeof host, &o->port) < 0) {
                 fprintf(stderr, "tsctl start: bad --port '%s'\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
-        case 't': tracker = optarg; break;
-        case 'd': state_dir = optarg; break;
-        case 'a': announce_host = optarg; break;
+        case 't': o->tracker = optarg; break;
+        case 'd': o->state_dir = optarg; break;
+        case 'a': o->announce_host = optarg; break;
         case 'u':
-            if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
+            if (ts_units_rate(optarg, &o->max_upload) < 0 || o->max_upload < 8000) {
                 fprintf(stderr, "tsctl start: bad --max-upload '%s' (e.g. 6M, at least 8k)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
         case 'W': {
             char *end;
-            wait_data = strtod(optarg, &end);
-            if (end == optarg || *end || !(wait_data >= 0 && wait_data <= 3600)) {
+            o->wait_data = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->wait_data >= 0 && o->wait_data <= 3600)) {
                 fprintf(stderr, "tsctl start: bad --wait-data '%s' (seconds, 0..3600)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
         }
-        case 'F': supervise_here = 1; break;
+        case 'F': o->supervise_here = 1; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
     }
-    if (optind != argc - 1 || !source) {
+    return CONTINUE;
+}
+
+/* NAME, the shared stream options, the source (a file as an absolute path, there now). */
+static int check_opts(start_t *o, int argc, char **argv)
+{
+    if (optind != argc - 1 || !o->source) {
         fprintf(stderr, "tsctl start: %s\n", optind != argc - 1 ? "expected one broadcast NAME" : "--source is required");
         usage(stderr);
         return TS_EXIT_USAGE;
     }
-    const char *name = argv[optind];
-    if (!inst_valid_name(name)) {
-        fprintf(stderr, "tsctl start: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", name);
+    o->name = argv[optind];
+    if (!inst_valid_name(o->name)) {
+        fprintf(stderr, "tsctl start: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", o->name);
         return TS_EXIT_USAGE;
     }
-    uint64_t bitrate, piece_len;
-    if (tstream_opts("start", bitrate_s, piece_s, tracker, &bitrate, &piece_len) < 0)
+    if (tstream_opts("start", o->bitrate_s, o->piece_s, o->tracker, &o->bitrate, &o->piece_len) < 0)
         return TS_EXIT_USAGE;
     /* Files are read by a stage in the background: give it an absolute path, and fail now if missing. */
-    char src[PATH_MAX + 8];
-    snprintf(src, sizeof src, "%s", source);
+    const char *source = o->source;
+    snprintf(o->src, sizeof o->src, "%s", source);
     if (strcmp(source, "-") != 0 && strcmp(source, "testsrc") != 0 && strncmp(source, "pipe:", 5) != 0 &&
         strncmp(source, "http://", 7) != 0 && strncmp(source, "https://", 8) != 0) {
-        if (!realpath(source, src)) {
+        if (!realpath(source, o->src)) {
             fprintf(stderr, "tsctl start: source file %s: %s\n", source, strerror(errno));
             return TS_EXIT_CONFIG;
         }
-        if (!bitrate_s) {
+        if (!o->bitrate_s) {
             fprintf(stderr, "tsctl start: a file source needs --bitrate to be paced\n");
             return TS_EXIT_USAGE;
         }
@@ -179,119 +191,153 @@ int start_main(int argc, char **argv)
         fprintf(stderr, "tsctl start: --source - (stdin) needs a foreground process; run ts-ingest by hand, or use pipe:cat\n");
         return TS_EXIT_USAGE;
     }
+    return CONTINUE;
+}
 
-    char dir[512], path[700], err[512];
-    inst_dir_for(name, state_dir, dir, sizeof dir);
-    if (inst_mkdirs(dir, 0700) < 0) {
-        fprintf(stderr, "tsctl start: cannot create %s: %s\n", dir, strerror(errno));
+/* The state directory (not running yet) and the peer port: given, kept from before, or free. */
+static int prepare_dir(start_t *o)
+{
+    inst_dir_for(o->name, o->state_dir, o->dir, sizeof o->dir);
+    if (inst_mkdirs(o->dir, 0700) < 0) {
+        fprintf(stderr, "tsctl start: cannot create %s: %s\n", o->dir, strerror(errno));
         return TS_EXIT_FAIL;
     }
-    chmod(dir, 0700);
+    chmod(o->dir, 0700);
     char ep[600];
-    if (inst_endpoint(dir, "signer", ep, sizeof ep) < 0) {
-        fprintf(stderr, "tsctl start: state directory %s is too long for unix sockets (max ~95 bytes)\n", dir);
+    if (inst_endpoint(o->dir, ts_topo[TS_TOPO_SIGNER].out_ipc, ep, sizeof ep) < 0) {
+        fprintf(stderr, "tsctl start: state directory %s is too long for unix sockets (max ~95 bytes)\n", o->dir);
         return TS_EXIT_USAGE;
     }
-    if (inst_supervisor_pid(dir)) {
-        fprintf(stderr, "tsctl start: broadcast %s is already running (tsctl stop %s)\n", name, name);
+    if (inst_supervisor_pid(o->dir)) {
+        fprintf(stderr, "tsctl start: broadcast %s is already running (tsctl stop %s)\n", o->name, o->name);
         return TS_EXIT_FAIL;
     }
-    instance_t old, in;
-    int had_conf = inst_load(&old, dir) == 0;
-    memset(&in, 0, sizeof in);
-    snprintf(in.dir, sizeof in.dir, "%s", dir);
-    if (!port && had_conf && inst_get(&old, "port"))
-        port = (uint16_t)atoi(inst_get(&old, "port"));
-    if (!port && !(port = inst_free_port())) {
+    instance_t old;
+    if (!o->port && inst_load(&old, o->dir) == 0 && inst_get(&old, "port"))
+        o->port = (uint16_t)atoi(inst_get(&old, "port"));
+    if (!o->port && !(o->port = inst_free_port())) {
         fprintf(stderr, "tsctl start: no free port\n");
         return TS_EXIT_FAIL;
     }
+    return CONTINUE;
+}
 
-    /* The key and the .tstream outlive a stop: starting again continues the same broadcast. */
+/* The key and the .tstream outlive a stop: starting again continues the same broadcast. Writes
+ * DIR/stream.tstream and NAME.tstream in the current directory; the magnet link. */
+static int make_stream(start_t *o)
+{
     ts_metainfo_t m;
+    char path[700], err[512];
     memset(&m, 0, sizeof m);
-    snprintf(path, sizeof path, "%s/stream.tstream", dir);
+    snprintf(path, sizeof path, "%s/stream.tstream", o->dir);
     if (access(path, F_OK) == 0) {
         if (ts_metainfo_load(path, &m, err, sizeof err) < 0) {
             fprintf(stderr, "tsctl start: %s: %s\n", path, err);
             return TS_EXIT_CONFIG;
         }
-        if ((piece_s && m.piece_len != piece_len) || strcmp(m.name, name) != 0)
+        if ((o->piece_s && m.piece_len != o->piece_len) || strcmp(m.name, o->name) != 0)
             fprintf(stderr, "tsctl start: continuing the existing broadcast %s (piece size %u); "
-                            "remove %s to start a new one\n", m.name, m.piece_len, dir);
+                            "remove %s to start a new one\n", m.name, m.piece_len, o->dir);
     } else {
         char signer[600], key[600], hex[2048];
-        inst_binary("ts-signer", signer, sizeof signer);
-        snprintf(key, sizeof key, "%s/key.pem", dir);
+        inst_binary(ts_topo[TS_TOPO_SIGNER].binary, signer, sizeof signer);
+        snprintf(key, sizeof key, "%s/key.pem", o->dir);
         char *args[] = { signer, "--init", "--key", key, NULL };
         if (run_capture(args, hex, sizeof hex) < 0 ||
-            tstream_create(&m, name, hex, (uint32_t)piece_len, window_s, bitrate, err, sizeof err) < 0) {
+            tstream_create(&m, o->name, hex, (uint32_t)o->piece_len, o->window_s, o->bitrate, err, sizeof err) < 0) {
             fprintf(stderr, "tsctl start: could not create or read the signing key %s\n", key);
             return TS_EXIT_CONFIG;
         }
     }
-    m.bitrate = bitrate_s ? bitrate : (m.bitrate ? m.bitrate : bitrate);
-    if (tracker)
-        snprintf(m.announce, sizeof m.announce, "%s", tracker);
+    m.bitrate = o->bitrate_s ? o->bitrate : (m.bitrate ? m.bitrate : o->bitrate);
+    if (o->tracker)
+        snprintf(m.announce, sizeof m.announce, "%s", o->tracker);
     else
-        snprintf(m.announce, sizeof m.announce, "http://%s:%u/announce", announce_host, port);
-    if (ts_metainfo_save(path, &m, err, sizeof err) < 0) {
-        fprintf(stderr, "tsctl start: %s: %s\n", path, err);
-        return TS_EXIT_FAIL;
-    }
-    char pub[PATH_MAX + 200], cwd[PATH_MAX];
+        snprintf(m.announce, sizeof m.announce, "http://%s:%u/announce", o->announce_host, o->port);
+    char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
-    snprintf(pub, sizeof pub, "%s/%s.tstream", cwd, name);
-    if (ts_metainfo_save(pub, &m, err, sizeof err) < 0) {
-        fprintf(stderr, "tsctl start: %s: %s\n", pub, err);
-        return TS_EXIT_FAIL;
+    snprintf(o->pub, sizeof o->pub, "%s/%s.tstream", cwd, o->name);
+    int rc = CONTINUE;
+    const char *bad = ts_metainfo_save(path, &m, err, sizeof err) < 0       ? path
+                      : ts_metainfo_save(o->pub, &m, err, sizeof err) < 0 ? o->pub
+                                                                          : NULL;
+    if (bad) {
+        fprintf(stderr, "tsctl start: %s: %s\n", bad, err);
+        rc = TS_EXIT_FAIL;
     }
-    char ih[41];
-    uint8_t m_ih[20];
-    ts_metainfo_hex(m.infohash, ih);
-    memcpy(m_ih, m.infohash, 20);
-
-    inst_set(&in, "name", "%s", name);
-    inst_set(&in, "role", "broadcast");
-    inst_set(&in, "stream", "%s", name);
-    inst_set(&in, "tstream", "%s", pub);
-    inst_set(&in, "infohash", "%s", ih);
-    inst_set(&in, "port", "%u", port);
-    inst_set(&in, "source", "%s", src);
-    inst_set(&in, "bitrate", "%s", bitrate_s ? bitrate_s : "");
-    inst_set(&in, "piece_size", "%u", m.piece_len);
-    inst_set(&in, "tracker", "%s", m.announce);
-    inst_set(&in, "embedded_tracker", "%d", tracker ? 0 : 1);
-    inst_set(&in, "announce_host", "%s", announce_host);
-    char magnet[2048];
-    if (ts_magnet_format(m_ih, name, m.announce, magnet, sizeof magnet) < 0)
-        magnet[0] = '\0';
-    inst_set(&in, "magnet", "%s", magnet);
-    inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
-    if (inst_save(&in) < 0) {
-        fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", dir, strerror(errno));
-        return TS_EXIT_FAIL;
-    }
+    ts_metainfo_hex(m.infohash, o->ih);
+    if (ts_magnet_format(m.infohash, o->name, m.announce, o->magnet, sizeof o->magnet) < 0)
+        o->magnet[0] = '\0';
+    o->piece_len = m.piece_len;
+    snprintf(o->announce, sizeof o->announce, "%s", m.announce);
     ts_metainfo_free(&m);
+    return rc;
+}
+
+static int write_conf(const start_t *o, instance_t *in)
+{
+    memset(in, 0, sizeof *in);
+    snprintf(in->dir, sizeof in->dir, "%s", o->dir);
+    inst_set(in, "name", "%s", o->name);
+    inst_set(in, "role", "broadcast");
+    inst_set(in, "stream", "%s", o->name);
+    inst_set(in, "tstream", "%s", o->pub);
+    inst_set(in, "infohash", "%s", o->ih);
+    inst_set(in, "port", "%u", o->port);
+    inst_set(in, "source", "%s", o->src);
+    inst_set(in, "bitrate", "%s", o->bitrate_s ? o->bitrate_s : "");
+    inst_set(in, "piece_size", "%u", (unsigned)o->piece_len);
+    inst_set(in, "tracker", "%s", o->announce);
+    inst_set(in, "embedded_tracker", "%d", o->tracker ? 0 : 1);
+    inst_set(in, "announce_host", "%s", o->announce_host);
+    inst_set(in, "magnet", "%s", o->magnet);
+    inst_set(in, "max_upload", "%llu", (unsigned long long)o->max_upload);
+    if (inst_save(in) < 0) {
+        fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", o->dir, strerror(errno));
+        return TS_EXIT_FAIL;
+    }
+    return CONTINUE;
+}
+
+int start_main(int argc, char **argv)
+{
+    static start_t o; /* PATH_MAX buffers: not on the stack */
+    memset(&o, 0, sizeof o);
+    o.announce_host = "127.0.0.1";
+    o.window_s = 60;
+    o.wait_data = TS_SOURCE_IDLE_WARN_S;
+    instance_t in;
+    int rc = parse_opts(&o, argc, argv);
+    if (rc == CONTINUE)
+        rc = check_opts(&o, argc, argv);
+    if (rc == CONTINUE)
+        rc = prepare_dir(&o);
+    if (rc == CONTINUE)
+        rc = make_stream(&o);
+    if (rc == CONTINUE)
+        rc = write_conf(&o, &in);
+    if (rc != CONTINUE)
+        return rc;
     int code;
-    if (inst_spawn_supervisor(dir, supervise_here, 30, &code, err, sizeof err) < 0) {
-        fprintf(stderr, "tsctl start: %s failed to start: %s\n", name, err);
-        inst_stop(dir, 5);
+    char err[512];
+    if (inst_spawn_supervisor(o.dir, o.supervise_here, 30, &code, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl start: %s failed to start: %s\n", o.name, err);
+        inst_stop(o.dir, 5);
         return code;
     }
-    inst_register(name, dir);
-    printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  magnet:   %s\n  state:    %s\n", name,
-           pub, ih, inst_get(&in, "tracker"), magnet, dir);
+    inst_register(o.name, o.dir);
+    printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  magnet:   %s\n  state:    %s\n",
+           o.name, o.pub, o.ih, inst_get(&in, "tracker"), o.magnet, o.dir);
     fflush(stdout);
     /* Ready stages do not mean a stream: a camera not on yet, a command that writes nothing. The
      * broadcast keeps waiting for it (a live source may come later), but the operator hears now. */
-    if (wait_data > 0 && wait_first_piece(dir, wait_data) < 0) {
+    if (o.wait_data > 0 && wait_first_piece(o.dir, o.wait_data) < 0) {
         fprintf(stderr,
                 "tsctl start: warning: broadcast %s is running, but its source has sent no data in %g s: %s\n"
                 "  It keeps waiting for the source; viewers get the stream once data comes.\n"
                 "  See `tsctl logs %s ingest`; stop the broadcast with `tsctl stop %s`.\n",
-                name, wait_data, src, name, name);
+                o.name, o.wait_data, o.src, o.name, o.name);
         return TS_EXIT_NODATA;
     }
     return TS_EXIT_OK;

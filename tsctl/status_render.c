@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BITS_PER_MBIT 1e6
+
 /* ------------------------------------------------------------------ JSON */
 
 static void json_str(ts_buf_t *b, const char *s)
@@ -131,8 +133,8 @@ static void text_health(const Ts__InstanceStatus *in, ts_buf_t *b)
     if (fig && in->has_viewers)
         ts_buf_printf(b, " · viewers %lld", (long long)in->viewers);
     if (fig && in->has_up_bps && in->has_down_bps)
-        ts_buf_printf(b, " · up %.2f Mbit/s · down %.2f Mbit/s", shown(in->up_bps, 0) / 1e6,
-                      shown(in->down_bps, 0) / 1e6);
+        ts_buf_printf(b, " · up %.2f Mbit/s · down %.2f Mbit/s", shown(in->up_bps, 0) / BITS_PER_MBIT,
+                      shown(in->down_bps, 0) / BITS_PER_MBIT);
     if (fig)
         ts_buf_printf(b, " · restarts in the last hour %d", (int)in->restarts_1h);
     ts_buf_printf(b, "\n");

@@ -45,7 +45,7 @@ static double f_beat(void *arg)
     const proc_t *p = arg;
     if (!p->last_beat_ns)
         return 0;
-    return (double)ts_wall_us() / TS_US_PER_S - (double)(ts_mono_ns() - p->last_beat_ns) / TS_NS_PER_S;
+    return (double)ts_wall_us() / TS_US_PER_S_F - ts_ns_to_s(ts_mono_ns() - p->last_beat_ns);
 }
 
 static double f_age(void *arg) { return health_piece_age(arg); }

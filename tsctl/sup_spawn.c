@@ -1,6 +1,7 @@
 #include "sup_spawn.h"
 #include "ts_exit.h"
 #include "ts_log.h"
+#include "ts_topology.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +40,24 @@ static void common_args(sup_t *s, proc_t *p)
     arg(p, "127.0.0.1:0");
 }
 
+/* --out: where stage id's outlink binds; --in: where its upstream's does (lib/ts_topology.h). */
+static void arg_out(sup_t *s, proc_t *p, ts_topo_id_t id)
+{
+    arg(p, "--out");
+    arg(p, "ipc://%s/%s.ipc", s->inst.dir, ts_topo[id].out_ipc);
+}
+
+static void arg_in(sup_t *s, proc_t *p, ts_topo_id_t id)
+{
+    arg(p, "--in");
+    arg(p, "ipc://%s/%s.ipc", s->inst.dir, ts_topo[ts_topo[id].upstream].out_ipc);
+}
+
 static void build_ingest(sup_t *s, proc_t *p)
 {
     const char *d = s->inst.dir, *br = inst_get(&s->inst, "bitrate");
     arg(p, "--source"); arg(p, "%s", inst_get(&s->inst, "source"));
-    arg(p, "--out"); arg(p, "ipc://%s/ingest.ipc", d);
+    arg_out(s, p, TS_TOPO_INGEST);
     arg(p, "--piece-size"); arg(p, "%s", inst_get(&s->inst, "piece_size"));
     if (br && *br) { arg(p, "--bitrate"); arg(p, "%s", br); }
     arg(p, "--state-dir"); arg(p, "%s", d);
@@ -54,17 +68,17 @@ static void build_signer(sup_t *s, proc_t *p)
     const char *d = s->inst.dir;
     arg(p, "--key"); arg(p, "%s/key.pem", d);
     arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
-    arg(p, "--in"); arg(p, "ipc://%s/ingest.ipc", d);
-    arg(p, "--out"); arg(p, "ipc://%s/signer.ipc", d);
+    arg_in(s, p, TS_TOPO_SIGNER);
+    arg_out(s, p, TS_TOPO_SIGNER);
 }
 
 static void build_swarm(sup_t *s, proc_t *p)
 {
     const char *d = s->inst.dir, *role = inst_get(&s->inst, "role"), *emb = inst_get(&s->inst, "embedded_tracker");
     arg(p, "--tstream"); arg(p, "%s/stream.tstream", d);
-    arg(p, "--out"); arg(p, "ipc://%s/swarm.ipc", d);
+    arg_out(s, p, TS_TOPO_SWARM);
     arg(p, "--port"); arg(p, "%s", inst_get(&s->inst, "port"));
-    if (strcmp(role, "broadcast") == 0) { arg(p, "--in"); arg(p, "ipc://%s/signer.ipc", d); }
+    if (strcmp(role, "broadcast") == 0) arg_in(s, p, TS_TOPO_SWARM); /* a viewer's swarm has peers instead */
     if (emb && strcmp(emb, "1") == 0) arg(p, "--embedded-tracker");
     if (strcmp(role, "seed") == 0) arg(p, "--seeder");
     const char *ah = inst_get(&s->inst, "announce_host"), *up = inst_get(&s->inst, "max_upload");
@@ -77,7 +91,7 @@ static void build_swarm(sup_t *s, proc_t *p)
 static void build_bridge(sup_t *s, proc_t *p)
 {
     const char *d = s->inst.dir, *out = inst_get(&s->inst, "output");
-    arg(p, "--in"); arg(p, "ipc://%s/swarm.ipc", d);
+    arg_in(s, p, TS_TOPO_BRIDGE);
     arg(p, "--http"); arg(p, "%s", inst_get(&s->inst, "http"));
     arg(p, "--path"); arg(p, "/%s.ts", inst_get(&s->inst, "stream"));
     const char *stats = inst_get(&s->inst, "stats");
@@ -86,29 +100,26 @@ static void build_bridge(sup_t *s, proc_t *p)
     arg(p, "--state-dir"); arg(p, "%s", d);
 }
 
-/* Which stages an instance runs, in start order. */
-static const struct {
-    const char *name, *binary, *role;
-    void (*build)(sup_t *, proc_t *);
-} proc_table[] = {
-    { "ingest", "ts-ingest", "broadcast", build_ingest },
-    { "signer", "ts-signer", "broadcast", build_signer },
-    { "swarm", "ts-swarm", "*", build_swarm },
-    { "player-bridge", "ts-player-bridge", "viewer", build_bridge },
+/* Each stage's own options; which stages run, in which order, comes from ts_topo. */
+static void (*const build[TS_TOPO_N])(sup_t *, proc_t *) = {
+    [TS_TOPO_INGEST] = build_ingest,
+    [TS_TOPO_SIGNER] = build_signer,
+    [TS_TOPO_SWARM] = build_swarm,
+    [TS_TOPO_BRIDGE] = build_bridge,
 };
 
 int sup_procs_build(sup_t *s, const char *role)
 {
-    for (size_t i = 0; i < sizeof proc_table / sizeof *proc_table; i++) {
-        if (strcmp(proc_table[i].role, "*") != 0 && strcmp(proc_table[i].role, role) != 0)
+    for (int i = 0; i < TS_TOPO_N && s->nprocs < SUP_MAX_PROCS; i++) {
+        if (strcmp(ts_topo[i].role, "*") != 0 && strcmp(ts_topo[i].role, role) != 0)
             continue;
         proc_t *p = &s->procs[s->nprocs++];
         p->sup = s;
-        p->name = proc_table[i].name;
+        p->name = ts_topo[i].name;
         char bin[600];
-        inst_binary(proc_table[i].binary, bin, sizeof bin);
+        inst_binary(ts_topo[i].binary, bin, sizeof bin);
         arg(p, "%s", bin);
-        proc_table[i].build(s, p);
+        build[i](s, p);
         common_args(s, p);
     }
     return s->nprocs;

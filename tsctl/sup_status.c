@@ -16,7 +16,7 @@ static void stage(sup_t *s, proc_t *p, sup_status_t *out, int i, uint64_t now)
     if (p->state == S_FAILED)
         st->reason = p->reason;
     health_fill_stage(s, p, st, out->metrics_url[i], sizeof out->metrics_url[i]);
-    st->uptime_s = running ? (double)(now - p->started_ns) / TS_NS_PER_S : 0.0;
+    st->uptime_s = running ? ts_ns_to_s(now - p->started_ns) : 0.0;
     for (int c = 0; c < p->ncounters; c++) {
         ts__counter__init(&out->c[i][c]);
         out->c[i][c].name = p->cname[c];

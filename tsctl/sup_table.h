@@ -7,11 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef TS_NS_PER_S /* until lib/ts_time.h names them */
-#define TS_NS_PER_S 1000000000ull
-#define TS_US_PER_S 1000000ull
-#endif
-
 #define SUP_CRASH_WINDOW_NS (120ull * TS_NS_PER_S)
 #define SUP_CRASH_LIMIT 5 /* more crashes than this within the window: failed */
 #define SUP_BACKOFF_MIN_S 0.5

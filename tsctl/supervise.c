@@ -23,6 +23,7 @@
 #include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_time.h"
+#include "ts_topology.h"
 #include "tsctl.h"
 #include <dirent.h>
 #include <errno.h>
@@ -175,7 +176,7 @@ static void spawn(proc_t *p)
     ev_child_set(&p->child, pid, 0);
     ev_child_start(s->loop, &p->child);
     ev_timer_stop(s->loop, &p->timer);
-    ev_timer_set(&p->timer, (double)SUP_START_NS / 1e9, 0);
+    ev_timer_set(&p->timer, ts_ns_to_s(SUP_START_NS), 0);
     ev_timer_start(s->loop, &p->timer);
     ts_info("%s started, pid %d", p->name, pid);
 }
@@ -212,7 +213,7 @@ static sstate_t died(proc_t *p, int status)
         kill(-p->pid, SIGKILL); /* anything still in its process group */
     p->pid = 0;
     ev_timer_stop(s->loop, &p->timer);
-    double ran = (double)(now - p->started_ns) / 1e9;
+    double ran = ts_ns_to_s(now - p->started_ns);
     int recent = p->restart_now ? 0 : sup_count_crash(p->crashes, &p->ncrashes, now);
     int config = code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG;
     if (sup_died_next(code, recent) == S_FAILED) {
@@ -222,7 +223,7 @@ static sstate_t died(proc_t *p, int status)
             snprintf(p->reason, sizeof p->reason, "%s: configuration or usage error; last log line: %s", why, last);
         else
             snprintf(p->reason, sizeof p->reason, "%s, %d crashes within %.0f s; last log line: %s", why, recent,
-                     (double)SUP_CRASH_WINDOW_NS / 1e9, last);
+                     ts_ns_to_s(SUP_CRASH_WINDOW_NS), last);
         if (!s->exit_code)
             s->exit_code = config ? code : TS_EXIT_FAIL;
         if (s->foreground)
@@ -254,7 +255,7 @@ static sstate_t died(proc_t *p, int status)
     else
         ts_log_kv(TS_LOG_WARN, &f, "%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)",
                   p->name, why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
-                  (double)SUP_CRASH_WINDOW_NS / 1e9);
+                  ts_ns_to_s(SUP_CRASH_WINDOW_NS));
     p->restart_now = 0;
     ev_timer_set(&p->timer, delay, 0);
     ev_timer_start(s->loop, &p->timer);
@@ -284,7 +285,7 @@ static void dispatch_event(proc_t *p, sevent_t ev)
         ev_timer_stop(s->loop, &p->timer);
         p->ready_ns = ts_mono_ns();
         ts_info("%s ready, pid %d, %.3f s after start", p->name, p->pid,
-                (double)(p->ready_ns - p->started_ns) / 1e9);
+                ts_ns_to_s(p->ready_ns - p->started_ns));
         break;
     case A_TERM:
         kill(-p->pid, SIGTERM);
@@ -299,10 +300,10 @@ static void dispatch_event(proc_t *p, sevent_t ev)
                      SUP_STOP_GRACE_S, p->pid);
         else if (p->state == S_STARTING)
             snprintf(msg, sizeof msg, "%s not ready within %.0f s: killing process group %d", p->name,
-                     (double)SUP_START_NS / 1e9, p->pid);
+                     ts_ns_to_s(SUP_START_NS), p->pid);
         else
             snprintf(msg, sizeof msg, "%s hangs: no heartbeat for %.1f s: killing process group %d", p->name,
-                     (double)(ts_mono_ns() - p->last_beat_ns) / 1e9, p->pid);
+                     ts_ns_to_s(ts_mono_ns() - p->last_beat_ns), p->pid);
         ts_warn("%s", msg);
         stage_note(p, TS_LOG_WARN, msg);
         if (p->pid > 0)
@@ -387,13 +388,13 @@ static void on_turn(struct ev_loop *loop, ev_check *w, int revents)
     if (gap < SUP_GAP_NS)
         return;
     ts_warn("supervisor did not run for %.1f s (suspended?): every stage gets a fresh watchdog period",
-            (double)gap / 1e9);
+            ts_ns_to_s(gap));
     for (int i = 0; i < s->nprocs; i++) {
         proc_t *p = &s->procs[i];
         p->last_beat_ns = now;
         if (p->state == S_STARTING || p->state == S_STOPPING) {
             ev_timer_stop(loop, &p->timer); /* also cancels an expiry already queued */
-            ev_timer_set(&p->timer, p->state == S_STARTING ? (double)SUP_START_NS / 1e9 : SUP_STOP_GRACE_S, 0);
+            ev_timer_set(&p->timer, p->state == S_STARTING ? ts_ns_to_s(SUP_START_NS) : SUP_STOP_GRACE_S, 0);
             ev_timer_start(loop, &p->timer);
         }
     }
@@ -481,13 +482,14 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     stop_all(s);
 }
 
-int supervise_main(int argc, char **argv)
+/* The instance's configuration, our logs, the supervisor socket's address. NULL after telling
+ * why (through notify), with the exit code in *code. */
+static sup_t *sup_open(int argc, char **argv, int *code)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: tsctl supervise DIR [--notify-fd N | --foreground]\n");
-        return TS_EXIT_USAGE;
-    }
     sup_t *s = calloc(1, sizeof *s);
+    *code = TS_EXIT_FAIL;
+    if (!s)
+        return NULL;
     s->notify_fd = -1;
     if (argc >= 4 && strcmp(argv[2], "--notify-fd") == 0)
         s->notify_fd = atoi(argv[3]);
@@ -497,9 +499,10 @@ int supervise_main(int argc, char **argv)
     }
     if (s->notify_fd >= 0)
         fcntl(s->notify_fd, F_SETFD, FD_CLOEXEC); /* else a stage would hold `tsctl start` open */
+    *code = TS_EXIT_CONFIG;
     if (inst_load(&s->inst, argv[1]) < 0) {
         notify(s, "error: cannot read %s/instance.conf\n", argv[1]);
-        return TS_EXIT_CONFIG;
+        return NULL;
     }
     const char *name = inst_get(&s->inst, "name");
     ts_log_init("supervisor", name);
@@ -511,15 +514,95 @@ int supervise_main(int argc, char **argv)
         ts_log_sink(own_log, s);
     }
     srand((unsigned)(getpid() ^ ts_mono_ns()));
-    if (inst_endpoint(s->inst.dir, "sup", s->ep_sup, sizeof s->ep_sup) < 0) {
+    if (inst_endpoint(s->inst.dir, TS_TOPO_SUP, s->ep_sup, sizeof s->ep_sup) < 0) {
         notify(s, "error: state directory path too long for a unix socket: %s\n", s->inst.dir);
-        return TS_EXIT_CONFIG;
+        return NULL;
     }
-    const char *role = inst_get(&s->inst, "role");
-    if (!role) {
+    if (!inst_get(&s->inst, "role")) {
         notify(s, "error: instance.conf has no role\n");
-        return TS_EXIT_CONFIG;
+        return NULL;
     }
+    return s;
+}
+
+/* Each stage: its arguments, its log pipe and file, its watchers. 0, or -1 after notify. */
+static int open_procs(sup_t *s)
+{
+    sup_procs_build(s, inst_get(&s->inst, "role"));
+    for (int i = 0; i < s->nprocs; i++) {
+        proc_t *p = &s->procs[i];
+        /* One pipe per stage for the supervisor's lifetime: its successive processes (and
+         * whatever they leave behind) all write into it; we keep both ends. */
+        if (pipe2(p->logpipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+            !(p->log = logfile_new(s->logdir, p->name, inst_get(&s->inst, "name")))) {
+            notify(s, "error: cannot set up the log of %s: %s\n", p->name, strerror(errno));
+            return -1;
+        }
+        fcntl(p->logpipe[1], F_SETPIPE_SZ, SUP_LOG_PIPE_SIZE); /* best effort: the default is 64 KiB */
+        ev_io_init(&p->logio, on_log, p->logpipe[0], EV_READ);
+        ev_init(&p->child, on_child);
+        ev_init(&p->timer, on_timer);
+        p->child.data = p->timer.data = p->logio.data = p;
+        ev_io_start(s->loop, &p->logio);
+    }
+    return 0;
+}
+
+/* The status page, the watchdog tick, the suspension check, SIGTERM and SIGINT. */
+static void start_watchers(sup_t *s)
+{
+    char herr[512] = "out of memory";
+    if (health_new(s) < 0 || sup_http_new(s, herr, sizeof herr) < 0)
+        ts_warn("%s: running without the status page and supervisor metrics", herr); /* the stream matters more */
+    ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
+    s->watchdog.data = s;
+    ev_timer_start(s->loop, &s->watchdog);
+    ev_check_init(&s->turn, on_turn);
+    ev_set_priority(&s->turn, EV_MAXPRI); /* before the timers that would act on a stale clock */
+    s->turn.data = s;
+    s->last_turn_ns = ts_mono_ns();
+    ev_check_start(s->loop, &s->turn);
+    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
+    ev_signal_init(&s->sigint, on_signal, SIGINT);
+    s->sigterm.data = s->sigint.data = s;
+    ev_signal_start(s->loop, &s->sigterm);
+    ev_signal_start(s->loop, &s->sigint);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Stages that ignored SIGTERM and SIGKILL timers still running: make sure nothing outlives us,
+ * then whatever they left behind, until we have no child at all; then their last lines. */
+static void reap_all(sup_t *s)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid > 0)
+            kill(-s->procs[i].pid, SIGKILL);
+    for (int i = 0; i < s->nprocs; i++)
+        s->procs[i].pid = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!sup_kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            break;
+        usleep(20 * TS_US_PER_MS);
+    }
+    for (int i = 0; i < s->nprocs; i++) {
+        drain_log(&s->procs[i]);
+        logfile_destroy(&s->procs[i].log);
+    }
+}
+
+int supervise_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: tsctl supervise DIR [--notify-fd N | --foreground]\n");
+        return TS_EXIT_USAGE;
+    }
+    int code;
+    sup_t *s = sup_open(argc, argv, &code);
+    if (!s)
+        return code;
+    const char *name = inst_get(&s->inst, "name");
     /* Orphans of our stages' children become ours, so nothing a stage started outlives a stop. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     s->loop = EV_DEFAULT;
@@ -538,60 +621,13 @@ int supervise_main(int argc, char **argv)
     }
     if (s->foreground) /* nobody else will: tsctl start has become this process */
         inst_register(name, s->inst.dir);
-    sup_procs_build(s, role);
-    for (int i = 0; i < s->nprocs; i++) {
-        proc_t *p = &s->procs[i];
-        /* One pipe per stage for the supervisor's lifetime: its successive processes (and
-         * whatever they leave behind) all write into it; we keep both ends. */
-        if (pipe2(p->logpipe, O_CLOEXEC | O_NONBLOCK) < 0 || !(p->log = logfile_new(s->logdir, p->name, name))) {
-            notify(s, "error: cannot set up the log of %s: %s\n", p->name, strerror(errno));
-            return TS_EXIT_FAIL;
-        }
-        fcntl(p->logpipe[1], F_SETPIPE_SZ, SUP_LOG_PIPE_SIZE); /* best effort: the default is 64 KiB */
-        ev_io_init(&p->logio, on_log, p->logpipe[0], EV_READ);
-        ev_init(&p->child, on_child);
-        ev_init(&p->timer, on_timer);
-        p->child.data = p->timer.data = p->logio.data = p;
-        ev_io_start(s->loop, &p->logio);
-    }
-    char herr[512] = "out of memory";
-    if (health_new(s) < 0 || sup_http_new(s, herr, sizeof herr) < 0)
-        ts_warn("%s: running without the status page and supervisor metrics", herr); /* the stream matters more */
-    ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
-    s->watchdog.data = s;
-    ev_timer_start(s->loop, &s->watchdog);
-    ev_check_init(&s->turn, on_turn);
-    ev_set_priority(&s->turn, EV_MAXPRI); /* before the timers that would act on a stale clock */
-    s->turn.data = s;
-    s->last_turn_ns = ts_mono_ns();
-    ev_check_start(s->loop, &s->turn);
-    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
-    ev_signal_init(&s->sigint, on_signal, SIGINT);
-    s->sigterm.data = s->sigint.data = s;
-    ev_signal_start(s->loop, &s->sigterm);
-    ev_signal_start(s->loop, &s->sigint);
-    signal(SIGPIPE, SIG_IGN);
-    ts_info("supervising %s (%s), %d stages", name, role, s->nprocs);
+    if (open_procs(s) < 0)
+        return TS_EXIT_FAIL;
+    start_watchers(s);
+    ts_info("supervising %s (%s), %d stages", name, inst_get(&s->inst, "role"), s->nprocs);
     dispatch_event(&s->procs[0], E_START);
     ev_run(s->loop, 0);
-    /* Stages that ignored SIGTERM and SIGKILL timers still running: make sure nothing outlives us. */
-    for (int i = 0; i < s->nprocs; i++)
-        if (s->procs[i].pid > 0)
-            kill(-s->procs[i].pid, SIGKILL);
-    for (int i = 0; i < s->nprocs; i++)
-        s->procs[i].pid = 0;
-    /* Then whatever they left behind, until we have no child at all. */
-    for (int tries = 0; tries < 100; tries++) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (!sup_kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
-            break;
-        usleep(20000);
-    }
-    for (int i = 0; i < s->nprocs; i++) {
-        drain_log(&s->procs[i]);
-        logfile_destroy(&s->procs[i].log);
-    }
+    reap_all(s);
     unlink(pidpath);
     if (s->foreground)
         inst_unregister(name);

@@ -82,12 +82,17 @@ static void usage(FILE *f)
             TS_EXIT_CONFIG, TS_TRAILER_LEN);
 }
 
-int tstream_main(int argc, char **argv)
+typedef struct {
+    const char *pubkey, *output, *bitrate_s, *piece_s, *tracker, *announce_host, *name;
+    double window_s;
+    uint16_t port;
+    uint64_t bitrate, piece_len;
+} tstream_args_t;
+
+#define CONTINUE (-1) /* a step's "go on" */
+
+static int parse_opts(tstream_args_t *o, int argc, char **argv)
 {
-    const char *pubkey = NULL, *output = NULL, *bitrate_s = NULL, *piece_s = NULL, *tracker = NULL;
-    const char *announce_host = "127.0.0.1";
-    double window_s = 60;
-    uint16_t port = 0;
     static const struct option opts[] = {
         { "pubkey", required_argument, 0, 'k' },     { "output", required_argument, 0, 'o' },
         { "bitrate", required_argument, 0, 'b' },    { "piece-size", required_argument, 0, 'p' },
@@ -100,92 +105,114 @@ int tstream_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': pubkey = optarg; break;
-        case 'o': output = optarg; break;
-        case 'b': bitrate_s = optarg; break;
-        case 'p': piece_s = optarg; break;
+        case 'k': o->pubkey = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'b': o->bitrate_s = optarg; break;
+        case 'p': o->piece_s = optarg; break;
         case 'w': {
             char *end;
-            window_s = strtod(optarg, &end);
-            if (end == optarg || *end || !(window_s >= 2 && window_s <= 86400)) {
+            o->window_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->window_s >= 2 && o->window_s <= 86400)) {
                 fprintf(stderr, "tsctl tstream: bad --window '%s' (seconds, 2..86400)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
         }
         case 'P':
-            if (ts_units_hostport(optarg, host, sizeof host, &port) < 0 || port == 0) {
+            if (ts_units_hostport(optarg, host, sizeof host, &o->port) < 0 || o->port == 0) {
                 fprintf(stderr, "tsctl tstream: bad --port '%s' (1..65535)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
-        case 'a': announce_host = optarg; break;
-        case 't': tracker = optarg; break;
+        case 'a': o->announce_host = optarg; break;
+        case 't': o->tracker = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
     }
-    const char *problem = optind != argc - 1 ? "expected one broadcast NAME"
-                          : !pubkey          ? "--pubkey is required"
-                          : !output          ? "--output is required"
-                          : !tracker && !port ? "--port (the embedded tracker's) or --tracker is required"
-                          : tracker && port  ? "--tracker and --port exclude each other"
-                                             : NULL;
+    return CONTINUE;
+}
+
+static int check_opts(tstream_args_t *o, int argc, char **argv)
+{
+    const char *problem = optind != argc - 1         ? "expected one broadcast NAME"
+                          : !o->pubkey               ? "--pubkey is required"
+                          : !o->output               ? "--output is required"
+                          : !o->tracker && !o->port  ? "--port (the embedded tracker's) or --tracker is required"
+                          : o->tracker && o->port    ? "--tracker and --port exclude each other"
+                                                     : NULL;
     if (problem) {
         fprintf(stderr, "tsctl tstream: %s\n", problem);
         usage(stderr);
         return TS_EXIT_USAGE;
     }
-    const char *name = argv[optind];
-    if (!inst_valid_name(name)) {
-        fprintf(stderr, "tsctl tstream: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", name);
+    o->name = argv[optind];
+    if (!inst_valid_name(o->name)) {
+        fprintf(stderr, "tsctl tstream: bad NAME '%s' (letters, digits, '.', '_', '-'; at most 64)\n", o->name);
         return TS_EXIT_USAGE;
     }
-    uint64_t bitrate, piece_len;
-    if (tstream_opts("tstream", bitrate_s, piece_s, tracker, &bitrate, &piece_len) < 0)
+    if (tstream_opts("tstream", o->bitrate_s, o->piece_s, o->tracker, &o->bitrate, &o->piece_len) < 0)
         return TS_EXIT_USAGE;
+    return CONTINUE;
+}
 
+/* A restarted signer container runs this again: the same broadcast must keep its infohash. So m
+ * is --output as it is if it is this broadcast (same name and key), else fresh. */
+static int keep_or_fresh(const tstream_args_t *o, ts_metainfo_t *m, ts_metainfo_t *fresh)
+{
+    char err[512];
+    if (access(o->output, F_OK) != 0) {
+        *m = *fresh;
+        return CONTINUE;
+    }
+    int rc = CONTINUE;
+    if (ts_metainfo_load(o->output, m, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl tstream: %s: %s (remove it to start a new broadcast)\n", o->output, err);
+        ts_metainfo_free(fresh);
+        return TS_EXIT_CONFIG;
+    }
+    if (strcmp(m->name, o->name) != 0 || m->pubkey_len != fresh->pubkey_len ||
+        memcmp(m->pubkey, fresh->pubkey, m->pubkey_len) != 0) {
+        if (strcmp(m->name, o->name) != 0)
+            fprintf(stderr, "tsctl tstream: %s is broadcast %s, not %s: left as it is\n", o->output, m->name, o->name);
+        else
+            fprintf(stderr, "tsctl tstream: %s is broadcast %s signed by another key: left as it is (remove it "
+                            "to start a new broadcast with this key)\n", o->output, o->name);
+        ts_metainfo_free(m);
+        rc = TS_EXIT_CONFIG;
+    } else if ((o->piece_s && m->piece_len != o->piece_len) || fresh->npieces != m->npieces)
+        fprintf(stderr, "tsctl tstream: continuing the existing broadcast %s (piece size %u, %llu pieces); "
+                        "remove %s to start a new one\n",
+                m->name, m->piece_len, (unsigned long long)m->npieces, o->output);
+    ts_metainfo_free(fresh);
+    return rc;
+}
+
+int tstream_main(int argc, char **argv)
+{
+    tstream_args_t o = { .announce_host = "127.0.0.1", .window_s = 60 };
+    int rc = parse_opts(&o, argc, argv);
+    if (rc == CONTINUE)
+        rc = check_opts(&o, argc, argv);
+    if (rc != CONTINUE)
+        return rc;
     ts_metainfo_t m, fresh;
     memset(&m, 0, sizeof m);
     memset(&fresh, 0, sizeof fresh);
     char err[512];
-    if (tstream_create(&fresh, name, pubkey, (uint32_t)piece_len, window_s, bitrate, err, sizeof err) < 0) {
+    if (tstream_create(&fresh, o.name, o.pubkey, (uint32_t)o.piece_len, o.window_s, o.bitrate, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl tstream: --pubkey: %s\n", err);
         return TS_EXIT_CONFIG;
     }
-    /* A restarted signer container runs this again: the same broadcast must keep its infohash. */
-    if (access(output, F_OK) == 0) {
-        if (ts_metainfo_load(output, &m, err, sizeof err) < 0) {
-            fprintf(stderr, "tsctl tstream: %s: %s (remove it to start a new broadcast)\n", output, err);
-            ts_metainfo_free(&fresh);
-            return TS_EXIT_CONFIG;
-        }
-        if (strcmp(m.name, name) != 0 || m.pubkey_len != fresh.pubkey_len ||
-            memcmp(m.pubkey, fresh.pubkey, m.pubkey_len) != 0) {
-            if (strcmp(m.name, name) != 0)
-                fprintf(stderr, "tsctl tstream: %s is broadcast %s, not %s: left as it is\n", output, m.name, name);
-            else
-                fprintf(stderr, "tsctl tstream: %s is broadcast %s signed by another key: left as it is (remove it "
-                                "to start a new broadcast with this key)\n", output, name);
-            ts_metainfo_free(&m);
-            ts_metainfo_free(&fresh);
-            return TS_EXIT_CONFIG;
-        }
-        if ((piece_s && m.piece_len != piece_len) || fresh.npieces != m.npieces)
-            fprintf(stderr, "tsctl tstream: continuing the existing broadcast %s (piece size %u, %llu pieces); "
-                            "remove %s to start a new one\n",
-                    m.name, m.piece_len, (unsigned long long)m.npieces, output);
-        ts_metainfo_free(&fresh);
-    } else {
-        m = fresh;
-    }
-    if (bitrate_s || !m.bitrate)
-        m.bitrate = bitrate;
-    if (tracker)
-        snprintf(m.announce, sizeof m.announce, "%s", tracker);
+    if ((rc = keep_or_fresh(&o, &m, &fresh)) != CONTINUE)
+        return rc;
+    if (o.bitrate_s || !m.bitrate)
+        m.bitrate = o.bitrate;
+    if (o.tracker)
+        snprintf(m.announce, sizeof m.announce, "%s", o.tracker);
     else
-        snprintf(m.announce, sizeof m.announce, "http://%s:%u/announce", announce_host, port);
-    if (ts_metainfo_save(output, &m, err, sizeof err) < 0) {
+        snprintf(m.announce, sizeof m.announce, "http://%s:%u/announce", o.announce_host, o.port);
+    if (ts_metainfo_save(o.output, &m, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl tstream: %s\n", err);
         ts_metainfo_free(&m);
         /* encode checks the fields before anything is written: "metainfo: …" is a bad option value */
@@ -195,7 +222,7 @@ int tstream_main(int argc, char **argv)
     ts_metainfo_hex(m.infohash, ih);
     if (ts_magnet_format(m.infohash, m.name, m.announce, magnet, sizeof magnet) < 0)
         magnet[0] = '\0';
-    printf("tstream:  %s\ninfohash: %s\ntracker:  %s\nmagnet:   %s\n", output, ih, m.announce, magnet);
+    printf("tstream:  %s\ninfohash: %s\ntracker:  %s\nmagnet:   %s\n", o.output, ih, m.announce, magnet);
     ts_metainfo_free(&m);
     return TS_EXIT_OK;
 }

@@ -4,8 +4,12 @@
  * tsctl seed FILE.tstream: the same swarm without a player, to add upload capacity. */
 #include "instance.h"
 #include "ts_exit.h"
+#include "ts_http.h"
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
+#include "ts_sock.h"
+#include "ts_time.h"
+#include "ts_topology.h"
 #include "ts_units.h"
 #include "tsctl.h"
 #include <arpa/inet.h>
@@ -13,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +60,61 @@ static void usage(FILE *f, int seed)
                "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n");
 }
 
+#define RELAY_MAX_FAILURES 50   /* connections to the bridge in a row that brought nothing */
+#define RELAY_RETRY_US (200 * TS_US_PER_MS)
+#define RELAY_CONNECT_MS 2000  /* the bridge is local: a connect this slow has failed */
+
 static volatile sig_atomic_t stop_flag;
 static void on_stop_signal(int sig) { stop_flag = sig; }
+
+/* A blocking socket connected to ip:port (lib/ts_sock.h's connect, waited for), or -1. */
+static int dial(uint32_t ip, uint16_t port)
+{
+    int pending, fd = ts_sock_connect4(ip, port, 0, &pending);
+    if (fd < 0)
+        return -1;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    if (pending && (poll(&p, 1, RELAY_CONNECT_MS) != 1 || ts_sock_connected(fd) < 0)) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* the relay waits on the bridge */
+    return fd;
+}
+
+/* Copy the answer's body (after a head lib/ts_http.h parses) to stdout. 1 if stdout closed (the
+ * player went away), -1 on a write error, 0 when the connection ends. */
+static int copy_body(int fd, int *failures)
+{
+    static uint8_t buf[65536];
+    size_t hdr = 0;
+    int in_body = 0;
+    ssize_t r;
+    while (!stop_flag && (r = read(fd, buf + (in_body ? 0 : hdr), in_body ? sizeof buf : sizeof buf - hdr)) > 0) {
+        size_t off = 0, len = (size_t)r;
+        if (!in_body) {
+            hdr += (size_t)r;
+            ts_http_resp_t head;
+            int st = ts_http_resp_parse(buf, hdr, &head);
+            if (st == TS_HTTP_BAD || (st == TS_HTTP_PARTIAL && hdr >= sizeof buf))
+                break;
+            if (st == TS_HTTP_PARTIAL)
+                continue;
+            in_body = 1;
+            off = head.head_len;
+            len = hdr - off;
+        }
+        while (len > 0) {
+            ssize_t w = write(1, buf + off, len);
+            if (w <= 0)
+                return errno == EPIPE ? 1 : -1;
+            off += (size_t)w;
+            len -= (size_t)w;
+        }
+        *failures = 0;
+    }
+    return 0;
+}
 
 /* Foreground copy of the player URL to stdout; reconnects if the bridge restarts. */
 static int relay(const char *addr, uint16_t port, const char *path)
@@ -65,15 +123,14 @@ static int relay(const char *addr, uint16_t port, const char *path)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct in_addr ia = { 0 };
+    inet_pton(AF_INET, addr, &ia);
     int failures = 0;
-    while (!stop_flag && failures < 50) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-        inet_pton(AF_INET, addr, &a.sin_addr);
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-            close(fd);
+    while (!stop_flag && failures < RELAY_MAX_FAILURES) {
+        int fd = dial(ntohl(ia.s_addr), port);
+        if (fd < 0) {
             failures++;
-            usleep(200000);
+            usleep(RELAY_RETRY_US);
             continue;
         }
         char req[512];
@@ -83,38 +140,12 @@ static int relay(const char *addr, uint16_t port, const char *path)
             failures++;
             continue;
         }
-        char buf[65536];
-        size_t hdr = 0;
-        int in_body = 0;
-        ssize_t r;
-        while (!stop_flag && (r = read(fd, buf + (in_body ? 0 : hdr), in_body ? sizeof buf : sizeof buf - hdr)) > 0) {
-            size_t off = 0, len = (size_t)r;
-            if (!in_body) {
-                hdr += (size_t)r;
-                char *end = memmem(buf, hdr, "\r\n\r\n", 4);
-                if (!end) {
-                    if (hdr >= sizeof buf)
-                        break;
-                    continue;
-                }
-                in_body = 1;
-                off = (size_t)(end - buf) + 4;
-                len = hdr - off;
-            }
-            while (len > 0) {
-                ssize_t w = write(1, buf + off, len);
-                if (w <= 0) {
-                    close(fd);
-                    return errno == EPIPE ? 0 : -1; /* the player went away */
-                }
-                off += (size_t)w;
-                len -= (size_t)w;
-            }
-            failures = 0;
-        }
+        int rc = copy_body(fd, &failures);
         close(fd);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
         failures++;
-        usleep(200000);
+        usleep(RELAY_RETRY_US);
     }
     return 0;
 }
@@ -180,7 +211,7 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
     }
     snprintf(out, outlen, "%s/magnet-%s.tstream", root, ih);
     snprintf(portarg, sizeof portarg, "%u", port);
-    inst_binary("ts-swarm", swarm, sizeof swarm);
+    inst_binary(ts_topo[TS_TOPO_SWARM].binary, swarm, sizeof swarm);
     fprintf(stderr, "tsctl %s: fetching the metainfo of %s from its peers\n", cmd, ih);
     pid_t pid = fork();
     if (pid < 0) {
@@ -204,14 +235,19 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
     return TS_EXIT_OK;
 }
 
-static int viewer_main(int argc, char **argv, int seed)
+typedef struct {
+    int seed, play_it, supervise_here, foreground; /* foreground: --output - */
+    const char *http, *output, *name, *state_dir, *stats, *bind_ip, *file;
+    uint64_t max_upload;
+    uint16_t port, http_port;
+    char http_addr[64], player[PATH_MAX], fetched[PATH_MAX], autoname[160], outabs[PATH_MAX];
+} viewer_t;
+
+#define CONTINUE (-1) /* an option parser's "go on" */
+
+static int parse_opts(viewer_t *v, int argc, char **argv)
 {
-    const char *http = NULL, *output = NULL, *name = NULL, *state_dir = NULL, *stats = NULL, *bind_ip = NULL;
-    uint64_t max_upload = 0;
-    uint16_t port = 0, http_port = 0;
-    int play_it = 0, supervise_here = 0;
-    char player[PATH_MAX];
-    char http_addr[64] = "127.0.0.1", host[64];
+    char host[64];
     static const struct option opts[] = {
         { "http", required_argument, 0, 'H' }, { "output", required_argument, 0, 'o' },
         { "port", required_argument, 0, 'p' }, { "name", required_argument, 0, 'n' },
@@ -226,216 +262,269 @@ static int viewer_main(int argc, char **argv, int seed)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'H':
-            http = optarg;
-            if (ts_units_hostport(optarg, http_addr, sizeof http_addr, &http_port) < 0) {
+            v->http = optarg;
+            if (ts_units_hostport(optarg, v->http_addr, sizeof v->http_addr, &v->http_port) < 0) {
                 fprintf(stderr, "tsctl watch: bad --http '%s' (ADDR:PORT)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
-        case 'o': output = optarg; break;
+        case 'o': v->output = optarg; break;
         case 'p':
-            if (ts_units_hostport(optarg, host, sizeof host, &port) < 0) {
+            if (ts_units_hostport(optarg, host, sizeof host, &v->port) < 0) {
                 fprintf(stderr, "tsctl watch: bad --port '%s'\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
-        case 'n': name = optarg; break;
-        case 'd': state_dir = optarg; break;
-        case 'S': stats = optarg; break;
+        case 'n': v->name = optarg; break;
+        case 'd': v->state_dir = optarg; break;
+        case 'S': v->stats = optarg; break;
         case 'b': {
             struct in_addr ia;
             if (inet_pton(AF_INET, optarg, &ia) != 1) {
-                fprintf(stderr, "tsctl %s: bad --bind '%s' (an IPv4 address)\n", seed ? "seed" : "watch", optarg);
+                fprintf(stderr, "tsctl %s: bad --bind '%s' (an IPv4 address)\n", v->seed ? "seed" : "watch", optarg);
                 return TS_EXIT_USAGE;
             }
-            bind_ip = optarg;
+            v->bind_ip = optarg;
             break;
         }
-        case 'P': play_it = 1; break;
-        case 'F': supervise_here = 1; break;
+        case 'P': v->play_it = 1; break;
+        case 'F': v->supervise_here = 1; break;
         case 'u':
-            if (ts_units_rate(optarg, &max_upload) < 0 || max_upload < 8000) {
+            if (ts_units_rate(optarg, &v->max_upload) < 0 || v->max_upload < 8000) {
                 fprintf(stderr, "tsctl: bad --max-upload '%s' (e.g. 4M, at least 8k)\n", optarg);
                 return TS_EXIT_USAGE;
             }
             break;
-        case 'h': usage(stdout, seed); return TS_EXIT_OK;
-        default: usage(stderr, seed); return TS_EXIT_USAGE;
+        case 'h': usage(stdout, v->seed); return TS_EXIT_OK;
+        default: usage(stderr, v->seed); return TS_EXIT_USAGE;
         }
     }
-    if (seed && (http || output || stats || play_it)) {
+    v->foreground = v->output && strcmp(v->output, "-") == 0;
+    return CONTINUE;
+}
+
+/* Options that exclude each other, the player, the one stream argument. */
+static int check_opts(viewer_t *v, int argc, char **argv)
+{
+    if (v->seed && (v->http || v->output || v->stats || v->play_it)) {
         fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output, --play and --stats are for tsctl watch\n");
         return TS_EXIT_USAGE;
     }
-    if (play_it && output && strcmp(output, "-") == 0) {
+    if (v->play_it && v->foreground) {
         fprintf(stderr, "tsctl watch: --play and --output - both take the foreground: choose one\n");
         return TS_EXIT_USAGE;
     }
-    if (supervise_here && (play_it || (output && strcmp(output, "-") == 0))) {
+    if (v->supervise_here && (v->play_it || v->foreground)) {
         fprintf(stderr, "tsctl watch: --foreground and %s both take the foreground: choose one\n",
-                play_it ? "--play" : "--output -");
+                v->play_it ? "--play" : "--output -");
         return TS_EXIT_USAGE;
     }
-    if (play_it && find_player(player, sizeof player) < 0) {
+    if (v->play_it && find_player(v->player, sizeof v->player) < 0) {
         fprintf(stderr, "tsctl watch: --play found none of mpv, vlc, ffplay on PATH; install one "
                         "(apt-get install mpv, or vlc, or ffmpeg for ffplay), or open the player URL yourself\n");
         return TS_EXIT_CONFIG;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "tsctl %s: expected one FILE.tstream or magnet link\n", seed ? "seed" : "watch");
-        usage(stderr, seed);
+        fprintf(stderr, "tsctl %s: expected one FILE.tstream or magnet link\n", v->seed ? "seed" : "watch");
+        usage(stderr, v->seed);
         return TS_EXIT_USAGE;
     }
-    const char *file = argv[optind];
-    char fetched[PATH_MAX];
-    if (strncasecmp(file, "magnet:", 7) == 0) {
-        if (!port)
-            port = inst_free_port(); /* announced while fetching, then the swarm's */
-        int rc = fetch_magnet(file, port, fetched, sizeof fetched, seed);
+    v->file = argv[optind];
+    return CONTINUE;
+}
+
+/* The metainfo: from the file, or fetched from the peers of a magnet link. */
+static int load_stream(viewer_t *v, ts_metainfo_t *m)
+{
+    if (strncasecmp(v->file, "magnet:", 7) == 0) {
+        if (!v->port)
+            v->port = inst_free_port(); /* announced while fetching, then the swarm's */
+        int rc = fetch_magnet(v->file, v->port, v->fetched, sizeof v->fetched, v->seed);
         if (rc != TS_EXIT_OK)
             return rc;
-        file = fetched;
+        v->file = v->fetched;
     }
-    ts_metainfo_t m;
     char err[512];
-    if (ts_metainfo_load(file, &m, err, sizeof err) < 0) {
-        fprintf(stderr, "tsctl watch: %s: %s\n", file, err);
+    if (ts_metainfo_load(v->file, m, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl watch: %s: %s\n", v->file, err);
         return TS_EXIT_CONFIG;
     }
-    if (!m.announce[0]) {
-        fprintf(stderr, "tsctl watch: %s names no tracker (announce)\n", file);
+    if (!m->announce[0]) {
+        fprintf(stderr, "tsctl watch: %s names no tracker (announce)\n", v->file);
+        ts_metainfo_free(m);
         return TS_EXIT_CONFIG;
     }
-    char autoname[160], dir[512];
-    if (name && !inst_valid_name(name)) {
-        fprintf(stderr, "tsctl watch: bad --name '%s'\n", name);
+    return CONTINUE;
+}
+
+/* The instance's name and directory (not running yet), its copy of the metainfo, its ports. */
+static int prepare_dir(viewer_t *v, ts_metainfo_t *m, char *dir, size_t dirlen)
+{
+    if (v->name && !inst_valid_name(v->name)) {
+        fprintf(stderr, "tsctl watch: bad --name '%s'\n", v->name);
         return TS_EXIT_USAGE;
     }
-    if (!name) {
+    if (!v->name) {
         for (int i = 1; i < 1000; i++) {
             char d[512];
-            snprintf(autoname, sizeof autoname, "%s-%s%d", m.name, seed ? "seed" : "view", i);
-            if (inst_lookup(autoname, d, sizeof d) == 0 && inst_supervisor_pid(d))
+            snprintf(v->autoname, sizeof v->autoname, "%s-%s%d", m->name, v->seed ? "seed" : "view", i);
+            if (inst_lookup(v->autoname, d, sizeof d) == 0 && inst_supervisor_pid(d))
                 continue;
             break;
         }
-        name = autoname;
+        v->name = v->autoname;
     }
-    inst_dir_for(name, state_dir, dir, sizeof dir);
+    inst_dir_for(v->name, v->state_dir, dir, dirlen);
     if (inst_mkdirs(dir, 0700) < 0) {
         fprintf(stderr, "tsctl watch: cannot create %s: %s\n", dir, strerror(errno));
         return TS_EXIT_FAIL;
     }
-    char ep[600];
-    if (inst_endpoint(dir, "player-bridge", ep, sizeof ep) < 0) {
+    char ep[600], err[512], path[700];
+    if (inst_endpoint(dir, ts_topo[TS_TOPO_BRIDGE].name, ep, sizeof ep) < 0) {
         fprintf(stderr, "tsctl watch: state directory %s is too long for unix sockets\n", dir);
         return TS_EXIT_USAGE;
     }
     if (inst_supervisor_pid(dir)) {
-        fprintf(stderr, "tsctl watch: viewer %s is already running (tsctl stop %s)\n", name, name);
+        fprintf(stderr, "tsctl watch: viewer %s is already running (tsctl stop %s)\n", v->name, v->name);
         return TS_EXIT_FAIL;
     }
-    char path[700];
     snprintf(path, sizeof path, "%s/stream.tstream", dir);
-    if (ts_metainfo_save(path, &m, err, sizeof err) < 0) {
+    if (ts_metainfo_save(path, m, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl watch: %s: %s\n", path, err);
         return TS_EXIT_FAIL;
     }
-    if (!port)
-        port = inst_free_port();
-    if (!http_port)
-        http_port = inst_free_port();
-    char outabs[PATH_MAX] = "";
-    int foreground = output && strcmp(output, "-") == 0;
-    if (output && !foreground) {
-        if (output[0] == '/')
-            snprintf(outabs, sizeof outabs, "%s", output);
+    if (!v->port)
+        v->port = inst_free_port();
+    if (!v->http_port)
+        v->http_port = inst_free_port();
+    return CONTINUE;
+}
+
+/* --output as an absolute path, created empty: a new watch session writes a new file. */
+static int prepare_output(viewer_t *v, const char *dir)
+{
+    if (v->output && !v->foreground) {
+        if (v->output[0] == '/')
+            snprintf(v->outabs, sizeof v->outabs, "%s", v->output);
         else {
             char cwd[PATH_MAX - 256];
             if (!getcwd(cwd, sizeof cwd))
                 return TS_EXIT_FAIL;
-            snprintf(outabs, sizeof outabs, "%s/%s", cwd, output);
+            snprintf(v->outabs, sizeof v->outabs, "%s/%s", cwd, v->output);
         }
     }
-    /* A new watch session writes a new file; the resume record only serves restarts within it. */
+    /* The resume record only serves restarts within one session. */
     char pos[700];
     snprintf(pos, sizeof pos, "%s/bridge.pos", dir);
     unlink(pos);
-    if (outabs[0]) {
-        int fd = open(outabs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (v->outabs[0]) {
+        int fd = open(v->outabs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
-            fprintf(stderr, "tsctl watch: cannot write %s: %s\n", outabs, strerror(errno));
+            fprintf(stderr, "tsctl watch: cannot write %s: %s\n", v->outabs, strerror(errno));
             return TS_EXIT_CONFIG;
         }
         close(fd);
     }
+    return CONTINUE;
+}
+
+static int write_conf(const viewer_t *v, const ts_metainfo_t *m, const char *dir, instance_t *in)
+{
     char ih[41];
-    ts_metainfo_hex(m.infohash, ih);
-    instance_t in;
-    memset(&in, 0, sizeof in);
-    snprintf(in.dir, sizeof in.dir, "%s", dir);
-    inst_set(&in, "name", "%s", name);
-    inst_set(&in, "role", seed ? "seed" : "viewer");
-    inst_set(&in, "stream", "%s", m.name);
-    inst_set(&in, "tstream", "%s", file);
-    inst_set(&in, "infohash", "%s", ih);
-    inst_set(&in, "port", "%u", port);
-    if (!seed) {
-        inst_set(&in, "http", "%s:%u", http_addr, http_port);
-        inst_set(&in, "player_url", "http://%s:%u/%s.ts",
-                 strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr, http_port, m.name);
+    ts_metainfo_hex(m->infohash, ih);
+    memset(in, 0, sizeof *in);
+    snprintf(in->dir, sizeof in->dir, "%s", dir);
+    inst_set(in, "name", "%s", v->name);
+    inst_set(in, "role", v->seed ? "seed" : "viewer");
+    inst_set(in, "stream", "%s", m->name);
+    inst_set(in, "tstream", "%s", v->file);
+    inst_set(in, "infohash", "%s", ih);
+    inst_set(in, "port", "%u", v->port);
+    if (!v->seed) {
+        inst_set(in, "http", "%s:%u", v->http_addr, v->http_port);
+        inst_set(in, "player_url", "http://%s:%u/%s.ts",
+                 strcmp(v->http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : v->http_addr, v->http_port, m->name);
     }
-    inst_set(&in, "output", "%s", outabs);
-    inst_set(&in, "max_upload", "%llu", (unsigned long long)max_upload);
-    if (bind_ip)
-        inst_set(&in, "bind", "%s", bind_ip);
-    if (stats) {
+    inst_set(in, "output", "%s", v->outabs);
+    inst_set(in, "max_upload", "%llu", (unsigned long long)v->max_upload);
+    if (v->bind_ip)
+        inst_set(in, "bind", "%s", v->bind_ip);
+    if (v->stats) {
         char sabs[PATH_MAX];
-        if (stats[0] == '/' || !getcwd(sabs, sizeof sabs - strlen(stats) - 2))
-            snprintf(sabs, sizeof sabs, "%s", stats);
+        if (v->stats[0] == '/' || !getcwd(sabs, sizeof sabs - strlen(v->stats) - 2))
+            snprintf(sabs, sizeof sabs, "%s", v->stats);
         else
-            snprintf(sabs + strlen(sabs), sizeof sabs - strlen(sabs), "/%s", stats);
-        inst_set(&in, "stats", "%s", sabs);
+            snprintf(sabs + strlen(sabs), sizeof sabs - strlen(sabs), "/%s", v->stats);
+        inst_set(in, "stats", "%s", sabs);
     }
-    inst_set(&in, "tracker", "%s", m.announce);
-    if (inst_save(&in) < 0) {
+    inst_set(in, "tracker", "%s", m->announce);
+    if (inst_save(in) < 0) {
         fprintf(stderr, "tsctl watch: cannot write %s/instance.conf\n", dir);
         return TS_EXIT_FAIL;
     }
+    return CONTINUE;
+}
+
+/* Started: say where to watch, then hand over to the player or the stdout relay, if any. */
+static int run_viewer(const viewer_t *v, const char *dir, const instance_t *in, const char *spath)
+{
+    if (v->seed) {
+        printf("seeder %s started on port %u\n", v->name, v->port);
+        return TS_EXIT_OK;
+    }
+    if (!v->foreground) {
+        printf("viewer %s started\n  player URL: %s\n", v->name, inst_get(in, "player_url"));
+        if (v->outabs[0])
+            printf("  output:     %s\n", v->outabs);
+        if (!v->play_it)
+            return TS_EXIT_OK;
+        printf("  playing in: %s (the viewer stops when it exits)\n", v->player);
+        fflush(stdout);
+        int rc = play(v->player, inst_get(in, "player_url"));
+        inst_stop(dir, 10);
+        inst_unregister(v->name);
+        if (rc != 0)
+            fprintf(stderr, "tsctl watch: %s exited with status %d\n", v->player, rc);
+        return rc == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
+    }
+    fprintf(stderr, "tsctl watch: viewer %s streaming to stdout (player URL %s)\n", v->name, inst_get(in, "player_url"));
+    relay(strcmp(v->http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : v->http_addr, v->http_port, spath);
+    inst_stop(dir, 10);
+    inst_unregister(v->name);
+    return TS_EXIT_OK;
+}
+
+static int viewer_main(int argc, char **argv, int seed)
+{
+    static viewer_t v; /* PATH_MAX buffers: not on the stack */
+    memset(&v, 0, sizeof v);
+    v.seed = seed;
+    snprintf(v.http_addr, sizeof v.http_addr, "127.0.0.1");
+    int rc = parse_opts(&v, argc, argv);
+    if (rc == CONTINUE)
+        rc = check_opts(&v, argc, argv);
+    if (rc != CONTINUE)
+        return rc;
+    ts_metainfo_t m;
+    if ((rc = load_stream(&v, &m)) != CONTINUE)
+        return rc;
+    char dir[512], spath[200];
+    instance_t in;
+    if ((rc = prepare_dir(&v, &m, dir, sizeof dir)) == CONTINUE && (rc = prepare_output(&v, dir)) == CONTINUE)
+        rc = write_conf(&v, &m, dir, &in);
+    snprintf(spath, sizeof spath, "/%s.ts", m.name);
+    ts_metainfo_free(&m);
+    if (rc != CONTINUE)
+        return rc;
     int code;
-    if (inst_spawn_supervisor(dir, supervise_here, 30, &code, err, sizeof err) < 0) {
-        fprintf(stderr, "tsctl watch: viewer %s failed to start: %s\n", name, err);
+    char err[512];
+    if (inst_spawn_supervisor(dir, v.supervise_here, 30, &code, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl watch: viewer %s failed to start: %s\n", v.name, err);
         inst_stop(dir, 5);
         return code;
     }
-    inst_register(name, dir);
-    char spath[200];
-    snprintf(spath, sizeof spath, "/%s.ts", m.name);
-    ts_metainfo_free(&m);
-    if (seed) {
-        printf("seeder %s started on port %u\n", name, port);
-        return TS_EXIT_OK;
-    }
-    if (!foreground) {
-        printf("viewer %s started\n  player URL: %s\n", name, inst_get(&in, "player_url"));
-        if (outabs[0])
-            printf("  output:     %s\n", outabs);
-        if (!play_it)
-            return TS_EXIT_OK;
-        printf("  playing in: %s (the viewer stops when it exits)\n", player);
-        fflush(stdout);
-        int rc = play(player, inst_get(&in, "player_url"));
-        inst_stop(dir, 10);
-        inst_unregister(name);
-        if (rc != 0)
-            fprintf(stderr, "tsctl watch: %s exited with status %d\n", player, rc);
-        return rc == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
-    }
-    fprintf(stderr, "tsctl watch: viewer %s streaming to stdout (player URL %s)\n", name, inst_get(&in, "player_url"));
-    relay(strcmp(http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : http_addr, http_port, spath);
-    inst_stop(dir, 10);
-    inst_unregister(name);
-    return TS_EXIT_OK;
+    inst_register(v.name, dir);
+    return run_viewer(&v, dir, &in, spath);
 }
 
 int watch_main(int argc, char **argv) { return viewer_main(argc, argv, 0); }
