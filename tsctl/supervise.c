@@ -410,7 +410,7 @@ static proc_t *find_proc(sup_t *s, const char *name)
     return NULL;
 }
 
-/* text (always: the envelope's check wants it) and, for STATUS_REP, the status message */
+/* text (COMMAND_REP: the answer; STATUS_REP: empty) and, for STATUS_REP, the status message */
 static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code,
                   Ts__InstanceStatus *status)
 {
