@@ -254,6 +254,26 @@ int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *nam
 
 /* ------------------------------------------------------------------ responses */
 
+const char *ts_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "";
+    }
+}
+
 static int resp_bad(ts_http_resp_t *r, const char *why)
 {
     r->error = why;

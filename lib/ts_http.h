@@ -42,6 +42,9 @@ int ts_http_header(const uint8_t *buf, const ts_http_req_t *req, const char *nam
 
 /* ------------------------------------------------------------------ responses */
 
+/* The reason phrase servers send with status ("Not Found"), or "" for one not listed. */
+const char *ts_http_reason(int status);
+
 #define TS_HTTP_MAX_RESP_HEAD 16384 /* status line + headers + empty line, in bytes */
 
 typedef struct {

@@ -144,25 +144,6 @@ static int conn_write(conn_t *c)
     return 0;
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default:  return "";
-    }
-}
-
 /* A header value we are willing to send: printable ASCII, nothing that could end the line. */
 static int header_ok(const char *s)
 {
@@ -189,7 +170,7 @@ static void conn_respond(conn_t *c, int status, const char *ctype, const char *e
     int n = snprintf(c->head, sizeof c->head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
                      "%sConnection: close\r\n\r\n",
-                     status, reason(status), ctype, c->body.len, extra ? extra : "");
+                     status, ts_http_reason(status), ctype, c->body.len, extra ? extra : "");
     c->head_len = n > 0 && (size_t)n < sizeof c->head ? (size_t)n : 0; /* cannot overflow: ctype < 200 */
     c->with_body = with_body;
     c->off = 0;

@@ -19,6 +19,26 @@ int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len)
 
 static int unknown(const ProtobufCMessage *m) { return m && m->n_unknown_fields > 0; }
 
+/* An instance's status: bounded like a heartbeat (a stage's counters) times the stages. */
+static int check_status(const Ts__InstanceStatus *st, char *err, size_t errlen)
+{
+    if (unknown(&st->base))
+        return ts_err(err, errlen, "unknown fields in envelope");
+    if (st->n_stages > 64)
+        return ts_err(err, errlen, "too many stages");
+    for (size_t i = 0; i < st->n_stages; i++) {
+        const Ts__StageStatus *sg = st->stages[i];
+        if (unknown(&sg->base))
+            return ts_err(err, errlen, "unknown fields in envelope");
+        if (sg->n_counters > 256)
+            return ts_err(err, errlen, "too many counters");
+        for (size_t j = 0; j < sg->n_counters; j++)
+            if (unknown((const ProtobufCMessage *)sg->counters[j]))
+                return ts_err(err, errlen, "unknown fields in envelope");
+    }
+    return 0;
+}
+
 static int check(const Ts__Envelope *e, char *err, size_t errlen)
 {
     if (e->version != TS_MSG_VERSION)
@@ -32,6 +52,8 @@ static int check(const Ts__Envelope *e, char *err, size_t errlen)
         for (size_t i = 0; i < e->heartbeat->n_counters; i++)
             if (unknown((const ProtobufCMessage *)e->heartbeat->counters[i]))
                 return ts_err(err, errlen, "unknown fields in envelope");
+    if (e->status && check_status(e->status, err, errlen) < 0)
+        return -1;
     switch (e->type) {
     case TS__MSG_TYPE__MSG_PIECE:
         if (!e->piece)
@@ -55,6 +77,7 @@ static int check(const Ts__Envelope *e, char *err, size_t errlen)
     case TS__MSG_TYPE__MSG_STATUS_REQ:
         return 0;
     case TS__MSG_TYPE__MSG_STATUS_REP:
+        return e->status ? 0 : ts_err(err, errlen, "status reply without status");
     case TS__MSG_TYPE__MSG_COMMAND:
     case TS__MSG_TYPE__MSG_COMMAND_REP:
         return e->text ? 0 : ts_err(err, errlen, "text message without text");

@@ -1,5 +1,7 @@
 #include "ts_sock.h"
+#include "ts_err.h"
 #include "ts_log.h"
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -32,6 +34,30 @@ int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending)
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
     struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(bind_ip) };
     return ts_sock_connect((struct sockaddr *)&a, sizeof a, bind_ip ? (struct sockaddr *)&b : NULL, sizeof b, pending);
+}
+
+int ts_sock_connect_host(const char *host, uint16_t port, int family, const struct sockaddr *local,
+                         socklen_t locallen, int *pending, char *err, size_t errlen)
+{
+    char serv[8];
+    snprintf(serv, sizeof serv, "%u", (unsigned)port);
+    struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res;
+    int rc = getaddrinfo(host, serv, &hints, &res);
+    if (rc != 0)
+        return ts_err(err, errlen, "%.200s: %s", host, gai_strerror(rc));
+    int fd = -1, e = EADDRNOTAVAIL;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        if (local && local->sa_family != a->ai_family)
+            continue; /* a local address of the other family could not be bound */
+        if ((fd = ts_sock_connect(a->ai_addr, a->ai_addrlen, local, locallen, pending)) < 0)
+            e = errno;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        ts_err(err, errlen, "%.200s: %s", host, strerror(e));
+        errno = e;
+    }
+    return fd;
 }
 
 int ts_sock_connected(int fd)

@@ -24,6 +24,11 @@ int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct soc
                     int *pending);
 /* IPv4 shorthand: ip and bind_ip in host byte order; bind_ip 0 = no bind. */
 int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending);
+/* Resolve host (a name, an IPv4 or an IPv6 address without brackets; getaddrinfo, which blocks for
+ * a name) for family (AF_INET, AF_INET6 or AF_UNSPEC) and ts_sock_connect to the first address
+ * whose connect starts. The socket as ts_sock_connect, or -1 with err ("host: reason"). */
+int ts_sock_connect_host(const char *host, uint16_t port, int family, const struct sockaddr *local,
+                         socklen_t locallen, int *pending, char *err, size_t errlen);
 /* After the socket turned writable: 0 if the connect succeeded, else -1 with errno the reason. */
 int ts_sock_connected(int fd);
 

@@ -134,9 +134,9 @@ static void client_replying(client_t *cl)
 }
 
 /* A complete short response; the connection closes once it is written. */
-static void client_reply(client_t *cl, int status, const char *reason, const char *extra, const char *body,
-                         int with_body)
+static void client_reply(client_t *cl, int status, const char *extra, const char *body, int with_body)
 {
+    const char *reason = ts_http_reason(status);
     char buf[1024];
     size_t blen = body ? strlen(body) : 0;
     int n;
@@ -200,7 +200,7 @@ static void client_preflight(client_t *cl, const ts_http_req_t *r)
     if (ts_http_header(cl->req, r, "Access-Control-Request-Headers", &v, &vlen) == 0 && vlen > 0 && vlen <= 256 &&
         strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") >= vlen)
         snprintf(extra + n, sizeof extra - (size_t)n, "Access-Control-Allow-Headers: %.*s\r\n", (int)vlen, v);
-    client_reply(cl, 204, "No Content", extra, NULL, 0);
+    client_reply(cl, 204, extra, NULL, 0);
 }
 
 static void client_request(client_t *cl, const ts_http_req_t *r)
@@ -214,10 +214,10 @@ static void client_request(client_t *cl, const ts_http_req_t *r)
         if (stream || index || path_is(r, "*"))
             client_preflight(cl, r);
         else
-            client_reply(cl, 404, "Not Found", NULL, "not found\n", 1);
+            client_reply(cl, 404, NULL, "not found\n", 1);
         return;
     case TS_HTTP_M_OTHER:
-        client_reply(cl, 405, "Method Not Allowed", "Allow: GET, HEAD, OPTIONS\r\n", "method not allowed\n", 1);
+        client_reply(cl, 405, "Allow: GET, HEAD, OPTIONS\r\n", "method not allowed\n", 1);
         return;
     case TS_HTTP_M_GET:
     case TS_HTTP_M_HEAD:
@@ -227,16 +227,16 @@ static void client_request(client_t *cl, const ts_http_req_t *r)
     if (index) {
         char body[400];
         snprintf(body, sizeof body, "tstream live stream (MPEG-TS): %s\n", s->path);
-        client_reply(cl, 200, "OK", NULL, body, get);
+        client_reply(cl, 200, NULL, body, get);
     } else if (!stream) {
-        client_reply(cl, 404, "Not Found", NULL, "not found\n", get);
+        client_reply(cl, 404, NULL, "not found\n", get);
     } else if (!get) {
         snprintf(cl->what + strlen(cl->what), sizeof cl->what - strlen(cl->what), " 200");
         client_replying(cl);
         client_push_bytes(cl, STREAM_HEAD, sizeof STREAM_HEAD - 1);
     } else if (s->n_stream >= SERVER_MAX_STREAMS) {
         ts_warn("client %s refused: already %zu players", cl->addr, s->n_stream);
-        client_reply(cl, 503, "Service Unavailable", "Retry-After: 5\r\n", "too many players\n", 1);
+        client_reply(cl, 503, "Retry-After: 5\r\n", "too many players\n", 1);
     } else {
         client_stream(cl);
     }
@@ -269,7 +269,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
             return;
         if (rc == TS_HTTP_BAD) {
             snprintf(cl->what, sizeof cl->what, "bad request (%s)", req.error);
-            client_reply(cl, 400, "Bad Request", NULL, "bad request\n", 1);
+            client_reply(cl, 400, NULL, "bad request\n", 1);
             return;
         }
         client_request(cl, &req);

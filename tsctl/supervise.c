@@ -410,7 +410,7 @@ static proc_t *find_proc(sup_t *s, const char *name)
     return NULL;
 }
 
-/* text (always: the envelope's check wants it) and, for STATUS_REP, the status message */
+/* text (COMMAND_REP: the answer; STATUS_REP: empty) and, for STATUS_REP, the status message */
 static void reply(sup_t *s, const uint8_t *peer, size_t peer_len, int type, const char *text, int code,
                   Ts__InstanceStatus *status)
 {
@@ -584,7 +584,7 @@ static void reap_all(sup_t *s)
             ;
         if (!sup_kill_orphans(s, SIGKILL) && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
             break;
-        usleep(20000);
+        usleep(20 * TS_US_PER_MS);
     }
     for (int i = 0; i < s->nprocs; i++) {
         drain_log(&s->procs[i]);

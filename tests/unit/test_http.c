@@ -363,6 +363,9 @@ static void test_responses(void)
     CHECK(ts_http_resp_header((const uint8_t *)t, &r, "server", &v, &vl) == 0 && streq(v, vl, "tst"), "header lookup");
     CHECK(ts_http_resp_header((const uint8_t *)t, &r, "Serve", &v, &vl) < 0, "no prefix match");
 
+    CHECK(!strcmp(ts_http_reason(404), "Not Found") && !strcmp(ts_http_reason(204), "No Content") &&
+              !strcmp(ts_http_reason(299), ""),
+          "reason phrases");
     resp_bad("HTTP/2 200 OK\r\n\r\n");
     resp_bad("HTTP/1.1 20 OK\r\n\r\n");
     resp_bad("HTTP/1.1 2000 OK\r\n\r\n");

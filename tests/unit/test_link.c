@@ -1,14 +1,11 @@
 /* The piece link between stages, in one process: an outlink (upstream) and inlinks (downstream)
  * on an ipc:// endpoint, driven by one libev loop. Checks what makes stage restarts lossless:
  * in-order delivery, resume after the last ack under the same identity, replay after the
- * upstream restarts, and duplicates dropped; liveness of an idle link. Also the envelope checks and
- * unit parsing. */
+ * upstream restarts, and duplicates dropped; liveness of an idle link. */
 #include "check.h"
 #include "ts_link.h"
-#include "ts_msg.h"
 #include "ts_piece.h"
 #include "ts_time.h"
-#include "ts_units.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,72 +345,8 @@ static void test_alive(void)
         printf("note: could not remove %s\n", dir);
 }
 
-static void test_envelope(void)
-{
-    char err[128];
-    uint8_t junk[16] = { 0xff, 0xff, 0xff };
-    CHECK(ts_msg_unpack(junk, sizeof junk, err, sizeof err) == NULL, "garbage rejected");
-    CHECK(ts_msg_unpack(junk, 0, err, sizeof err) == NULL, "empty rejected");
-    CHECK(ts_msg_unpack(junk, TS_MSG_MAX + 1, err, sizeof err) == NULL, "oversized rejected before parsing");
-
-    Ts__Envelope e = TS__ENVELOPE__INIT;
-    uint8_t *buf;
-    size_t len;
-    e.version = TS_MSG_VERSION;
-    e.type = TS__MSG_TYPE__MSG_PIECE; /* but no piece body */
-    CHECK(ts_msg_pack(&e, &buf, &len) == 0, "pack");
-    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL && strstr(err, "without piece"), "piece type without body: %s", err);
-    free(buf);
-
-    Ts__Piece p = TS__PIECE__INIT;
-    uint8_t sig[63] = { 0 };
-    p.has_signature = 1;
-    p.signature.data = sig;
-    p.signature.len = sizeof sig;
-    e.piece = &p;
-    ts_msg_pack(&e, &buf, &len);
-    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL, "63-byte signature rejected");
-    free(buf);
-
-    p.signature.len = 0;
-    p.has_signature = 0;
-    e.version = 2;
-    ts_msg_pack(&e, &buf, &len);
-    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL && strstr(err, "version"), "wrong version rejected");
-    free(buf);
-
-    e.version = TS_MSG_VERSION;
-    ts_msg_pack(&e, &buf, &len);
-    Ts__Envelope *ok = ts_msg_unpack(buf, len, err, sizeof err);
-    CHECK(ok && ok->type == TS__MSG_TYPE__MSG_PIECE, "valid piece accepted");
-    ts_msg_free(ok);
-    free(buf);
-}
-
-static void test_units(void)
-{
-    uint64_t v;
-    CHECK(ts_units_rate("2M", &v) == 0 && v == 2000000, "2M");
-    CHECK(ts_units_rate("512k", &v) == 0 && v == 512000, "512k");
-    CHECK(ts_units_rate("1.5Mb", &v) == 0 && v == 1500000, "1.5Mb");
-    CHECK(ts_units_rate("64000", &v) == 0 && v == 64000, "plain");
-    CHECK(ts_units_rate("fast", &v) < 0 && ts_units_rate("-1M", &v) < 0 && ts_units_rate("", &v) < 0 &&
-              ts_units_rate("2X", &v) < 0 && ts_units_rate("99999999999G", &v) < 0,
-          "bad rates rejected");
-    CHECK(ts_units_size("16k", &v) == 0 && v == 16384, "16k");
-    char addr[64];
-    uint16_t port;
-    CHECK(ts_units_hostport("0.0.0.0:8080", addr, sizeof addr, &port) == 0 && port == 8080 && !strcmp(addr, "0.0.0.0"),
-          "addr:port");
-    CHECK(ts_units_hostport(":7", addr, sizeof addr, &port) == 0 && port == 7 && !strcmp(addr, "127.0.0.1"), ":port");
-    CHECK(ts_units_hostport("x:70000", addr, sizeof addr, &port) < 0 && ts_units_hostport("x:", addr, sizeof addr, &port) < 0,
-          "bad ports rejected");
-}
-
 int main(void)
 {
-    test_envelope();
-    test_units();
     test_link();
     test_resume();
     test_alive();

@@ -1,4 +1,4 @@
-/* lib/ts_sock.c: a non-blocking connect (plain and bound to a local address) reaches a listener; the
+/* lib/ts_sock.c: a non-blocking connect (plain, bound to a local address, by name) reaches a listener; the
  * acceptor hands connections to its callback, pauses when the callback asks, and, out of
  * descriptors (RLIMIT_NOFILE lowered), pauses and counts instead of spinning, then goes on once
  * descriptors are free again. */
@@ -80,6 +80,20 @@ int main(void)
     CHECK(c2 >= 0, "bound connect: %s", strerror(errno));
     run_for(loop, 0.05);
     CHECK(a.accepted == 2 && a.last_ip == 0x7f000002, "bound connect seen from 127.0.0.2 (%08x)", a.last_ip);
+
+    /* by name, and with a local address of the wrong family for every address (nothing to try) */
+    int pend = -1;
+    int c4 = ts_sock_connect_host("localhost", port, AF_INET, NULL, 0, &pend, err, sizeof err);
+    CHECK(c4 >= 0 && (pend == 0 || pend == 1), "connect to localhost: %s", err);
+    close(c4);
+    run_for(loop, 0.05);
+    CHECK(a.accepted == 3, "connection by name accepted: %d", a.accepted);
+    close(a.fds[2]);
+    a.accepted = 2;
+    struct sockaddr_in6 l6 = { .sin6_family = AF_INET6 };
+    CHECK(ts_sock_connect_host("127.0.0.1", port, AF_UNSPEC, (struct sockaddr *)&l6, sizeof l6, &pend, err,
+                               sizeof err) < 0 && err[0],
+          "no address of the local address's family: %s", err);
 
     /* refused: the connect fails at once or reports it once writable */
     uint16_t dead;

@@ -2,7 +2,9 @@
  * not ready for the limit stops its loop, runs its stop hook and reports TS_EXIT_UNREADY; one that
  * stays ready, one never ready since it started, and one not ready for less than the limit keep
  * running. Each case runs a real libev loop; an outer timer ends the cases that must not exit, and
- * a generous one guards the case that must (no assertion on how long anything took). */
+ * a generous one guards the case that must (no assertion on how long anything took). Then the
+ * skeleton: boot, run until ts_stage_stop, the code it gave (the first one), teardown; an unusable
+ * --metrics address ends the run before the loop with TS_EXIT_CONFIG. */
 #include "check.h"
 #include "ts_exit.h"
 #include "ts_stage.h"
@@ -64,6 +66,35 @@ static int run(double limit, int ready0, double at1, double at2, double end)
     return code;
 }
 
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_stage_stop(w->data, 42);
+    ts_stage_stop(w->data, 43); /* the first code wins */
+}
+
+static void test_skeleton(void)
+{
+    ts_stage_opts_t o = { .instance = "unit", .metrics = "127.0.0.1:0" };
+    int code = -1;
+    ts_stage_t *st = ts_stage_boot(TS_TOPO_SIGNER, &o, &code);
+    CHECK(st && ts_stage_loop(st) && ts_stage_zctx(st) && ts_stage_opts(st)->metrics, "boot");
+    if (!st)
+        return;
+    ev_timer t;
+    ev_timer_init(&t, on_stop_timer, 0.05, 0);
+    t.data = st;
+    ev_timer_start(ts_stage_loop(st), &t);
+    code = ts_stage_run(st, TS_EXIT_OK);
+    CHECK(code == 42, "run returns the code given to ts_stage_stop: %d", code);
+    CHECK(ts_stage_end(&st, code) == 42 && st == NULL, "end returns the code and clears the stage");
+
+    o.metrics = "256.1.1.1:1";
+    st = ts_stage_boot(TS_TOPO_INGEST, &o, &code);
+    CHECK(st && ts_stage_run(st, TS_EXIT_OK) == TS_EXIT_CONFIG, "unusable --metrics: TS_EXIT_CONFIG");
+    ts_stage_end(&st, 0);
+    CHECK(ts_stage_end(&st, 7) == 7, "end of no stage passes the code through");
+}
+
 int main(void)
 {
     double v = 0;
@@ -100,5 +131,6 @@ int main(void)
     /* Option off: never exits for readiness. */
     code = run(0, 1, 1, 0, 4);
     CHECK(code == TS_EXIT_OK && ended_by_timer, "option off: code %d, ended by timer %d", code, ended_by_timer);
+    test_skeleton();
     CHECK_DONE();
 }
