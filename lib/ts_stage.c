@@ -67,6 +67,8 @@ static const struct {
       "Peers disconnected (not banned) for not delivering what they announce." },
     { TS_TOPO_SWARM, "verify_shed", "ts_verify_shed_total", COUNTER,
       "Pieces dropped unverified because the failed-verification budget was spent." },
+    { TS_TOPO_SWARM, "accept_pauses", "ts_accept_pauses_total", COUNTER,
+      "Times the peer port stopped accepting for 0.1 s, out of descriptors or memory." },
     { TS_TOPO_BRIDGE, "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
     { TS_TOPO_BRIDGE, "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
     { TS_TOPO_BRIDGE, "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
