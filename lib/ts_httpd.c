@@ -1,5 +1,4 @@
 #include "ts_httpd.h"
-#include "ts_net.h"
 #include "ts_err.h"
 #include "ts_log.h"
 #include "ts_metrics.h"
@@ -339,7 +338,7 @@ static int listen_on(ts_httpd_t *h, const char *spec, char *err, size_t errlen)
         spec = "127.0.0.1:0";
     if (ts_units_hostport(spec, addr, sizeof addr, &port) < 0)
         return ts_err(err, errlen, "bad address '%s' (want ADDR:PORT)", spec);
-    int e, fd = ts_net_listen(addr, port, 64, &h->port, &e, err, errlen);
+    int e, fd = ts_sock_listen(addr, port, 64, &h->port, &e, err, errlen);
     if (fd < 0)
         return -1;
     if (!(h->acc = ts_acceptor_new(h->loop, fd, "http", on_conn, h)))

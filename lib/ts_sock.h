@@ -1,5 +1,5 @@
-/* TCP sockets on a libev loop: a non-blocking connect (optionally from a given local address) and
- * an acceptor that survives running out of descriptors.
+/* TCP sockets on a libev loop: a listener, a non-blocking connect (optionally from a given local
+ * address) and an acceptor that survives running out of descriptors.
  *
  * Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM), accept fails while the
  * connection stays queued and the listener stays readable: a plain accept loop would spin at full
@@ -16,6 +16,12 @@
 #define TS_ACCEPT_PAUSE_S 0.1 /* out of descriptors: stop accepting this long */
 #define TS_ACCEPT_LOG_S 10.0  /* at most one warning about pausing this often (with the count since) */
 
+/* Listen on host (an address as ts_units_hostport leaves it, "[::1]" included; "0.0.0.0" = every
+ * IPv4 address) and port (0: the kernel picks one), SO_REUSEADDR, non-blocking, close-on-exec. The
+ * socket, with the port it got in *bound; or -1 with "cannot listen on HOST port N: reason" in err
+ * and the failing errno in *err_no (0 for a bad host). */
+int ts_sock_listen(const char *host, uint16_t port, int backlog, uint16_t *bound, int *err_no, char *err,
+                   size_t errlen);
 /* Connect to sa without blocking; local (may be NULL) is bound first, so the peer sees that
  * address. The socket is non-blocking and close-on-exec. Returns it with *pending 1 while the
  * connect is under way (wait for EV_WRITE, then ts_sock_connected) or 0 if already connected;
@@ -38,7 +44,7 @@ typedef struct ts_acceptor ts_acceptor_t;
  * (a budget is spent: let the backlog hold the rest). */
 typedef int ts_acceptor_fn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg);
 
-/* Accept on the listening socket lfd (non-blocking; see ts_net_listen), which the acceptor then
+/* Accept on the listening socket lfd (non-blocking; see ts_sock_listen), which the acceptor then
  * owns and closes. what names the server in warnings ("http", "swarm"). NULL if out of memory
  * (lfd is then closed too). */
 ts_acceptor_t *ts_acceptor_new(struct ev_loop *loop, int lfd, const char *what, ts_acceptor_fn *fn, void *arg);

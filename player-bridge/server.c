@@ -1,5 +1,4 @@
 #include "server.h"
-#include "ts_net.h"
 #include "outq.h"
 #include "ts_http.h"
 #include "ts_log.h"
@@ -385,7 +384,7 @@ static int on_conn(int fd, const struct sockaddr *sa, socklen_t salen, void *arg
 
 static int listen_on(ts_server_t *s, const char *addr, uint16_t port, int *fatal_config, char *err, size_t errlen)
 {
-    int e, fd = ts_net_listen(addr, port, 128, &s->port, &e, err, errlen);
+    int e, fd = ts_sock_listen(addr, port, 128, &s->port, &e, err, errlen);
     if (fd < 0) {
         /* a bad host, an address not ours or a privileged port will not change by restarting */
         *fatal_config = e == 0 || e == EADDRNOTAVAIL || e == EACCES;

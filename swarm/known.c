@@ -209,22 +209,15 @@ static int on_accept(int fd, const struct sockaddr *sa, socklen_t salen, void *a
 
 int known_listen(swarm_t *sw, const char *bind_addr)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(sw->port) };
-    if (inet_pton(AF_INET, bind_addr, &a.sin_addr) != 1) {
-        ts_error("bad bind address %s", bind_addr);
+    char err[256];
+    int e;
+    uint16_t bound;
+    int fd = ts_sock_listen(bind_addr, sw->port, 128, &bound, &e, err, sizeof err);
+    if (fd < 0) {
+        ts_error("%s", err);
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0) {
-        ts_error("cannot listen on %s:%u: %s", bind_addr, sw->port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    sw->port = ntohs(a.sin_port);
+    sw->port = bound;
     /* out of descriptors, accept would fail at once and again: the acceptor rests instead */
     sw->acceptor = ts_acceptor_new(sw->loop, fd, ts_topo[TS_TOPO_SWARM].name, on_accept, sw);
     return sw->acceptor ? 0 : -1;

@@ -3,7 +3,6 @@
  * descriptors (RLIMIT_NOFILE lowered), pauses and counts instead of spinning, then goes on once
  * descriptors are free again. */
 #include "check.h"
-#include "ts_net.h"
 #include "ts_sock.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,7 +63,7 @@ int main(void)
     char err[256];
     int e;
     uint16_t port;
-    int lfd = ts_net_listen("127.0.0.1", 0, 64, &port, &e, err, sizeof err);
+    int lfd = ts_sock_listen("127.0.0.1", 0, 64, &port, &e, err, sizeof err);
     CHECK(lfd >= 0, "listen: %s", err);
     acc_t a = { 0 };
     a.loop = loop;
@@ -97,7 +96,7 @@ int main(void)
 
     /* refused: the connect fails at once or reports it once writable */
     uint16_t dead;
-    int dfd = ts_net_listen("127.0.0.1", 0, 1, &dead, &e, err, sizeof err);
+    int dfd = ts_sock_listen("127.0.0.1", 0, 1, &dead, &e, err, sizeof err);
     close(dfd);
     CHECK(connect_wait(dead, 0) < 0 && errno == ECONNREFUSED, "refused: %s", strerror(errno));
     int pending;
