@@ -404,7 +404,7 @@ class Session:
     def end(self, by, why):
         with self.lock:
             if self.rec['closed'] is None:
-                self.rec['closed'] = round(now(), 2)
+                self.rec['closed'] = round(now(), 6)  # µs: compared with dial times below
                 self.rec['closed_by'] = by
                 self.rec['reason'] = why
                 self.closing = True
@@ -639,7 +639,9 @@ class Liar:
         ever = False
         while now() < self.deadline:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            t = round(now(), 2)
+            # µs, not 10 ms: a session dialled, accepted and dropped within 10 ms would otherwise
+            # count its own dial as a redial after the drop.
+            t = round(now(), 6)
             try:
                 s.bind((self.ip, 0))
                 s.settimeout(5)
@@ -672,7 +674,7 @@ class Liar:
         recs = list(self.sessions)
         dropped = [r for r in recs if r['closed_by'] == 'victim']
         first_drop = min((r['closed'] for r in dropped), default=None)
-        after = [d for d in self.dials if first_drop is not None and d[0] >= first_drop]
+        after = [d for d in self.dials if first_drop is not None and d[0] > first_drop]
         return {
             'ip': self.ip, 'listen_port': self.listen_port,
             'connections': len(recs),
