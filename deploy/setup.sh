@@ -14,16 +14,18 @@ export DEBIAN_FRONTEND=noninteractive
 build=(
   build-essential cmake pkg-config git ca-certificates
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
+  libminiupnpc-dev libnatpmp-dev  # port mapping (UPnP IGD, NAT-PMP) behind home routers
 )
 # What ldd of build/bin/* resolves to (their own dependencies come along).
-runtime=(libzmq5 libprotobuf-c1 libev4 libssl3 libcurl4 ca-certificates)
+runtime=(libzmq5 libprotobuf-c1 libev4 libssl3 libcurl4 libminiupnpc17 libnatpmp1 ca-certificates)
 test=(
   ffmpeg python3 procps iproute2 curl
   python3-prometheus-client  # e2e.metrics parses every /metrics body with it
   chromium  # the status page's browser test (headless)
   opentracker python3-libtorrent  # a standard tracker and a standard BitTorrent client (e2e.opentracker, e2e.libtorrent)
   docker-compose  # deploy.compose_config validates deploy/docker-compose.yml (no engine needed)
-  nftables  # adversarial.nat_ban: NAT routers (masquerade) in network namespaces
+  nftables  # adversarial.nat_ban, net.*: NAT routers (masquerade) in network namespaces
+  miniupnpd-nftables miniupnpc  # net.*: a real UPnP IGD / NAT-PMP daemon in a home router, and its client
 )
 # podman's CNI networks resolve service names only with the dnsname plugin (a Recommends of podman).
 containers=(podman runc debootstrap docker-compose golang-github-containernetworking-plugin-dnsname)
@@ -34,7 +36,7 @@ case "${1:-}" in
   "" | --bench)
     pkgs=("${build[@]}" "${test[@]}")
     command -v npm >/dev/null || pkgs+=(nodejs npm)
-    [ "${1:-}" = --bench ] && pkgs+=(python3-matplotlib)
+    [ "${1:-}" = --bench ] && pkgs+=(python3-matplotlib iperf3)
     npm=1
     [ $# -le 1 ] || usage
     ;;
