@@ -197,6 +197,18 @@ struct swarm {
     uint64_t c_accept_pauses; /* the acceptor rested for lack of descriptors or memory */
     uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
     uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */
+    /* off the loopback (issue 15): whether others can reach us, port mapping, hole punching */
+    uint64_t reach;           /* SW_REACH_*: a gauge, reported as "reachable" */
+    uint32_t ext_ip;          /* host order: our address as others see it (mapping or yourip), 0 = unknown */
+    uint16_t ext_port;        /* where others reach our peer port from outside (mapped), 0 = sw->port */
+    int no_portmap, no_holepunch; /* --no-port-mapping, --no-holepunch */
+    uint64_t c_incoming;      /* connections accepted from a non-loopback address */
+    uint64_t c_portmap_ok, c_portmap_fail; /* port mappings made or renewed, attempts that failed */
+    uint64_t c_punch_attempts, c_punch_ok, c_punch_relayed; /* hole punches begun, connected, relayed for others */
+    uint64_t c_pushed_up, c_pushed_in; /* pieces pushed unrequested to children, taken from parents */
 };
+
+/* sw->reach */
+enum { SW_REACH_UNKNOWN = 0, SW_REACH_NO = 1, SW_REACH_DIRECT = 2, SW_REACH_MAPPED = 3 };
 
 #endif

@@ -213,12 +213,16 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         return;
     }
     size_t at = ext_begin(b, 0);
-    ts_ben_put_dict(b); /* keys in byte order: m, metadata_size, p, ts_edge, ts_rap, ts_src, v */
+    ts_ben_put_dict(b); /* keys in byte order */
     ts_ben_put_cstr(b, "m");
     ts_ben_put_dict(b);
     if (x->has_live) {
         ts_ben_put_cstr(b, "ts_live");
         ts_ben_put_int(b, x->live_id);
+    }
+    if (x->hp_id) {
+        ts_ben_put_cstr(b, "ut_holepunch");
+        ts_ben_put_int(b, x->hp_id);
     }
     if (x->md_id) {
         ts_ben_put_cstr(b, "ut_metadata");
@@ -240,6 +244,12 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
     if (x->has_edge) {
         ts_ben_put_cstr(b, "ts_edge");
         ts_ben_put_int(b, (int64_t)x->edge);
+    }
+    if (x->push) {
+        ts_ben_put_cstr(b, "ts_push");
+        ts_ben_put_int(b, 1);
+    }
+    if (x->has_edge) {
         ts_ben_put_cstr(b, "ts_rap");
         ts_ben_put_int(b, (int64_t)x->rap);
     }
@@ -249,6 +259,12 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
     }
     ts_ben_put_cstr(b, "v");
     ts_ben_put_cstr(b, TS_AGENT);
+    if (x->has_yourip) {
+        uint8_t ip[4] = { (uint8_t)(x->yourip >> 24), (uint8_t)(x->yourip >> 16), (uint8_t)(x->yourip >> 8),
+                          (uint8_t)x->yourip };
+        ts_ben_put_cstr(b, "yourip");
+        ts_ben_put_str(b, ip, sizeof ip);
+    }
     ts_ben_put_end(b);
     ext_end(b, at);
 }
@@ -295,6 +311,12 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
                 goto out;
             x->md_id = (uint8_t)md->i;
         }
+        const ts_ben_t *hp = ts_ben_dict_get(m, "ut_holepunch");
+        if (hp) {
+            if (hp->type != TS_BEN_INT || hp->i < 0 || hp->i > 255)
+                goto out;
+            x->hp_id = (uint8_t)hp->i;
+        }
     }
     if (get_seq(t, "metadata_size", &x->md_size) < 0 || x->md_size > INT32_MAX)
         goto out;
@@ -316,6 +338,16 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
     if (get_seq(t, "ts_src", &src) < 0 || src > 1)
         goto out;
     x->source = (int)src;
+    uint64_t push = 0;
+    if (get_seq(t, "ts_push", &push) < 0 || push > 1)
+        goto out;
+    x->push = (int)push;
+    const ts_ben_t *yi = ts_ben_dict_get(t, "yourip");
+    if (yi && yi->type == TS_BEN_STR && yi->len == 4) {
+        const uint8_t *q = yi->s;
+        x->has_yourip = 1;
+        x->yourip = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+    }
     rc = 0;
 out:
     ts_ben_free(&t);

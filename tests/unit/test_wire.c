@@ -311,6 +311,29 @@ static void test_ext(void)
     CHECK(ts_wire_parse_ext_handshake((const uint8_t *)lt, sizeof lt - 1, &y) == 0 &&
               !y.has_live && y.port == 6881 && !y.has_edge,
           "libtorrent ext handshake accepted");
+    CHECK(ts_wire_parse_ext_handshake((const uint8_t *)lt, sizeof lt - 1, &y) == 0 && y.hp_id == 4 &&
+              y.has_yourip && y.yourip == 0x7f000001,
+          "libtorrent ut_holepunch id and yourip read");
+    CHECK(parse_hs_s("d6:yourip16:0123456789abcdefe", &y) == 0 && !y.has_yourip, "IPv6 yourip ignored");
+    CHECK(parse_hs_s("d1:md12:ut_holepunchi256eee", &y) == -1, "ut_holepunch id too large");
+    CHECK(parse_hs_s("d7:ts_pushi2ee", &y) == -1, "ts_push not 0 or 1");
+
+    /* The new keys, in byte order, round trip. */
+    x = (ts_ext_hs_t){ .has_live = 1, .live_id = 1, .hp_id = 3, .pex_id = 2, .push = 1, .has_edge = 1, .edge = 9,
+                       .rap = 8, .has_yourip = 1, .yourip = 0x0b000102 };
+    ts_buf_init(&b);
+    ts_wire_put_ext_handshake(&b, &x);
+    if (ext_payload(&b, 0, &p, &n) == 0) {
+        static const char want[] = "d1:md7:ts_livei1e12:ut_holepunchi3e6:ut_pexi2ee7:ts_edgei9e7:ts_pushi1e"
+                                   "6:ts_rapi8e1:v11:tstream 0.16:yourip4:\x0b\x00\x01\x02" "e";
+        CHECK(n == sizeof want - 1 && memcmp(p, want, n) == 0, "ext hs with holepunch, push, yourip: %.*s", (int)n, p);
+        CHECK(ts_wire_parse_ext_handshake(p, n, &y) == 0 && y.hp_id == 3 && y.push && y.has_yourip &&
+                  y.yourip == 0x0b000102 && y.pex_id == 2,
+              "ext hs with holepunch, push, yourip round trip");
+    } else {
+        CHECK(0, "ext hs with holepunch message");
+    }
+    ts_buf_free(&b);
     CHECK(parse_hs_s("d1:md7:ts_livei255eee", &y) == 0 && y.has_live && y.live_id == 255, "live id 255");
     CHECK(parse_hs_s("d1:md7:ts_livei0eee", &y) == 0 && !y.has_live, "live id 0 = disabled");
     CHECK(parse_hs_s("de", &y) == 0 && !y.has_live && !y.has_edge, "empty dict");
