@@ -146,9 +146,10 @@ void known_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (sw->dropped[i].ip == ip && sw->dropped[i].until_ns > now)
             return; /* dropped for not delivering: it may come to us, we do not go to it */
     /* From our listening address and port: peers see us where we accept, and a NAT that maps
-     * per local endpoint shows every connection of ours at the one external port others know. */
+     * per local endpoint shows every connection of ours at the one external port others know
+     * (two such dials crossing are a hole punch: --no-holepunch dials from any port). */
     int pending, from_listen;
-    int fd = ts_sock_connect4_from(ip, port, sw->bind_ip, sw->port, &pending, &from_listen);
+    int fd = ts_sock_connect4_from(ip, port, sw->bind_ip, sw->no_holepunch ? 0 : sw->port, &pending, &from_listen);
     if (fd < 0)
         return;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
