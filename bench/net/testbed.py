@@ -18,6 +18,10 @@ packet can leave. Needs root.
     tb.up(); tb.cmd(h, ["ping", "-c1", other.public_ip]); print(tb.check()); tb.down()
 
 CLI:  testbed.py --selftest [--keep]    build a small net, check it, print JSON, tear down
+      testbed.py --serve SPEC STATE     build the net of SPEC (JSON: {"prefix", "seed", "hosts": [{"name",
+                                        add_host's arguments}]}), write STATE (JSON: each host's ns, ip,
+                                        public_ip), run until SIGTERM/SIGINT or its parent dies, tear down
+                                        (the emulator's final counters go to STATE.netlink.json)
       testbed.py --load                 ts-netlink's CPU at ~100 Mbit/s aggregate (parallel iperf3)
       testbed.py --clean PREFIX         remove namespaces and processes left by a killed run
 """
@@ -333,6 +337,10 @@ class Testbed:
             except subprocess.TimeoutExpired:
                 self.netlink.kill()
                 self.netlink.wait()
+            # its complaints (a sanitizer's included) outlive the workdir
+            err = open(os.path.join(self.workdir, "netlink.err")).read()
+            if err.strip():
+                sys.stderr.write("ts-netlink: " + err)
         for ns in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         self.namespaces = []
@@ -370,7 +378,37 @@ def clean(prefix):
     return gone
 
 
+def serve(spec_path, state_path):
+    """For shell scenarios (tests/net/): the net lives as long as this process."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    tb = Testbed(prefix=spec["prefix"], seed=spec.get("seed", 1))
+    for h in spec["hosts"]:
+        kw = dict(h)
+        tb.add_host(kw.pop("name"), **kw)
+    tb.up()
+    state = {"prefix": tb.prefix, "core": tb.core, "netlink_pid": tb.netlink.pid, "hosts": {
+        h.name: {"ns": h.ns, "ip": h.ip, "public_ip": h.public_ip, "router": h.router} for h in tb.hosts}}
+    with open(state_path + ".tmp", "w") as f:
+        json.dump(state, f, indent=1)
+    os.rename(state_path + ".tmp", state_path)
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda s, f: stop.append(s))
+    parent = os.getppid()
+    while not stop and os.getppid() == parent:   # also ends when the script that started it dies
+        time.sleep(0.2)
+    st = tb.netlink_stats()
+    if st:
+        with open(state_path + ".netlink.json", "w") as f:
+            json.dump(st, f, indent=1)
+    tb.down()
+    return 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[0] == "--serve":
+        return serve(argv[1], argv[2])
     if len(argv) >= 2 and argv[0] == "--clean":
         print(json.dumps({"removed": clean(argv[1])}))
         return 0
