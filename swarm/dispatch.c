@@ -10,6 +10,7 @@
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "reach.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -47,9 +48,12 @@ static void send_bitfield(peer_t *p)
 static void send_ext_handshake(peer_t *p)
 {
     swarm_t *sw = p->sw;
-    ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
-                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID,
-                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len };
+    /* "p": where others reach us, the mapped port when the router maps one; "yourip": where we see
+     * it, so that it learns whether it is behind NAT (reach.c) */
+    ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->ext_port ? sw->ext_port : sw->port,
+                      .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
+                      .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
+                      .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr) };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -118,6 +122,8 @@ static int on_handshake(peer_t *p)
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "direction", "%s", p->outgoing ? "out" : "in");
     ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, p->outgoing ? "out" : "in");
+    if (!p->outgoing)
+        reach_note_incoming(sw, ntohl(p->addr.sin_addr.s_addr));
     if (p->ext)
         send_ext_handshake(p);
     send_bitfield(p);
@@ -185,6 +191,8 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->listen_port = x.port;
             known_learn(sw, ntohl(p->addr.sin_addr.s_addr), x.port);
         }
+        if (x.has_yourip)
+            reach_note_yourip(sw, ntohl(p->addr.sin_addr.s_addr), x.yourip);
         p->source = x.source;
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;

@@ -6,6 +6,7 @@
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "portmap.h"
 #include "source.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -148,6 +149,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
                               .announces = &sw->c_announces };
         sw->ann = announce_new(sw->loop, &ac, sw->meta.announce);
     }
+    portmap_start(sw, cfg->embedded ? NULL : sw->meta.announce); /* without it: no mapping, reach from peers */
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
     ev_prepare_init(&sw->flush_prep, on_flush_prep);
@@ -175,6 +177,13 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
     ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
     ts_stage_counter(st, "accept_pauses", &sw->c_accept_pauses);
+    ts_stage_counter(st, "reachable", &sw->reach);
+    ts_stage_counter(st, "incoming", &sw->c_incoming);
+    ts_stage_counter(st, "portmap_ok", &sw->c_portmap_ok);
+    ts_stage_counter(st, "portmap_fail", &sw->c_portmap_fail);
+    ts_stage_counter(st, "portmap_via", &sw->c_portmap_via);
+    ts_stage_counter(st, "ext_ip", &sw->c_ext_ip);
+    ts_stage_counter(st, "ext_port", &sw->c_ext_port);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -187,6 +196,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
 
 void swarm_close(swarm_t *sw)
 {
+    portmap_stop(sw); /* first: its last events still reach the announce */
     announce_destroy(&sw->ann);
     for (peer_t *p = sw->peers; p; p = p->next)
         peer_close(p, NULL);

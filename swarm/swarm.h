@@ -6,7 +6,8 @@
  *   fanout.c: HAVEs, upload cap     picker.c: requests, delivery records    g2g.c: give-to-get
  *   known.c: bans, listen, dial, PEX  guard.c: admission budgets    edge.c: our edge, plausible edge
  *   peer.c: one connection          wire.c: codec   tracker.c / announce.c: tracker server / client
- *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo) */
+ *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo)
+ *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -20,6 +21,7 @@
 #include "ts_time.h"
 #include "ts_window.h"
 #include "announce.h"
+#include "reach.h"
 #include "tracker.h"
 #include "wire.h"
 
@@ -206,6 +208,9 @@ struct swarm {
     uint64_t c_portmap_ok, c_portmap_fail; /* port mappings made or renewed, attempts that failed */
     uint64_t c_punch_attempts, c_punch_ok, c_punch_relayed; /* hole punches begun, connected, relayed for others */
     uint64_t c_pushed_up, c_pushed_in; /* pieces pushed unrequested to children, taken from parents */
+    reach_ev_t reach_ev;      /* what reach.c decides sw->reach from */
+    struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
+    uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
 };
 
 /* sw->reach */
