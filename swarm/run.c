@@ -2,6 +2,7 @@
 #include "run.h"
 #include "dispatch.h"
 #include "fanout.h"
+#include "holepunch.h"
 #include "known.h"
 #include "peer.h"
 #include "picker.h"
@@ -28,6 +29,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     known_pex_send(sw, now);
     dispatch_tick(sw, now);
     peer_reap(sw);
+    hp_tick(sw, now); /* rendezvous for peers a dial cannot reach, before their redial */
     known_redial(sw, now);
     source_ack(sw);
     playout_deliver(sw);
@@ -184,6 +186,9 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "portmap_via", &sw->c_portmap_via);
     ts_stage_counter(st, "ext_ip", &sw->c_ext_ip);
     ts_stage_counter(st, "ext_port", &sw->c_ext_port);
+    ts_stage_counter(st, "punch_attempts", &sw->c_punch_attempts);
+    ts_stage_counter(st, "punch_ok", &sw->c_punch_ok);
+    ts_stage_counter(st, "punch_relayed", &sw->c_punch_relayed);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -215,5 +220,6 @@ void swarm_free(swarm_t *sw)
     free(sw->req_cnt);
     free(sw->src_safe);
     free(sw->first);
+    hp_free(sw);
     ts_metainfo_free(&sw->meta);
 }
