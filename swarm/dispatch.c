@@ -10,6 +10,7 @@
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "push.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -49,7 +50,7 @@ static void send_ext_handshake(peer_t *p)
     swarm_t *sw = p->sw;
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
                       .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID,
-                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len };
+                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len, .push = !sw->push_off };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -188,6 +189,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->source = x.source;
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;
+        p->push = x.push;
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -269,7 +271,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         peer_mark(p, t.seq);
         if (kind == PICK_WRONG)
             pick_wrong(p, t.seq, now);
-        if (!asked)
+        if (!asked && !push_dup_ok(p, t.seq))
             known_junk(p, "unrequested pieces we hold");
         return;
     }
@@ -308,6 +310,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         sw->c_pieces_in++;
         sw->c_payload_down += t.payload_len;
         pick_got(sw, p, t.seq, now);
+        push_got(p, t.seq, asked, t.timestamp_us, now);
         playout_piece_stored(sw, t.seq, &t);
     }
 }
@@ -391,6 +394,8 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
             known_junk(p, "repeated have");
         if (sw->is_source)
             g2g_note(p, seq, now, 0);
+        else
+            push_seen(sw, seq, now);
         peer_mark(p, seq);
         sw->pick_pending = 1;
         break;

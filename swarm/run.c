@@ -6,6 +6,7 @@
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "push.h"
 #include "source.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -118,7 +119,7 @@ int swarm_load(swarm_t *sw, const swarm_cfg_t *cfg)
     sw->req_cnt = calloc(sw->n, sizeof *sw->req_cnt);
     if (sw->is_source && (!(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)) || !(sw->first = calloc(sw->n, sizeof *sw->first))))
         return TS_EXIT_FAIL;
-    if (!sw->win || !sw->req_seq || !sw->req_cnt)
+    if (!sw->win || !sw->req_seq || !sw->req_cnt || push_init(sw) < 0)
         return TS_EXIT_FAIL;
     /* Azureus-style peer id: client tag, then random bytes. */
     memcpy(sw->peer_id, "-TS0001-", 8);
@@ -175,6 +176,9 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
     ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
     ts_stage_counter(st, "accept_pauses", &sw->c_accept_pauses);
+    ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
+    ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
+    ts_stage_counter(st, "push_dup", &sw->c_push_dup);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -205,5 +209,6 @@ void swarm_free(swarm_t *sw)
     free(sw->req_cnt);
     free(sw->src_safe);
     free(sw->first);
+    push_free(sw);
     ts_metainfo_free(&sw->meta);
 }
