@@ -12,6 +12,7 @@
 #include "picker.h"
 #include "playout.h"
 #include "reach.h"
+#include "push.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -55,7 +56,7 @@ static void send_ext_handshake(peer_t *p)
                       .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
                       .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
                       .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr),
-                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID };
+                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -200,6 +201,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;
         p->hp_id = sw->no_holepunch ? 0 : x.hp_id;
+        p->push = x.push;
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -281,7 +283,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         peer_mark(p, t.seq);
         if (kind == PICK_WRONG)
             pick_wrong(p, t.seq, now);
-        if (!asked)
+        if (!asked && !push_dup_ok(p, t.seq))
             known_junk(p, "unrequested pieces we hold");
         return;
     }
@@ -320,6 +322,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         sw->c_pieces_in++;
         sw->c_payload_down += t.payload_len;
         pick_got(sw, p, t.seq, now);
+        push_got(p, t.seq, asked, t.timestamp_us, now);
         playout_piece_stored(sw, t.seq, &t);
     }
 }
@@ -403,6 +406,8 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
             known_junk(p, "repeated have");
         if (sw->is_source)
             g2g_note(p, seq, now, 0);
+        else
+            push_seen(sw, seq, now);
         peer_mark(p, seq);
         sw->pick_pending = 1;
         break;

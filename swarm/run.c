@@ -8,6 +8,7 @@
 #include "picker.h"
 #include "playout.h"
 #include "portmap.h"
+#include "push.h"
 #include "source.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -121,7 +122,7 @@ int swarm_load(swarm_t *sw, const swarm_cfg_t *cfg)
     sw->req_cnt = calloc(sw->n, sizeof *sw->req_cnt);
     if (sw->is_source && (!(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)) || !(sw->first = calloc(sw->n, sizeof *sw->first))))
         return TS_EXIT_FAIL;
-    if (!sw->win || !sw->req_seq || !sw->req_cnt)
+    if (!sw->win || !sw->req_seq || !sw->req_cnt || push_init(sw) < 0)
         return TS_EXIT_FAIL;
     /* Azureus-style peer id: client tag, then random bytes. */
     memcpy(sw->peer_id, "-TS0001-", 8);
@@ -189,6 +190,9 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "punch_attempts", &sw->c_punch_attempts);
     ts_stage_counter(st, "punch_ok", &sw->c_punch_ok);
     ts_stage_counter(st, "punch_relayed", &sw->c_punch_relayed);
+    ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
+    ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
+    ts_stage_counter(st, "push_dup", &sw->c_push_dup);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -221,5 +225,6 @@ void swarm_free(swarm_t *sw)
     free(sw->src_safe);
     free(sw->first);
     hp_free(sw);
+    push_free(sw);
     ts_metainfo_free(&sw->meta);
 }
