@@ -693,8 +693,8 @@ def summarize(d):
             r["machine_cpu_busy_pct"], r["machine_cpu_capacity_pct"], r["emulator"]["cpu_total_pct"],
             "yes" if r["capacity"]["kept_up"] else "**no**"))
     L += ["", "Per run, the network under it and notes:", "",
-          "| run | N | window s | seed | viewers public/UPnP/NAT | ping under load (configured → measured avg, ms) | "
-          "emulator processes: CPU % | testbed up s | other load % | notes |", "|" + "---|" * 10]
+          "| run | N | window s | seed | viewers public/UPnP/NAT | reachable by home (end of run) | ping under load (configured → measured avg, ms) | "
+          "emulator processes: CPU % | testbed up s | other load % | notes |", "|" + "---|" * 11]
     for r in res:
         hosts = [h for h in r["net"]["hosts"] if any(pv["name"] == h["name"] for pv in r["per_viewer"])]
         kinds = [sum(1 for h in hosts if h["kind"] == k) for k in ("public", "upnp", "nat")]
@@ -702,8 +702,8 @@ def summarize(d):
                                            "%.1f" % p["rtt_avg_ms"] if p["rtt_avg_ms"] is not None else "n/a")
                           for p in r["emulator"]["ping_under_load"])
         emu = ", ".join("%s %.1f" % kv for kv in r["emulator"]["cpu_pct"].items()) or "n/a"
-        L.append("| %s | %d | %.0f | %s | %d/%d/%d | %s | %s | %s | %.0f | %s |" % (
-            r["variant"], r["viewers"], r["duration_s"], r["net"]["seed"], kinds[0], kinds[1], kinds[2],
+        L.append("| %s | %d | %.0f | %s | %d/%d/%d | %s | %s | %s | %s | %.0f | %s |" % (
+            r["variant"], r["viewers"], r["duration_s"], r["net"]["seed"], kinds[0], kinds[1], kinds[2], by_kind(r),
             pings or "n/a", emu, r["emulator"].get("testbed_up_s"), r.get("other_cpu_pct", 0),
             "; ".join(r.get("notes", []))))
     L += ["", "Plots: [lag CDF](lag-cdf.png), [source upload over time](source-upload.png).", ""]
@@ -711,6 +711,19 @@ def summarize(d):
         f.write("\n".join(L))
     log("wrote %s" % os.path.join(d, "summary.md"))
     plots(d, res)
+
+
+def by_kind(r):
+    """'public: 2 direct; upnp: 1 mapped, 1 no; nat: 2 no' from the per-viewer figures."""
+    parts = []
+    for k in ("public", "upnp", "nat"):
+        cnt = {}
+        for pv in r["per_viewer"]:
+            if pv.get("kind") == k:
+                cnt[pv.get("reachable_name", "n/a")] = cnt.get(pv.get("reachable_name", "n/a"), 0) + 1
+        if cnt:
+            parts.append("%s: %s" % (k, ", ".join("%d %s" % (c, n) for n, c in sorted(cnt.items()))))
+    return "; ".join(parts)
 
 
 def plots(d, res):
