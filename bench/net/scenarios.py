@@ -203,6 +203,16 @@ class Homes:
         return out
 
 
+class Subset:
+    """The testbed seen through some of its hosts, for tbcheck's functions (they walk tb.hosts)."""
+
+    def __init__(self, tb, hosts):
+        self._tb, self.hosts = tb, hosts
+
+    def __getattr__(self, k):
+        return getattr(self._tb, k)
+
+
 class NetRun(live.Run):
     def __init__(self, a, plan):
         super().__init__(a)
@@ -239,10 +249,10 @@ class NetRun(live.Run):
         log("testbed up in %.1f s (%d namespaces' hosts)" % (self.net_up_s, len(self.plan) + 1))
         self.ns_inodes = {i for i in (ns_inode(ns) for ns in self.namespaces()) if i}
         self.check_before = None
-        if a.check:
+        if a.check != "none":
             t = time.time()
             try:
-                self.check_before = self.tb.check()
+                self.check_before = self.run_check()
             except Exception as e:  # the check is a report, never a reason to abort the run
                 self.check_before = {"error": repr(e)}
             log("emulator check (before the broadcast, %.0f s): %s" % (time.time() - t, short(self.check_before)))
@@ -276,6 +286,9 @@ class NetRun(live.Run):
                             procs[int(d)] = open("/proc/%s/comm" % d).read().strip()
                 except OSError:
                     pass
+        nl = getattr(getattr(self.tb, "netlink", None), "pid", None)
+        if nl and nl not in procs:
+            procs[nl] = "ts-netlink"
         for pid, comm in procs.items():
             if comm in RUN_COMMS:
                 continue
@@ -283,13 +296,33 @@ class NetRun(live.Run):
         return out
 
     def tb_stats(self):
-        f = getattr(self.tb, "stats", None)
+        f = getattr(self.tb, "netlink_stats", None) or getattr(self.tb, "stats", None)
         if not callable(f):
             return None
         try:
             return f()
         except Exception as e:
             return {"error": repr(e)}
+
+    def run_check(self):
+        """The testbed's accuracy check before the broadcast. 'sample': RTT, NAT behaviour,
+        throughput against the caps and loss on the broadcaster and one viewer of each uplink class
+        and kind of home (the full check takes ~15 s per host); 'full': tb.check() on every host."""
+        if self.a.check == "full":
+            return self.tb.check()
+        import tbcheck
+        names, seen = [], set()
+        for p in self.plan:
+            key = (p["up_bps"], p["kind"])
+            if p["name"].startswith("v") and key not in seen and len(names) < 4:
+                seen.add(key)
+                names.append(p["name"])
+        sub = Subset(self.tb, [self.bch] + [self.hosts[n] for n in names])
+        t0 = time.time()
+        out = {"hosts": [h.name for h in sub.hosts], "rtt": tbcheck.check_rtt(sub), "nat": tbcheck.check_nat(sub),
+               "throughput": tbcheck.check_throughput(sub, None, 3), "loss": tbcheck.check_loss(sub, secs=3)}
+        out["seconds"] = round(time.time() - t0, 1)
+        return out
 
     # -- peers
     def start_broadcast(self, src_secs):
@@ -398,7 +431,6 @@ class NetRun(live.Run):
 
     def measure(self):
         self.emu0 = None
-        self.tbs0 = self.tb_stats()
         super().measure()
 
     def cpu_snapshot(self, insts):
@@ -406,6 +438,7 @@ class NetRun(live.Run):
         # the emulator's processes, at the same moments as the run's own (t0 and t1)
         if getattr(self, "emu0", 1) is None:
             self.emu0, self.emu_t0 = self.emulator_snapshot(), time.time()
+            self.tbs0 = self.tb_stats()
         else:
             self.emu1, self.emu_t1 = self.emulator_snapshot(), time.time()
             self.tbs1 = self.tb_stats()
@@ -490,8 +523,9 @@ class NetRun(live.Run):
                 emu[comm] = emu.get(comm, 0.0) + 100.0 * (t1 - e0[pid][1]) / live.CLK / T
         emu_total = sum(emu.values())
         res["emulator"] = {"cpu_pct": {k: round(x, 1) for k, x in sorted(emu.items())}, "cpu_total_pct": round(emu_total, 1),
-                           "processes": len(e1), "stats_t0": getattr(self, "tbs0", None),
-                           "stats_t1": getattr(self, "tbs1", None), "check_before": self.check_before,
+                           "processes": len(e1),
+                           "links_window": link_window(getattr(self, "tbs0", None), getattr(self, "tbs1", None), T),
+                           "check_before": self.check_before,
                            "ping_under_load": self.probes, "testbed_up_s": self.net_up_s}
         res["run_processes_cpu_pct"] = round(res["run_processes_cpu_pct"] + emu_total, 1)
         res["other_cpu_pct"] = round(res["other_cpu_pct"] - emu_total, 1)
@@ -505,6 +539,35 @@ class NetRun(live.Run):
         res["capacity"] = capacity_verdict(res)
         res["notes"] += res["capacity"]["notes"]
         return res
+
+
+def link_window(s0, s1, T):
+    """ts-netlink's per-link counters over the window: each host's upload (ab) and download (ba)
+    rate against its cap, queue drops (the cap's drop-tail queue full) and random-loss drops
+    against the configured rate."""
+    if not s0 or not s1 or "links" not in s0 or "links" not in s1:
+        return None
+    before = {l["name"]: l for l in s0["links"]}
+    links, tot = [], {"packets": 0, "loss_drops": 0, "queue_drops": 0, "write_errors": 0}
+    for l in s1["links"]:
+        b = before.get(l["name"])
+        if not b:
+            continue
+        row = {"name": l["name"]}
+        for k, dn in (("ab", "up"), ("ba", "down")):
+            d = {f: l[k][f] - b[k][f] for f in ("in_packets", "packets", "bytes", "queue_drops", "loss_drops", "write_errors")}
+            row[dn + "_bps"] = round(d["bytes"] * 8.0 / T)
+            row[dn + "_cap_bps"] = l[k].get("rate_bps")
+            row[dn + "_queue_drops"] = d["queue_drops"]
+            row[dn + "_loss_pct"] = rnd(100.0 * d["loss_drops"] / d["in_packets"], 3) if d["in_packets"] else None
+            tot["packets"] += d["in_packets"]
+            tot["loss_drops"] += d["loss_drops"]
+            tot["queue_drops"] += d["queue_drops"]
+            tot["write_errors"] += d["write_errors"]
+        links.append(row)
+    tot["loss_pct"] = rnd(100.0 * tot["loss_drops"] / tot["packets"], 3) if tot["packets"] else None
+    tot["packets_per_s"] = round(tot["packets"] / T)
+    return {"total": tot, "links": links}
 
 
 def short(x, n=300):
@@ -800,8 +863,9 @@ def main():
     p.add_argument("--warmup", type=float, default=3)
     p.add_argument("--viewer-upload", default=None, help="tsctl watch --max-upload (default none: the link caps)")
     p.add_argument("--source-upload", default=None, help="tsctl start --max-upload (default none: the 10 Mbit/s link)")
-    p.add_argument("--no-check", dest="check", action="store_false",
-                   help="skip the testbed's accuracy check (ping/throughput) before the broadcast")
+    p.add_argument("--check", choices=("sample", "full", "none"), default="sample",
+                   help="the testbed's accuracy check before the broadcast: the broadcaster and up to 4 viewers "
+                   "(default, ~1 min), every host (tb.check(), ~15 s a host), or none")
     p.add_argument("--quiet-wait", type=float, default=120)
     p.add_argument("--retries", type=int, default=1)
     p.add_argument("--max-other", type=float, default=25)
