@@ -406,26 +406,31 @@ class NetRun(live.Run):
             pass
 
     def ping_probe(self, secs):
-        """RTT to the broadcaster from up to 3 viewers, in the middle of the window (under the
-        scenario's load), against the configured 2 × (viewer delay + broadcaster delay)."""
+        """In the middle of the window, under the scenario's load, from up to 3 viewers: ping the
+        core end of the viewer's own access link (only that link's emulated delay, configured
+        2 × delay: the emulator's accuracy) and the broadcaster (end to end, queueing at loaded caps
+        included)."""
         time.sleep(max(0.0, secs / 2 - 3))
         names = [p["name"] for p in self.plan if p["name"].startswith("v")]
         pick = sorted(self.rng.sample(names, min(3, len(names))))
 
+        def ping(ns, ip):
+            try:
+                r = subprocess.run(["ip", "netns", "exec", ns, "ping", "-n", "-q", "-c", "10", "-i", "0.2", ip],
+                                   capture_output=True, text=True, timeout=20)
+                line = [ln for ln in r.stdout.splitlines() if "min/avg" in ln]
+                return [float(x) for x in line[0].split("=")[1].split()[0].split("/")][:3] if line else [None] * 3
+            except (subprocess.SubprocessError, ValueError, IndexError):
+                return [None] * 3
+
         def one(n):
             h, p = self.hosts[n], next(x for x in self.plan if x["name"] == n)
-            try:
-                r = subprocess.run(["ip", "netns", "exec", h.ns, "ping", "-n", "-q", "-c", "10", "-i", "0.2",
-                                    self.bch.public_ip], capture_output=True, text=True, timeout=20)
-                line = [ln for ln in r.stdout.splitlines() if "min/avg" in ln]
-                mn, avg, mx, _ = [float(x) for x in line[0].split("=")[1].split()[0].split("/")] if line else [None] * 4
-                lossl = [ln for ln in r.stdout.splitlines() if "packet loss" in ln]
-            except (subprocess.SubprocessError, ValueError, IndexError):
-                mn = avg = mx = None
-                lossl = []
-            return {"viewer": n, "configured_rtt_ms": round(2 * (p["delay_ms"] + self.a.bc_delay), 2),
-                    "rtt_min_ms": mn, "rtt_avg_ms": avg, "rtt_max_ms": mx,
-                    "loss": lossl[0].split(",")[2].strip() if lossl else None}
+            link = ping(h.ns, h.core_ip) if getattr(h, "core_ip", None) else [None] * 3
+            e2e = ping(h.ns, self.bch.public_ip)
+            return {"viewer": n, "configured_rtt_ms": round(2 * p["delay_ms"], 2),
+                    "rtt_min_ms": link[0], "rtt_avg_ms": link[1], "rtt_max_ms": link[2],
+                    "to_broadcaster_configured_ms": round(2 * (p["delay_ms"] + self.a.bc_delay), 2),
+                    "to_broadcaster_avg_ms": e2e[1], "to_broadcaster_max_ms": e2e[2]}
         with ThreadPoolExecutor(max_workers=3) as ex:
             self.probes = list(ex.map(one, pick))
 
@@ -562,10 +567,15 @@ def link_window(s0, s1, T):
             row[dn + "_loss_pct"] = rnd(100.0 * d["loss_drops"] / d["in_packets"], 3) if d["in_packets"] else None
             tot["packets"] += d["in_packets"]
             tot["loss_drops"] += d["loss_drops"]
+            if l["name"] != BCAST:  # the lossy links: the viewers'
+                tot["viewer_packets"] = tot.get("viewer_packets", 0) + d["in_packets"]
+                tot["viewer_loss_drops"] = tot.get("viewer_loss_drops", 0) + d["loss_drops"]
             tot["queue_drops"] += d["queue_drops"]
             tot["write_errors"] += d["write_errors"]
         links.append(row)
     tot["loss_pct"] = rnd(100.0 * tot["loss_drops"] / tot["packets"], 3) if tot["packets"] else None
+    vp = tot.get("viewer_packets")
+    tot["viewer_loss_pct"] = rnd(100.0 * tot["viewer_loss_drops"] / vp, 3) if vp else None
     tot["packets_per_s"] = round(tot["packets"] / T)
     return {"total": tot, "links": links}
 
@@ -617,8 +627,11 @@ def capacity_verdict(res):
         bad.append("source below its rate: %.0f kbit/s of %.0f" % (src / 1e3, res["bitrate_bps"] / 1e3))
     for p in emu["ping_under_load"]:
         if p.get("rtt_avg_ms") is not None and abs(p["rtt_avg_ms"] - p["configured_rtt_ms"]) > 0.25 * p["configured_rtt_ms"] + 5:
-            bad.append("RTT under load off the configuration: %s %.1f ms against %.1f configured"
-                       % (p["viewer"], p["rtt_avg_ms"], p["configured_rtt_ms"]))
+            bad.append("RTT of the access link under load off the configuration: %s %.1f ms against %.1f "
+                       "configured" % (p["viewer"], p["rtt_avg_ms"], p["configured_rtt_ms"]))
+    lw = (emu.get("links_window") or {}).get("total") or {}
+    if lw.get("write_errors"):
+        bad.append("the emulator failed %d packet writes" % lw["write_errors"])
     chk = emu.get("check_before")
     if isinstance(chk, dict) and (chk.get("ok") is False or chk.get("error")):
         bad.append("emulator check failed before the run: %s" % short(chk, 200))
@@ -756,18 +769,32 @@ def summarize(d):
             r["machine_cpu_busy_pct"], r["machine_cpu_capacity_pct"], r["emulator"]["cpu_total_pct"],
             "yes" if r["capacity"]["kept_up"] else "**no**"))
     L += ["", "Per run, the network under it and notes:", "",
-          "| run | N | window s | seed | viewers public/UPnP/NAT | reachable by home (end of run) | ping under load (configured → measured avg, ms) | "
-          "emulator processes: CPU % | testbed up s | other load % | notes |", "|" + "---|" * 11]
+          "| run | N | window s | seed | viewers public/UPnP/NAT | reachable by home (end of run) | "
+          "ping under load, access link (and to the broadcaster): configured → measured avg, ms | "
+          "emulator processes: CPU % | links over the window: packets/s, loss % of viewer links (configured 0.5), queue drops | "
+          "emulator check before the broadcast | testbed up s | other load % | notes |", "|" + "---|" * 13]
     for r in res:
         hosts = [h for h in r["net"]["hosts"] if any(pv["name"] == h["name"] for pv in r["per_viewer"])]
         kinds = [sum(1 for h in hosts if h["kind"] == k) for k in ("public", "upnp", "nat")]
-        pings = ", ".join("%s %.0f→%s" % (p["viewer"], p["configured_rtt_ms"],
-                                           "%.1f" % p["rtt_avg_ms"] if p["rtt_avg_ms"] is not None else "n/a")
+        f1 = lambda x: "%.1f" % x if x is not None else "n/a"
+        pings = ", ".join("%s %.0f→%s (to bc %.0f→%s)" % (p["viewer"], p["configured_rtt_ms"], f1(p["rtt_avg_ms"]),
+                                                          p.get("to_broadcaster_configured_ms", 0),
+                                                          f1(p.get("to_broadcaster_avg_ms")))
                           for p in r["emulator"]["ping_under_load"])
         emu = ", ".join("%s %.1f" % kv for kv in r["emulator"]["cpu_pct"].items()) or "n/a"
-        L.append("| %s | %d | %.0f | %s | %d/%d/%d | %s | %s | %s | %s | %.0f | %s |" % (
+        lw = (r["emulator"].get("links_window") or {}).get("total")
+        lws = "%d, %s %%, %d" % (lw["packets_per_s"], lw.get("viewer_loss_pct"), lw["queue_drops"]) if lw else "n/a"
+        ck = r["emulator"].get("check_before") or {}
+        if "rtt" in ck:
+            thr = [x["ratio"] for x in (ck.get("throughput") or {}).get("runs", []) if x.get("ratio") is not None]
+            cks = "RTT err median %s ms, p90 %s ms; throughput/cap %s–%s (%d runs)" % (
+                ck["rtt"].get("median_err_ms"), ck["rtt"].get("p90_abs_err_ms"),
+                min(thr) if thr else "n/a", max(thr) if thr else "n/a", len(thr))
+        else:
+            cks = "not run" if not ck else short(ck, 80)
+        L.append("| %s | %d | %.0f | %s | %d/%d/%d | %s | %s | %s | %s | %s | %s | %.0f | %s |" % (
             r["variant"], r["viewers"], r["duration_s"], r["net"]["seed"], kinds[0], kinds[1], kinds[2], by_kind(r),
-            pings or "n/a", emu, r["emulator"].get("testbed_up_s"), r.get("other_cpu_pct", 0),
+            pings or "n/a", emu, lws, cks, r["emulator"].get("testbed_up_s"), r.get("other_cpu_pct", 0),
             "; ".join(r.get("notes", []))))
     L += ["", "Plots: [lag CDF](lag-cdf.png), [source upload over time](source-upload.png).", ""]
     with open(os.path.join(d, "summary.md"), "w") as f:
