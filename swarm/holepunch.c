@@ -139,6 +139,8 @@ void hp_pex(peer_t *p, const ts_wire_addr_t *a, size_t n)
          * its NAT would drop our SYN, and the punch dials it at the right moment anyway. */
         if (!k || !punchable(sw, k))
             known_connect(sw, a[i].ip, a[i].port);
+        else if (k->next_ns < ts_mono_ns() + HP_WAIT_NS)
+            k->next_ns = ts_mono_ns() + HP_WAIT_NS; /* nor redialled (known_redial) meanwhile */
     }
 }
 

@@ -186,7 +186,7 @@ outputs_ok() { # TAG
 phase punch masquerade
 for k in $(seq 1 "$NV"); do [ -f "$(vlog punch $k)" ] || fail "no swarm log at $(vlog punch $k)"; done
 say "viewer-to-viewer lines:"; { to_other punch 1; to_other punch 2; } | sed 's/^/  /'
-grep -h "hole punch" "$(vlog punch 1)" "$(vlog punch 2)" "$WORK/punch/bh/hp/log/swarm.log" | head -8 | sed 's/^/  /'
+grep -h "hole punch" "$(vlog punch 1)" "$(vlog punch 2)" "$WORK/punch/bh/hp/log/swarm.log" | head -8 | sed 's/^/  /' || true
 { to_other punch 1; to_other punch 2; } | grep -q "connected (punch)" \
   || fail "the NATed viewers did not connect to each other by a hole punch"
 ok1=$(counter punch v1 punch_ok) ok2=$(counter punch v2 punch_ok)
