@@ -172,7 +172,10 @@ if in_ns "$H" upnpc -l 2>/dev/null | grep -E "TCP +$EPORT->$HOME_IP:"; then fail
 
 # ---------------------------------------------------------------- 2. --no-port-mapping
 say "--no-port-mapping: no mapping, and the peers' yourip tells the seeder it is behind NAT"
-tsctl_in "$H" "$WORK/vh" seed pm.tstream --name hn --no-port-mapping > seed2.out || fail "tsctl seed: $(cat seed2.out)"
+tsctl_in "$H" "$WORK/vh" seed pm.tstream --name hn --no-port-mapping --no-holepunch > seed2.out || fail "tsctl seed: $(cat seed2.out)"
+spid=$(home_field "$WORK/vh" pid)
+tr '\0' ' ' < "/proc/$spid/cmdline" | grep -- "--no-port-mapping --no-holepunch" > /dev/null \
+  || fail "the switches did not reach ts-swarm: $(tr '\0' ' ' < "/proc/$spid/cmdline")"
 wait_for 40 field_is "$WORK/vh" reachable 1 || fail "with --no-port-mapping the seeder never concluded it is unreachable (reachable $(home_field "$WORK/vh" reachable))"
 [ "$(home_field "$WORK/vh" portmap_ok)" = 0 ] || fail "a mapping was made with --no-port-mapping"
 in_ns "$R" nft list chain inet filter prerouting_miniupnpd | grep -q dport && fail "the router forwards a port with --no-port-mapping"
