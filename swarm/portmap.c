@@ -343,7 +343,9 @@ static void *worker(void *arg)
         }
     }
     /* Stopping: remove it, bounded by miniupnpc's socket timeouts or PM_NATPMP_MS. */
+    uint16_t mapped = pm->ext_port; /* a NAT-PMP answer to the removal says port 0 */
     rc = pm->method == PM_UPNP ? upnp_unmap(pm) : natpmp_request(pm, 0, 0);
+    pm->ext_port = mapped;
     if (pm->method == PM_NATPMP)
         closenatpmp(&pm->np);
     if (rc == 0)
@@ -459,15 +461,17 @@ void portmap_stop(swarm_t *sw)
     struct portmap *pm = sw->pm;
     if (!pm)
         return;
-    ev_async_stop(sw->loop, &pm->async);
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     uint64_t ns = (uint64_t)t.tv_nsec + ts_s_to_ns(PM_STOP_S);
     t.tv_sec += (time_t)(ns / TS_NS_PER_S);
     t.tv_nsec = (long)(ns % TS_NS_PER_S);
     pthread_mutex_lock(&pm->mu);
-    pm->stop = 1;
+    pm->stop = 1; /* from now on the worker does not touch the loop */
     pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+    ev_async_stop(sw->loop, &pm->async);
+    pthread_mutex_lock(&pm->mu);
     while (!pm->done && pthread_cond_timedwait(&pm->cv, &pm->mu, &t) != ETIMEDOUT)
         ;
     int done = pm->done;

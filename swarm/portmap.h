@@ -9,7 +9,9 @@
 #define TS_SWARM_PORTMAP_H
 #include "swarm.h"
 
+#ifndef PM_LEASE_S
 #define PM_LEASE_S 3600      /* asked of the router; renewed at half of what it grants */
+#endif
 #define PM_TRIES 16          /* external ports tried (wanted, wanted + 1, ...) when one is taken */
 #define PM_DISCOVER_MS 1000  /* SSDP: how long to wait for an IGD to answer, per search (2) */
 #define PM_NATPMP_MS 2000    /* one NAT-PMP exchange, retries included */
