@@ -50,7 +50,7 @@ static void send_ext_handshake(peer_t *p)
     swarm_t *sw = p->sw;
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
                       .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID,
-                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len, .push = !sw->push_off };
+                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len, .push = !sw->push_off && !sw->is_source };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
