@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STAGE_MAX_COUNTERS 32
+#define STAGE_MAX_COUNTERS 48
 
 enum { COUNTER, GAUGE };
 
@@ -23,7 +23,7 @@ enum { COUNTER, GAUGE };
 enum { ANY = -1 };
 static const struct {
     int stage; /* ts_topo_id_t, or ANY */
-    const char *counter, *metric;
+    const char *counter, *metric; /* metric NULL: in the heartbeat only */
     int type;
     const char *help;
 } series[] = {
@@ -69,6 +69,17 @@ static const struct {
       "Pieces dropped unverified because the failed-verification budget was spent." },
     { TS_TOPO_SWARM, "accept_pauses", "ts_accept_pauses_total", COUNTER,
       "Times the peer port stopped accepting for 0.1 s, out of descriptors or memory." },
+    { TS_TOPO_SWARM, "reachable", "ts_reachable", GAUGE,
+      "Whether peers can connect to us: 0 unknown, 1 no (behind NAT), 2 yes directly, 3 yes through a port mapping." },
+    { TS_TOPO_SWARM, "incoming", "ts_incoming_connections_total", COUNTER,
+      "Peer connections accepted from a non-loopback address (handshake done)." },
+    { TS_TOPO_SWARM, "portmap_ok", "ts_portmap_ok_total", COUNTER, "Port mappings made or renewed on the home router." },
+    { TS_TOPO_SWARM, "portmap_fail", "ts_portmap_fail_total", COUNTER,
+      "Port mapping attempts that failed: no UPnP IGD or NAT-PMP gateway, refused, renewal or removal failed." },
+    { TS_TOPO_SWARM, "portmap_via", "ts_portmap_method", GAUGE, "The mapping in place: 0 none, 1 UPnP IGD, 2 NAT-PMP." },
+    { TS_TOPO_SWARM, "ext_port", "ts_external_port", GAUGE,
+      "The port others reach our peer port at from outside (a mapping's), 0 = not known." },
+    { TS_TOPO_SWARM, "ext_ip", NULL, GAUGE, NULL }, /* an address: tsctl status shows it, not a metric */
     { TS_TOPO_BRIDGE, "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
     { TS_TOPO_BRIDGE, "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
     { TS_TOPO_BRIDGE, "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
@@ -199,10 +210,14 @@ static void add_series(ts_stage_t *st, const char *name, const uint64_t *value)
     char fallback[TS_METRICS_MAX_NAME + 1], help[160];
     const char *metric = NULL, *text = NULL;
     int type = GAUGE;
-    for (size_t i = 0; i < sizeof series / sizeof series[0] && !metric; i++)
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++)
         if ((series[i].stage == ANY || !strcmp(ts_topo[series[i].stage].name, st->name)) &&
-            !strcmp(series[i].counter, name))
+            !strcmp(series[i].counter, name)) {
+            if (!series[i].metric)
+                return; /* heartbeat only */
             metric = series[i].metric, text = series[i].help, type = series[i].type;
+            break;
+        }
     if (!metric) {
         /* Not in the table yet: still exported, as a gauge (it may not only grow). */
         snprintf(fallback, sizeof fallback, "ts_%s", name);

@@ -30,6 +30,7 @@ struct announce {
     ts_buf_t req, resp;
     size_t req_off;
     int interval;
+    int again;     /* announce again as soon as the one in flight ends */
 };
 
 static void ann_schedule(struct announce *a, double after)
@@ -49,6 +50,9 @@ static void ann_finish(struct announce *a, int ok)
     double next = a->interval > 0 ? a->interval : 30;
     if (!ok || a->cfg.npeers(a->cfg.arg) < ANN_FEW_PEERS)
         next = ANN_RETRY_S;
+    if (a->again)
+        next = 0;
+    a->again = 0;
     ann_schedule(a, next);
 }
 
@@ -205,4 +209,15 @@ void announce_destroy(struct announce **self)
     ts_buf_free(&a->resp);
     free(a);
     *self = NULL;
+}
+
+void announce_set_port(struct announce *a, uint16_t port)
+{
+    if (!a || a->cfg.port == port)
+        return;
+    a->cfg.port = port;
+    if (a->fd >= 0)
+        a->again = 1;
+    else
+        ann_schedule(a, 0);
 }

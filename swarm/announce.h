@@ -18,4 +18,6 @@ typedef struct {
 
 struct announce *announce_new(struct ev_loop *loop, const announce_cfg_t *cfg, const char *url);
 void announce_destroy(struct announce **a);
+/* Announce port from now on (a port mapping made or lost), at once. a may be NULL. */
+void announce_set_port(struct announce *a, uint16_t port);
 #endif

@@ -6,10 +6,12 @@
 #include "fanout.h"
 #include "g2g.h"
 #include "guard.h"
+#include "holepunch.h"
 #include "known.h"
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "reach.h"
 #include "push.h"
 #include "ts_log.h"
 #include "ts_time.h"
@@ -48,9 +50,13 @@ static void send_bitfield(peer_t *p)
 static void send_ext_handshake(peer_t *p)
 {
     swarm_t *sw = p->sw;
-    ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->port, .has_edge = sw->has_edge,
-                      .edge = sw->edge, .rap = sw->rap, .source = sw->is_source, .pex_id = PEX_EXT_ID,
-                      .md_id = MD_EXT_ID, .md_size = sw->meta.info_len, .push = !sw->push_off && !sw->is_source };
+    /* "p": where others reach us, the mapped port when the router maps one; "yourip": where we see
+     * it, so that it learns whether it is behind NAT (reach.c) */
+    ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->ext_port ? sw->ext_port : sw->port,
+                      .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
+                      .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
+                      .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr),
+                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off && !sw->is_source };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -115,10 +121,13 @@ static int on_handshake(peer_t *p)
         return -1;
     pick_new_peer(p, ts_mono_ns());
     char a[64];
+    const char *dir = hp_connected(p) ? "punch" : p->outgoing ? "out" : "in";
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
-    ts_log_field(&f, "direction", "%s", p->outgoing ? "out" : "in");
-    ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, p->outgoing ? "out" : "in");
+    ts_log_field(&f, "direction", "%s", dir);
+    ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, dir);
+    if (!p->outgoing)
+        reach_note_incoming(sw, ntohl(p->addr.sin_addr.s_addr));
     if (p->ext)
         send_ext_handshake(p);
     send_bitfield(p);
@@ -186,9 +195,12 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             p->listen_port = x.port;
             known_learn(sw, ntohl(p->addr.sin_addr.s_addr), x.port);
         }
+        if (x.has_yourip)
+            reach_note_yourip(sw, ntohl(p->addr.sin_addr.s_addr), x.yourip);
         p->source = x.source;
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;
+        p->hp_id = sw->no_holepunch ? 0 : x.hp_id;
         p->push = x.push;
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
@@ -206,10 +218,10 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             known_misbehaved(p, "malformed ut_pex message");
             return;
         }
-        for (size_t i = 0; i < n; i++) {
-            known_learn(sw, a[i].ip, a[i].port);
-            known_connect(sw, a[i].ip, a[i].port);
-        }
+        hp_pex(p, a, n); /* learnt, with their flags and p as a relay, and dialled */
+        return;
+    } else if (m->ext_id == HP_EXT_ID) {
+        hp_on_message(p, m->data, m->data_len);
         return;
     } else if (m->ext_id == MD_EXT_ID) {
         on_metadata(p, m);

@@ -2,10 +2,12 @@
 #include "run.h"
 #include "dispatch.h"
 #include "fanout.h"
+#include "holepunch.h"
 #include "known.h"
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
+#include "portmap.h"
 #include "push.h"
 #include "source.h"
 #include "ts_exit.h"
@@ -28,6 +30,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     known_pex_send(sw, now);
     dispatch_tick(sw, now);
     peer_reap(sw);
+    hp_tick(sw, now); /* rendezvous for peers a dial cannot reach, before their redial */
     known_redial(sw, now);
     source_ack(sw);
     playout_deliver(sw);
@@ -149,6 +152,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
                               .announces = &sw->c_announces };
         sw->ann = announce_new(sw->loop, &ac, sw->meta.announce);
     }
+    portmap_start(sw, cfg->embedded ? NULL : sw->meta.announce); /* without it: no mapping, reach from peers */
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
     ev_prepare_init(&sw->flush_prep, on_flush_prep);
@@ -176,6 +180,16 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
     ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
     ts_stage_counter(st, "accept_pauses", &sw->c_accept_pauses);
+    ts_stage_counter(st, "reachable", &sw->reach);
+    ts_stage_counter(st, "incoming", &sw->c_incoming);
+    ts_stage_counter(st, "portmap_ok", &sw->c_portmap_ok);
+    ts_stage_counter(st, "portmap_fail", &sw->c_portmap_fail);
+    ts_stage_counter(st, "portmap_via", &sw->c_portmap_via);
+    ts_stage_counter(st, "ext_ip", &sw->c_ext_ip);
+    ts_stage_counter(st, "ext_port", &sw->c_ext_port);
+    ts_stage_counter(st, "punch_attempts", &sw->c_punch_attempts);
+    ts_stage_counter(st, "punch_ok", &sw->c_punch_ok);
+    ts_stage_counter(st, "punch_relayed", &sw->c_punch_relayed);
     ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
     ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
     ts_stage_counter(st, "push_dup", &sw->c_push_dup);
@@ -191,6 +205,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
 
 void swarm_close(swarm_t *sw)
 {
+    portmap_stop(sw); /* first: its last events still reach the announce */
     announce_destroy(&sw->ann);
     for (peer_t *p = sw->peers; p; p = p->next)
         peer_close(p, NULL);
@@ -209,6 +224,7 @@ void swarm_free(swarm_t *sw)
     free(sw->req_cnt);
     free(sw->src_safe);
     free(sw->first);
+    hp_free(sw);
     push_free(sw);
     ts_metainfo_free(&sw->meta);
 }

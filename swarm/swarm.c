@@ -24,13 +24,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
                "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
                "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
-               "                [--seeder] [--exit-unready SECONDS]\n"
+               "                [--seeder] [--exit-unready SECONDS] [--no-port-mapping] [--no-holepunch]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
                "verified pieces from peers and delivers them in order on --out to the player-bridge.\n"
                "--embedded-tracker answers HTTP announces on the peer port. --max-upload caps what\n"
                "this peer uploads (bits per second, e.g. 4M). --curve DIR: CURVE keys for tcp://\n"
                "endpoints (DIR/swarm.secret, DIR/*.pub; tsctl keygen). --seeder: a helper seeder, no\n"
                "player-bridge is expected (it is ready with one peer).\n"
+               "--no-port-mapping: do not ask the home router (UPnP IGD, NAT-PMP) to forward the peer port\n"
+               "(tried by default when our address is private). --no-holepunch: do not take part in hole\n"
+               "punching (BEP 55 ut_holepunch) between peers that cannot accept connections.\n"
                "--metrics ADDR:PORT serves /metrics (Prometheus), /livez and /readyz over HTTP on ADDR:PORT\n"
                "(:PORT alone = 127.0.0.1; none without this option; a busy or bad address exits 101).\n"
                "--exit-unready SECONDS: once ready, exit with code %d after SECONDS not ready (for containers,\n"
@@ -59,7 +62,8 @@ static int options(int argc, char **argv, swarm_t *sw, opts_t *o, ts_stage_opts_
         { "max-peers", required_argument, 0, 'm' }, { "embedded-tracker", no_argument, 0, 'e' },
         { "max-upload", required_argument, 0, 'u' }, { "help", no_argument, 0, 'h' },
         { "seeder", no_argument, 0, 'D' },           { "fetch-metainfo", required_argument, 0, 'F' },
-        { "timeout", required_argument, 0, 'T' },    TS_STAGE_LONGOPTS,
+        { "timeout", required_argument, 0, 'T' },    { "no-port-mapping", no_argument, 0, 'N' },
+        { "no-holepunch", no_argument, 0, 'H' },     TS_STAGE_LONGOPTS,
         { 0, 0, 0, 0 },
     };
     int c;
@@ -88,6 +92,8 @@ static int options(int argc, char **argv, swarm_t *sw, opts_t *o, ts_stage_opts_
         case 'm': sw->max_peers = atoi(optarg); break;
         case 'e': o->cfg.embedded = 1; break;
         case 'D': sw->seeder = 1; break;
+        case 'N': sw->no_portmap = 1; break;
+        case 'H': sw->no_holepunch = 1; break;
         case 'F': o->magnet = optarg; break;
         case 'T':
             o->timeout_s = strtod(optarg, &end);

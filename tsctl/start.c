@@ -27,7 +27,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tsctl start NAME --source SRC [--bitrate RATE] [--piece-size BYTES] [--window SECONDS]\n"
             "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
-            "                   [--state-dir DIR] [--wait-data SECONDS] [--foreground]\n"
+            "                   [--state-dir DIR] [--wait-data SECONDS] [--foreground] [--no-port-mapping]\n"
+            "                   [--no-holepunch]\n"
             "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
             "  --source SRC        a file (paced at --bitrate), pipe:COMMAND, http(s)://URL,\n"
             "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
@@ -42,7 +43,9 @@ static void usage(FILE *f)
             "  --wait-data SECONDS once running, wait this long for the source's first piece (default %d;\n"
             "                      0: do not wait). None: a warning, exit code %d, the broadcast stays up.\n"
             "  --foreground        supervise the stages in this process until SIGTERM, for systemd\n"
-            "                      (Type=notify; deploy/systemd); --wait-data does not apply\n",
+            "                      (Type=notify; deploy/systemd); --wait-data does not apply\n"
+            "  --no-port-mapping   do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
+            "  --no-holepunch      take no part in hole punching between peers behind NAT\n",
             TS_SOURCE_IDLE_WARN_S, TS_EXIT_NODATA);
 }
 
@@ -94,7 +97,7 @@ typedef struct {
     double window_s, wait_data;
     uint64_t max_upload, bitrate, piece_len;
     uint16_t port;
-    int supervise_here;
+    int supervise_here, no_portmap, no_holepunch;
     char src[PATH_MAX + 8], dir[512], pub[PATH_MAX + 200], ih[41], magnet[2048], announce[512];
 } start_t;
 
@@ -109,6 +112,7 @@ static int parse_opts(start_t *o, int argc, char **argv)
         { "state-dir", required_argument, 0, 'd' },  { "announce-host", required_argument, 0, 'a' },
         { "max-upload", required_argument, 0, 'u' }, { "wait-data", required_argument, 0, 'W' },
         { "foreground", no_argument, 0, 'F' },       { "help", no_argument, 0, 'h' },
+        { "no-port-mapping", no_argument, 0, 'N' },  { "no-holepunch", no_argument, 0, 'H' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -151,6 +155,8 @@ static int parse_opts(start_t *o, int argc, char **argv)
             break;
         }
         case 'F': o->supervise_here = 1; break;
+        case 'N': o->no_portmap = 1; break;
+        case 'H': o->no_holepunch = 1; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default: usage(stderr); return TS_EXIT_USAGE;
         }
@@ -293,6 +299,8 @@ static int write_conf(const start_t *o, instance_t *in)
     inst_set(in, "announce_host", "%s", o->announce_host);
     inst_set(in, "magnet", "%s", o->magnet);
     inst_set(in, "max_upload", "%llu", (unsigned long long)o->max_upload);
+    inst_set(in, "no_port_mapping", "%d", o->no_portmap);
+    inst_set(in, "no_holepunch", "%d", o->no_holepunch);
     if (inst_save(in) < 0) {
         fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", o->dir, strerror(errno));
         return TS_EXIT_FAIL;

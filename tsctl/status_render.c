@@ -7,6 +7,28 @@
 
 #define BITS_PER_MBIT 1e6
 
+/* A swarm's address as others reach it, from its ext_ip and ext_port counters: "" if unknown. */
+static const Ts__Counter *find_counter(const Ts__StageStatus *p, const char *name)
+{
+    for (size_t c = 0; c < p->n_counters; c++)
+        if (strcmp(p->counters[c]->name, name) == 0)
+            return p->counters[c];
+    return NULL;
+}
+
+static const char *external(const Ts__StageStatus *p, char *s, size_t len)
+{
+    const Ts__Counter *ip = find_counter(p, "ext_ip"), *port = find_counter(p, "ext_port");
+    s[0] = 0;
+    if (ip && ip->value > 0 && ip->value <= 0xffffffffll) {
+        uint32_t a = (uint32_t)ip->value;
+        int n = snprintf(s, len, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+        if (port && port->value > 0 && n > 0 && (size_t)n < len)
+            snprintf(s + n, len - (size_t)n, ":%lld", (long long)port->value);
+    }
+    return s;
+}
+
 /* ------------------------------------------------------------------ JSON */
 
 static void json_str(ts_buf_t *b, const char *s)
@@ -41,6 +63,11 @@ static void json_stage(const Ts__StageStatus *p, ts_buf_t *b)
     }
     if (p->has_restarts_1h)
         ts_buf_printf(b, ",\"restarts_1h\":%d", (int)p->restarts_1h);
+    char ext[32];
+    if (external(p, ext, sizeof ext)[0]) {
+        ts_buf_printf(b, ",\"external\":");
+        json_str(b, ext);
+    }
     /* Then the counters: every field after uptime_s is one. */
     ts_buf_printf(b, ",\"uptime_s\":%.1f", p->uptime_s);
     for (size_t c = 0; c < p->n_counters; c++) {
@@ -110,12 +137,25 @@ static double shown(double v, int decimals)
     return atof(s);
 }
 
-static const Ts__Counter *counter(const Ts__StageStatus *p, const char *name)
+/* A swarm: can peers connect to it (reach.c's decision, the mapping's method and address)? */
+static void text_reach(const Ts__StageStatus *p, ts_buf_t *b)
 {
-    for (size_t c = 0; c < p->n_counters; c++)
-        if (strcmp(p->counters[c]->name, name) == 0)
-            return p->counters[c];
-    return NULL;
+    const Ts__Counter *r = find_counter(p, "reachable"), *via = find_counter(p, "portmap_via");
+    char ext[32];
+    if (!r)
+        return;
+    external(p, ext, sizeof ext);
+    switch (r->value) {
+    case 3:
+        ts_buf_printf(b, "  reachable: yes (%s)", via && via->value == 2 ? "NAT-PMP" : via && via->value == 1 ? "UPnP" : "mapped");
+        break;
+    case 2: ts_buf_printf(b, "  reachable: yes (direct)"); break;
+    case 1: ts_buf_printf(b, "  reachable: no"); break;
+    default: ts_buf_printf(b, "  reachable: unknown"); break;
+    }
+    if (ext[0] && r->value >= 1)
+        ts_buf_printf(b, r->value == 1 ? " (peers see it at %s)" : " at %s", ext);
+    ts_buf_putc(b, '\n');
 }
 
 /* What an operator asks first: is it flowing, how many watch, how fast, how stable. */
@@ -151,12 +191,14 @@ static void text_stage(const Ts__InstanceStatus *in, const Ts__StageStatus *p, t
     snprintf(up, sizeof up, "%.1f", p->uptime_s);
     ts_buf_printf(b, "  %-14s %8s %-9s %8s %9s  ", p->name, pid, p->state, restarts, up);
     for (size_t c = 0; c < p->n_counters; c++)
-        ts_buf_printf(b, "%s=%lld ", p->counters[c]->name, (long long)p->counters[c]->value);
+        if (strcmp(p->counters[c]->name, "ext_ip") != 0) /* an address: on the reachable line */
+            ts_buf_printf(b, "%s=%lld ", p->counters[c]->name, (long long)p->counters[c]->value);
     ts_buf_putc(b, '\n');
+    text_reach(p, b);
     if (strcmp(p->state, "failed") == 0 && p->reason)
         ts_buf_printf(b, "  !! %s FAILED: %s\n     (tsctl logs %s %s; tsctl restart %s %s)\n", p->name, p->reason,
                       name, p->name, name, p->name);
-    const Ts__Counter *idle = counter(p, "source_idle_s");
+    const Ts__Counter *idle = find_counter(p, "source_idle_s");
     if (idle && idle->value >= TS_SOURCE_IDLE_WARN_S)
         ts_buf_printf(b, "  !! no data from the source for %lld s; ingest keeps waiting for it (tsctl logs %s ingest)\n",
                       (long long)idle->value, name);

@@ -86,6 +86,9 @@ static void build_swarm(sup_t *s, proc_t *p)
     if (up && strcmp(up, "0") != 0) { arg(p, "--max-upload"); arg(p, "%s", up); }
     const char *bind = inst_get(&s->inst, "bind");
     if (bind && *bind) { arg(p, "--bind"); arg(p, "%s", bind); }
+    const char *npm = inst_get(&s->inst, "no_port_mapping"), *nhp = inst_get(&s->inst, "no_holepunch");
+    if (npm && strcmp(npm, "1") == 0) arg(p, "--no-port-mapping");
+    if (nhp && strcmp(nhp, "1") == 0) arg(p, "--no-holepunch");
 }
 
 static void build_bridge(sup_t *s, proc_t *p)

@@ -31,18 +31,21 @@ static void usage(FILE *f, int seed)
 {
     if (seed) {
         fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--bind IP] [--max-upload RATE] [--name NAME]\n"
-                   "                  [--state-dir DIR] [--foreground]\n"
+                   "                  [--state-dir DIR] [--foreground] [--no-port-mapping] [--no-holepunch]\n"
                    "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
                    "player, adding upload capacity (run it on machines with spare upload).\n"
                    "  --port PORT        peer TCP port (default: a free port)\n"
                    "  --bind IP          listen for and dial peers from this local address only\n"
                    "  --max-upload RATE  cap on upload, bits per second (2M, 512k; default: none)\n"
                    "  --name NAME        instance name (default STREAM-seedN)\n"
-                   "  --foreground       supervise the swarm in this process until SIGTERM (systemd)\n");
+                   "  --foreground       supervise the swarm in this process until SIGTERM (systemd)\n"
+                   "  --no-port-mapping  do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
+                   "  --no-holepunch     take no part in hole punching between peers behind NAT\n");
         return;
     }
     fprintf(f, "usage: tsctl watch FILE.tstream|MAGNET [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
                "                   [--bind IP] [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR] [--foreground]\n"
+               "                   [--no-port-mapping] [--no-holepunch]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "A magnet link (magnet:?xt=urn:btih:...&tr=...) fetches the metainfo from the broadcast's\n"
                "peers first (BEP 9) and checks it against the infohash.\n"
@@ -57,7 +60,10 @@ static void usage(FILE *f, int seed)
                "  --name NAME        instance name (default STREAM-viewN)\n"
                "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
                "  --stats FILE       append one line per piece handed to the player (benchmarks)\n"
-               "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n");
+               "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n"
+               "  --no-port-mapping  do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
+               "                     (by default tried when this host's address is private)\n"
+               "  --no-holepunch     take no part in hole punching between peers behind NAT\n");
 }
 
 #define RELAY_MAX_FAILURES 50   /* connections to the bridge in a row that brought nothing */
@@ -237,6 +243,7 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
 
 typedef struct {
     int seed, play_it, supervise_here, foreground; /* foreground: --output - */
+    int no_portmap, no_holepunch;
     const char *http, *output, *name, *state_dir, *stats, *bind_ip, *file;
     uint64_t max_upload;
     uint16_t port, http_port;
@@ -254,7 +261,8 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
         { "state-dir", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' },
         { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
         { "play", no_argument, 0, 'P' },       { "foreground", no_argument, 0, 'F' },
-        { "bind", required_argument, 0, 'b' },
+        { "bind", required_argument, 0, 'b' },  { "no-port-mapping", no_argument, 0, 'N' },
+        { "no-holepunch", no_argument, 0, 'O' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -289,6 +297,8 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
         }
         case 'P': v->play_it = 1; break;
         case 'F': v->supervise_here = 1; break;
+        case 'N': v->no_portmap = 1; break;
+        case 'O': v->no_holepunch = 1; break;
         case 'u':
             if (ts_units_rate(optarg, &v->max_upload) < 0 || v->max_upload < 8000) {
                 fprintf(stderr, "tsctl: bad --max-upload '%s' (e.g. 4M, at least 8k)\n", optarg);
@@ -447,6 +457,8 @@ static int write_conf(const viewer_t *v, const ts_metainfo_t *m, const char *dir
     }
     inst_set(in, "output", "%s", v->outabs);
     inst_set(in, "max_upload", "%llu", (unsigned long long)v->max_upload);
+    inst_set(in, "no_port_mapping", "%d", v->no_portmap);
+    inst_set(in, "no_holepunch", "%d", v->no_holepunch);
     if (v->bind_ip)
         inst_set(in, "bind", "%s", v->bind_ip);
     if (v->stats) {

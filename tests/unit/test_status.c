@@ -17,6 +17,10 @@ static Ts__Counter c_swarm[] = {
     { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "seq", 115 },
     { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "peers", 1 },
     { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "bytes_up", -1 },
+    { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "reachable", 3 },
+    { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "portmap_via", 1 },
+    { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "ext_ip", 184549377 }, /* 11.0.0.1 */
+    { PROTOBUF_C_MESSAGE_INIT(&ts__counter__descriptor), "ext_port", 40001 },
 };
 
 static const char golden_json[] =
@@ -35,8 +39,9 @@ static const char golden_json[] =
     "\"2c31ecda9909c76a506b4a6929b4b219d9f44541\",\"player_url\":\"http://127.0.0.1:21552/demo.ts\","
     "\"output\":\"/tmp/out.ts\",\"status_url\":\"http://127.0.0.1:44431/\",\"last_piece_age_s\":null,\"peers\":1,"
     "\"viewers\":0,\"restarts_1h\":0,\"state_dir\":\"/tmp/home/v1\",\"supervisor_pid\":28741,\"stages\":["
-    "{\"name\":\"swarm\",\"pid\":28744,\"state\":\"starting\",\"restarts\":0,\"uptime_s\":4.1,\"seq\":115,"
-    "\"peers\":1,\"bytes_up\":-1}]},\n"
+    "{\"name\":\"swarm\",\"pid\":28744,\"state\":\"starting\",\"restarts\":0,\"external\":\"11.0.0.1:40001\","
+    "\"uptime_s\":4.1,\"seq\":115,\"peers\":1,\"bytes_up\":-1,\"reachable\":3,\"portmap_via\":1,\"ext_ip\":184549377,"
+    "\"ext_port\":40001}]},\n"
     "{\"name\":\"ghost\",\"state_dir\":\"/tmp/nowhere\",\"state\":\"down\",\"stages\":[]}\n"
     "]}\n";
 
@@ -57,7 +62,9 @@ static const char golden_text[] =
     "  stream:   no piece yet \xc2\xb7 peers 1 \xc2\xb7 viewers 0 \xc2\xb7 restarts in the last hour 0\n"
     "  page:     http://127.0.0.1:44431/\n"
     "  STAGE               PID STATE     RESTARTS  UPTIME_S  COUNTERS\n"
-    "  swarm             28744 starting         0       4.1  seq=115 peers=1 bytes_up=-1 \n"
+    "  swarm             28744 starting         0       4.1  seq=115 peers=1 bytes_up=-1 reachable=3 portmap_via=1 "
+    "ext_port=40001 \n"
+    "  reachable: yes (UPnP) at 11.0.0.1:40001\n"
     "\n"
     "ghost  down (state in /tmp/nowhere)\n";
 
@@ -75,7 +82,8 @@ static int same(const ts_buf_t *b, const char *want)
 
 int main(void)
 {
-    Ts__Counter *ci[] = { &c_ingest[0], &c_ingest[1], &c_ingest[2] }, *cs[] = { &c_swarm[0], &c_swarm[1], &c_swarm[2] };
+    Ts__Counter *ci[] = { &c_ingest[0], &c_ingest[1], &c_ingest[2] }, *cs[] = { &c_swarm[0], &c_swarm[1], &c_swarm[2], &c_swarm[3],
+                                                                                   &c_swarm[4], &c_swarm[5], &c_swarm[6] };
     Ts__StageStatus ingest = TS__STAGE_STATUS__INIT, signer = TS__STAGE_STATUS__INIT, swarm = TS__STAGE_STATUS__INIT;
     ingest.name = "ingest", ingest.pid = 28614, ingest.state = "ready", ingest.restarts = 0;
     ingest.metrics_url = "http://127.0.0.1:35185/metrics", ingest.has_restarts_1h = 1, ingest.restarts_1h = 0;
@@ -83,7 +91,7 @@ int main(void)
     signer.name = "signer", signer.pid = 0, signer.state = "failed", signer.restarts = 6;
     signer.reason = "exit code 101: \"bad\" key\\x\x01", signer.has_restarts_1h = 1, signer.restarts_1h = 2;
     swarm.name = "swarm", swarm.pid = 28744, swarm.state = "starting", swarm.uptime_s = 4.14;
-    swarm.n_counters = 3, swarm.counters = cs;
+    swarm.n_counters = 7, swarm.counters = cs;
     Ts__StageStatus *bst[] = { &ingest, &signer }, *vst[] = { &swarm };
 
     Ts__InstanceStatus b = TS__INSTANCE_STATUS__INIT, v = TS__INSTANCE_STATUS__INIT, d = TS__INSTANCE_STATUS__INIT;
