@@ -482,6 +482,12 @@ class NetRun(live.Run):
             except OSError:
                 pv["corrupt_bytes"] = None
             pv["decode_error_lines"] = 0 if pv.get("decode_clean") else len((pv.get("decode_error") or "x").splitlines())
+            if "left_at" in v and not pv.get("decode_clean"):
+                # tsctl stop cuts a leaver's output mid-frame: decode it without its last 256 KiB (~1 s)
+                pv["decode_error_at_leave"] = pv.get("decode_error")
+                clean, derr = decode_head(v["out"], 262144)
+                pv["decode_clean"], pv["decode_error"] = clean, derr
+                pv["decode_error_lines"] = 0 if clean else len((derr or "x").splitlines())
             inst = self.st_end.get(pv["name"]) or self.leaver_status.get(pv["name"]) or {}
             sw = stage(inst, "swarm")
             for k in ("reachable", "incoming", "portmap_ok", "portmap_fail", "punch_attempts", "punch_ok",
@@ -513,6 +519,7 @@ class NetRun(live.Run):
         res["corrupt_bytes"] = sum(pv["corrupt_bytes"] or 0 for pv in res["per_viewer"])
         res["missing_outputs"] = sum(1 for pv in res["per_viewer"] if pv["corrupt_bytes"] is None)
         res["decode_error_lines"] = sum(pv["decode_error_lines"] for pv in res["per_viewer"])
+        res["decode_failures"] = sum(1 for pv in res["per_viewer"] if pv.get("decode_clean") is False)
         res["punch"] = {"attempts": punch_a, "ok": punch_ok, "relayed": punch_rel,
                         "success_pct": rnd(100.0 * punch_ok / punch_a, 1) if punch_a else None}
         res["reachability"] = reach
@@ -578,6 +585,19 @@ def link_window(s0, s1, T):
     tot["viewer_loss_pct"] = rnd(100.0 * tot["viewer_loss_drops"] / vp, 3) if vp else None
     tot["packets_per_s"] = round(tot["packets"] / T)
     return {"total": tot, "links": links}
+
+
+def decode_head(path, drop):
+    """live.decode_check on the output without its last `drop` bytes."""
+    import tempfile
+    try:
+        data = open(path, "rb").read()
+    except OSError:
+        return False, "no output"
+    with tempfile.NamedTemporaryFile(suffix=".ts", dir=os.path.dirname(path)) as f:
+        f.write(data[:max(0, len(data) - drop)])
+        f.flush()
+        return live.decode_check(f.name)
 
 
 def short(x, n=300):
