@@ -412,7 +412,7 @@ class NetRun(live.Run):
         included)."""
         time.sleep(max(0.0, secs / 2 - 3))
         names = [p["name"] for p in self.plan if p["name"].startswith("v")]
-        pick = sorted(self.rng.sample(names, min(3, len(names))))
+        pick = sorted(random.Random(self.a.seed + 2).sample(names, min(3, len(names))))
 
         def ping(ns, ip):
             try:
@@ -772,6 +772,10 @@ def summarize(d):
          "source upload × | corrupt bytes | decode error lines | punch ok/attempts | reachable unk/no/direct/mapped | "
          "mapped | machine CPU % | emulator CPU % | kept up |",
          "|" + "---|" * 20]
+    for r in res:  # the verdict again, from the stored figures: the criteria may have been refined since
+        old = set(r.get("capacity", {}).get("notes", []))
+        r["capacity"] = capacity_verdict(r)
+        r["notes"] = [x for x in r.get("notes", []) if x not in old] + r["capacity"]["notes"]
     for r in res:
         t = TARGETS.get(r["scenario"], {})
         Lg, S, J, C = r["lag_s"], r["startup_s"], r["joiner_startup_s"], r["continuity_pct"]
