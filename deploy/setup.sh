@@ -26,6 +26,7 @@ test=(
   docker-compose  # deploy.compose_config validates deploy/docker-compose.yml (no engine needed)
   nftables  # adversarial.nat_ban, net.*: NAT routers (masquerade) in network namespaces
   miniupnpd-nftables miniupnpc  # net.*: a real UPnP IGD / NAT-PMP daemon in a home router, and its client
+  iputils-ping  # net.*: the testbed checks each emulated link (bench/net/testbed.py)
 )
 # podman's CNI networks resolve service names only with the dnsname plugin (a Recommends of podman).
 containers=(podman runc debootstrap docker-compose golang-github-containernetworking-plugin-dnsname)

@@ -36,6 +36,45 @@ int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending)
     return ts_sock_connect((struct sockaddr *)&a, sizeof a, bind_ip ? (struct sockaddr *)&b : NULL, sizeof b, pending);
 }
 
+/* A socket bound to ip:port sharing it with the listener (SO_REUSEADDR + SO_REUSEPORT), then
+ * connecting to a; -1 with errno. */
+static int connect_shared(const struct sockaddr_in *a, uint32_t ip, uint16_t port, int *pending)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 || bind(fd, (struct sockaddr *)&b, sizeof b) < 0)
+        goto fail;
+    int rc = connect(fd, (const struct sockaddr *)a, sizeof *a);
+    if (rc < 0 && errno != EINPROGRESS)
+        goto fail;
+    *pending = rc < 0;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+int ts_sock_connect4_from(uint32_t ip, uint16_t port, uint32_t bind_ip, uint16_t from_port, int *pending,
+                          int *from_port_used)
+{
+    *from_port_used = 0;
+    if (from_port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
+        int fd = connect_shared(&a, bind_ip, from_port, pending);
+        if (fd >= 0 || (errno != EADDRNOTAVAIL && errno != EADDRINUSE)) {
+            *from_port_used = fd >= 0;
+            return fd;
+        }
+    }
+    return ts_sock_connect4(ip, port, bind_ip, pending);
+}
+
 int ts_sock_connect_host(const char *host, uint16_t port, int family, const struct sockaddr *local,
                          socklen_t locallen, int *pending, char *err, size_t errlen)
 {
@@ -168,8 +207,23 @@ uint64_t ts_acceptor_pauses(const ts_acceptor_t *a) { return a->pauses; }
 
 int ts_acceptor_fd(const ts_acceptor_t *a) { return a->lfd; }
 
+static int listen_opt(const char *addr, uint16_t port, int backlog, int shared, uint16_t *bound, int *err_no,
+                      char *err, size_t errlen);
+
 int ts_sock_listen(const char *addr, uint16_t port, int backlog, uint16_t *bound, int *err_no, char *err,
                    size_t errlen)
+{
+    return listen_opt(addr, port, backlog, 0, bound, err_no, err, errlen);
+}
+
+int ts_sock_listen_shared(const char *addr, uint16_t port, int backlog, uint16_t *bound, int *err_no, char *err,
+                          size_t errlen)
+{
+    return listen_opt(addr, port, backlog, 1, bound, err_no, err, errlen);
+}
+
+static int listen_opt(const char *addr, uint16_t port, int backlog, int shared, uint16_t *bound, int *err_no,
+                      char *err, size_t errlen)
 {
     char host[256], serv[8];
     size_t alen = strlen(addr);
@@ -194,7 +248,10 @@ int ts_sock_listen(const char *addr, uint16_t port, int backlog, uint16_t *bound
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* restart while old sockets sit in TIME_WAIT */
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+        /* shared: bound first without SO_REUSEPORT (a port in use fails here, as unshared), then
+         * given it (Linux accepts it on a bound socket before listen) for our dialers to join */
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            (!shared || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0) && listen(fd, backlog) == 0)
             break;
         e = errno;
         close(fd);

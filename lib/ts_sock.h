@@ -22,6 +22,13 @@
  * and the failing errno in *err_no (0 for a bad host). */
 int ts_sock_listen(const char *host, uint16_t port, int backlog, uint16_t *bound, int *err_no, char *err,
                    size_t errlen);
+/* ts_sock_listen, but the port may also be bound by this process's dialling sockets
+ * (ts_sock_connect4_from): SO_REUSEADDR and SO_REUSEPORT, which Linux needs on the listener and
+ * on every dialer for them to share a port. The port is first probed without SO_REUSEPORT so that
+ * another listener on it still makes this fail with EADDRINUSE (SO_REUSEPORT alone would let a
+ * second process of the same user share the port and steal half its connections). */
+int ts_sock_listen_shared(const char *host, uint16_t port, int backlog, uint16_t *bound, int *err_no, char *err,
+                          size_t errlen);
 /* Connect to sa without blocking; local (may be NULL) is bound first, so the peer sees that
  * address. The socket is non-blocking and close-on-exec. Returns it with *pending 1 while the
  * connect is under way (wait for EV_WRITE, then ts_sock_connected) or 0 if already connected;
@@ -30,6 +37,15 @@ int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct soc
                     int *pending);
 /* IPv4 shorthand: ip and bind_ip in host byte order; bind_ip 0 = no bind. */
 int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending);
+/* ts_sock_connect4 from local port from_port (0: any) of bind_ip, the listening port of
+ * ts_sock_listen_shared: behind a NAT that keeps a mapping per local endpoint, every connection
+ * then leaves through the same external port, the one others know (and TCP hole punching needs
+ * the dial to come from the port the other side dials). If that port cannot be used for this
+ * remote (EADDRNOTAVAIL: a connection from it to the same address and port exists or sits in
+ * TIME_WAIT; EADDRINUSE), the dial goes from an ephemeral port instead; *from_port_used says
+ * which (1: from from_port). */
+int ts_sock_connect4_from(uint32_t ip, uint16_t port, uint32_t bind_ip, uint16_t from_port, int *pending,
+                          int *from_port_used);
 /* Resolve host (a name, an IPv4 or an IPv6 address without brackets; getaddrinfo, which blocks for
  * a name) for family (AF_INET, AF_INET6 or AF_UNSPEC) and ts_sock_connect to the first address
  * whose connect starts. The socket as ts_sock_connect, or -1 with err ("host: reason"). */

@@ -6,11 +6,13 @@
 #include "fanout.h"
 #include "g2g.h"
 #include "guard.h"
+#include "holepunch.h"
 #include "known.h"
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
 #include "reach.h"
+#include "push.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -53,7 +55,8 @@ static void send_ext_handshake(peer_t *p)
     ts_ext_hs_t x = { .has_live = 1, .live_id = LIVE_EXT_ID, .port = sw->ext_port ? sw->ext_port : sw->port,
                       .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
                       .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
-                      .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr) };
+                      .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr),
+                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off && !sw->is_source };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -118,11 +121,12 @@ static int on_handshake(peer_t *p)
         return -1;
     pick_new_peer(p, ts_mono_ns());
     char a[64];
+    const char *dir = hp_connected(p) ? "punch" : p->outgoing ? "out" : "in";
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
-    ts_log_field(&f, "direction", "%s", p->outgoing ? "out" : "in");
-    ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, p->outgoing ? "out" : "in");
-    if (!p->outgoing)
+    ts_log_field(&f, "direction", "%s", dir);
+    ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, dir);
+    if (!p->outgoing && !p->punch) /* a punched one came in through the hole we made */
         reach_note_incoming(sw, ntohl(p->addr.sin_addr.s_addr));
     if (p->ext)
         send_ext_handshake(p);
@@ -196,6 +200,8 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->source = x.source;
         p->pex_id = x.pex_id;
         p->md_id = x.md_id;
+        p->hp_id = sw->no_holepunch ? 0 : x.hp_id;
+        p->push = x.push;
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -212,10 +218,10 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
             known_misbehaved(p, "malformed ut_pex message");
             return;
         }
-        for (size_t i = 0; i < n; i++) {
-            known_learn(sw, a[i].ip, a[i].port);
-            known_connect(sw, a[i].ip, a[i].port);
-        }
+        hp_pex(p, a, n); /* learnt, with their flags and p as a relay, and dialled */
+        return;
+    } else if (m->ext_id == HP_EXT_ID) {
+        hp_on_message(p, m->data, m->data_len);
         return;
     } else if (m->ext_id == MD_EXT_ID) {
         on_metadata(p, m);
@@ -277,7 +283,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         peer_mark(p, t.seq);
         if (kind == PICK_WRONG)
             pick_wrong(p, t.seq, now);
-        if (!asked)
+        if (!asked && !push_dup_ok(p, t.seq))
             known_junk(p, "unrequested pieces we hold");
         return;
     }
@@ -316,6 +322,7 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         sw->c_pieces_in++;
         sw->c_payload_down += t.payload_len;
         pick_got(sw, p, t.seq, now);
+        push_got(p, t.seq, asked, t.timestamp_us, now);
         playout_piece_stored(sw, t.seq, &t);
     }
 }
@@ -399,6 +406,8 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
             known_junk(p, "repeated have");
         if (sw->is_source)
             g2g_note(p, seq, now, 0);
+        else
+            push_seen(sw, seq, now);
         peer_mark(p, seq);
         sw->pick_pending = 1;
         break;

@@ -3,6 +3,7 @@
 #include "g2g.h"
 #include "known.h"
 #include "peer.h"
+#include "push.h"
 #include "ts_time.h"
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
  * free-riding or slow first recipient costs the others that short delay, not a second. */
 void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
 {
-    int active = 0, good = 0, told = 0;
+    int active = 0, good = 0, told = 0, pushed = 0;
     for (peer_t *p = sw->peers; p; p = p->next)
         if (alive(p) && p->state == PEER_ACTIVE && !peer_has(p, seq)) {
             active++;
@@ -86,7 +87,13 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
             continue;
         }
         if (want > 0 && rand() % left < want) {
-            have_to(p, seq, rap_changed);
+            if (push_to(p, seq, now)) {
+                pushed++;
+                if (rap_changed)
+                    live_to(p);
+            } else {
+                have_to(p, seq, rap_changed);
+            }
             if (sw->is_source && active > 1)
                 g2g_first(p, seq, now);
             told++;
@@ -96,6 +103,8 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         }
         left--;
     }
+    if (pushed)
+        fanout_serve(sw);
     if (told < active) {
         if (sw->npending_have == (int)(sizeof sw->pending_have / sizeof *sw->pending_have)) {
             memmove(sw->pending_have, sw->pending_have + 1, sizeof sw->pending_have - sizeof *sw->pending_have);
@@ -112,7 +121,7 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
         }
         if (sw->is_source) {
             min = g2g_early_ns(sw);
-            max = SW_SRC_HAVE_DELAY_NS;
+            max = g2g_late_ns(sw);
         }
         sw->pending_have[sw->npending_have].seq = seq;
         sw->pending_have[sw->npending_have].min_ns = now + min;
@@ -182,7 +191,8 @@ static int serve_one(peer_t *p)
 {
     swarm_t *sw = p->sw;
     while (p->rq_len > 0) {
-        uint32_t idx = p->rq[p->rq_head];
+        uint32_t idx = p->rq[p->rq_head] & ~SW_RQ_PUSH;
+        int push = (p->rq[p->rq_head] & SW_RQ_PUSH) != 0;
         p->rq_head = (p->rq_head + 1) % SW_RQ_MAX;
         p->rq_len--;
         if (!sw->has_edge)
@@ -194,6 +204,8 @@ static int serve_one(peer_t *p)
         ts_trailer_t t;
         uint64_t at = ts_window_at_index(sw->win, idx);
         const uint8_t *piece = at ? ts_window_get(sw->win, at - 1, &len, &t) : NULL;
+        if (push && (!piece || peer_has(p, t.seq)))
+            continue; /* gone from the window, or it announced it meanwhile: no copy wasted */
         if (!piece) {
             known_junk(p, "requests for pieces we do not have");
             if (!alive(p))
@@ -204,6 +216,7 @@ static int serve_one(peer_t *p)
         peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
         g2g_progress(p, t.seq, ts_mono_ns(), 1);
         sw->c_pieces_up++;
+        sw->c_pushed_up += push;
         sw->c_payload_up += t.payload_len;
         if (sw->up_rate > 0)
             sw->up_tokens -= (double)(len + 13);

@@ -117,3 +117,17 @@ uint64_t g2g_due_ns(const swarm_t *sw, uint64_t seq, uint64_t max_ns)
         return f->t0_ns + g2g_early_ns(sw);
     return max_ns;
 }
+
+/* When the broadcaster tells the rest of its peers of a piece it saw spreading: a few times the
+ * measured spread delay, within [SW_SRC_LATE_MIN_NS, SW_SRC_HAVE_DELAY_NS]. By then a piece that
+ * spreads has reached nearly everyone (their HAVEs tell us so: no late HAVE to them), and the few
+ * it missed — a tree cut by a slow or departed parent — wait that long, not a fixed second. */
+uint64_t g2g_late_ns(const swarm_t *sw)
+{
+    if (sw->push_off || sw->spread_ns <= 0)
+        return SW_SRC_HAVE_DELAY_NS;
+    uint64_t d = (uint64_t)(4 * sw->spread_ns) + 50 * TS_NS_PER_MS;
+    if (d < SW_SRC_LATE_MIN_NS)
+        d = SW_SRC_LATE_MIN_NS;
+    return d > SW_SRC_HAVE_DELAY_NS ? SW_SRC_HAVE_DELAY_NS : d;
+}

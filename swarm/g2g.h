@@ -12,6 +12,7 @@ void g2g_note(peer_t *q, uint64_t seq, uint64_t now, int request);
 /* r asked us for seq (served 0), or we sent it to r (served 1). */
 void g2g_progress(peer_t *r, uint64_t seq, uint64_t now, int served);
 uint64_t g2g_early_ns(const swarm_t *sw);
+uint64_t g2g_late_ns(const swarm_t *sw); /* ... and tells the rest of a piece seen spreading */
 /* When to tell everyone of seq, told to its first recipient; max_ns at the latest; 0 = now. */
 uint64_t g2g_due_ns(const swarm_t *sw, uint64_t seq, uint64_t max_ns);
 #endif

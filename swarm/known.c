@@ -137,17 +137,37 @@ void known_connect(swarm_t *sw, uint32_t ip, uint16_t port)
             return;
     }
     uint64_t now = ts_mono_ns();
-    if (n >= (sw->max_peers < SW_OUT_TARGET ? sw->max_peers : SW_OUT_TARGET) || !known_admit(sw, ip, now))
+    /* A peer nobody can dial has only the connections it makes: it dials more (PROTOCOL.md,
+     * "Topology"); the peers that accept leave their accept slots to it by dialling few. */
+    int target = sw->reach == SW_REACH_NO ? SW_OUT_TARGET_UNREACHABLE : SW_OUT_TARGET;
+    if (n >= (sw->max_peers < target ? sw->max_peers : target) || !known_admit(sw, ip, now))
         return;
     for (int i = 0; i < SW_MAX_DROPPED; i++)
         if (sw->dropped[i].ip == ip && sw->dropped[i].until_ns > now)
             return; /* dropped for not delivering: it may come to us, we do not go to it */
-    int pending; /* from our listening address, if bound: peers see us where we accept */
-    int fd = ts_sock_connect4(ip, port, sw->bind_ip, &pending);
+    /* From our listening address and port: peers see us where we accept, and a NAT that maps
+     * per local endpoint shows every connection of ours at the one external port others know
+     * (two such dials crossing are a hole punch: --no-holepunch dials from any port). */
+    int pending, from_listen;
+    int fd = ts_sock_connect4_from(ip, port, sw->bind_ip, sw->no_holepunch ? 0 : sw->port, &pending, &from_listen);
     if (fd < 0)
         return;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
     peer_new(sw, fd, &a, 1, pending);
+}
+
+/* BEP 11 added.f of connected peer q. Connectable only on evidence: our own dial to it was
+ * answered (not a punch), or a peer told us so (from its own dial); a peer that dialled us may
+ * well be behind a NAT that lets nobody in. */
+static uint8_t pex_flags(swarm_t *sw, const peer_t *q)
+{
+    uint8_t f = q->hp_id ? TS_WIRE_PEX_HOLEPUNCH : 0;
+    if (q->outgoing && !q->punch)
+        return f | TS_WIRE_PEX_CONNECTABLE;
+    for (int i = 0; i < sw->nknown; i++)
+        if (sw->known[i].ip == ntohl(q->addr.sin_addr.s_addr) && sw->known[i].port == q->listen_port)
+            return f | (sw->known[i].flags & TS_WIRE_PEX_CONNECTABLE);
+    return f;
 }
 
 /* Tell each peer where our other peers listen: 1 s after the handshake, then every 30 s. */
@@ -163,7 +183,7 @@ void known_pex_send(swarm_t *sw, uint64_t now)
         size_t n = 0;
         for (peer_t *q = sw->peers; q && n < TS_WIRE_PEX_MAX; q = q->next)
             if (q != p && alive(q) && q->state == PEER_ACTIVE && q->listen_port)
-                a[n++] = (ts_wire_addr_t){ ntohl(q->addr.sin_addr.s_addr), q->listen_port };
+                a[n++] = (ts_wire_addr_t){ ntohl(q->addr.sin_addr.s_addr), q->listen_port, pex_flags(sw, q) };
         if (n > 0)
             ts_wire_put_pex(&p->out, p->pex_id, a, n);
     }
@@ -212,7 +232,7 @@ int known_listen(swarm_t *sw, const char *bind_addr)
     char err[256];
     int e;
     uint16_t bound;
-    int fd = ts_sock_listen(bind_addr, sw->port, 128, &bound, &e, err, sizeof err);
+    int fd = ts_sock_listen_shared(bind_addr, sw->port, 128, &bound, &e, err, sizeof err); /* our dials share it */
     if (fd < 0) {
         ts_error("%s", err);
         return -1;

@@ -12,6 +12,7 @@
 #include "edge.h"
 #include "known.h"
 #include "peer.h"
+#include "push.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
@@ -72,6 +73,7 @@ static void request(peer_t *p, uint64_t seq, uint64_t now)
         sw->req_cnt[idx] = 0;
     }
     sw->req_cnt[idx]++;
+    push_requested(sw, seq, now);
 }
 
 /* Remove p's request i; with `cancel`, tell p and remember it (a piece may already be on its way). */
@@ -360,6 +362,8 @@ void pick_all(swarm_t *sw)
         }
         int src_ok = src && src->nreq < SW_PIPELINE;
         if (!asked) {
+            if (!urgent && push_wait(sw, s, now))
+                continue; /* a parent is about to push it */
             if (best && best->fails < 2)
                 request(best, s, now);
             else if (src_ok && (!working || urgent))

@@ -2,11 +2,13 @@
 #include "run.h"
 #include "dispatch.h"
 #include "fanout.h"
+#include "holepunch.h"
 #include "known.h"
 #include "peer.h"
 #include "picker.h"
 #include "playout.h"
 #include "portmap.h"
+#include "push.h"
 #include "source.h"
 #include "ts_exit.h"
 #include "ts_log.h"
@@ -28,6 +30,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     known_pex_send(sw, now);
     dispatch_tick(sw, now);
     peer_reap(sw);
+    hp_tick(sw, now); /* rendezvous for peers a dial cannot reach, before their redial */
     known_redial(sw, now);
     source_ack(sw);
     playout_deliver(sw);
@@ -119,7 +122,7 @@ int swarm_load(swarm_t *sw, const swarm_cfg_t *cfg)
     sw->req_cnt = calloc(sw->n, sizeof *sw->req_cnt);
     if (sw->is_source && (!(sw->src_safe = calloc(sw->n, sizeof *sw->src_safe)) || !(sw->first = calloc(sw->n, sizeof *sw->first))))
         return TS_EXIT_FAIL;
-    if (!sw->win || !sw->req_seq || !sw->req_cnt)
+    if (!sw->win || !sw->req_seq || !sw->req_cnt || push_init(sw) < 0)
         return TS_EXIT_FAIL;
     /* Azureus-style peer id: client tag, then random bytes. */
     memcpy(sw->peer_id, "-TS0001-", 8);
@@ -184,6 +187,12 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "portmap_via", &sw->c_portmap_via);
     ts_stage_counter(st, "ext_ip", &sw->c_ext_ip);
     ts_stage_counter(st, "ext_port", &sw->c_ext_port);
+    ts_stage_counter(st, "punch_attempts", &sw->c_punch_attempts);
+    ts_stage_counter(st, "punch_ok", &sw->c_punch_ok);
+    ts_stage_counter(st, "punch_relayed", &sw->c_punch_relayed);
+    ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
+    ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
+    ts_stage_counter(st, "push_dup", &sw->c_push_dup);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -215,5 +224,7 @@ void swarm_free(swarm_t *sw)
     free(sw->req_cnt);
     free(sw->src_safe);
     free(sw->first);
+    hp_free(sw);
+    push_free(sw);
     ts_metainfo_free(&sw->meta);
 }

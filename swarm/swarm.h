@@ -7,7 +7,8 @@
  *   known.c: bans, listen, dial, PEX  guard.c: admission budgets    edge.c: our edge, plausible edge
  *   peer.c: one connection          wire.c: codec   tracker.c / announce.c: tracker server / client
  *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo)
- *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability */
+ *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability
+ *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -61,6 +62,8 @@
 #define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
 #define SW_OUTBUF_HARD (16u << 20)       /* a peer that reads nothing: closed */
 #define SW_MAX_KNOWN 256
+#define SW_KNOWN_RELAYS 4                  /* peers remembered per known address as having told us of it */
+#define SW_OUT_TARGET_UNREACHABLE 16       /* dial target of a peer nobody can dial (sw->reach NO) */
 #define SW_BAN_NS (300 * TS_NS_PER_S)    /* an offender's address is kept out this long */
 #define SW_MAX_BANS 256
 #define SW_MAX_PER_IP 8                    /* connections from one address (127.0.0.1 exempt) */
@@ -75,6 +78,13 @@
 #define SW_JUNK_MAX 64                     /* useless messages tolerated per peer (see peer_junk) */
 #define SW_PEX_NS (30 * TS_NS_PER_S)     /* peer exchange period */
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
+/* push (push.c, PROTOCOL.md "ts_push") */
+#define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
+#define SW_PUSH_FRESH 8                    /* pushed: only pieces this close to our edge ... */
+#define SW_PUSH_AHEAD 64                   /* ... to a child whose edge is at most this far behind */
+#define SW_PUSH_GRACE_MAX_NS (100 * TS_NS_PER_MS) /* longest a new piece waits for an expected push */
+#define SW_PUSH_EXPECT_NS (2000 * TS_NS_PER_MS) /* pushes are expected while one came this recently */
+#define SW_SRC_LATE_MIN_NS (250 * TS_NS_PER_MS) /* the broadcaster's late HAVEs: measured, this floor */
 
 typedef struct swarm swarm_t;
 typedef struct peer peer_t;
@@ -123,7 +133,12 @@ struct peer {
     uint64_t connected_ns, last_rx_ns, last_tx_ns, bytes_up, bytes_down;
     uint64_t partial_since_ns; /* a message has been arriving since then; 0 = none pending */
     uint64_t junk;             /* repeated HAVEs, unrequested duplicates, requests we cannot serve */
+    int push;                  /* it announced "ts_push": 1 (takes pieces unrequested) */
     uint64_t decay_ns;         /* junk and give-to-get counts are halved every 10 s */
+    uint8_t hp_id;             /* its id for ut_holepunch (BEP 55), 0 = none */
+    int punch;                 /* the connection came from a hole punch (holepunch.c) */
+    double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
+    uint64_t hp_last_ns;
     peer_t *next;
 };
 
@@ -145,7 +160,10 @@ struct swarm {
     ev_timer tick;
     peer_t *peers;
     /* peers we know to listen somewhere (tracker, handshakes): redialled when not connected */
-    struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails; } known[SW_MAX_KNOWN];
+    struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails;
+        uint8_t flags;                     /* PEX added.f as peers told us (TS_WIRE_PEX_*), ORed */
+        uint64_t relay[SW_KNOWN_RELAYS];   /* serials of peers that told us of it (punch relays) */
+    } known[SW_MAX_KNOWN];
     int nknown;
     struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS], dropped[SW_MAX_DROPPED]; /* host order */
     /* budgets per /24 and overall (guard.c) */
@@ -207,10 +225,19 @@ struct swarm {
     uint64_t c_incoming;      /* connections accepted from a non-loopback address */
     uint64_t c_portmap_ok, c_portmap_fail; /* port mappings made or renewed, attempts that failed */
     uint64_t c_punch_attempts, c_punch_ok, c_punch_relayed; /* hole punches begun, connected, relayed for others */
+    struct sw_hp *hp;         /* hole punches under way (holepunch.c), NULL until the first */
     uint64_t c_pushed_up, c_pushed_in; /* pieces pushed unrequested to children, taken from parents */
     reach_ev_t reach_ev;      /* what reach.c decides sw->reach from */
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
     uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
+    /* push and the per-hop record (push.c) */
+    int push_off;             /* TS_PUSH_OFF=1 in the environment: neither push nor take pushes (benches) */
+    struct sw_seen { uint64_t seq1, have_ns, req_ns; } *seen; /* per index: first HAVE, first request */
+    double push_late_ns;      /* mean time a push arrives after the first HAVE of its piece */
+    uint64_t push_in_ns;      /* when a push last arrived */
+    ev_timer push_timer;      /* re-picks once the grace for an expected push is over */
+    void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
+    uint64_t c_push_dup;      /* pushes of pieces we already held */
 };
 
 /* sw->reach */

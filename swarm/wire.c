@@ -396,10 +396,17 @@ void ts_wire_put_pex(ts_buf_t *b, uint8_t peer_pex_id, const ts_wire_addr_t *add
         compact[6 * i + 4] = (uint8_t)(added[i].port >> 8);
         compact[6 * i + 5] = (uint8_t)added[i].port;
     }
+    uint8_t flags[TS_WIRE_PEX_MAX], any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= flags[i] = added[i].flags;
     size_t at = ext_begin(b, peer_pex_id);
-    ts_ben_put_dict(b);
+    ts_ben_put_dict(b); /* keys in byte order: "added" < "added.f" */
     ts_ben_put_cstr(b, "added");
     ts_ben_put_str(b, compact, 6 * n);
+    if (any) {
+        ts_ben_put_cstr(b, "added.f");
+        ts_ben_put_str(b, flags, n);
+    }
     ts_ben_put_end(b);
     ext_end(b, at);
 }
@@ -414,17 +421,52 @@ int ts_wire_parse_pex(const uint8_t *payload, size_t len, ts_wire_addr_t *out, s
     const ts_ben_t *a = ts_ben_dict_get(t, "added");
     if (a && (a->type != TS_BEN_STR || a->len % 6 != 0))
         goto done;
+    const ts_ben_t *f = ts_ben_dict_get(t, "added.f");
+    if (f && f->type != TS_BEN_STR)
+        goto done;
     for (size_t i = 0; a && i < a->len / 6 && *n < max; i++) {
         const uint8_t *e = a->s + 6 * i;
         uint32_t ip = ts_get_u32be(e);
         uint16_t port = (uint16_t)(e[4] << 8 | e[5]);
-        if (ip && port)
-            out[(*n)++] = (ts_wire_addr_t){ ip, port };
+        if (ip && port) /* flags by the entry's own position, so a skipped entry shifts none */
+            out[(*n)++] = (ts_wire_addr_t){ ip, port, f && i < f->len ? f->s[i] : 0 };
     }
     rc = 0;
 done:
     ts_ben_free(&t);
     return rc;
+}
+
+void ts_wire_put_holepunch(ts_buf_t *b, uint8_t peer_hp_id, uint8_t type, uint32_t ip, uint16_t port, uint32_t err)
+{
+    uint8_t m[TS_WIRE_HP_LEN4];
+    m[0] = type;
+    m[1] = 0; /* IPv4 */
+    ts_set_u32be(m + 2, ip);
+    m[6] = (uint8_t)(port >> 8);
+    m[7] = (uint8_t)port;
+    ts_set_u32be(m + 8, err);
+    ts_wire_put_extended(b, peer_hp_id, m, sizeof m);
+}
+
+int ts_wire_parse_holepunch(const uint8_t *payload, size_t len, ts_wire_hp_t *h)
+{
+    memset(h, 0, sizeof *h);
+    if (len < 2 || payload[1] > 1 || len != (payload[1] ? TS_WIRE_HP_LEN6 : TS_WIRE_HP_LEN4))
+        return -1;
+    h->type = payload[0];
+    h->addr_type = payload[1];
+    const uint8_t *q = payload + 2;
+    if (h->addr_type == 0) {
+        h->ip = ts_get_u32be(q);
+        q += 4;
+    } else {
+        memcpy(h->ip6, q, 16);
+        q += 16;
+    }
+    h->port = (uint16_t)(q[0] << 8 | q[1]);
+    h->err = ts_get_u32be(q + 2);
+    return 0;
 }
 
 void ts_wire_put_metadata(ts_buf_t *b, uint8_t peer_md_id, int type, uint32_t piece, uint64_t total_size,

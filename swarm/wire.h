@@ -112,12 +112,40 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x);
 int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t *x);
 
 /* ut_pex (BEP 11), sent with the id the peer announced: bencoded { "added": <6 bytes per peer:
- * IPv4, port, big-endian> }. Only "added" is used; "dropped" and the flags are ignored. */
+ * IPv4, port, big-endian>, "added.f": <1 flag byte per added peer> }. "dropped" is ignored.
+ * "added.f" is sent only when some flag is set; a missing or short "added.f" gives flags 0 to the
+ * peers it does not cover (other clients send none, or fewer), a longer one is cut. */
 #define TS_WIRE_PEX_MAX 50
-typedef struct { uint32_t ip; uint16_t port; } ts_wire_addr_t; /* host byte order */
+#define TS_WIRE_PEX_HOLEPUNCH 0x08   /* added.f: it supports ut_holepunch (BEP 55) */
+#define TS_WIRE_PEX_CONNECTABLE 0x10 /* added.f: it accepts incoming connections */
+typedef struct { uint32_t ip; uint16_t port; uint8_t flags; } ts_wire_addr_t; /* host byte order */
 void ts_wire_put_pex(ts_buf_t *b, uint8_t peer_pex_id, const ts_wire_addr_t *added, size_t n);
-/* At most max entries (extra ones ignored), port 0 and 0.0.0.0 skipped. -1 if malformed. */
+/* At most max entries (extra ones ignored), port 0 and 0.0.0.0 skipped. -1 if malformed
+ * ("added" not a string of 6-byte entries, "added.f" present but not a string). */
 int ts_wire_parse_pex(const uint8_t *payload, size_t len, ts_wire_addr_t *out, size_t max, size_t *n);
+
+/* ut_holepunch (BEP 55), sent with the id the peer announced: a binary payload, not bencoded:
+ *   msg_type u8 | addr_type u8 (0 IPv4, 1 IPv6) | addr 4 or 16 bytes | port u16 BE | err_code u32 BE
+ * rendezvous (initiator -> relay): addr = the target; connect (relay -> both): addr = whom to dial;
+ * error (relay -> initiator): addr = the target, err_code why. docs/PROTOCOL.md section on ut_holepunch. */
+enum { TS_WIRE_HP_RENDEZVOUS = 0, TS_WIRE_HP_CONNECT = 1, TS_WIRE_HP_ERROR = 2 };
+enum { TS_WIRE_HP_NO_SUCH_PEER = 1, TS_WIRE_HP_NOT_CONNECTED = 2, TS_WIRE_HP_NO_SUPPORT = 3, TS_WIRE_HP_NO_SELF = 4 };
+#define TS_WIRE_HP_LEN4 12 /* payload bytes with an IPv4 address ... */
+#define TS_WIRE_HP_LEN6 24 /* ... and with an IPv6 one */
+typedef struct {
+    uint8_t type;      /* TS_WIRE_HP_*, or a newer type as received (for the caller to ignore) */
+    uint8_t addr_type; /* 0 IPv4 (ip), 1 IPv6 (ip6) */
+    uint32_t ip;       /* host order */
+    uint8_t ip6[16];
+    uint16_t port;
+    uint32_t err;      /* 0 unless type is error */
+} ts_wire_hp_t;
+/* IPv4 only (addr_type is taken as 0): we have no IPv6 peers to name. */
+void ts_wire_put_holepunch(ts_buf_t *b, uint8_t peer_hp_id, uint8_t type, uint32_t ip, uint16_t port, uint32_t err);
+/* payload = the bytes after the ext id. 0 ok (an IPv6 address is parsed into ip6: the caller, IPv4
+ * only, drops it); -1 if malformed: an addr_type other than 0 or 1, or a length other than exactly
+ * TS_WIRE_HP_LEN4 / TS_WIRE_HP_LEN6 for it. */
+int ts_wire_parse_holepunch(const uint8_t *payload, size_t len, ts_wire_hp_t *h);
 
 /* ts_live message, sent with the id the PEER announced: bencoded { "edge": seq, "rap": seq }. */
 void ts_wire_put_live(ts_buf_t *b, uint8_t peer_live_id, uint64_t edge, uint64_t rap);

@@ -406,9 +406,18 @@ static void test_ext(void)
     }
 }
 
+static int buf_has(const ts_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, s, n) == 0)
+            return 1;
+    return 0;
+}
+
 static void test_pex(void)
 {
-    ts_wire_addr_t in[3] = { { 0x7f000001, 6881 }, { 0x0a000002, 1 }, { 0xc0a80001, 65535 } }, out[TS_WIRE_PEX_MAX];
+    ts_wire_addr_t in[3] = { { 0x7f000001, 6881, 0 }, { 0x0a000002, 1, 0 }, { 0xc0a80001, 65535, 0 } }, out[TS_WIRE_PEX_MAX];
     ts_buf_t b;
     ts_buf_init(&b);
     ts_wire_put_pex(&b, 2, in, 3);
@@ -428,12 +437,79 @@ static void test_pex(void)
     static const char zero[] = "d5:added12:\0\0\0\0\x1a\xe1\x7f\0\0\x01\0\0e"; /* 0.0.0.0, port 0: skipped */
     CHECK(ts_wire_parse_pex((const uint8_t *)zero, sizeof zero - 1, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 0,
           "unusable entries skipped (%zu)", n);
+    /* flags: sent as added.f, one byte per peer, and read back by position */
+    in[0].flags = TS_WIRE_PEX_CONNECTABLE | TS_WIRE_PEX_HOLEPUNCH;
+    in[2].flags = TS_WIRE_PEX_HOLEPUNCH;
+    ts_buf_init(&b);
+    ts_wire_put_pex(&b, 2, in, 3);
+    CHECK(buf_has(&b, "added.f"), "added.f sent when a flag is set");
+    ts_wire_parse(b.data, b.len, 1 << 20, &m);
+    CHECK(ts_wire_parse_pex(m.data, m.data_len, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 3 && out[0].flags == 0x18 &&
+              out[1].flags == 0 && out[2].flags == 0x08,
+          "pex flags round trip");
+    ts_buf_free(&b);
+    /* a short added.f (another client's) leaves the rest at 0; a skipped entry shifts no flag */
+    static const char shortf[] = "d5:added12:\x0b\0\0\x01\x1a\xe1\x0b\0\0\x02\x1a\xe1" "7:added.f1:\x10" "e";
+    CHECK(ts_wire_parse_pex((const uint8_t *)shortf, sizeof shortf - 1, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 2 &&
+              out[0].flags == 0x10 && out[1].flags == 0,
+          "short added.f tolerated");
+    static const char skipf[] = "d5:added12:\0\0\0\0\x1a\xe1\x0b\0\0\x02\x1a\xe1" "7:added.f2:\x10\x08" "e";
+    CHECK(ts_wire_parse_pex((const uint8_t *)skipf, sizeof skipf - 1, out, TS_WIRE_PEX_MAX, &n) == 0 && n == 1 &&
+              out[0].ip == 0x0b000002 && out[0].flags == 0x08,
+          "flags kept by position past a skipped entry");
+    static const char badf[] = "d5:added6:\x0b\0\0\x01\x1a\xe1" "7:added.fi16ee";
+    CHECK(ts_wire_parse_pex((const uint8_t *)badf, sizeof badf - 1, out, TS_WIRE_PEX_MAX, &n) == -1,
+          "added.f not a string: malformed");
     ts_ext_hs_t x = { .has_live = 1, .live_id = 1, .port = 7000, .pex_id = 2, .source = 1 }, y;
     ts_buf_init(&b);
     ts_wire_put_ext_handshake(&b, &x);
     ts_wire_parse(b.data, b.len, 1 << 20, &m);
     CHECK(ts_wire_parse_ext_handshake(m.data, m.data_len, &y) == 0 && y.pex_id == 2 && y.source == 1,
           "ext handshake carries ut_pex and ts_src");
+    ts_buf_free(&b);
+}
+
+/* ut_holepunch (BEP 55): the exact bytes of a connect, round trips, and every wrong length. */
+static void test_holepunch(void)
+{
+    ts_buf_t b;
+    ts_buf_init(&b);
+    ts_wire_put_holepunch(&b, 9, TS_WIRE_HP_CONNECT, 0x0b000102, 6881, 0);
+    static const uint8_t want[] = { 0, 0, 0, 14, 20, 9, 1, 0, 11, 0, 1, 2, 0x1a, 0xe1, 0, 0, 0, 0 };
+    CHECK(b.len == sizeof want && memcmp(b.data, want, sizeof want) == 0, "connect bytes");
+    ts_wire_msg_t m;
+    ts_wire_hp_t h;
+    ts_wire_parse(b.data, b.len, 1 << 20, &m);
+    CHECK(ts_wire_parse_holepunch(m.data, m.data_len, &h) == 0 && h.type == TS_WIRE_HP_CONNECT && h.addr_type == 0 &&
+              h.ip == 0x0b000102 && h.port == 6881 && h.err == 0,
+          "connect round trip");
+    ts_buf_free(&b);
+    ts_buf_init(&b);
+    ts_wire_put_holepunch(&b, 9, TS_WIRE_HP_ERROR, 0xc0a80001, 1, TS_WIRE_HP_NO_SELF);
+    ts_wire_parse(b.data, b.len, 1 << 20, &m);
+    CHECK(ts_wire_parse_holepunch(m.data, m.data_len, &h) == 0 && h.type == TS_WIRE_HP_ERROR && h.err == 4 &&
+              h.ip == 0xc0a80001 && h.port == 1,
+          "error round trip");
+    ts_buf_free(&b);
+    uint8_t v6[TS_WIRE_HP_LEN6] = { 0, 1, 0x20, 1, 0xd, 0xb8 };
+    v6[18] = 0x1a, v6[19] = 0xe1, v6[23] = 2;
+    CHECK(ts_wire_parse_holepunch(v6, sizeof v6, &h) == 0 && h.addr_type == 1 && h.ip6[0] == 0x20 && h.port == 6881 &&
+              h.err == 2 && h.ip == 0,
+          "IPv6 parsed (for the caller to drop)");
+    uint8_t v4[TS_WIRE_HP_LEN4 + 1] = { 7 };
+    CHECK(ts_wire_parse_holepunch(v4, TS_WIRE_HP_LEN4, &h) == 0 && h.type == 7, "newer msg_type parsed, for the caller to ignore");
+    for (size_t n = 0; n <= sizeof v4; n++)
+        if (n != TS_WIRE_HP_LEN4)
+            CHECK(ts_wire_parse_holepunch(v4, n, &h) == -1, "IPv4 of length %zu accepted", n);
+    for (size_t n = 0; n < sizeof v6; n++)
+        CHECK(ts_wire_parse_holepunch(v6, n, &h) == -1, "IPv6 of length %zu accepted", n);
+    v4[1] = 2;
+    CHECK(ts_wire_parse_holepunch(v4, TS_WIRE_HP_LEN4, &h) == -1, "addr_type 2 accepted");
+    ts_ext_hs_t x = { .has_live = 1, .live_id = 1, .hp_id = 4 }, y;
+    ts_buf_init(&b);
+    ts_wire_put_ext_handshake(&b, &x);
+    ts_wire_parse(b.data, b.len, 1 << 20, &m);
+    CHECK(ts_wire_parse_ext_handshake(m.data, m.data_len, &y) == 0 && y.hp_id == 4, "ext handshake carries ut_holepunch");
     ts_buf_free(&b);
 }
 
@@ -524,6 +600,7 @@ int main(void)
 {
     test_metadata();
     test_pex();
+    test_holepunch();
     test_messages();
     test_errors();
     test_bitfield();
