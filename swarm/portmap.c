@@ -190,7 +190,8 @@ static int upnp_map(struct portmap *pm, uint32_t local, uint32_t *ext_ip, char *
     int err = 0;
     /* upnpDiscover asks for four device types in turn, waiting the full delay for each that no
      * one answers (8 s before NAT-PMP got its turn): two types, the second catching any IGD. */
-    static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1", "upnp:rootdevice", NULL };
+    static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1", "upnp:rootdevice",
+                                         NULL };
     struct UPNPDev *devs = upnpDiscoverDevices(types, PM_DISCOVER_MS, ip_str(local, mif, sizeof mif), NULL,
                                                UPNP_LOCAL_PORT_ANY, 0, 2, &err, 0);
     if (!devs)
@@ -234,7 +235,6 @@ static int upnp_unmap(struct portmap *pm)
     char e[8];
     snprintf(e, sizeof e, "%u", pm->ext_port);
     int rc = UPNP_DeletePortMapping(pm->urls.controlURL, pm->igd.first.servicetype, e, "TCP", NULL);
-    FreeUPNPUrls(&pm->urls);
     return rc == UPNPCOMMAND_SUCCESS ? 0 : rc;
 }
 
@@ -309,8 +309,14 @@ static void *worker(void *arg)
         goto done;
     uint64_t t0 = ts_mono_ns();
     int rc = upnp_map(pm, local, &ext_ip, why, sizeof why);
-    if (rc == 0 && !stopping(pm))
-        rc = natpmp_map(pm, &ext_ip, why, sizeof why);
+    if (rc <= 0 && !stopping(pm)) { /* no IGD, or one that refused: NAT-PMP may still do */
+        char why2[160] = "";
+        int rc2 = natpmp_map(pm, &ext_ip, why2, sizeof why2);
+        if (rc2 != 0) { /* a NAT-PMP gateway answered: its outcome counts */
+            rc = rc2;
+            memcpy(why, why2, sizeof why);
+        }
+    }
     double took = ts_ns_to_s(ts_mono_ns() - t0);
     if (rc <= 0) {
         post(pm, EV_FAILED, 0, 0, "%s (after %.1f s)", rc == 0 ? "no UPnP IGD or NAT-PMP gateway answered" : why, took);
@@ -339,19 +345,22 @@ static void *worker(void *arg)
         next = PM_RETRY_S;
         if (ts_mono_ns() >= expires) {
             post(pm, EV_LOST, 0, 0, "lease ended");
-            goto done;
+            goto release;
         }
     }
     /* Stopping: remove it, bounded by miniupnpc's socket timeouts or PM_NATPMP_MS. */
     uint16_t mapped = pm->ext_port; /* a NAT-PMP answer to the removal says port 0 */
     rc = pm->method == PM_UPNP ? upnp_unmap(pm) : natpmp_request(pm, 0, 0);
     pm->ext_port = mapped;
-    if (pm->method == PM_NATPMP)
-        closenatpmp(&pm->np);
     if (rc == 0)
         post(pm, EV_REMOVED, ext_ip, 0, "removed on stop");
     else
         post(pm, EV_FAILED, ext_ip, 0, "removal failed: error %d", rc);
+release:
+    if (pm->method == PM_UPNP)
+        FreeUPNPUrls(&pm->urls);
+    else
+        closenatpmp(&pm->np);
 done:
     pthread_mutex_lock(&pm->mu);
     pm->done = 1;
@@ -479,8 +488,8 @@ void portmap_stop(swarm_t *sw)
     sw->pm = NULL;
     if (!done) {
         /* Still discovering or talking to a silent router: leave it; exit ends it. */
-        ts_warn("port mapping: the router did not answer within %.0f s of stopping; a mapping made expires with its lease",
-                PM_STOP_S);
+        ts_warn("port mapping: the router did not answer within %.0f s of stopping; a mapping made expires "
+                "with its lease", PM_STOP_S);
         pthread_detach(pm->thread);
         return;
     }

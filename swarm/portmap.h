@@ -1,8 +1,8 @@
 /* Port mapping (portmap.c): at start, the swarm's own address is found (bind address, or the
  * source address of a route towards the tracker); if it is private and --no-port-mapping is not
  * given, the peer port is mapped on the home router with UPnP IGD (libminiupnpc) or, when no IGD
- * answers, NAT-PMP (libnatpmp), renewed at half its lease and removed on stop. All of it blocks
- * (SSDP discovery waits seconds, SOAP and NAT-PMP wait for the router), so it runs on a worker
+ * answers or it refuses, NAT-PMP (libnatpmp), renewed at half its lease and removed on stop. All
+ * of it blocks (SSDP discovery waits seconds, SOAP and NAT-PMP wait for the router), so it runs on a worker
  * thread — the swarm's only one — that reports to the loop through an ev_async; the loop alone
  * touches swarm_t (reach.c records the results, the announce takes the mapped port). */
 #ifndef TS_SWARM_PORTMAP_H
