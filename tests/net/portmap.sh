@@ -16,6 +16,8 @@
 #  3. NAT-PMP only (miniupnpd with enable_upnp=no): mapped with portmap_via = 2, a BitTorrent
 #     handshake from the internet to the mapped address is answered by the home's swarm, removed
 #     on stop.
+#  4. A router that goes silent before the stop: the swarm gives up on the removal and exits by
+#     itself (the supervisor never has to SIGKILL it).
 # No timing assertions (waits are bounds); it reports how long discovery took (the swarm's log).
 # Needs root (ip netns), nftables, miniupnpd, upnpc (deploy/setup.sh). Everything is named with a
 # per-run prefix and removed on exit, also on failure or Ctrl-C; no namespace links to the host's.
@@ -229,5 +231,25 @@ tsctl_in "$H" "$WORK/hh" stop hs > /dev/null
 grep -F "port mapping removed" "$WORK/hh/hs/log/swarm.log" > /dev/null || fail "NAT-PMP mapping not removed"
 renewals "$WORK/hh/hs/log/swarm.log"
 [ -z "$(router_rule "${EXT#*:}")" ] || fail "the router still forwards port ${EXT#*:} after stop"
+stop_igd
+
+# ---------------------------------------------------------------- 4. a router gone silent
+say "stop while the router drops everything from the home: the swarm still exits by itself"
+start_igd yes igd2
+rm -rf "$WORK/hh"; mkdir -p "$WORK/hh"
+tsctl_in "$H" "$WORK/hh" seed pm.tstream --name hs > seed4.out || fail "tsctl seed: $(cat seed4.out)"
+wait_for 40 field_is "$WORK/hh" reachable 3 || fail "no mapping"
+in_ns "$R" nft -f - <<'NFT'
+table inet silent {
+  chain in { type filter hook input priority -10; policy accept; iifname "lan" drop; }
+}
+NFT
+tsctl_in "$H" "$WORK/hh" stop hs > /dev/null || fail "tsctl stop with a silent router"
+grep -F "port mapping" "$WORK/hh/hs/log/swarm.log" | tail -1 | sed 's/^/  home: /'
+grep -F "port mapping removed" "$WORK/hh/hs/log/swarm.log" && fail "removed through a router that drops everything?"
+if grep -F "killing process group" "$WORK/hh/hs/log/supervisor.log"; then
+  fail "the swarm did not exit by itself: the supervisor killed it"
+fi
+in_ns "$R" nft delete table inet silent
 stop_igd
 say "PASS"
