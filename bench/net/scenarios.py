@@ -892,6 +892,7 @@ def plots(d, res):
     ax.axhline(5.0, color="black", lw=0.8, ls="-.", label="uplink cap (10 Mbit/s)")
     ax.axvline(0, color="grey", lw=0.6, ls=":")
     ax.set_yscale("log")
+    ax.set_ylim(0.3, 12)
     ax.set_yticks([0.5, 1, 2, 3, 5, 10])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g×"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
