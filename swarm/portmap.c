@@ -188,7 +188,11 @@ static int upnp_map(struct portmap *pm, uint32_t local, uint32_t *ext_ip, char *
 {
     char mif[INET_ADDRSTRLEN], ext[40] = "";
     int err = 0;
-    struct UPNPDev *devs = upnpDiscover(PM_DISCOVER_MS, ip_str(local, mif, sizeof mif), NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
+    /* upnpDiscover asks for four device types in turn, waiting the full delay for each that no
+     * one answers (8 s before NAT-PMP got its turn): two types, the second catching any IGD. */
+    static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1", "upnp:rootdevice", NULL };
+    struct UPNPDev *devs = upnpDiscoverDevices(types, PM_DISCOVER_MS, ip_str(local, mif, sizeof mif), NULL,
+                                               UPNP_LOCAL_PORT_ANY, 0, 2, &err, 0);
     if (!devs)
         return 0;
     int igd = UPNP_GetValidIGD(devs, &pm->urls, &pm->igd, pm->lan, sizeof pm->lan);

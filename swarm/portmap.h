@@ -11,7 +11,7 @@
 
 #define PM_LEASE_S 3600      /* asked of the router; renewed at half of what it grants */
 #define PM_TRIES 16          /* external ports tried (wanted, wanted + 1, ...) when one is taken */
-#define PM_DISCOVER_MS 2000  /* SSDP: how long to wait for an IGD to answer */
+#define PM_DISCOVER_MS 1000  /* SSDP: how long to wait for an IGD to answer, per search (2) */
 #define PM_NATPMP_MS 2000    /* one NAT-PMP exchange, retries included */
 #define PM_STOP_S 3.0        /* stop waits this long for the mapping's removal (SIGKILL comes at 5 s) */
 

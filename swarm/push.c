@@ -60,7 +60,7 @@ static struct sw_seen *seen_of(swarm_t *sw, uint64_t seq)
 int push_to(peer_t *p, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = p->sw;
-    if (sw->push_off || !p->push || !p->has_edge || !p->told || p->rq_len >= SW_RQ_MAX / 2)
+    if (sw->push_off || !p->push || p->source || !p->has_edge || !p->told || p->rq_len >= SW_RQ_MAX / 2)
         return 0; /* the rest of its queue stays free for its own requests */
     if (seq + SW_PUSH_FRESH <= sw->edge || p->edge + SW_PUSH_AHEAD < seq)
         return 0;

@@ -60,7 +60,7 @@ static void update(swarm_t *sw, const char *why)
     sw->reach = (uint64_t)r;
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "reachable", "%s", reach_name(r));
-    ts_log_kv(TS_LOG_INFO, &f, "reachable: %s (%s)", reach_name(r), why);
+    ts_log_kv(TS_LOG_INFO, &f, "reachable: %s; %s", reach_name(r), why);
 }
 
 void reach_note_local(swarm_t *sw, uint32_t local_ip)

@@ -97,9 +97,9 @@ table ip nat {
   chain post { type nat hook postrouting priority 100; oifname "wan" $nat; }
 }
 table ip filter {
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain from_wan_fwd { type filter hook forward priority 0; policy accept;
     iifname "wan" ct state established,related accept; iifname "wan" drop; }
-  chain in { type filter hook input priority 0; policy accept;
+  chain from_wan_in { type filter hook input priority 0; policy accept;
     iifname "wan" ct state established,related accept; iifname "wan" drop; }
 }
 NFT
