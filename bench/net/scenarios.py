@@ -326,7 +326,6 @@ class NetRun(live.Run):
 
     # -- peers
     def start_broadcast(self, src_secs):
-        a = self.a
         self.ts.add(BCAST, self.bch.ns)
         ff = live.ffmpeg_cmd("A", self.bitrate, src_secs)
         args = ["start", BCAST, "--source", live.source_spec(self.work, ff), "--bitrate", live.fmt_rate(self.bitrate),
@@ -935,12 +934,21 @@ def main():
     p.add_argument("--workdir", default="/tmp")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--summarize", metavar="DIR")
+    p.add_argument("--plan", action="store_true", help="print the hosts the scenario would build, and exit")
     a = p.parse_args()
     if a.summarize:
         summarize(a.summarize)
         return 0
     if not a.scenario:
         p.error("a scenario (W1, W2, W3) or --summarize is needed")
+    if a.plan:
+        n = a.viewers or NET_SCENARIOS[a.scenario]["viewers"]
+        j = int(max(0, (a.duration - 1) // CHURN_EVERY)) if a.scenario == "W3" else 0
+        for h in plan_hosts(a.scenario, n, j, a.seed, a.mapping):
+            print("%-4s %-6s up %5.1f Mbit/s down %2.0f delay %5.2f ms ±%g %% loss %g %%" % (
+                h["name"], h["kind"], h["up_bps"] / 1e6, h["down_bps"] / 1e6, h["delay_ms"], h["jitter_pct"],
+                h["loss_pct"]))
+        return 0
     if os.geteuid() != 0:
         p.error("needs root (network namespaces)")
     a.bitrate = None
