@@ -489,6 +489,9 @@ class NetRun(live.Run):
                 pv["decode_error_lines"] = 0 if clean else len((derr or "x").splitlines())
             inst = self.st_end.get(pv["name"]) or self.leaver_status.get(pv["name"]) or {}
             sw = stage(inst, "swarm")
+            if pv.get("skipped") is None:  # a leaver: its counters from just before it left
+                pv["skipped"] = sw.get("skipped")
+                pv["gaps"] = stage(inst, "player-bridge").get("gaps")
             for k in ("reachable", "incoming", "portmap_ok", "portmap_fail", "punch_attempts", "punch_ok",
                       "punch_relayed", "pushed_up", "pushed_in", "bytes_down", "payload_down"):
                 pv[k] = sw.get(k)
@@ -515,6 +518,8 @@ class NetRun(live.Run):
                                  "mean": rnd(sum(conts) / len(conts), 3) if conts else None,
                                  "viewers_below_99_9": sum(1 for c in conts if c < 99.9),
                                  "of": "viewers present for the whole window (%d)" % len(conts)}
+        res["skipped_total"] = sum(pv.get("skipped") or 0 for pv in res["per_viewer"])
+        res["gaps_total"] = sum(pv.get("gaps") or 0 for pv in res["per_viewer"])
         res["corrupt_bytes"] = sum(pv["corrupt_bytes"] or 0 for pv in res["per_viewer"])
         res["missing_outputs"] = sum(1 for pv in res["per_viewer"] if pv["corrupt_bytes"] is None)
         res["decode_error_lines"] = sum(pv["decode_error_lines"] for pv in res["per_viewer"])
