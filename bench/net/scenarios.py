@@ -326,7 +326,6 @@ class NetRun(live.Run):
 
     # -- peers
     def start_broadcast(self, src_secs):
-        a = self.a
         self.ts.add(BCAST, self.bch.ns)
         ff = live.ffmpeg_cmd("A", self.bitrate, src_secs)
         args = ["start", BCAST, "--source", live.source_spec(self.work, ff), "--bitrate", live.fmt_rate(self.bitrate),
@@ -490,6 +489,9 @@ class NetRun(live.Run):
                 pv["decode_error_lines"] = 0 if clean else len((derr or "x").splitlines())
             inst = self.st_end.get(pv["name"]) or self.leaver_status.get(pv["name"]) or {}
             sw = stage(inst, "swarm")
+            if pv.get("skipped") is None:  # a leaver: its counters from just before it left
+                pv["skipped"] = sw.get("skipped")
+                pv["gaps"] = stage(inst, "player-bridge").get("gaps")
             for k in ("reachable", "incoming", "portmap_ok", "portmap_fail", "punch_attempts", "punch_ok",
                       "punch_relayed", "pushed_up", "pushed_in", "bytes_down", "payload_down"):
                 pv[k] = sw.get(k)
@@ -516,6 +518,8 @@ class NetRun(live.Run):
                                  "mean": rnd(sum(conts) / len(conts), 3) if conts else None,
                                  "viewers_below_99_9": sum(1 for c in conts if c < 99.9),
                                  "of": "viewers present for the whole window (%d)" % len(conts)}
+        res["skipped_total"] = sum(pv.get("skipped") or 0 for pv in res["per_viewer"])
+        res["gaps_total"] = sum(pv.get("gaps") or 0 for pv in res["per_viewer"])
         res["corrupt_bytes"] = sum(pv["corrupt_bytes"] or 0 for pv in res["per_viewer"])
         res["missing_outputs"] = sum(1 for pv in res["per_viewer"] if pv["corrupt_bytes"] is None)
         res["decode_error_lines"] = sum(pv["decode_error_lines"] for pv in res["per_viewer"])
@@ -892,6 +896,7 @@ def plots(d, res):
     ax.axhline(5.0, color="black", lw=0.8, ls="-.", label="uplink cap (10 Mbit/s)")
     ax.axvline(0, color="grey", lw=0.6, ls=":")
     ax.set_yscale("log")
+    ax.set_ylim(0.3, 12)
     ax.set_yticks([0.5, 1, 2, 3, 5, 10])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g×"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -934,12 +939,21 @@ def main():
     p.add_argument("--workdir", default="/tmp")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--summarize", metavar="DIR")
+    p.add_argument("--plan", action="store_true", help="print the hosts the scenario would build, and exit")
     a = p.parse_args()
     if a.summarize:
         summarize(a.summarize)
         return 0
     if not a.scenario:
         p.error("a scenario (W1, W2, W3) or --summarize is needed")
+    if a.plan:
+        n = a.viewers or NET_SCENARIOS[a.scenario]["viewers"]
+        j = int(max(0, (a.duration - 1) // CHURN_EVERY)) if a.scenario == "W3" else 0
+        for h in plan_hosts(a.scenario, n, j, a.seed, a.mapping):
+            print("%-4s %-6s up %5.1f Mbit/s down %2.0f delay %5.2f ms ±%g %% loss %g %%" % (
+                h["name"], h["kind"], h["up_bps"] / 1e6, h["down_bps"] / 1e6, h["delay_ms"], h["jitter_pct"],
+                h["loss_pct"]))
+        return 0
     if os.geteuid() != 0:
         p.error("needs root (network namespaces)")
     a.bitrate = None
