@@ -15,6 +15,7 @@
 #include "portmap.h"
 #include "announce.h"
 #include "reach.h"
+#include "tracker.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include "ts_url.h"
@@ -392,6 +393,8 @@ static void apply(swarm_t *sw, const pm_event_t *e)
         if (e->kind == EV_MAPPED) {
             reach_note_mapping(sw, e->ip, e->port, how);
             announce_set_port(sw->ann, e->port); /* the tracker hands out the mapped port */
+            if (sw->tracker) /* a broadcaster at home: its embedded tracker lists the mapping too */
+                ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ e->ip, e->port }, ts_mono_ns());
         }
         return;
     case EV_FAILED:
