@@ -345,7 +345,7 @@ static void *worker(void *arg)
         post(pm, EV_FAILED, 0, 0, "renewal failed: %s", why[0] ? why : "no answer from the gateway");
         next = PM_RETRY_S;
         if (ts_mono_ns() >= expires) {
-            post(pm, EV_LOST, 0, 0, "lease ended");
+            post(pm, EV_LOST, ext_ip, 0, "the lease ended unrenewed");
             goto release;
         }
     }
