@@ -36,31 +36,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PM_EVENTS 16
+#define PM_EVENTS  16
 #define PM_RETRY_S 60 /* a failed renewal is tried again this much later */
 
 enum { EV_LOCAL, EV_MAPPED, EV_RENEWED, EV_FAILED, EV_LOST, EV_REMOVED };
 
 typedef struct {
     int kind, method;
-    uint32_t ip;     /* EV_LOCAL: our address; EV_MAPPED: the external one */
-    uint16_t port;   /* external port */
-    uint32_t lease;  /* seconds granted, 0 = permanent */
+    uint32_t ip;    /* EV_LOCAL: our address; EV_MAPPED: the external one */
+    uint16_t port;  /* external port */
+    uint32_t lease; /* seconds granted, 0 = permanent */
     char why[200];
 } pm_event_t;
 
 struct portmap {
     /* set before the thread starts, read-only after */
     struct ev_loop *loop;
-    char host[256];           /* towards which our own address is found */
+    char host[256]; /* towards which our own address is found */
     uint32_t fallback_ip, bind_ip;
-    uint16_t port;            /* our peer port */
+    uint16_t port; /* our peer port */
     int no_map;
     pthread_t thread;
     ev_async async;
     /* shared, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* stop (to the worker), done (to portmap_stop) */
+    pthread_cond_t cv; /* stop (to the worker), done (to portmap_stop) */
     int stop, done;
     pm_event_t ev[PM_EVENTS];
     int nev;
@@ -379,9 +379,7 @@ static void apply(swarm_t *sw, const pm_event_t *e)
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "method", "%s", how);
     switch (e->kind) {
-    case EV_LOCAL:
-        reach_note_local(sw, e->ip);
-        return;
+    case EV_LOCAL: reach_note_local(sw, e->ip); return;
     case EV_MAPPED:
     case EV_RENEWED:
         sw->c_portmap_ok++;
@@ -393,7 +391,7 @@ static void apply(swarm_t *sw, const pm_event_t *e)
         if (e->kind == EV_MAPPED) {
             reach_note_mapping(sw, e->ip, e->port, how);
             announce_set_port(sw->ann, e->port); /* the tracker hands out the mapped port */
-            if (sw->tracker) /* a broadcaster at home: its embedded tracker lists the mapping too */
+            if (sw->tracker)                     /* a broadcaster at home: its embedded tracker lists the mapping too */
                 ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ e->ip, e->port }, ts_mono_ns());
         }
         return;
@@ -492,7 +490,8 @@ void portmap_stop(swarm_t *sw)
     if (!done) {
         /* Still discovering or talking to a silent router: leave it; exit ends it. */
         ts_warn("port mapping: the router did not answer within %.0f s of stopping; a mapping made expires "
-                "with its lease", PM_STOP_S);
+                "with its lease",
+                PM_STOP_S);
         pthread_detach(pm->thread);
         return;
     }

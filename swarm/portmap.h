@@ -10,12 +10,12 @@
 #include "swarm.h"
 
 #ifndef PM_LEASE_S
-#define PM_LEASE_S 3600      /* asked of the router; renewed at half of what it grants */
+#define PM_LEASE_S 3600 /* asked of the router; renewed at half of what it grants */
 #endif
-#define PM_TRIES 16          /* external ports tried (wanted, wanted + 1, ...) when one is taken */
-#define PM_DISCOVER_MS 1000  /* SSDP: how long to wait for an IGD to answer, per search (2) */
-#define PM_NATPMP_MS 2000    /* one NAT-PMP exchange, retries included */
-#define PM_STOP_S 3.0        /* stop waits this long for the mapping's removal (SIGKILL comes at 5 s) */
+#define PM_TRIES       16   /* external ports tried (wanted, wanted + 1, ...) when one is taken */
+#define PM_DISCOVER_MS 1000 /* SSDP: how long to wait for an IGD to answer, per search (2) */
+#define PM_NATPMP_MS   2000 /* one NAT-PMP exchange, retries included */
+#define PM_STOP_S      3.0  /* stop waits this long for the mapping's removal (SIGKILL comes at 5 s) */
 
 enum { PM_NONE = 0, PM_UPNP = 1, PM_NATPMP = 2 }; /* sw->c_portmap_via */
 const char *portmap_method_name(int method);      /* "UPnP", "NAT-PMP", "none" */

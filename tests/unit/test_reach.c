@@ -66,7 +66,8 @@ int main(void)
     CHECK(sw.c_incoming == 0, "loopback connections are not counted");
     reach_note_mapping(&sw, IP(11, 0, 1, 1), 40001, "UPnP");
     CHECK(sw.reach == SW_REACH_MAPPED && sw.ext_ip == IP(11, 0, 1, 1) && sw.ext_port == 40001 &&
-              sw.c_ext_port == 40001 && sw.c_ext_ip == IP(11, 0, 1, 1), "mapped: reachable at the mapped address");
+              sw.c_ext_port == 40001 && sw.c_ext_ip == IP(11, 0, 1, 1),
+          "mapped: reachable at the mapped address");
     reach_note_incoming(&sw, IP(11, 0, 0, 9));
     CHECK(sw.c_incoming == 1 && sw.reach == SW_REACH_MAPPED, "an incoming connection through the mapping");
     reach_note_mapping(&sw, 0, 0, "UPnP");
