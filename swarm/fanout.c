@@ -87,7 +87,7 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
             continue;
         }
         if (want > 0 && rand() % left < want) {
-            if (push_to(p, seq, now)) {
+            if (pushed < SW_PUSH_PER_PIECE && push_to(p, seq, now)) {
                 pushed++;
                 if (rap_changed)
                     live_to(p);

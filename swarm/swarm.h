@@ -80,6 +80,8 @@
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
 #define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
+#define SW_PUSH_PER_PIECE 1                /* children a holder pushes a piece to (the rest: HAVE): each
+                                            * pusher adds a copy a sibling may also push (waste) */
 #define SW_PUSH_FRESH 8                    /* pushed: only pieces this close to our edge ... */
 #define SW_PUSH_AHEAD 64                   /* ... to a child whose edge is at most this far behind */
 #define SW_PUSH_GRACE_MAX_NS (100 * TS_NS_PER_MS) /* longest a new piece waits for an expected push */
@@ -237,6 +239,7 @@ struct swarm {
     uint64_t push_in_ns;      /* when a push last arrived */
     ev_timer push_timer;      /* re-picks once the grace for an expected push is over */
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
+    double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
 };
 

@@ -112,9 +112,9 @@ def run_net(a):
     rng = random.Random(a.seed)
     tb = Testbed(prefix="tshp%04d-" % (os.getpid() % 10000), seed=a.seed)
     bc = tb.add_host("bc", public=True, nat=None, upnp=False, up_bps=int(a.source_cap), down_bps=100_000_000,
-                     delay_ms=rng.uniform(5, 75), jitter_pct=0, loss_pct=0)
+                     delay_ms=rng.uniform(a.delay_min, a.delay_max), jitter_pct=0, loss_pct=0)
     vs = [tb.add_host("v%02d" % i, public=True, nat=None, upnp=False, up_bps=20_000_000, down_bps=50_000_000,
-                      delay_ms=rng.uniform(5, 75), jitter_pct=0, loss_pct=0) for i in range(a.viewers)]
+                      delay_ms=rng.uniform(a.delay_min, a.delay_max), jitter_pct=0, loss_pct=0) for i in range(a.viewers)]
     work = tempfile.mkdtemp(prefix="tshopsnet.")
     os.chmod(work, 0o755)
     logdir = os.path.join(work, "hops")
@@ -131,6 +131,7 @@ def run_net(a):
 
     try:
         tb.up()
+        prioritise(tb.netlink.pid)  # the emulator stands for the network: it must not wait for a CPU
         acc = tb.check() if a.check else None
         bhome = os.path.join(work, "bc")
         os.makedirs(bhome)
@@ -173,6 +174,9 @@ def run_net(a):
             r[k] = sum(s.get(k, 0) for s in vstat.values()) + (st1.get(k, 0) if k == "pushed_up" else 0)
         r["source_pushed_up"] = st1.get("pushed_up", 0)
         r.update(hop_summary(logdir))
+        ns = tb.netlink_stats() or {}
+        for k in ("queue_drops", "loss_drops", "write_errors"):
+            r["emu_" + k] = sum(l.get(d, {}).get(k, 0) for l in ns.get("links", []) for d in ("ab", "ba"))
         if acc is not None:
             r["emulator"] = acc
         return r
@@ -195,6 +199,20 @@ def run_net(a):
         tb.down()
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def prioritise(pid):
+    """Scheduling weight of nice -20 for pid's session (autogroup) and pid: on a machine shared
+    with other work the emulator otherwise waits for a CPU and its queues become the lag."""
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write("-20")
+    except OSError:
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, -20)
+    except OSError:
+        pass
 
 
 def rnd(x):
@@ -225,6 +243,8 @@ def main():
     p.add_argument("--settle", type=float, default=10)
     p.add_argument("--push-off", action="store_true", help="TS_PUSH_OFF=1: the behaviour before push")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--delay-min", type=float, default=5, help="one-way access-link delay drawn from [min, max] ms")
+    p.add_argument("--delay-max", type=float, default=75)
     p.add_argument("--source-upload", default="10M", help="tsctl start --max-upload (--net)")
     p.add_argument("--source-cap", type=float, default=100e6, help="broadcaster's link cap, bit/s (--net)")
     p.add_argument("--check", action="store_true", help="also report the emulator's accuracy (tb.check())")
