@@ -17,7 +17,7 @@ void g2g_first(peer_t *r, uint64_t seq, uint64_t now)
      * cannot show it spreads sooner than about two of them */
     struct tcp_info ti;
     socklen_t tl = sizeof ti;
-    if (!sw->push_off && getsockopt(r->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_rtt > 0) {
+    if (sw->push_off != 1 && getsockopt(r->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_rtt > 0) {
         double d = (double)ti.tcpi_rtt * 1000.0;
         sw->first_rtt_ns = sw->first_rtt_ns > 0 ? 0.9 * sw->first_rtt_ns + 0.1 * d : d;
     }
@@ -139,7 +139,7 @@ uint64_t g2g_due_ns(const swarm_t *sw, uint64_t seq, uint64_t max_ns)
  * it missed — a tree cut by a slow or departed parent — wait that long, not a fixed second. */
 uint64_t g2g_late_ns(const swarm_t *sw)
 {
-    if (sw->push_off || sw->spread_ns <= 0)
+    if (sw->push_off == 1 || sw->spread_ns <= 0)
         return SW_SRC_HAVE_DELAY_NS;
     uint64_t d = (uint64_t)(4 * sw->spread_ns) + 50 * TS_NS_PER_MS;
     if (d < SW_SRC_LATE_MIN_NS)

@@ -233,7 +233,8 @@ struct swarm {
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
     uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
     /* push and the per-hop record (push.c) */
-    int push_off;             /* TS_PUSH_OFF=1 in the environment: neither push nor take pushes (benches) */
+    int push_off;             /* TS_PUSH_OFF in the environment (benches): 1 neither push nor take pushes, nor
+                               * the measured announcement timing (the behaviour before); 2 ("push"): no push */
     struct sw_seen { uint64_t seq1, have_ns, req_ns; } *seen; /* per index: first HAVE, first request */
     double push_late_ns;      /* mean time a push arrives after the first HAVE of its piece */
     uint64_t push_in_ns;      /* when a push last arrived */

@@ -122,6 +122,8 @@ def run_net(a):
     env = dict(os.environ, TS_HOP_LOG=logdir)
     if a.push_off:
         env["TS_PUSH_OFF"] = "1"
+    elif a.push_only_off:
+        env["TS_PUSH_OFF"] = "push"
     tsctl = os.path.join(BIN, "tsctl")
     procs = []
 
@@ -167,8 +169,8 @@ def run_net(a):
                 if len(f) == 4 and t0 * 1e6 <= int(f[2]) <= t1 * 1e6:
                     lags.append((int(f[2]) - int(f[1])) / 1e6)
         up = (st1.get("payload_up", 0) - st0.get("payload_up", 0)) * 8 / (t1 - t0) / 2e6
-        r = {"push": not a.push_off, "viewers": a.viewers, "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
-             "lag_p99": rnd(pct(lags, 99)), "source_upload_x": round(up, 2),
+        r = {"push": "off" if a.push_off else "push-only-off" if a.push_only_off else "on", "viewers": a.viewers,
+             "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)), "lag_p99": rnd(pct(lags, 99)), "source_upload_x": round(up, 2),
              "delays_ms": [round(h.delay_ms if hasattr(h, "delay_ms") else 0, 1) for h in [bc] + vs]}
         for k in ("pushed_up", "pushed_in", "push_dup", "skipped", "peers_banned"):
             r[k] = sum(s.get(k, 0) for s in vstat.values()) + (st1.get(k, 0) if k == "pushed_up" else 0)
@@ -242,6 +244,7 @@ def main():
     p.add_argument("--duration", type=float, default=30)
     p.add_argument("--settle", type=float, default=10)
     p.add_argument("--push-off", action="store_true", help="TS_PUSH_OFF=1: the behaviour before push")
+    p.add_argument("--push-only-off", action="store_true", help="TS_PUSH_OFF=push: no push, new timing kept")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--delay-min", type=float, default=5, help="one-way access-link delay drawn from [min, max] ms")
     p.add_argument("--delay-max", type=float, default=75)
