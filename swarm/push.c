@@ -22,7 +22,8 @@ static void on_push_timer(struct ev_loop *loop, ev_timer *w, int revents)
 int push_init(swarm_t *sw)
 {
     const char *off = getenv("TS_PUSH_OFF"), *dir = getenv("TS_HOP_LOG");
-    sw->push_off = off && *off && strcmp(off, "0") != 0;
+    /* "push": no push, the measured announcement timing kept; anything else: neither */
+    sw->push_off = !off || !*off || strcmp(off, "0") == 0 ? 0 : strcmp(off, "push") == 0 ? 2 : 1;
     if (!(sw->seen = calloc(sw->n, sizeof *sw->seen)))
         return -1;
     ev_timer_init(&sw->push_timer, on_push_timer, 0, 0);

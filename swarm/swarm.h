@@ -80,6 +80,8 @@
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
 #define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
+#define SW_PUSH_PER_PIECE 1                /* children a holder pushes a piece to (the rest: HAVE): each
+                                            * pusher adds a copy a sibling may also push (waste) */
 #define SW_PUSH_FRESH 8                    /* pushed: only pieces this close to our edge ... */
 #define SW_PUSH_AHEAD 64                   /* ... to a child whose edge is at most this far behind */
 #define SW_PUSH_GRACE_MAX_NS (100 * TS_NS_PER_MS) /* longest a new piece waits for an expected push */
@@ -231,12 +233,14 @@ struct swarm {
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
     uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
     /* push and the per-hop record (push.c) */
-    int push_off;             /* TS_PUSH_OFF=1 in the environment: neither push nor take pushes (benches) */
+    int push_off;             /* TS_PUSH_OFF in the environment (benches): 1 neither push nor take pushes, nor
+                               * the measured announcement timing (the behaviour before); 2 ("push"): no push */
     struct sw_seen { uint64_t seq1, have_ns, req_ns; } *seen; /* per index: first HAVE, first request */
     double push_late_ns;      /* mean time a push arrives after the first HAVE of its piece */
     uint64_t push_in_ns;      /* when a push last arrived */
     ev_timer push_timer;      /* re-picks once the grace for an expected push is over */
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
+    double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
 };
 
