@@ -56,7 +56,7 @@ static void send_ext_handshake(peer_t *p)
                       .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
                       .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
                       .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr),
-                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off };
+                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off && !sw->is_source };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }

@@ -22,7 +22,8 @@ static void on_push_timer(struct ev_loop *loop, ev_timer *w, int revents)
 int push_init(swarm_t *sw)
 {
     const char *off = getenv("TS_PUSH_OFF"), *dir = getenv("TS_HOP_LOG");
-    sw->push_off = off && *off && strcmp(off, "0") != 0;
+    /* "push": no push, the measured announcement timing kept; anything else: neither */
+    sw->push_off = !off || !*off || strcmp(off, "0") == 0 ? 0 : strcmp(off, "push") == 0 ? 2 : 1;
     if (!(sw->seen = calloc(sw->n, sizeof *sw->seen)))
         return -1;
     ev_timer_init(&sw->push_timer, on_push_timer, 0, 0);
@@ -60,7 +61,7 @@ static struct sw_seen *seen_of(swarm_t *sw, uint64_t seq)
 int push_to(peer_t *p, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = p->sw;
-    if (sw->push_off || !p->push || !p->has_edge || !p->told || p->rq_len >= SW_RQ_MAX / 2)
+    if (sw->push_off || !p->push || p->source || !p->has_edge || !p->told || p->rq_len >= SW_RQ_MAX / 2)
         return 0; /* the rest of its queue stays free for its own requests */
     if (seq + SW_PUSH_FRESH <= sw->edge || p->edge + SW_PUSH_AHEAD < seq)
         return 0;

@@ -8,7 +8,8 @@
  *   peer.c: one connection          wire.c: codec   tracker.c / announce.c: tracker server / client
  *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo)
  *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability
- *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers */
+ *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers
+ *   uprate.c: upload pacing by our uplink's queueing delay when no --max-upload was given */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -80,6 +81,8 @@
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
 #define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
+#define SW_PUSH_PER_PIECE 1                /* children a holder pushes a piece to (the rest: HAVE): each
+                                            * pusher adds a copy a sibling may also push (waste) */
 #define SW_PUSH_FRESH 8                    /* pushed: only pieces this close to our edge ... */
 #define SW_PUSH_AHEAD 64                   /* ... to a child whose edge is at most this far behind */
 #define SW_PUSH_GRACE_MAX_NS (100 * TS_NS_PER_MS) /* longest a new piece waits for an expected push */
@@ -139,6 +142,8 @@ struct peer {
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
     double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
     uint64_t hp_last_ns;
+    uint64_t upr_acked;        /* its TCP_INFO bytes_acked at the last sample (uprate.c) */
+    int upr_lowat;             /* TCP_NOTSENT_LOWAT set on its socket (uprate.c) */
     peer_t *next;
 };
 
@@ -231,13 +236,19 @@ struct swarm {
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
     uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
     /* push and the per-hop record (push.c) */
-    int push_off;             /* TS_PUSH_OFF=1 in the environment: neither push nor take pushes (benches) */
+    int push_off;             /* TS_PUSH_OFF in the environment (benches): 1 neither push nor take pushes, nor
+                               * the measured announcement timing (the behaviour before); 2 ("push"): no push */
     struct sw_seen { uint64_t seq1, have_ns, req_ns; } *seen; /* per index: first HAVE, first request */
     double push_late_ns;      /* mean time a push arrives after the first HAVE of its piece */
     uint64_t push_in_ns;      /* when a push last arrived */
     ev_timer push_timer;      /* re-picks once the grace for an expected push is over */
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
+    double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
+    /* upload pacing by queueing delay (uprate.c), NULL = off (--max-upload given) */
+    struct uprate *upr;
+    uint64_t c_up_rate_auto;  /* gauge: the paced rate, bit/s, 0 = unlimited */
+    uint64_t c_up_decreases;  /* multiplicative decreases of it */
 };
 
 /* sw->reach */
