@@ -126,7 +126,7 @@ static int on_handshake(peer_t *p)
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "direction", "%s", dir);
     ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, dir);
-    if (!p->outgoing)
+    if (!p->outgoing && !p->punch) /* a punched one came in through the hole we made */
         reach_note_incoming(sw, ntohl(p->addr.sin_addr.s_addr));
     if (p->ext)
         send_ext_handshake(p);

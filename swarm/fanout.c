@@ -4,6 +4,7 @@
 #include "known.h"
 #include "peer.h"
 #include "push.h"
+#include "uprate.h"
 #include "ts_time.h"
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,8 @@ void fanout_serve(swarm_t *sw)
             return;
         do {
             p = p->next ? p->next : sw->peers;
-            if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX)
+            if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX &&
+                uprate_room(p))
                 found = p;
         } while (!found && p != start);
         if (!found) {

@@ -11,6 +11,7 @@
 
 #define alive peer_alive
 #define HP_TARGETS 64 /* targets whose rendezvous backoff is remembered */
+#define HP_SCAN_NS (200 * TS_NS_PER_MS)
 
 enum { HP_FREE = 0, HP_ASKED, HP_DIALLED };
 
@@ -25,6 +26,7 @@ struct hp_punch {
 struct sw_hp {
     struct hp_punch punch[HP_MAX];
     struct hp_target { uint32_t ip; uint16_t port; uint64_t next_ns; int tries; } tgt[HP_TARGETS];
+    uint64_t scan_ns; /* when the known peers were last looked over for targets */
 };
 
 static struct sw_hp *hp_get(swarm_t *sw)
@@ -109,6 +111,20 @@ static void add_relay(swarm_t *sw, struct known *k, uint64_t serial)
     k->relay[slot >= 0 ? slot : (int)(serial % SW_KNOWN_RELAYS)] = serial;
 }
 
+/* A known peer to punch: it supports ut_holepunch and nobody has seen it accept, or our dials
+ * to it failed; a connected peer told us of it and speaks ut_holepunch. That relay, or NULL. */
+static peer_t *punchable(swarm_t *sw, const struct known *k)
+{
+    if (sw->no_holepunch || !(k->flags & TS_WIRE_PEX_HOLEPUNCH) || ((k->flags & TS_WIRE_PEX_CONNECTABLE) && k->fails < 2))
+        return NULL;
+    for (int i = 0; i < SW_KNOWN_RELAYS; i++) {
+        peer_t *r = k->relay[i] ? by_serial(sw, k->relay[i]) : NULL;
+        if (r && r->state == PEER_ACTIVE && r->hp_id)
+            return r;
+    }
+    return NULL;
+}
+
 void hp_pex(peer_t *p, const ts_wire_addr_t *a, size_t n)
 {
     swarm_t *sw = p->sw;
@@ -119,9 +135,10 @@ void hp_pex(peer_t *p, const ts_wire_addr_t *a, size_t n)
             k->flags |= a[i].flags;
             add_relay(sw, k, p->serial);
         }
-        /* Dialled at once whatever the flags say: a dial from our listening port that the other
-         * side's NAT drops still opens ours, and becomes the punch's socket if one follows. */
-        known_connect(sw, a[i].ip, a[i].port);
+        /* One that nobody has seen accept is punched (hp_tick, within 200 ms) rather than dialled:
+         * its NAT would drop our SYN, and the punch dials it at the right moment anyway. */
+        if (!k || !punchable(sw, k))
+            known_connect(sw, a[i].ip, a[i].port);
     }
 }
 
@@ -318,20 +335,6 @@ static struct hp_target *target(struct sw_hp *h, uint32_t ip, uint16_t port)
     return t;
 }
 
-/* A known peer to punch: it supports ut_holepunch and nobody has seen it accept, or our dials
- * to it failed; a connected peer told us of it and speaks ut_holepunch. That relay, or NULL. */
-static peer_t *punchable(swarm_t *sw, const struct known *k)
-{
-    if (!(k->flags & TS_WIRE_PEX_HOLEPUNCH) || ((k->flags & TS_WIRE_PEX_CONNECTABLE) && k->fails < 2))
-        return NULL;
-    for (int i = 0; i < SW_KNOWN_RELAYS; i++) {
-        peer_t *r = k->relay[i] ? by_serial(sw, k->relay[i]) : NULL;
-        if (r && r->state == PEER_ACTIVE && r->hp_id)
-            return r;
-    }
-    return NULL;
-}
-
 void hp_tick(swarm_t *sw, uint64_t now)
 {
     if (sw->no_holepunch)
@@ -344,12 +347,15 @@ void hp_tick(swarm_t *sw, uint64_t now)
         else if (r->state == HP_DIALLED && r->tries < 2 && now >= r->retry_ns && !find_peer(sw, r->ip, r->port, 0))
             dial(sw, r, now); /* the first dial failed at once (a reset): once more, an RTT or so later */
     }
-    if (peer_count(sw) >= sw->max_peers)
+    /* the known table is looked over 5 times a second, not every tick: a rendezvous waits for
+     * the next one at most 200 ms, small against the seconds between a target's attempts */
+    if (peer_count(sw) >= sw->max_peers || !(h = hp_get(sw)) || now - h->scan_ns < HP_SCAN_NS)
         return;
+    h->scan_ns = now;
     for (int i = 0; i < sw->nknown; i++) {
         struct known *k = &sw->known[i];
         peer_t *r = punchable(sw, k);
-        if (!r || find_peer(sw, k->ip, k->port, 1) || !(h = hp_get(sw)))
+        if (!r || find_peer(sw, k->ip, k->port, 1))
             continue;
         struct hp_target *t = target(h, k->ip, k->port);
         struct hp_punch *s;
@@ -359,6 +365,8 @@ void hp_tick(swarm_t *sw, uint64_t now)
         t->tries++;
         *s = (struct hp_punch){ .ip = k->ip, .port = k->port, .relay = r->serial, .t0_ns = now, .state = HP_ASKED };
         ts_wire_put_holepunch(&r->out, r->hp_id, TS_WIRE_HP_RENDEZVOUS, k->ip, k->port, 0);
+        if (k->next_ns < now + HP_WAIT_NS)
+            k->next_ns = now + HP_WAIT_NS; /* the punch dials it: no direct dial meanwhile */
         char a[64];
         ts_debug("hole punch: rendezvous for %u.%u.%u.%u:%u through %s", k->ip >> 24, (k->ip >> 16) & 255,
                  (k->ip >> 8) & 255, k->ip & 255, k->port, peer_addr(r, a, sizeof a));

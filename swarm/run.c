@@ -10,6 +10,7 @@
 #include "portmap.h"
 #include "push.h"
 #include "source.h"
+#include "uprate.h"
 #include "ts_exit.h"
 #include "ts_log.h"
 #include "ts_time.h"
@@ -25,6 +26,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     uint64_t now = ts_mono_ns();
     playout_stall_check(sw, now);
     pick_tick(sw, now);
+    uprate_tick(sw, now); /* before serving: the pace for this tick */
     fanout_late_haves(sw, now);
     fanout_serve(sw);
     known_pex_send(sw, now);
@@ -152,6 +154,8 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
                               .announces = &sw->c_announces };
         sw->ann = announce_new(sw->loop, &ac, sw->meta.announce);
     }
+    if (uprate_init(sw) < 0)
+        return TS_EXIT_FAIL;
     portmap_start(sw, cfg->embedded ? NULL : sw->meta.announce); /* without it: no mapping, reach from peers */
     ev_timer_init(&sw->tick, on_tick, 0.05, 0.05);
     ev_timer_init(&sw->have_timer, on_have_timer, 0, 0);
@@ -193,6 +197,8 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
     ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
     ts_stage_counter(st, "push_dup", &sw->c_push_dup);
+    ts_stage_counter(st, "up_rate_auto", &sw->c_up_rate_auto);
+    ts_stage_counter(st, "up_decreases", &sw->c_up_decreases);
     ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
@@ -226,5 +232,6 @@ void swarm_free(swarm_t *sw)
     free(sw->first);
     hp_free(sw);
     push_free(sw);
+    uprate_free(sw);
     ts_metainfo_free(&sw->meta);
 }

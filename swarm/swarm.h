@@ -8,7 +8,8 @@
  *   peer.c: one connection          wire.c: codec   tracker.c / announce.c: tracker server / client
  *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo)
  *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability
- *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers */
+ *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers
+ *   uprate.c: upload pacing by our uplink's queueing delay when no --max-upload was given */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -141,6 +142,8 @@ struct peer {
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
     double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
     uint64_t hp_last_ns;
+    uint64_t upr_acked;        /* its TCP_INFO bytes_acked at the last sample (uprate.c) */
+    int upr_lowat;             /* TCP_NOTSENT_LOWAT set on its socket (uprate.c) */
     peer_t *next;
 };
 
@@ -244,6 +247,10 @@ struct swarm {
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
     double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
+    /* upload pacing by queueing delay (uprate.c), NULL = off (--max-upload given) */
+    struct uprate *upr;
+    uint64_t c_up_rate_auto;  /* gauge: the paced rate, bit/s, 0 = unlimited */
+    uint64_t c_up_decreases;  /* multiplicative decreases of it */
 };
 
 /* sw->reach */

@@ -326,7 +326,6 @@ class NetRun(live.Run):
 
     # -- peers
     def start_broadcast(self, src_secs):
-        a = self.a
         self.ts.add(BCAST, self.bch.ns)
         ff = live.ffmpeg_cmd("A", self.bitrate, src_secs)
         args = ["start", BCAST, "--source", live.source_spec(self.work, ff), "--bitrate", live.fmt_rate(self.bitrate),
@@ -412,7 +411,7 @@ class NetRun(live.Run):
         included)."""
         time.sleep(max(0.0, secs / 2 - 3))
         names = [p["name"] for p in self.plan if p["name"].startswith("v")]
-        pick = sorted(self.rng.sample(names, min(3, len(names))))
+        pick = sorted(random.Random(self.a.seed + 2).sample(names, min(3, len(names))))
 
         def ping(ns, ip):
             try:
@@ -482,8 +481,17 @@ class NetRun(live.Run):
             except OSError:
                 pv["corrupt_bytes"] = None
             pv["decode_error_lines"] = 0 if pv.get("decode_clean") else len((pv.get("decode_error") or "x").splitlines())
+            if "left_at" in v and not pv.get("decode_clean"):
+                # tsctl stop cuts a leaver's output mid-frame: decode it without its last 256 KiB (~1 s)
+                pv["decode_error_at_leave"] = pv.get("decode_error")
+                clean, derr = decode_head(v["out"], 262144)
+                pv["decode_clean"], pv["decode_error"] = clean, derr
+                pv["decode_error_lines"] = 0 if clean else len((derr or "x").splitlines())
             inst = self.st_end.get(pv["name"]) or self.leaver_status.get(pv["name"]) or {}
             sw = stage(inst, "swarm")
+            if pv.get("skipped") is None:  # a leaver: its counters from just before it left
+                pv["skipped"] = sw.get("skipped")
+                pv["gaps"] = stage(inst, "player-bridge").get("gaps")
             for k in ("reachable", "incoming", "portmap_ok", "portmap_fail", "punch_attempts", "punch_ok",
                       "punch_relayed", "pushed_up", "pushed_in", "bytes_down", "payload_down"):
                 pv[k] = sw.get(k)
@@ -510,9 +518,12 @@ class NetRun(live.Run):
                                  "mean": rnd(sum(conts) / len(conts), 3) if conts else None,
                                  "viewers_below_99_9": sum(1 for c in conts if c < 99.9),
                                  "of": "viewers present for the whole window (%d)" % len(conts)}
+        res["skipped_total"] = sum(pv.get("skipped") or 0 for pv in res["per_viewer"])
+        res["gaps_total"] = sum(pv.get("gaps") or 0 for pv in res["per_viewer"])
         res["corrupt_bytes"] = sum(pv["corrupt_bytes"] or 0 for pv in res["per_viewer"])
         res["missing_outputs"] = sum(1 for pv in res["per_viewer"] if pv["corrupt_bytes"] is None)
         res["decode_error_lines"] = sum(pv["decode_error_lines"] for pv in res["per_viewer"])
+        res["decode_failures"] = sum(1 for pv in res["per_viewer"] if pv.get("decode_clean") is False)
         res["punch"] = {"attempts": punch_a, "ok": punch_ok, "relayed": punch_rel,
                         "success_pct": rnd(100.0 * punch_ok / punch_a, 1) if punch_a else None}
         res["reachability"] = reach
@@ -580,6 +591,19 @@ def link_window(s0, s1, T):
     return {"total": tot, "links": links}
 
 
+def decode_head(path, drop):
+    """live.decode_check on the output without its last `drop` bytes."""
+    import tempfile
+    try:
+        data = open(path, "rb").read()
+    except OSError:
+        return False, "no output"
+    with tempfile.NamedTemporaryFile(suffix=".ts", dir=os.path.dirname(path)) as f:
+        f.write(data[:max(0, len(data) - drop)])
+        f.flush()
+        return live.decode_check(f.name)
+
+
 def short(x, n=300):
     s = json.dumps(x, default=str) if not isinstance(x, str) else x
     return s if len(s) <= n else s[:n] + "…"
@@ -625,8 +649,17 @@ def capacity_verdict(res):
     src = res.get("source_measured_bps")
     if src is not None and src < 0.9 * res["bitrate_bps"]:
         bad.append("source below its rate: %.0f kbit/s of %.0f" % (src / 1e3, res["bitrate_bps"] / 1e3))
+    links = {l["name"]: l for l in (emu.get("links_window") or {}).get("links", [])}
     for p in emu["ping_under_load"]:
         if p.get("rtt_avg_ms") is not None and abs(p["rtt_avg_ms"] - p["configured_rtt_ms"]) > 0.25 * p["configured_rtt_ms"] + 5:
+            l = links.get(p["viewer"], {})
+            busy = [d for d in ("up", "down") if (l.get(d + "_cap_bps") and l.get(d + "_bps", 0) >= 0.8 * l[d + "_cap_bps"])
+                    or l.get(d + "_queue_drops")]
+            if busy:  # a full link queues: real queueing delay at the cap, not the emulator falling behind
+                notes.append("%s's access link RTT under load %.1f ms against %.1f configured: its %s was at "
+                             "≥ 80 %% of its cap or its queue overflowed (queueing)" % (p["viewer"], p["rtt_avg_ms"], p["configured_rtt_ms"],
+                                                               "/".join(busy)))
+                continue
             bad.append("RTT of the access link under load off the configuration: %s %.1f ms against %.1f "
                        "configured" % (p["viewer"], p["rtt_avg_ms"], p["configured_rtt_ms"]))
     lw = (emu.get("links_window") or {}).get("total") or {}
@@ -743,6 +776,10 @@ def summarize(d):
          "source upload × | corrupt bytes | decode error lines | punch ok/attempts | reachable unk/no/direct/mapped | "
          "mapped | machine CPU % | emulator CPU % | kept up |",
          "|" + "---|" * 20]
+    for r in res:  # the verdict again, from the stored figures: the criteria may have been refined since
+        old = set(r.get("capacity", {}).get("notes", []))
+        r["capacity"] = capacity_verdict(r)
+        r["notes"] = [x for x in r.get("notes", []) if x not in old] + r["capacity"]["notes"]
     for r in res:
         t = TARGETS.get(r["scenario"], {})
         Lg, S, J, C = r["lag_s"], r["startup_s"], r["joiner_startup_s"], r["continuity_pct"]
@@ -859,6 +896,7 @@ def plots(d, res):
     ax.axhline(5.0, color="black", lw=0.8, ls="-.", label="uplink cap (10 Mbit/s)")
     ax.axvline(0, color="grey", lw=0.6, ls=":")
     ax.set_yscale("log")
+    ax.set_ylim(0.3, 12)
     ax.set_yticks([0.5, 1, 2, 3, 5, 10])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g×"))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -901,12 +939,21 @@ def main():
     p.add_argument("--workdir", default="/tmp")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--summarize", metavar="DIR")
+    p.add_argument("--plan", action="store_true", help="print the hosts the scenario would build, and exit")
     a = p.parse_args()
     if a.summarize:
         summarize(a.summarize)
         return 0
     if not a.scenario:
         p.error("a scenario (W1, W2, W3) or --summarize is needed")
+    if a.plan:
+        n = a.viewers or NET_SCENARIOS[a.scenario]["viewers"]
+        j = int(max(0, (a.duration - 1) // CHURN_EVERY)) if a.scenario == "W3" else 0
+        for h in plan_hosts(a.scenario, n, j, a.seed, a.mapping):
+            print("%-4s %-6s up %5.1f Mbit/s down %2.0f delay %5.2f ms ±%g %% loss %g %%" % (
+                h["name"], h["kind"], h["up_bps"] / 1e6, h["down_bps"] / 1e6, h["delay_ms"], h["jitter_pct"],
+                h["loss_pct"]))
+        return 0
     if os.geteuid() != 0:
         p.error("needs root (network namespaces)")
     a.bitrate = None

@@ -208,12 +208,17 @@ def selftest(keep=False):
     return res
 
 
-def load(flows=4, rate=25_000_000, secs=10):
+def load(flows=4, rate=25_000_000, secs=10, links=0):
     """ts-netlink's CPU with FLOWS parallel TCP flows, each capped at RATE: FLOWS*RATE end to end,
     twice that through the emulator (each packet crosses the sender's and the receiver's link)."""
     tb = Testbed(prefix="tsnbload%d-" % os.getpid(), seed=1)
     for i in range(2 * flows):
         tb.add_host("l%d" % i, public=True, up_bps=rate, down_bps=4 * rate, delay_ms=10, jitter_pct=10)
+    # two idle hosts: their ping RTT shows how late the loaded emulator releases packets
+    q0 = tb.add_host("q0", public=True, delay_ms=10)
+    q1 = tb.add_host("q1", public=True, delay_ms=10)
+    while len(tb.hosts) < links:    # idle links, as many as a scenario has
+        tb.add_host("x%d" % len(tb.hosts), public=True, delay_ms=10)
     tb.up()
     import subprocess
     try:
@@ -229,7 +234,8 @@ def load(flows=4, rate=25_000_000, secs=10):
         time.sleep(2)
         t0, c0 = time.time(), _cpu_ticks(pid)
         stat0 = open("/proc/stat").readline().split()[1:]
-        time.sleep(secs - 3)
+        rtts = _ping(tb, q0, q1, int((secs - 4) / 0.05), 0.05)
+        time.sleep(max(0.0, secs - 3 - (time.time() - t0)))
         cpu = (_cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK") / (time.time() - t0)
         stat1 = open("/proc/stat").readline().split()[1:]
         tot = sum(int(b) - int(a) for a, b in zip(stat0, stat1))
@@ -240,9 +246,12 @@ def load(flows=4, rate=25_000_000, secs=10):
             bps.append(int(j["end"]["sum_received"]["bits_per_second"]))
         st = tb.netlink_stats()
         drops = sum(l[d]["queue_drops"] for l in st["links"] for d in ("ab", "ba"))
-        return {"flows": flows, "cap_bps": rate, "aggregate_bps": sum(bps), "per_flow_bps": bps,
+        return {"links": len(tb.hosts), "flows": flows, "cap_bps": rate, "aggregate_bps": sum(bps), "per_flow_bps": bps,
                 "through_emulator_bps": 2 * sum(bps), "netlink_cpu_pct_of_one_core": round(100 * cpu, 1),
-                "machine_busy_pct": round(100 * (tot - idle) / tot, 1), "queue_drops": drops}
+                "machine_busy_pct": round(100 * (tot - idle) / tot, 1), "queue_drops": drops,
+                "idle_pair_rtt": {"configured_ms": 40.0, "samples": len(rtts),
+                                  "median_ms": statistics.median(rtts) if rtts else None,
+                                  "p90_ms": _pct(rtts, 0.9), "max_ms": max(rtts) if rtts else None}}
     finally:
         tb.down()
 
@@ -250,8 +259,9 @@ def load(flows=4, rate=25_000_000, secs=10):
 def main(argv):
     if argv[0] == "--selftest":
         print(json.dumps(selftest(keep="--keep" in argv), indent=1))
-    elif argv[0] == "--load":
+    elif argv[0] == "--load":    # --load [FLOWS [RATE [LINKS]]]
         flows = int(argv[1]) if len(argv) > 1 else 4
         rate = int(argv[2]) if len(argv) > 2 else 25_000_000
-        print(json.dumps(load(flows, rate), indent=1))
+        links = int(argv[3]) if len(argv) > 3 else 0
+        print(json.dumps(load(flows, rate, links=links), indent=1))
     return 0

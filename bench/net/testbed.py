@@ -55,6 +55,11 @@ def _run(argv, check=True, **kw):
     return r
 
 
+def _ipb(ns, lines):
+    """Several ip commands in namespace NS, one process."""
+    _run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n")
+
+
 def _ns_pids(ns):
     r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
     return [int(p) for p in r.stdout.split()] if r.returncode == 0 else []
@@ -139,8 +144,8 @@ class Host:
 
 
 class Testbed:
-    def __init__(self, prefix="tsnb%d-" % os.getpid(), seed=1, workdir=None, keep=False):
-        self.prefix, self.seed, self.keep = prefix, seed, keep
+    def __init__(self, prefix="tsnb%d-" % os.getpid(), seed=1, workdir=None, keep=False, rt_prio=10):
+        self.prefix, self.seed, self.keep, self.rt_prio = prefix, seed, keep, rt_prio
         self.hosts, self.namespaces, self.procs = [], [], []
         self.core = prefix + "core"
         self.netlink = None
@@ -229,21 +234,23 @@ class Testbed:
             f.write("# NAME NS_A DEV_A NS_B DEV_B RATE_AB RATE_BA DELAY_MS JITTER_PCT LOSS_PCT\n")
             f.write("\n".join(lines) + "\n")
         self.stats_path = os.path.join(self.workdir, "netlink.json")
+        # real-time priority: the emulated network must not wait behind the peers it carries
         self.netlink = subprocess.Popen([_netlink_binary(), "--seed", str(self.seed), "--stats", self.stats_path,
-                                         conf], stdout=subprocess.PIPE, stderr=open(
+                                         "--rt", str(self.rt_prio), conf], stdout=subprocess.PIPE, stderr=open(
                                              os.path.join(self.workdir, "netlink.err"), "w"), text=True)
         ready = self.netlink.stdout.readline()
         if not ready.startswith("ready"):
             raise RuntimeError("ts-netlink did not start: %s" % open(os.path.join(self.workdir, "netlink.err")).read())
+        core = []
         for h in self.hosts:
             edge = h.ns if h.public else h.router
-            _run(["ip", "-n", self.core, "addr", "add", h.core_ip, "peer", h.public_ip, "dev", h.core_dev])
-            _run(["ip", "-n", self.core, "link", "set", h.core_dev, "up"])
-            _run(["ip", "-n", edge, "addr", "add", h.public_ip, "peer", h.core_ip, "dev", "wan"])
-            _run(["ip", "-n", edge, "link", "set", "wan", "up"])
-            _run(["ip", "-n", edge, "route", "add", "default", "via", h.core_ip, "dev", "wan"])
+            core += ["addr add %s peer %s dev %s" % (h.core_ip, h.public_ip, h.core_dev),
+                     "link set %s up" % h.core_dev]
+            _ipb(edge, ["addr add %s peer %s dev wan" % (h.public_ip, h.core_ip), "link set wan up",
+                        "route add default via %s dev wan" % h.core_ip])
             if h.router:
                 self._home(h)
+        _ipb(self.core, core)
         for h in self.hosts:
             if h.upnp:
                 self._miniupnpd(h)
@@ -251,12 +258,9 @@ class Testbed:
 
     def _home(self, h):
         r = h.router
-        _run(["ip", "-n", r, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", h.ns])
-        _run(["ip", "-n", r, "addr", "add", h.lan + ".1/24", "dev", "lan"])
-        _run(["ip", "-n", r, "link", "set", "lan", "up"])
-        _run(["ip", "-n", h.ns, "addr", "add", h.ip + "/24", "dev", "eth0"])
-        _run(["ip", "-n", h.ns, "link", "set", "eth0", "up"])
-        _run(["ip", "-n", h.ns, "route", "add", "default", "via", h.lan + ".1"])
+        _ipb(r, ["link add lan type veth peer name eth0 netns %s" % h.ns, "addr add %s.1/24 dev lan" % h.lan,
+                 "link set lan up"])
+        _ipb(h.ns, ["addr add %s/24 dev eth0" % h.ip, "link set eth0 up", "route add default via %s.1" % h.lan])
         # "random": every new mapping gets a random external port (what hole punching finds hardest);
         # the default masquerade keeps the source port where it is free.
         rules = ROUTER_NFT % (" fully-random" if h.nat == "random" else "")
@@ -287,11 +291,15 @@ class Testbed:
         raise RuntimeError("miniupnpd in %s never listened: %s" % (h.router, open(log.name).read()[-800:]))
 
     def _probe(self):
-        """Each host reaches the core (one ping through its link; retried, the link may lose it)."""
-        for h in self.hosts:
-            r = self.cmd(h, ["ping", "-c", "20", "-i", "0.02", "-w", "5", "-q", h.core_ip])
-            if " 0 received" in r.stdout or r.returncode not in (0, 1):
-                raise RuntimeError("%s cannot reach the core: %s" % (h.name, r.stdout.strip()))
+        """Each host reaches the core: pings through its link until one answers (the link may lose
+        some), all hosts at once."""
+        ps = [(h, subprocess.Popen(["ip", "netns", "exec", h.ns, "ping", "-n", "-q", "-c", "1", "-i", "0.05", "-w", "5",
+                                    h.core_ip], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+              for h in self.hosts]
+        bad = [(h, p.communicate()[0]) for h, p in ps if p.wait() != 0]
+        if bad:
+            raise RuntimeError("cannot reach the core: " + "; ".join("%s: %s" % (h.name, o.strip()[-200:])
+                                                                     for h, o in bad))
 
     # --- stats and teardown -----------------------------------------------------------------
     def netlink_stats(self):

@@ -9,20 +9,23 @@
  * One process carries every link of a scenario in one libev loop; one timerfd (ns precision, libev's
  * epoll timeout is whole milliseconds) is armed for the earliest due packet of all directions.
  *
- *   ts-netlink [--seed N] [--stats FILE] CONFIG
+ *   ts-netlink [--seed N] [--stats FILE] [--rt PRIO] CONFIG
  *
  * CONFIG has one link per line (blank lines and #-comments ignored):
  *   NAME NS_A DEV_A NS_B DEV_B RATE_AB RATE_BA DELAY_MS JITTER_PCT LOSS_PCT [QUEUE_AB QUEUE_BA]
  * RATE in bit/s (0 = no cap), DELAY_MS one way in each direction, JITTER_PCT ± per packet (of the
  * delay), LOSS_PCT random loss in each direction, QUEUE in bytes (default max(64 KB, 100 ms at the rate)).
  * It prints "ready" on stdout once every TUN exists (the caller then gives them addresses), and
- * the per-link statistics as JSON on SIGUSR1 and at exit (to FILE, or stdout). */
+ * the per-link statistics as JSON on SIGUSR1 and at exit (to FILE, or stdout). --rt PRIO runs it
+ * SCHED_FIFO: the network must not queue behind the peers it carries when they fill the machine
+ * (measured: idle-pair RTT p90 +13 ms at a load average of 9 without it). */
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -337,17 +340,19 @@ bad:
 int main(int argc, char **argv)
 {
     uint64_t seed = 1;
-    int i = 1;
+    int i = 1, rt = 0;
     for (; i < argc - 1; i += 2) {
         if (!strcmp(argv[i], "--seed"))
             seed = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--stats"))
             stats_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--rt"))
+            rt = atoi(argv[i + 1]);
         else
             break;
     }
     if (i != argc - 1) {
-        fprintf(stderr, "usage: ts-netlink [--seed N] [--stats FILE] CONFIG\n");
+        fprintf(stderr, "usage: ts-netlink [--seed N] [--stats FILE] [--rt PRIO] CONFIG\n");
         return 100;
     }
     int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -355,6 +360,10 @@ int main(int argc, char **argv)
         return 111;
     close(home);
     signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_TIMERSLACK, 1UL);   /* release packets within µs, not the default 50 µs slack */
+    struct sched_param sp = {.sched_priority = rt};
+    if (rt > 0 && sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+        fprintf(stderr, "ts-netlink: SCHED_FIFO %d: %s (running without)\n", rt, strerror(errno));
     struct ev_loop *loop = EV_DEFAULT;
     tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tfd < 0)

@@ -14,6 +14,12 @@ expect 100 "needs --bitrate" "$TSCTL" start foo --source /etc/hostname
 expect 101 "no such file" "$TSCTL" watch /nonexistent.tstream
 printf 'd4:infod4:name3:fooee' > bad.tstream
 expect 101 "bad.tstream" "$TSCTL" watch bad.tstream
+# Issue 15's switches are documented and take no argument.
+for sw in --no-port-mapping --no-holepunch; do
+  for cmd in start watch seed; do expect 0 "$sw" "$TSCTL" "$cmd" --help; done
+  expect 0 "$sw" "$TS_BIN/ts-swarm" --help
+done
+expect 100 "usage" "$TSCTL" watch x.tstream --no-port-mapping=yes
 expect 100 "no instance" "$TSCTL" stop nosuch
 expect 100 "no instance" "$TSCTL" status nosuch
 expect 100 "usage" "$TSCTL" restart onlyname
