@@ -90,13 +90,16 @@ def run_loopback(a):
     env = dict(os.environ, TS_HOP_LOG=logdir)
     if a.push_off:
         env["TS_PUSH_OFF"] = "1"
+    elif a.push_only_off:
+        env["TS_PUSH_OFF"] = "push"
     out = tempfile.mkdtemp(prefix="tshopsout.")
     cmd = [sys.executable, os.path.join(ROOT, "bench", "live.py"), "--scenario", "A", "--viewers", str(a.viewers),
-           "--duration", str(a.duration), "--out", out]
+           "--duration", str(a.duration), "--out", out, "--quiet-wait", "30", "--retries", "0"]
     subprocess.run(cmd, env=env, check=True)
     res = json.load(open(glob.glob(os.path.join(out, "*.json"))[0]))
     lags = sorted(x / 1000.0 for x in res.get("lags_ms", []))
-    r = {"push": not a.push_off, "viewers": a.viewers, "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
+    r = {"push": "off" if a.push_off else "push-only-off" if a.push_only_off else "on", "viewers": a.viewers,
+         "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
          "lag_p99": rnd(pct(lags, 99)), "source_upload_x": res.get("source_upload_x")}
     r.update(hop_summary(logdir))
     r["live_json"] = glob.glob(os.path.join(out, "*.json"))[0]
