@@ -18,6 +18,7 @@
 #include "ts_log.h"
 #include "ts_time.h"
 #include <linux/tcp.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -88,18 +89,26 @@ int uprate_room(const peer_t *p)
 
 /* Our uplink's queueing delay now (ms, < 0 = no connection carried enough to tell), and the
  * bytes peers acknowledged since the last sample. */
-static double sample(swarm_t *sw, int pacing, uint64_t *acked)
+static double sample(swarm_t *sw, double pace, uint64_t *acked)
 {
+    int pacing = pace > 0;
     double q = -1;
     uint64_t busy = sw->meta.piece_len / 2 > 8192 ? sw->meta.piece_len / 2 : 8192;
     *acked = 0;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!peer_alive(p) || p->state != PEER_ACTIVE)
             continue;
-        if (pacing && !p->upr_lowat) {
+        if (pacing && !p->upr_pace) {
             int lowat = UPR_LOWAT;
             setsockopt(p->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
-            p->upr_lowat = 1;
+        }
+        /* The bucket meters pieces; TCP would still put each piece on the wire at once and fill
+         * the router's queue for a piece's time. The kernel's own pacing (no fq qdisc needed)
+         * spreads each connection's packets at our rate. */
+        if (pacing && (p->upr_pace == 0 || fabs((double)p->upr_pace - pace) > 0.05 * pace)) {
+            unsigned int r = (unsigned int)pace;
+            setsockopt(p->fd, SOL_SOCKET, SO_MAX_PACING_RATE, &r, sizeof r);
+            p->upr_pace = r;
         }
         struct tcp_info ti;
         socklen_t len = sizeof ti;
@@ -146,7 +155,7 @@ void uprate_tick(swarm_t *sw, uint64_t now)
     double dt = (double)(now - u->last_ns) / TS_NS_PER_S_F;
     u->last_ns = now;
     uint64_t acked;
-    double q = sample(sw, u->ctl.rate > 0, &acked);
+    double q = sample(sw, u->ctl.rate, &acked);
     double sent = (double)acked / dt;
     u->sent_bps = u->sent_bps > 0 ? 0.7 * u->sent_bps + 0.3 * sent : sent; /* ~0.3 s */
     double before = u->ctl.rate;
