@@ -143,7 +143,7 @@ struct peer {
     double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
     uint64_t hp_last_ns;
     uint64_t upr_acked;        /* its TCP_INFO bytes_acked at the last sample (uprate.c) */
-    int upr_lowat;             /* TCP_NOTSENT_LOWAT set on its socket (uprate.c) */
+    uint32_t upr_pace;         /* SO_MAX_PACING_RATE set on its socket, B/s; 0 = not paced (uprate.c) */
     peer_t *next;
 };
 

@@ -18,6 +18,7 @@
 #include "ts_log.h"
 #include "ts_time.h"
 #include <linux/tcp.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -29,7 +30,35 @@ struct uprate {
     double logged;          /* rate last logged, B/s */
 };
 
-void uprate_ctl_init(uprate_ctl_t *c) { *c = (uprate_ctl_t){ .rate = 0, .q_prev = -1, .since_cut = UPR_CUT_HOLD_S }; }
+void uprate_ctl_init(uprate_ctl_t *c)
+{
+    *c = (uprate_ctl_t){ .rate = 0, .q_prev = -1, .since_cut = UPR_CUT_HOLD_S };
+    for (int i = 0; i < UPR_NOISE_SLOTS; i++)
+        c->noise[i] = -1;
+}
+
+/* srtt - min_rtt is never 0 on an idle uplink: the receiver's delayed ACKs (40 ms and more, and
+ * paced packets arrive one at a time) and jitter add to srtt but not to min_rtt. The least delay
+ * seen over the last 20 s is taken for that noise (at most 50 ms) and left out. */
+double uprate_ctl_noise(const uprate_ctl_t *c)
+{
+    double n = -1;
+    for (int i = 0; i < UPR_NOISE_SLOTS; i++)
+        if (c->noise[i] >= 0 && (n < 0 || c->noise[i] < n))
+            n = c->noise[i];
+    return n < 0 ? 0 : n > UPR_NOISE_MAX_MS ? UPR_NOISE_MAX_MS : n;
+}
+
+static void note_noise(uprate_ctl_t *c, double q, double dt_s)
+{
+    if (c->noise[c->slot] < 0 || q < c->noise[c->slot])
+        c->noise[c->slot] = q;
+    if ((c->slot_s += dt_s) >= UPR_NOISE_SLOT_S) {
+        c->slot = (c->slot + 1) % UPR_NOISE_SLOTS;
+        c->noise[c->slot] = -1;
+        c->slot_s = 0;
+    }
+}
 
 int uprate_ctl_step(uprate_ctl_t *c, double q_ms, double sent_bps, double dt_s)
 {
@@ -40,6 +69,8 @@ int uprate_ctl_step(uprate_ctl_t *c, double q_ms, double sent_bps, double dt_s)
     }
     double q = c->q_prev >= 0 && c->q_prev < q_ms ? c->q_prev : q_ms;
     c->q_prev = q_ms;
+    note_noise(c, q, dt_s);
+    q = q > uprate_ctl_noise(c) ? q - uprate_ctl_noise(c) : 0;
     if (q > UPR_CUT_MS) {
         if (c->rate > 0 && c->since_cut < UPR_CUT_HOLD_S)
             return 0;
@@ -67,6 +98,10 @@ int uprate_init(swarm_t *sw)
     const char *off = getenv("TS_UPRATE_OFF"); /* benches: the uplink as without pacing */
     if (sw->up_rate > 0 || (off && off[0] == '1'))
         return 0; /* --max-upload: the operator's cap, exactly */
+    if (sw->is_source)
+        return 0; /* the root of every piece's tree: paced below demand (as it was when every viewer
+                   * joined at once) it delays every viewer's hook-in and so their lag for good;
+                   * its operator sets --max-upload */
     if (!(sw->upr = calloc(1, sizeof *sw->upr)))
         return -1;
     uprate_ctl_init(&sw->upr->ctl);
@@ -88,18 +123,26 @@ int uprate_room(const peer_t *p)
 
 /* Our uplink's queueing delay now (ms, < 0 = no connection carried enough to tell), and the
  * bytes peers acknowledged since the last sample. */
-static double sample(swarm_t *sw, int pacing, uint64_t *acked)
+static double sample(swarm_t *sw, double pace, uint64_t *acked)
 {
+    int pacing = pace > 0;
     double q = -1;
     uint64_t busy = sw->meta.piece_len / 2 > 8192 ? sw->meta.piece_len / 2 : 8192;
     *acked = 0;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!peer_alive(p) || p->state != PEER_ACTIVE)
             continue;
-        if (pacing && !p->upr_lowat) {
+        if (pacing && !p->upr_pace) {
             int lowat = UPR_LOWAT;
             setsockopt(p->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
-            p->upr_lowat = 1;
+        }
+        /* The bucket meters pieces; TCP would still put each piece on the wire at once and fill
+         * the router's queue for a piece's time. The kernel's own pacing (no fq qdisc needed)
+         * spreads each connection's packets at our rate. */
+        if (pacing && (p->upr_pace == 0 || fabs((double)p->upr_pace - pace) > 0.05 * pace)) {
+            unsigned int r = (unsigned int)pace;
+            setsockopt(p->fd, SOL_SOCKET, SO_MAX_PACING_RATE, &r, sizeof r);
+            p->upr_pace = r;
         }
         struct tcp_info ti;
         socklen_t len = sizeof ti;
@@ -146,7 +189,7 @@ void uprate_tick(swarm_t *sw, uint64_t now)
     double dt = (double)(now - u->last_ns) / TS_NS_PER_S_F;
     u->last_ns = now;
     uint64_t acked;
-    double q = sample(sw, u->ctl.rate > 0, &acked);
+    double q = sample(sw, u->ctl.rate, &acked);
     double sent = (double)acked / dt;
     u->sent_bps = u->sent_bps > 0 ? 0.7 * u->sent_bps + 0.3 * sent : sent; /* ~0.3 s */
     double before = u->ctl.rate;
@@ -166,8 +209,8 @@ void uprate_tick(swarm_t *sw, uint64_t now)
         return;
     double change = u->logged > 0 ? u->ctl.rate / u->logged : 2;
     ts_log(change > 1.25 || change < 0.8 ? TS_LOG_INFO : TS_LOG_DEBUG,
-           "upload pace %.0f kbit/s (queue %.0f ms, sent %.0f kbit/s, %llu cuts)", u->ctl.rate * 8 / 1000, q,
-           u->sent_bps * 8 / 1000, (unsigned long long)u->ctl.cuts);
+           "upload pace %.0f kbit/s (delay %.0f ms, noise %.0f ms, sent %.0f kbit/s, %llu cuts)",
+           u->ctl.rate * 8 / 1000, q, uprate_ctl_noise(&u->ctl), u->sent_bps * 8 / 1000, (unsigned long long)u->ctl.cuts);
     u->logged = u->ctl.rate;
     u->log_ns = now;
 }

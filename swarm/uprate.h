@@ -16,13 +16,20 @@
 #define UPR_INC_SHARE 0.125       /* ... or this share of the rate per second, if more */
 #define UPR_SAMPLE_NS (100 * TS_NS_PER_MS) /* TCP_INFO sampling period */
 #define UPR_LOWAT 16384           /* TCP_NOTSENT_LOWAT on peer sockets once pacing */
+#define UPR_NOISE_SLOTS 10        /* the noise floor: minimum delay over 10 slots ... */
+#define UPR_NOISE_SLOT_S 2.0      /* ... of 2 s each (LEDBAT's base-delay history, shorter) */
+#define UPR_NOISE_MAX_MS 50.0     /* ... counted as noise at most */
 
 typedef struct uprate_ctl {
     double rate;        /* B/s; 0 = no limit (no congestion seen yet) */
     double q_prev;      /* previous sample's queueing delay, ms; < 0 = none (the current-delay filter) */
     double since_cut;   /* s since the last multiplicative decrease */
     uint64_t cuts;      /* multiplicative decreases */
+    double noise[UPR_NOISE_SLOTS]; /* per slot: least delay seen, ms; < 0 = none */
+    int slot;
+    double slot_s;      /* s into the current slot */
 } uprate_ctl_t;
+double uprate_ctl_noise(const uprate_ctl_t *c); /* the noise floor now, ms */
 
 void uprate_ctl_init(uprate_ctl_t *c);
 /* One step of dt_s seconds: q_ms our uplink's queueing delay now (< 0: no connection carried data,
