@@ -56,7 +56,8 @@ static void send_ext_handshake(peer_t *p)
                       .has_edge = sw->has_edge, .edge = sw->edge, .rap = sw->rap, .source = sw->is_source,
                       .pex_id = PEX_EXT_ID, .md_id = MD_EXT_ID, .md_size = sw->meta.info_len,
                       .has_yourip = 1, .yourip = ntohl(p->addr.sin_addr.s_addr),
-                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off && !sw->is_source };
+                      .hp_id = sw->no_holepunch ? 0 : HP_EXT_ID, .push = !sw->push_off && !sw->is_source,
+                      .reject = 1 };
     ts_wire_put_ext_handshake(&p->out, &x);
     p->told_edge = sw->has_edge;
 }
@@ -202,6 +203,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->md_id = x.md_id;
         p->hp_id = sw->no_holepunch ? 0 : x.hp_id;
         p->push = x.push;
+        p->reject = x.reject;
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -345,6 +347,8 @@ static void on_request(peer_t *p, const ts_wire_msg_t *m)
         g2g_note(p, held - 1, ts_mono_ns(), 1);
         g2g_progress(p, held - 1, ts_mono_ns(), 0);
     }
+    if (!fanout_admit(p, m->index))
+        return;
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = m->index;
     fanout_serve(sw);
 }
@@ -441,7 +445,11 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         on_ext(p, m);
         break;
     case TS_WIRE_PORT: /* DHT port (BEP 5) */
-    case TS_WIRE_SUGGEST: case TS_WIRE_HAVE_ALL: case TS_WIRE_HAVE_NONE: case TS_WIRE_REJECT:
+    case TS_WIRE_REJECT: /* "ts_reject" (section 5): not served, ask elsewhere */
+        if (m->index < sw->n)
+            pick_rejected(p, m->index, ts_mono_ns());
+        break;
+    case TS_WIRE_SUGGEST: case TS_WIRE_HAVE_ALL: case TS_WIRE_HAVE_NONE:
     case TS_WIRE_ALLOWED_FAST: /* fast extension (BEP 6): not negotiated; harmless */
         break;
     default:

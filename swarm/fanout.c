@@ -227,6 +227,34 @@ static int serve_one(peer_t *p)
     return 0;
 }
 
+/* A capped server queues a request only if it can be served soon: past SW_QUEUE_MAX_NS of queue
+ * (everything queued, at the cap) the piece would come too late to be worth its bytes, and the
+ * queue would grow as long as demand exceeds the cap — every requester then waiting on the one
+ * holder everybody asks while the others' copies go unused. A peer that reads REJECT_REQUEST is
+ * told at once and asks elsewhere; the broadcaster's first recipient of a piece is always served
+ * (the tree starts from it). 1 if the request is to be queued. */
+int fanout_admit(peer_t *p, uint32_t index)
+{
+    swarm_t *sw = p->sw;
+    if (sw->up_rate <= 0 || !p->reject || !sw->has_edge)
+        return 1;
+    uint64_t at = ts_window_at_index(sw->win, index);
+    if (at && sw->is_source && sw->first) {
+        const struct sw_first *f = &sw->first[(at - 1) % sw->n];
+        if (f->seq1 == at && f->serial == p->serial)
+            return 1;
+    }
+    double bytes = -sw->up_tokens;
+    for (const peer_t *q = sw->peers; q; q = q->next)
+        if (alive(q) && q->state == PEER_ACTIVE)
+            bytes += (double)q->rq_len * (sw->meta.piece_len + 13);
+    if (bytes / sw->up_rate * TS_NS_PER_S_F <= (double)SW_QUEUE_MAX_NS)
+        return 1;
+    ts_wire_put_request(&p->out, TS_WIRE_REJECT, index, 0, sw->meta.piece_len);
+    sw->c_rejects_up++;
+    return 0;
+}
+
 static void on_up_timer(struct ev_loop *loop, ev_timer *w, int revents) { fanout_serve(w->data); }
 
 /* Serve queued requests round-robin across peers, as fast as the upload cap allows. */

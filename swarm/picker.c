@@ -146,6 +146,28 @@ int pick_answer(peer_t *p, uint64_t seq, uint64_t now)
     return PICK_UNASKED;
 }
 
+/* p rejected our request for index (its upload queue is full): ask another holder, and p not
+ * again for a while. No miss: it told us at once. A rejection of nothing we asked for is junk
+ * (but one that crossed our cancel). */
+void pick_rejected(peer_t *p, uint32_t index, uint64_t now)
+{
+    swarm_t *sw = p->sw;
+    for (int k = p->nreq - 1; k >= 0; k--)
+        if (p->req[k].seq % sw->n == index) {
+            drop_req(p, k, 0);
+            p->reject_until_ns = now + SW_REJECT_BACKOFF_NS;
+            sw->c_rejects_in++;
+            sw->pick_pending = 1;
+            return;
+        }
+    for (int k = 0; k < SW_CANCELLED; k++)
+        if (p->cancelled[k].sent_ns && p->cancelled[k].seq % sw->n == index) {
+            p->cancelled[k].sent_ns = 0;
+            return;
+        }
+    known_junk(p, "rejects of nothing requested");
+}
+
 void pick_wrong(peer_t *p, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = p->sw;
@@ -281,7 +303,8 @@ static uint64_t cost(const peer_t *p)
 
 static int usable(const peer_t *p, uint64_t seq, uint64_t now)
 {
-    return active(p) && !p->peer_choking && !pick_snubbed(p, now) && peer_has(p, seq) && find_req(p, seq) < 0;
+    return active(p) && !p->peer_choking && !pick_snubbed(p, now) && peer_has(p, seq) && find_req(p, seq) < 0 &&
+           now >= p->reject_until_ns; /* it rejected a request lately: its queue is full */
 }
 
 /* Every asked holder of seq is past the time it should have answered in. */

@@ -17,4 +17,5 @@ void pick_forget_all(swarm_t *sw);
 void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now);
 void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed its handshake */
 int pick_snubbed(const peer_t *p, uint64_t now);
+void pick_rejected(peer_t *p, uint32_t index, uint64_t now); /* p will not serve our request */
 #endif

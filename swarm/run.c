@@ -196,6 +196,8 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "punch_relayed", &sw->c_punch_relayed);
     ts_stage_counter(st, "pushed_up", &sw->c_pushed_up);
     ts_stage_counter(st, "pushed_in", &sw->c_pushed_in);
+    ts_stage_counter(st, "rejects_up", &sw->c_rejects_up);
+    ts_stage_counter(st, "rejects_in", &sw->c_rejects_in);
     ts_stage_counter(st, "push_dup", &sw->c_push_dup);
     ts_stage_counter(st, "up_rate_auto", &sw->c_up_rate_auto);
     ts_stage_counter(st, "up_decreases", &sw->c_up_decreases);

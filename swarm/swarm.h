@@ -80,6 +80,10 @@
 #define SW_PEX_NS (30 * TS_NS_PER_S)     /* peer exchange period */
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
+#define SW_QUEUE_MAX_NS (250 * TS_NS_PER_MS) /* a capped server rejects a request that would wait
+                                             * longer in its upload queue (fanout_admit) */
+#define SW_REJECT_BACKOFF_NS (200 * TS_NS_PER_MS) /* a peer that rejected a request is not asked
+                                                   * again this long (but when playout waits) */
 #define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
 #define SW_PUSH_PER_PIECE 1                /* children a holder pushes a piece to (the rest: HAVE), and
                                             * only a piece it got from the broadcaster (push.c) */
@@ -137,6 +141,8 @@ struct peer {
     uint64_t partial_since_ns; /* a message has been arriving since then; 0 = none pending */
     uint64_t junk;             /* repeated HAVEs, unrequested duplicates, requests we cannot serve */
     int push;                  /* it announced "ts_push": 1 (takes pieces unrequested) */
+    int reject;                /* it announced "ts_reject": 1 (reads REJECT_REQUEST) */
+    uint64_t reject_until_ns;  /* it rejected a request of ours: not asked again before this */
     uint64_t decay_ns;         /* junk and give-to-get counts are halved every 10 s */
     uint8_t hp_id;             /* its id for ut_holepunch (BEP 55), 0 = none */
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
@@ -231,6 +237,7 @@ struct swarm {
     uint64_t c_portmap_ok, c_portmap_fail; /* port mappings made or renewed, attempts that failed */
     uint64_t c_punch_attempts, c_punch_ok, c_punch_relayed; /* hole punches begun, connected, relayed for others */
     struct sw_hp *hp;         /* hole punches under way (holepunch.c), NULL until the first */
+    uint64_t c_rejects_up, c_rejects_in; /* requests we rejected (queue too long), rejections we got */
     uint64_t c_pushed_up, c_pushed_in; /* pieces pushed unrequested to children, taken from parents */
     reach_ev_t reach_ev;      /* what reach.c decides sw->reach from */
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */

@@ -74,6 +74,7 @@ ssize_t ts_wire_parse(const uint8_t *buf, size_t len, size_t max_msg, ts_wire_ms
         break;
     case TS_WIRE_REQUEST:
     case TS_WIRE_CANCEL:
+    case TS_WIRE_REJECT:
         if (plen != 12)
             return -1;
         m->index = ts_get_u32be(p);
@@ -253,6 +254,10 @@ void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x)
         ts_ben_put_cstr(b, "ts_rap");
         ts_ben_put_int(b, (int64_t)x->rap);
     }
+    if (x->reject) {
+        ts_ben_put_cstr(b, "ts_reject");
+        ts_ben_put_int(b, 1);
+    }
     if (x->source) {
         ts_ben_put_cstr(b, "ts_src");
         ts_ben_put_int(b, 1);
@@ -342,6 +347,10 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
     if (get_seq(t, "ts_push", &push) < 0 || push > 1)
         goto out;
     x->push = (int)push;
+    uint64_t reject = 0;
+    if (get_seq(t, "ts_reject", &reject) < 0 || reject > 1)
+        goto out;
+    x->reject = (int)reject;
     const ts_ben_t *yi = ts_ben_dict_get(t, "yourip");
     if (yi && yi->type == TS_BEN_STR && yi->len == 4) {
         const uint8_t *q = yi->s;

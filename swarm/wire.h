@@ -79,12 +79,13 @@ int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces)
 /* BEP 10 extension handshake (extended id 0), tstream flavour: a bencoded dict
  *   { "m": { "ts_live": <id>, "ut_holepunch": <id>, "ut_metadata": <id>, "ut_pex": <id> },
  *     "metadata_size": <bytes>, "p": <listen port>, "ts_edge": <highest seq held>,
- *     "ts_push": 1, "ts_rap": <newest random-access seq held>, "ts_src": 1, "v": TS_AGENT,
+ *     "ts_push": 1, "ts_rap": <newest random-access seq held>, "ts_reject": 1, "ts_src": 1, "v": TS_AGENT,
  *     "yourip": <4 bytes: the receiver's IPv4 address as the sender sees it> }
  * An extension with id 0 is left out of "m"; "metadata_size" is left out when md_size = 0; "p"
  * when port = 0; ts_edge / ts_rap when the sender holds nothing (has_edge = 0); "ts_src" is sent
  * only by the broadcaster's swarm; "ts_push" only by a peer that takes pieces it did not request
- * (PROTOCOL.md); "yourip" when has_yourip. A "yourip" of another length than 4 (BEP 10 allows 16,
+ * (PROTOCOL.md); "ts_reject" by a peer that reads a REJECT_REQUEST (id 16, BEP 6's layout) as
+ * "not served: ask elsewhere"; "yourip" when has_yourip. A "yourip" of another length than 4 (BEP 10 allows 16,
  * IPv6) is ignored. */
 typedef struct {
     int has_live;
@@ -98,6 +99,7 @@ typedef struct {
     uint64_t md_size;  /* "metadata_size": bytes of the info dict, 0 = not given */
     uint8_t hp_id;     /* its id for ut_holepunch (BEP 55) in "m", 0 = none */
     int push;          /* "ts_push": it takes pieces pushed to it unrequested */
+    int reject;        /* "ts_reject": it understands REJECT_REQUEST for a request we will not serve */
     int has_yourip;
     uint32_t yourip;   /* host order: our address as the sender sees it */
 } ts_ext_hs_t;

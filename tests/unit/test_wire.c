@@ -79,8 +79,8 @@ static void test_messages(void)
         CHECK(m.id == TS_WIRE_BITFIELD && m.data_len == 0, "empty bitfield");
     ts_buf_free(&b);
 
-    const uint8_t rids[] = { TS_WIRE_REQUEST, TS_WIRE_CANCEL };
-    for (size_t i = 0; i < 2; i++) {
+    const uint8_t rids[] = { TS_WIRE_REQUEST, TS_WIRE_CANCEL, TS_WIRE_REJECT };
+    for (size_t i = 0; i < 3; i++) {
         ts_buf_init(&b);
         ts_wire_put_request(&b, rids[i], 7, 0x4000, 0xFFFFFFFF);
         CHECK(b.len == 17, "request len");
@@ -319,15 +319,16 @@ static void test_ext(void)
     CHECK(parse_hs_s("d7:ts_pushi2ee", &y) == -1, "ts_push not 0 or 1");
 
     /* The new keys, in byte order, round trip. */
+    CHECK(parse_hs_s("d9:ts_rejecti2ee", &y) == -1, "ts_reject not 0 or 1");
     x = (ts_ext_hs_t){ .has_live = 1, .live_id = 1, .hp_id = 3, .pex_id = 2, .push = 1, .has_edge = 1, .edge = 9,
-                       .rap = 8, .has_yourip = 1, .yourip = 0x0b000102 };
+                       .rap = 8, .reject = 1, .has_yourip = 1, .yourip = 0x0b000102 };
     ts_buf_init(&b);
     ts_wire_put_ext_handshake(&b, &x);
     if (ext_payload(&b, 0, &p, &n) == 0) {
         static const char want[] = "d1:md7:ts_livei1e12:ut_holepunchi3e6:ut_pexi2ee7:ts_edgei9e7:ts_pushi1e"
-                                   "6:ts_rapi8e1:v11:tstream 0.16:yourip4:\x0b\x00\x01\x02" "e";
+                                   "6:ts_rapi8e9:ts_rejecti1e1:v11:tstream 0.16:yourip4:\x0b\x00\x01\x02" "e";
         CHECK(n == sizeof want - 1 && memcmp(p, want, n) == 0, "ext hs with holepunch, push, yourip: %.*s", (int)n, p);
-        CHECK(ts_wire_parse_ext_handshake(p, n, &y) == 0 && y.hp_id == 3 && y.push && y.has_yourip &&
+        CHECK(ts_wire_parse_ext_handshake(p, n, &y) == 0 && y.hp_id == 3 && y.push && y.reject && y.has_yourip &&
                   y.yourip == 0x0b000102 && y.pex_id == 2,
               "ext hs with holepunch, push, yourip round trip");
     } else {
