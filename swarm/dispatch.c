@@ -406,14 +406,21 @@ static void dispatch(peer_t *p, const ts_wire_msg_t *m)
         uint64_t seq = ts_window_seq_for_index(sw->win, m->index, ref);
         if (!sw->is_source && seq > edge_bound(sw, now))
             break;
-        if (peer_has(p, seq))
-            known_junk(p, "repeated have");
+        int repeat = peer_has(p, seq);
         if (sw->is_source)
             g2g_note(p, seq, now, 0);
         else
             push_seen(sw, seq, now);
         peer_mark(p, seq);
         sw->pick_pending = 1;
+        /* We knew it held seq. Because we sent it the piece (or a HAVE) while its HAVE was on the
+         * way — it got the piece elsewhere first, or took ours for a cancelled request — once per
+         * piece: a crossing, not junk (honest viewers were banned for these on slow links).
+         * Because it told us before: a repeat. */
+        if (repeat && p->told && p->told[m->index] == seq + 1)
+            p->told[m->index] = 0;
+        else if (repeat)
+            known_junk(p, "repeated have");
         break;
     }
     case TS_WIRE_BITFIELD:

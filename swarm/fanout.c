@@ -216,6 +216,8 @@ static int serve_one(peer_t *p)
         }
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
         peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
+        if (p->told)
+            p->told[idx] = t.seq + 1; /* a HAVE of it crossing this piece is no repeat (dispatch.c) */
         g2g_progress(p, t.seq, ts_mono_ns(), 1);
         sw->c_pieces_up++;
         sw->c_pushed_up += push;

@@ -40,7 +40,7 @@
 #define SW_SNUB_NS (5000 * TS_NS_PER_MS)     /* ... this long; failing again after that: disconnected */
 #define SW_MAX_DROPPED 64                  /* addresses dropped for not delivering, remembered ... */
 #define SW_DROPPED_NS (60 * TS_NS_PER_S) /* ... this long: they come back on probation */
-#define SW_CANCELLED 16                    /* cancelled requests remembered per peer (late answers) */
+#define SW_CANCELLED 64                    /* cancelled requests remembered per peer (late answers) */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
 #define SW_SRC_HAVE_DELAY_NS (1000 * TS_NS_PER_MS) /* then everyone, in case it did not spread */

@@ -178,6 +178,9 @@ def run_net(a):
         for k in ("pushed_up", "pushed_in", "push_dup", "skipped", "peers_banned"):
             r[k] = sum(s.get(k, 0) for s in vstat.values()) + (st1.get(k, 0) if k == "pushed_up" else 0)
         r["source_pushed_up"] = st1.get("pushed_up", 0)
+        r["source_rejects_up"] = st1.get("rejects_up", 0) - st0.get("rejects_up", 0)  # requests it turned away
+        r["rejects_in"] = sum(s.get("rejects_in", 0) for s in vstat.values())
+        r["source_banned"] = st1.get("peers_banned", 0)
         r.update(hop_summary(logdir))
         ns = tb.netlink_stats() or {}
         for k in ("queue_drops", "loss_drops", "write_errors"):
