@@ -229,7 +229,7 @@ static int serve_one(peer_t *p)
     return 0;
 }
 
-/* A capped server queues a request only if it can be served soon: past SW_QUEUE_MAX_NS of queue
+/* A capped broadcaster queues a request only if it can be served soon: past SW_QUEUE_MAX_NS of queue
  * (everything queued, at the cap) the piece would come too late to be worth its bytes, and the
  * queue would grow as long as demand exceeds the cap — every requester then waiting on the one
  * holder everybody asks while the others' copies go unused. A peer that reads REJECT_REQUEST is
@@ -238,7 +238,9 @@ static int serve_one(peer_t *p)
 int fanout_admit(peer_t *p, uint32_t index)
 {
     swarm_t *sw = p->sw;
-    if (sw->up_rate <= 0 || !p->reject || !sw->has_edge)
+    /* The broadcaster only: a viewer's rejected requesters went to the broadcaster instead (on
+     * loopback, viewers capped at 2 streams: lag p50 0.26 s, source 2.4x, against 0.02 s, 1.2x). */
+    if (!sw->is_source || sw->up_rate <= 0 || !p->reject || !sw->has_edge)
         return 1;
     uint64_t at = ts_window_at_index(sw->win, index);
     if (at && sw->is_source && sw->first) {
