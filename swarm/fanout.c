@@ -233,7 +233,7 @@ static int serve_one(peer_t *p)
  * (everything queued, at the cap) the piece would come too late to be worth its bytes, and the
  * queue would grow as long as demand exceeds the cap — every requester then waiting on the one
  * holder everybody asks while the others' copies go unused. A peer that reads REJECT_REQUEST is
- * told at once and asks elsewhere; the broadcaster's first recipient of a piece is always served
+ * told at once and asks elsewhere (a piece it asks for again is queued); the broadcaster's first recipient of a piece is always served
  * (the tree starts from it). 1 if the request is to be queued. */
 int fanout_admit(peer_t *p, uint32_t index)
 {
@@ -248,12 +248,21 @@ int fanout_admit(peer_t *p, uint32_t index)
         if (f->seq1 == at && f->serial == p->serial)
             return 1;
     }
+    /* asked again after a rejection: nobody else gave it the piece (a viewer that reaches only us,
+     * behind NAT): queued, as a request was before rejections */
+    for (int i = 0; at && i < (int)(sizeof p->rejected / sizeof *p->rejected); i++)
+        if (p->rejected[i] == at)
+            return 1;
     double bytes = -sw->up_tokens;
     for (const peer_t *q = sw->peers; q; q = q->next)
         if (alive(q) && q->state == PEER_ACTIVE)
             bytes += (double)q->rq_len * (sw->meta.piece_len + 13);
     if (bytes / sw->up_rate * TS_NS_PER_S_F <= (double)SW_QUEUE_MAX_NS)
         return 1;
+    if (at) {
+        p->rejected[p->rejected_pos] = at;
+        p->rejected_pos = (p->rejected_pos + 1) % (int)(sizeof p->rejected / sizeof *p->rejected);
+    }
     ts_wire_put_request(&p->out, TS_WIRE_REJECT, index, 0, sw->meta.piece_len);
     sw->c_rejects_up++;
     return 0;

@@ -143,6 +143,8 @@ struct peer {
     int push;                  /* it announced "ts_push": 1 (takes pieces unrequested) */
     int reject;                /* it announced "ts_reject": 1 (reads REJECT_REQUEST) */
     uint64_t reject_until_ns;  /* it rejected a request of ours: not asked again before this */
+    uint64_t rejected[16];     /* seq + 1 of its last requests we rejected: asked again, served */
+    int rejected_pos;
     uint64_t decay_ns;         /* junk and give-to-get counts are halved every 10 s */
     uint8_t hp_id;             /* its id for ut_holepunch (BEP 55), 0 = none */
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
