@@ -51,9 +51,10 @@ static void have_to(peer_t *p, uint64_t seq, int rap_changed)
  * serve about as many copies as their upload allows in a piece's time, instead of every
  * neighbour asking the first holder at once; peers that got it meanwhile need no HAVE at all.
  * The broadcaster tells one viewer first — one whose first pieces are seen spreading, when it
- * can tell — and the rest after a second, or as soon as nobody shows it got the piece from that
- * viewer within about twice the usual spread delay: it uploads each piece about once, and a
- * free-riding or slow first recipient costs the others that short delay, not a second. */
+ * can tell — and the rest after a few times the usual spread delay (at most a second), or as soon
+ * as nobody shows it got the piece from that viewer within about twice that delay: it uploads
+ * each piece about once, and a free-riding or slow first recipient costs the others that short delay, not a second. One of
+ * the peers told at once that takes pushes gets the piece itself instead (push.c). */
 void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
 {
     int active = 0, good = 0, told = 0, pushed = 0;
@@ -88,7 +89,7 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed)
             continue;
         }
         if (want > 0 && rand() % left < want) {
-            if (push_to(p, seq, now)) {
+            if (pushed < SW_PUSH_PER_PIECE && push_to(p, seq, now)) {
                 pushed++;
                 if (rap_changed)
                     live_to(p);

@@ -3,6 +3,9 @@
 #include "peer.h"
 #include "ts_log.h"
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #define alive peer_alive
 
@@ -10,6 +13,14 @@
 void g2g_first(peer_t *r, uint64_t seq, uint64_t now)
 {
     swarm_t *sw = r->sw;
+    /* the round trip to the peers the pieces start from, as the kernel measures it: a piece
+     * cannot show it spreads sooner than about two of them */
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    if (sw->push_off != 1 && getsockopt(r->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_rtt > 0) {
+        double d = (double)ti.tcpi_rtt * 1000.0;
+        sw->first_rtt_ns = sw->first_rtt_ns > 0 ? 0.9 * sw->first_rtt_ns + 0.1 * d : d;
+    }
     sw->first[seq % sw->n] = (struct sw_first){ .seq1 = seq + 1, .serial = r->serial, .t0_ns = now };
     r->g2g_first++;
 }
@@ -93,11 +104,15 @@ void g2g_progress(peer_t *r, uint64_t seq, uint64_t now, int served)
  * (SW_SRC_EARLY_NS until measured). */
 uint64_t g2g_early_ns(const swarm_t *sw)
 {
+    /* never before a sign could have come back: three round trips to the first recipients */
+    uint64_t floor = SW_SRC_EARLY_MIN_NS, rtt3 = (uint64_t)(3 * sw->first_rtt_ns);
+    if (rtt3 > floor)
+        floor = rtt3;
     if (sw->spread_ns <= 0)
-        return SW_SRC_EARLY_NS;
+        return SW_SRC_EARLY_NS > floor ? SW_SRC_EARLY_NS : floor;
     uint64_t d = (uint64_t)(2 * sw->spread_ns) + 20 * TS_NS_PER_MS;
-    if (d < SW_SRC_EARLY_MIN_NS)
-        d = SW_SRC_EARLY_MIN_NS;
+    if (d < floor)
+        d = floor;
     return d > SW_SRC_HAVE_DELAY_NS ? SW_SRC_HAVE_DELAY_NS : d;
 }
 
@@ -124,7 +139,7 @@ uint64_t g2g_due_ns(const swarm_t *sw, uint64_t seq, uint64_t max_ns)
  * it missed — a tree cut by a slow or departed parent — wait that long, not a fixed second. */
 uint64_t g2g_late_ns(const swarm_t *sw)
 {
-    if (sw->push_off || sw->spread_ns <= 0)
+    if (sw->push_off == 1 || sw->spread_ns <= 0)
         return SW_SRC_HAVE_DELAY_NS;
     uint64_t d = (uint64_t)(4 * sw->spread_ns) + 50 * TS_NS_PER_MS;
     if (d < SW_SRC_LATE_MIN_NS)

@@ -11,6 +11,7 @@
 
 #define alive peer_alive
 #define HP_TARGETS 64 /* targets whose rendezvous backoff is remembered */
+#define HP_SCAN_NS (200 * TS_NS_PER_MS)
 
 enum { HP_FREE = 0, HP_ASKED, HP_DIALLED };
 
@@ -25,6 +26,7 @@ struct hp_punch {
 struct sw_hp {
     struct hp_punch punch[HP_MAX];
     struct hp_target { uint32_t ip; uint16_t port; uint64_t next_ns; int tries; } tgt[HP_TARGETS];
+    uint64_t scan_ns; /* when the known peers were last looked over for targets */
 };
 
 static struct sw_hp *hp_get(swarm_t *sw)
@@ -133,10 +135,12 @@ void hp_pex(peer_t *p, const ts_wire_addr_t *a, size_t n)
             k->flags |= a[i].flags;
             add_relay(sw, k, p->serial);
         }
-        /* One that nobody has seen accept is punched (hp_tick, next tick) rather than dialled:
+        /* One that nobody has seen accept is punched (hp_tick, within 200 ms) rather than dialled:
          * its NAT would drop our SYN, and the punch dials it at the right moment anyway. */
         if (!k || !punchable(sw, k))
             known_connect(sw, a[i].ip, a[i].port);
+        else if (k->next_ns < ts_mono_ns() + HP_WAIT_NS)
+            k->next_ns = ts_mono_ns() + HP_WAIT_NS; /* nor redialled (known_redial) meanwhile */
     }
 }
 
@@ -345,12 +349,15 @@ void hp_tick(swarm_t *sw, uint64_t now)
         else if (r->state == HP_DIALLED && r->tries < 2 && now >= r->retry_ns && !find_peer(sw, r->ip, r->port, 0))
             dial(sw, r, now); /* the first dial failed at once (a reset): once more, an RTT or so later */
     }
-    if (peer_count(sw) >= sw->max_peers)
+    /* the known table is looked over 5 times a second, not every tick: a rendezvous waits for
+     * the next one at most 200 ms, small against the seconds between a target's attempts */
+    if (peer_count(sw) >= sw->max_peers || !(h = hp_get(sw)) || now - h->scan_ns < HP_SCAN_NS)
         return;
+    h->scan_ns = now;
     for (int i = 0; i < sw->nknown; i++) {
         struct known *k = &sw->known[i];
         peer_t *r = punchable(sw, k);
-        if (!r || find_peer(sw, k->ip, k->port, 1) || !(h = hp_get(sw)))
+        if (!r || find_peer(sw, k->ip, k->port, 1))
             continue;
         struct hp_target *t = target(h, k->ip, k->port);
         struct hp_punch *s;

@@ -15,6 +15,7 @@
 #include "portmap.h"
 #include "announce.h"
 #include "reach.h"
+#include "tracker.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include "ts_url.h"
@@ -35,31 +36,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PM_EVENTS 16
+#define PM_EVENTS  16
 #define PM_RETRY_S 60 /* a failed renewal is tried again this much later */
 
 enum { EV_LOCAL, EV_MAPPED, EV_RENEWED, EV_FAILED, EV_LOST, EV_REMOVED };
 
 typedef struct {
     int kind, method;
-    uint32_t ip;     /* EV_LOCAL: our address; EV_MAPPED: the external one */
-    uint16_t port;   /* external port */
-    uint32_t lease;  /* seconds granted, 0 = permanent */
+    uint32_t ip;    /* EV_LOCAL: our address; EV_MAPPED: the external one */
+    uint16_t port;  /* external port */
+    uint32_t lease; /* seconds granted, 0 = permanent */
     char why[200];
 } pm_event_t;
 
 struct portmap {
     /* set before the thread starts, read-only after */
     struct ev_loop *loop;
-    char host[256];           /* towards which our own address is found */
+    char host[256]; /* towards which our own address is found */
     uint32_t fallback_ip, bind_ip;
-    uint16_t port;            /* our peer port */
+    uint16_t port; /* our peer port */
     int no_map;
     pthread_t thread;
     ev_async async;
     /* shared, under mu */
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* stop (to the worker), done (to portmap_stop) */
+    pthread_cond_t cv; /* stop (to the worker), done (to portmap_stop) */
     int stop, done;
     pm_event_t ev[PM_EVENTS];
     int nev;
@@ -190,7 +191,8 @@ static int upnp_map(struct portmap *pm, uint32_t local, uint32_t *ext_ip, char *
     int err = 0;
     /* upnpDiscover asks for four device types in turn, waiting the full delay for each that no
      * one answers (8 s before NAT-PMP got its turn): two types, the second catching any IGD. */
-    static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1", "upnp:rootdevice", NULL };
+    static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1", "upnp:rootdevice",
+                                         NULL };
     struct UPNPDev *devs = upnpDiscoverDevices(types, PM_DISCOVER_MS, ip_str(local, mif, sizeof mif), NULL,
                                                UPNP_LOCAL_PORT_ANY, 0, 2, &err, 0);
     if (!devs)
@@ -234,7 +236,6 @@ static int upnp_unmap(struct portmap *pm)
     char e[8];
     snprintf(e, sizeof e, "%u", pm->ext_port);
     int rc = UPNP_DeletePortMapping(pm->urls.controlURL, pm->igd.first.servicetype, e, "TCP", NULL);
-    FreeUPNPUrls(&pm->urls);
     return rc == UPNPCOMMAND_SUCCESS ? 0 : rc;
 }
 
@@ -309,8 +310,14 @@ static void *worker(void *arg)
         goto done;
     uint64_t t0 = ts_mono_ns();
     int rc = upnp_map(pm, local, &ext_ip, why, sizeof why);
-    if (rc == 0 && !stopping(pm))
-        rc = natpmp_map(pm, &ext_ip, why, sizeof why);
+    if (rc <= 0 && !stopping(pm)) { /* no IGD, or one that refused: NAT-PMP may still do */
+        char why2[160] = "";
+        int rc2 = natpmp_map(pm, &ext_ip, why2, sizeof why2);
+        if (rc2 != 0) { /* a NAT-PMP gateway answered: its outcome counts */
+            rc = rc2;
+            memcpy(why, why2, sizeof why);
+        }
+    }
     double took = ts_ns_to_s(ts_mono_ns() - t0);
     if (rc <= 0) {
         post(pm, EV_FAILED, 0, 0, "%s (after %.1f s)", rc == 0 ? "no UPnP IGD or NAT-PMP gateway answered" : why, took);
@@ -338,18 +345,23 @@ static void *worker(void *arg)
         post(pm, EV_FAILED, 0, 0, "renewal failed: %s", why[0] ? why : "no answer from the gateway");
         next = PM_RETRY_S;
         if (ts_mono_ns() >= expires) {
-            post(pm, EV_LOST, 0, 0, "lease ended");
-            goto done;
+            post(pm, EV_LOST, ext_ip, 0, "the lease ended unrenewed");
+            goto release;
         }
     }
     /* Stopping: remove it, bounded by miniupnpc's socket timeouts or PM_NATPMP_MS. */
+    uint16_t mapped = pm->ext_port; /* a NAT-PMP answer to the removal says port 0 */
     rc = pm->method == PM_UPNP ? upnp_unmap(pm) : natpmp_request(pm, 0, 0);
-    if (pm->method == PM_NATPMP)
-        closenatpmp(&pm->np);
+    pm->ext_port = mapped;
     if (rc == 0)
         post(pm, EV_REMOVED, ext_ip, 0, "removed on stop");
     else
         post(pm, EV_FAILED, ext_ip, 0, "removal failed: error %d", rc);
+release:
+    if (pm->method == PM_UPNP)
+        FreeUPNPUrls(&pm->urls);
+    else
+        closenatpmp(&pm->np);
 done:
     pthread_mutex_lock(&pm->mu);
     pm->done = 1;
@@ -367,9 +379,7 @@ static void apply(swarm_t *sw, const pm_event_t *e)
     ts_log_fields_t f = { 0 };
     ts_log_field(&f, "method", "%s", how);
     switch (e->kind) {
-    case EV_LOCAL:
-        reach_note_local(sw, e->ip);
-        return;
+    case EV_LOCAL: reach_note_local(sw, e->ip); return;
     case EV_MAPPED:
     case EV_RENEWED:
         sw->c_portmap_ok++;
@@ -381,6 +391,8 @@ static void apply(swarm_t *sw, const pm_event_t *e)
         if (e->kind == EV_MAPPED) {
             reach_note_mapping(sw, e->ip, e->port, how);
             announce_set_port(sw->ann, e->port); /* the tracker hands out the mapped port */
+            if (sw->tracker)                     /* a broadcaster at home: its embedded tracker lists the mapping too */
+                ts_tracker_add(sw->tracker, sw->meta.infohash, (ts_peer_addr_t){ e->ip, e->port }, ts_mono_ns());
         }
         return;
     case EV_FAILED:
@@ -459,15 +471,17 @@ void portmap_stop(swarm_t *sw)
     struct portmap *pm = sw->pm;
     if (!pm)
         return;
-    ev_async_stop(sw->loop, &pm->async);
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     uint64_t ns = (uint64_t)t.tv_nsec + ts_s_to_ns(PM_STOP_S);
     t.tv_sec += (time_t)(ns / TS_NS_PER_S);
     t.tv_nsec = (long)(ns % TS_NS_PER_S);
     pthread_mutex_lock(&pm->mu);
-    pm->stop = 1;
+    pm->stop = 1; /* from now on the worker does not touch the loop */
     pthread_cond_broadcast(&pm->cv);
+    pthread_mutex_unlock(&pm->mu);
+    ev_async_stop(sw->loop, &pm->async);
+    pthread_mutex_lock(&pm->mu);
     while (!pm->done && pthread_cond_timedwait(&pm->cv, &pm->mu, &t) != ETIMEDOUT)
         ;
     int done = pm->done;
@@ -475,7 +489,8 @@ void portmap_stop(swarm_t *sw)
     sw->pm = NULL;
     if (!done) {
         /* Still discovering or talking to a silent router: leave it; exit ends it. */
-        ts_warn("port mapping: the router did not answer within %.0f s of stopping; a mapping made expires with its lease",
+        ts_warn("port mapping: the router did not answer within %.0f s of stopping; a mapping made expires "
+                "with its lease",
                 PM_STOP_S);
         pthread_detach(pm->thread);
         return;

@@ -22,7 +22,8 @@ static void on_push_timer(struct ev_loop *loop, ev_timer *w, int revents)
 int push_init(swarm_t *sw)
 {
     const char *off = getenv("TS_PUSH_OFF"), *dir = getenv("TS_HOP_LOG");
-    sw->push_off = off && *off && strcmp(off, "0") != 0;
+    /* "push": no push, the measured announcement timing kept; anything else: neither */
+    sw->push_off = !off || !*off || strcmp(off, "0") == 0 ? 0 : strcmp(off, "push") == 0 ? 2 : 1;
     if (!(sw->seen = calloc(sw->n, sizeof *sw->seen)))
         return -1;
     ev_timer_init(&sw->push_timer, on_push_timer, 0, 0);
@@ -62,8 +63,21 @@ int push_to(peer_t *p, uint64_t seq, uint64_t now)
     swarm_t *sw = p->sw;
     if (sw->push_off || !p->push || p->source || !p->has_edge || !p->told || p->rq_len >= SW_RQ_MAX / 2)
         return 0; /* the rest of its queue stays free for its own requests */
-    if (seq + SW_PUSH_FRESH <= sw->edge || p->edge + SW_PUSH_AHEAD < seq)
+    /* A viewer pushes only what it got from the broadcaster: the top of the tree, where a piece
+     * has one holder and a push cannot be a copy the child gets from someone else too. Below it,
+     * every holder pushing made about one copy per holder per piece, half of them duplicates,
+     * and filled capped uplinks (loopback: 20 viewers at 2 streams of upload ran away). */
+    const struct sw_seen *from = sw->seen ? &sw->seen[seq % sw->n] : NULL;
+    if (!sw->is_source && (!from || from->seq1 != seq + 1 || !from->from_src))
         return 0;
+    if (seq + SW_PUSH_FRESH <= sw->edge || p->edge + SW_PUSH_AHEAD < seq || p->edge >= seq)
+        return 0; /* (a child at or past seq has it or is filling it in: a HAVE is enough) */
+    /* Under an upload cap, only while nothing waits for it: a push may be a copy the child gets
+     * from another parent too, and on a busy uplink that copy would delay requested pieces. */
+    if (sw->up_rate > 0)
+        for (const peer_t *q = sw->peers; q; q = q->next)
+            if (peer_alive(q) && q->state == PEER_ACTIVE && q->rq_len > 0)
+                return 0;
     p->told[seq % sw->n] = seq + 1;
     p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = (uint32_t)(seq % sw->n) | SW_RQ_PUSH;
     if (sw->is_source)
@@ -71,13 +85,14 @@ int push_to(peer_t *p, uint64_t seq, uint64_t now)
     return 1;
 }
 
-/* A copy of a piece we hold, unrequested: invited when we take pushes and it is fresh (two
- * parents may push the same piece, or one pushes what another delivered a moment before);
+/* A copy of a piece we hold, unrequested: invited when we take pushes and it is recent (two
+ * parents may push the same piece, one pushes what another delivered a moment before, or a
+ * parent that lags behind us pushes what is fresh to it);
  * anything older is junk as before, so a flood of old pieces still ends in a ban. */
 int push_dup_ok(peer_t *p, uint64_t seq)
 {
     swarm_t *sw = p->sw;
-    if (sw->push_off || ts_window_empty(sw->win) || seq + SW_PUSH_FRESH <= ts_window_highest(sw->win))
+    if (sw->push_off || ts_window_empty(sw->win) || seq + SW_PUSH_AHEAD <= ts_window_highest(sw->win))
         return 0;
     sw->c_push_dup++;
     return 1;
@@ -107,6 +122,10 @@ void push_got(peer_t *p, uint64_t seq, int asked, uint64_t timestamp_us, uint64_
 {
     swarm_t *sw = p->sw;
     struct sw_seen *s = seen_of(sw, seq);
+    if (s)
+        s->from_src = p->source;
+    if (!sw->push_off && (!sw->has_edge || seq > sw->edge)) /* not yet stored: edge_note comes after */
+        sw->push_share = 0.95 * sw->push_share + 0.05 * (asked ? 0.0 : 1.0);
     if (!asked && !sw->push_off) {
         sw->c_pushed_in++;
         sw->push_in_ns = now;
@@ -129,13 +148,14 @@ void push_got(peer_t *p, uint64_t seq, int asked, uint64_t timestamp_us, uint64_
     fflush(sw->hop_log);
 }
 
-/* A new piece (past everything we hold) first heard of moments ago, while pushes reach us: wait
+/* A new piece (past everything we hold) first heard of moments ago, while most new pieces reach
+ * us by push: wait
  * the grace for the push before asking a HAVE's sender, which would cost it (and the parent that
  * pushes anyway) an upload. The grace is measured: how late pushes come after the first HAVE. */
 int push_wait(swarm_t *sw, uint64_t seq, uint64_t now)
 {
-    if (sw->push_off || !sw->push_in_ns || now - sw->push_in_ns > SW_PUSH_EXPECT_NS)
-        return 0;
+    if (sw->push_off || !sw->push_in_ns || now - sw->push_in_ns > SW_PUSH_EXPECT_NS || sw->push_share < 0.5)
+        return 0; /* only a peer most new pieces reach by push waits for one (a top-of-tree child) */
     if (sw->has_edge && seq <= sw->edge)
         return 0;
     const struct sw_seen *s = sw->seen ? &sw->seen[seq % sw->n] : NULL;

@@ -50,9 +50,10 @@ static const char *ip_str(uint32_t ip, char *s, size_t len)
 /* Decide again; log a change with what led to it. */
 static void update(swarm_t *sw, const char *why)
 {
-    int r = reach_decide(&sw->reach_ev);
-    if (r == SW_REACH_NO && !sw->reach_ev.mapped)
-        sw->ext_ip = sw->reach_ev.last_differ; /* where peers see us */
+    const reach_ev_t *e = &sw->reach_ev;
+    int r = reach_decide(e);
+    if (!e->mapped) /* where most peers see us */
+        sw->ext_ip = e->differ > e->agree ? e->last_differ : e->agree ? e->local_ip : 0;
     sw->c_ext_ip = sw->ext_ip;
     sw->c_ext_port = sw->ext_port;
     if ((uint64_t)r == sw->reach)
@@ -105,7 +106,8 @@ void reach_note_mapping(swarm_t *sw, uint32_t ext_ip, uint16_t ext_port, const c
 {
     char a[INET_ADDRSTRLEN], why[96];
     sw->reach_ev.mapped = ext_port != 0;
-    sw->ext_ip = ext_port ? ext_ip : sw->reach_ev.last_differ;
+    if (ext_port)
+        sw->ext_ip = ext_ip;
     sw->ext_port = ext_port;
     if (ext_port)
         snprintf(why, sizeof why, "%s maps %s:%u to our port %u", how, ip_str(ext_ip, a, sizeof a), ext_port, sw->port);

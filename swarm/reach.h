@@ -15,12 +15,12 @@ enum { REACH_ADDR_NONE, REACH_ADDR_LOOPBACK, REACH_ADDR_PRIVATE, REACH_ADDR_PUBL
 int reach_addr_class(uint32_t ip);
 
 typedef struct {
-    uint32_t local_ip;     /* our own address (host order), 0 = not known yet */
+    uint32_t local_ip;      /* our own address (host order), 0 = not known yet */
     uint32_t agree, differ; /* yourip reports equal to / different from local_ip */
-    uint32_t last_differ;  /* the last differing yourip: where NAT shows us */
-    int incoming_public;   /* an unsolicited connection arrived from a public address */
-    int incoming_private;  /* ... from a private one (a LAN neighbour: proves less) */
-    int mapped;            /* a port mapping exists (portmap.c) */
+    uint32_t last_differ;   /* the last differing yourip: where NAT shows us */
+    int incoming_public;    /* an unsolicited connection arrived from a public address */
+    int incoming_private;   /* ... from a private one (a LAN neighbour: proves less) */
+    int mapped;             /* a port mapping exists (portmap.c) */
 } reach_ev_t;
 
 /* SW_REACH_* from the evidence: MAPPED once mapped; DIRECT when our own address is public and the

@@ -81,6 +81,8 @@
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
 #define SW_RQ_PUSH 0x80000000u             /* an rq entry we push unrequested, not one it asked for */
+#define SW_PUSH_PER_PIECE 1                /* children a holder pushes a piece to (the rest: HAVE), and
+                                            * only a piece it got from the broadcaster (push.c) */
 #define SW_PUSH_FRESH 8                    /* pushed: only pieces this close to our edge ... */
 #define SW_PUSH_AHEAD 64                   /* ... to a child whose edge is at most this far behind */
 #define SW_PUSH_GRACE_MAX_NS (100 * TS_NS_PER_MS) /* longest a new piece waits for an expected push */
@@ -234,12 +236,16 @@ struct swarm {
     struct portmap *pm;       /* the port-mapping worker (portmap.c), NULL = none */
     uint64_t c_portmap_via, c_ext_ip, c_ext_port; /* heartbeat copies: PM_* method, ext_ip, ext_port */
     /* push and the per-hop record (push.c) */
-    int push_off;             /* TS_PUSH_OFF=1 in the environment: neither push nor take pushes (benches) */
-    struct sw_seen { uint64_t seq1, have_ns, req_ns; } *seen; /* per index: first HAVE, first request */
+    int push_off;             /* TS_PUSH_OFF in the environment (benches): 1 neither push nor take pushes, nor
+                               * the measured announcement timing (the behaviour before); 2 ("push"): no push */
+    struct sw_seen { uint64_t seq1, have_ns, req_ns; int from_src; } *seen; /* per index: first HAVE,
+                              * first request, whether the piece came to us from the broadcaster */
     double push_late_ns;      /* mean time a push arrives after the first HAVE of its piece */
+    double push_share;        /* share of the new pieces we store that came pushed (EWMA) */
     uint64_t push_in_ns;      /* when a push last arrived */
     ev_timer push_timer;      /* re-picks once the grace for an expected push is over */
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
+    double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
     /* upload pacing by queueing delay (uprate.c), NULL = off (--max-upload given) */
     struct uprate *upr;

@@ -90,13 +90,16 @@ def run_loopback(a):
     env = dict(os.environ, TS_HOP_LOG=logdir)
     if a.push_off:
         env["TS_PUSH_OFF"] = "1"
+    elif a.push_only_off:
+        env["TS_PUSH_OFF"] = "push"
     out = tempfile.mkdtemp(prefix="tshopsout.")
     cmd = [sys.executable, os.path.join(ROOT, "bench", "live.py"), "--scenario", "A", "--viewers", str(a.viewers),
-           "--duration", str(a.duration), "--out", out]
+           "--duration", str(a.duration), "--out", out, "--quiet-wait", "30", "--retries", "0"]
     subprocess.run(cmd, env=env, check=True)
     res = json.load(open(glob.glob(os.path.join(out, "*.json"))[0]))
     lags = sorted(x / 1000.0 for x in res.get("lags_ms", []))
-    r = {"push": not a.push_off, "viewers": a.viewers, "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
+    r = {"push": "off" if a.push_off else "push-only-off" if a.push_only_off else "on", "viewers": a.viewers,
+         "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
          "lag_p99": rnd(pct(lags, 99)), "source_upload_x": res.get("source_upload_x")}
     r.update(hop_summary(logdir))
     r["live_json"] = glob.glob(os.path.join(out, "*.json"))[0]
@@ -112,9 +115,9 @@ def run_net(a):
     rng = random.Random(a.seed)
     tb = Testbed(prefix="tshp%04d-" % (os.getpid() % 10000), seed=a.seed)
     bc = tb.add_host("bc", public=True, nat=None, upnp=False, up_bps=int(a.source_cap), down_bps=100_000_000,
-                     delay_ms=rng.uniform(5, 75), jitter_pct=0, loss_pct=0)
+                     delay_ms=rng.uniform(a.delay_min, a.delay_max), jitter_pct=0, loss_pct=0)
     vs = [tb.add_host("v%02d" % i, public=True, nat=None, upnp=False, up_bps=20_000_000, down_bps=50_000_000,
-                      delay_ms=rng.uniform(5, 75), jitter_pct=0, loss_pct=0) for i in range(a.viewers)]
+                      delay_ms=rng.uniform(a.delay_min, a.delay_max), jitter_pct=0, loss_pct=0) for i in range(a.viewers)]
     work = tempfile.mkdtemp(prefix="tshopsnet.")
     os.chmod(work, 0o755)
     logdir = os.path.join(work, "hops")
@@ -122,6 +125,8 @@ def run_net(a):
     env = dict(os.environ, TS_HOP_LOG=logdir)
     if a.push_off:
         env["TS_PUSH_OFF"] = "1"
+    elif a.push_only_off:
+        env["TS_PUSH_OFF"] = "push"
     tsctl = os.path.join(BIN, "tsctl")
     procs = []
 
@@ -131,6 +136,7 @@ def run_net(a):
 
     try:
         tb.up()
+        prioritise(tb.netlink.pid)  # the emulator stands for the network: it must not wait for a CPU
         acc = tb.check() if a.check else None
         bhome = os.path.join(work, "bc")
         os.makedirs(bhome)
@@ -166,13 +172,16 @@ def run_net(a):
                 if len(f) == 4 and t0 * 1e6 <= int(f[2]) <= t1 * 1e6:
                     lags.append((int(f[2]) - int(f[1])) / 1e6)
         up = (st1.get("payload_up", 0) - st0.get("payload_up", 0)) * 8 / (t1 - t0) / 2e6
-        r = {"push": not a.push_off, "viewers": a.viewers, "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)),
-             "lag_p99": rnd(pct(lags, 99)), "source_upload_x": round(up, 2),
+        r = {"push": "off" if a.push_off else "push-only-off" if a.push_only_off else "on", "viewers": a.viewers,
+             "lag_p50": rnd(pct(lags, 50)), "lag_p90": rnd(pct(lags, 90)), "lag_p99": rnd(pct(lags, 99)), "source_upload_x": round(up, 2),
              "delays_ms": [round(h.delay_ms if hasattr(h, "delay_ms") else 0, 1) for h in [bc] + vs]}
         for k in ("pushed_up", "pushed_in", "push_dup", "skipped", "peers_banned"):
             r[k] = sum(s.get(k, 0) for s in vstat.values()) + (st1.get(k, 0) if k == "pushed_up" else 0)
         r["source_pushed_up"] = st1.get("pushed_up", 0)
         r.update(hop_summary(logdir))
+        ns = tb.netlink_stats() or {}
+        for k in ("queue_drops", "loss_drops", "write_errors"):
+            r["emu_" + k] = sum(l.get(d, {}).get(k, 0) for l in ns.get("links", []) for d in ("ab", "ba"))
         if acc is not None:
             r["emulator"] = acc
         return r
@@ -195,6 +204,20 @@ def run_net(a):
         tb.down()
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def prioritise(pid):
+    """Scheduling weight of nice -20 for pid's session (autogroup) and pid: on a machine shared
+    with other work the emulator otherwise waits for a CPU and its queues become the lag."""
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write("-20")
+    except OSError:
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, -20)
+    except OSError:
+        pass
 
 
 def rnd(x):
@@ -224,7 +247,10 @@ def main():
     p.add_argument("--duration", type=float, default=30)
     p.add_argument("--settle", type=float, default=10)
     p.add_argument("--push-off", action="store_true", help="TS_PUSH_OFF=1: the behaviour before push")
+    p.add_argument("--push-only-off", action="store_true", help="TS_PUSH_OFF=push: no push, new timing kept")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--delay-min", type=float, default=5, help="one-way access-link delay drawn from [min, max] ms")
+    p.add_argument("--delay-max", type=float, default=75)
     p.add_argument("--source-upload", default="10M", help="tsctl start --max-upload (--net)")
     p.add_argument("--source-cap", type=float, default=100e6, help="broadcaster's link cap, bit/s (--net)")
     p.add_argument("--check", action="store_true", help="also report the emulator's accuracy (tb.check())")

@@ -8,11 +8,16 @@
 #  1. UPnP: the home's seeder maps its port (the router lists the mapping: `upnpc -l` from the home
 #     and miniupnpd's nftables chain), `tsctl status --json` shows reachable = 3 (mapped),
 #     portmap_via = 1 (UPnP) and external = 11.0.1.1:PORT, `tsctl status` says "reachable: yes
-#     (UPnP)"; the public seeder, which knows the home only from the tracker, connects to it (the
+#     (UPnP)"; a BitTorrent handshake from the internet to that address is answered by the home's
+#     swarm, and the public seeder, which knows the home only from the tracker, connects to it (the
 #     home's log: "peer 11.0.0.2:… connected (in)"); after `tsctl stop` the mapping is gone.
 #  2. --no-port-mapping: no mapping is made, and the seeder learns from its peers' "yourip" that
 #     it is behind NAT: reachable = 1 (no).
-#  3. NAT-PMP only (miniupnpd with enable_upnp=no): mapped with portmap_via = 2, removed on stop.
+#  3. NAT-PMP only (miniupnpd with enable_upnp=no): mapped with portmap_via = 2, a BitTorrent
+#     handshake from the internet to the mapped address is answered by the home's swarm, removed
+#     on stop.
+#  4. A router that goes silent before the stop: the swarm gives up on the removal and exits by
+#     itself (the supervisor never has to SIGKILL it).
 # No timing assertions (waits are bounds); it reports how long discovery took (the swarm's log).
 # Needs root (ip netns), nftables, miniupnpd, upnpc (deploy/setup.sh). Everything is named with a
 # per-run prefix and removed on exit, also on failure or Ctrl-C; no namespace links to the host's.
@@ -132,7 +137,27 @@ for i in json.load(sys.stdin)["instances"]:
             print(s.get(sys.argv[1], "")); sys.exit(0)
 print("")' "$2"
 }
+# A BitTorrent handshake from the public seeder's namespace to IP:PORT: the answer's peer id if
+# a swarm of this stream answers there.
+bt_probe() { # IP PORT
+  local ih
+  ih=$(tsctl_in "$B" "$WORK/bh" status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["infohash"])')
+  in_ns "$V" /usr/bin/python3 -c '
+import socket, sys
+ih = bytes.fromhex(sys.argv[3])
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)
+s.settimeout(5)
+s.sendall(b"\x13BitTorrent protocol" + bytes(8) + ih + b"-PROBE0-" + bytes(12))
+got = b""
+while len(got) < 68:
+    b = s.recv(68 - len(got))
+    if not b: break
+    got += b
+if len(got) < 68 or got[28:48] != ih: sys.exit("no swarm of this stream answered")
+print(got[48:56].decode("latin-1"))' "$1" "$2" "$ih"
+}
 field_is() { [ "$(home_field "$1" "$2")" = "$3" ]; }
+renewals() { say "renewals logged while it ran: $(grep -c "port mapping renewed" "$1" || true) ($(grep -o "lease [0-9]* s" "$1" | head -1))"; }
 
 say "broadcast in the internet: tsctl start pm --announce-host $PUB"
 mkdir -p "$WORK/bh" "$WORK/hh" "$WORK/vh" "$WORK/pvh"
@@ -156,6 +181,8 @@ in_ns "$H" upnpc -l 2>/dev/null | grep -E "TCP +$EPORT->$HOME_IP:" | sed 's/^/  
   || fail "upnpc -l from the home lists no mapping of port $EPORT"
 [ -n "$(router_rule "$EPORT")" ] || fail "no forwarding of port $EPORT in the router's nftables"
 
+id=$(bt_probe "$WAN" "$EPORT") || fail "a BitTorrent handshake to $EXT from the internet got no answer"
+say "a handshake to $EXT from $PV is answered by peer id $id"
 say "a public seeder that knows the home only from the tracker connects through the mapping"
 tsctl_in "$V" "$WORK/pvh" seed pm.tstream --name pv > pv.out || fail "public seeder: $(cat pv.out)"
 came_in() { grep -qE "peer $PV:[0-9]+ connected \(in\)" "$HLOG"; }
@@ -167,6 +194,7 @@ wait_for 10 incoming || fail "the incoming connection is not counted (incoming $
 say "tsctl stop: the mapping is removed"
 tsctl_in "$H" "$WORK/hh" stop hs > /dev/null || fail "tsctl stop hs"
 grep -F "port mapping removed" "$HLOG" | sed 's/^/  home: /' || fail "the home's swarm did not log the mapping's removal"
+renewals "$HLOG"
 [ -z "$(router_rule "$EPORT")" ] || fail "the router still forwards port $EPORT after stop"
 if in_ns "$H" upnpc -l 2>/dev/null | grep -E "TCP +$EPORT->$HOME_IP:"; then fail "upnpc -l still lists the mapping"; fi
 
@@ -197,8 +225,31 @@ say "status --json: reachable 3, portmap_via $VIA, external $EXT"
 grep -F "port mapping made" "$WORK/hh/hs/log/swarm.log" | tail -1 | sed 's/^/  home: /'
 [ -n "$(router_rule "${EXT#*:}")" ] || fail "no forwarding of port ${EXT#*:} in the router's nftables"
 tsctl_in "$H" "$WORK/hh" status | grep -F "reachable: yes (NAT-PMP)" > /dev/null || fail "tsctl status does not say NAT-PMP"
+id=$(bt_probe "$WAN" "${EXT#*:}") || fail "a BitTorrent handshake to $EXT from the internet got no answer"
+say "a handshake to $EXT from $PV is answered by peer id $id"
 tsctl_in "$H" "$WORK/hh" stop hs > /dev/null
 grep -F "port mapping removed" "$WORK/hh/hs/log/swarm.log" > /dev/null || fail "NAT-PMP mapping not removed"
+renewals "$WORK/hh/hs/log/swarm.log"
 [ -z "$(router_rule "${EXT#*:}")" ] || fail "the router still forwards port ${EXT#*:} after stop"
+stop_igd
+
+# ---------------------------------------------------------------- 4. a router gone silent
+say "stop while the router drops everything from the home: the swarm still exits by itself"
+start_igd yes igd2
+rm -rf "$WORK/hh"; mkdir -p "$WORK/hh"
+tsctl_in "$H" "$WORK/hh" seed pm.tstream --name hs > seed4.out || fail "tsctl seed: $(cat seed4.out)"
+wait_for 40 field_is "$WORK/hh" reachable 3 || fail "no mapping"
+in_ns "$R" nft -f - <<'NFT'
+table inet silent {
+  chain in { type filter hook input priority -10; policy accept; iifname "lan" drop; }
+}
+NFT
+tsctl_in "$H" "$WORK/hh" stop hs > /dev/null || fail "tsctl stop with a silent router"
+grep -F "port mapping" "$WORK/hh/hs/log/swarm.log" | tail -1 | sed 's/^/  home: /'
+grep -F "port mapping removed" "$WORK/hh/hs/log/swarm.log" && fail "removed through a router that drops everything?"
+if grep -F "killing process group" "$WORK/hh/hs/log/supervisor.log"; then
+  fail "the swarm did not exit by itself: the supervisor killed it"
+fi
+in_ns "$R" nft delete table inet silent
 stop_igd
 say "PASS"

@@ -66,11 +66,17 @@ int main(void)
     CHECK(sw.c_incoming == 0, "loopback connections are not counted");
     reach_note_mapping(&sw, IP(11, 0, 1, 1), 40001, "UPnP");
     CHECK(sw.reach == SW_REACH_MAPPED && sw.ext_ip == IP(11, 0, 1, 1) && sw.ext_port == 40001 &&
-              sw.c_ext_port == 40001 && sw.c_ext_ip == IP(11, 0, 1, 1), "mapped: reachable at the mapped address");
+              sw.c_ext_port == 40001 && sw.c_ext_ip == IP(11, 0, 1, 1),
+          "mapped: reachable at the mapped address");
     reach_note_incoming(&sw, IP(11, 0, 0, 9));
     CHECK(sw.c_incoming == 1 && sw.reach == SW_REACH_MAPPED, "an incoming connection through the mapping");
     reach_note_mapping(&sw, 0, 0, "UPnP");
     CHECK(sw.reach == SW_REACH_DIRECT && sw.ext_port == 0, "mapping gone, but the internet did connect: direct");
+    CHECK(sw.ext_ip == IP(11, 0, 1, 1), "unmapped: ext_ip is where peers see us");
+    static swarm_t pub;
+    reach_note_local(&pub, IP(11, 0, 0, 5));
+    reach_note_yourip(&pub, IP(11, 0, 0, 1), IP(11, 0, 0, 5));
+    CHECK(pub.reach == SW_REACH_DIRECT && pub.ext_ip == IP(11, 0, 0, 5), "a public peer seen where it is: direct");
     CHECK(strcmp(reach_name(SW_REACH_NO), "no") == 0, "names");
     CHECK_DONE();
 }

@@ -57,8 +57,39 @@ static int connect_wait(uint16_t port, uint32_t bind_ip)
     return fd;
 }
 
+/* A shared listener: a second listener on its port still fails; our dials leave from its port,
+ * and a second dial to the same remote (its 4-tuple taken) falls back to an ephemeral port. */
+static void test_shared(void)
+{
+    char err[256];
+    int e, pending, used, fds[2];
+    uint16_t port, other, again;
+    int lfd = ts_sock_listen_shared("127.0.0.1", 0, 8, &port, &e, err, sizeof err);
+    int tfd = ts_sock_listen("127.0.0.1", 0, 8, &other, &e, err, sizeof err);
+    CHECK(lfd >= 0 && tfd >= 0, "shared listen: %s", err);
+    CHECK(ts_sock_listen("127.0.0.1", port, 8, &again, &e, err, sizeof err) < 0 && e == EADDRINUSE,
+          "another listener on a shared port: EADDRINUSE");
+    CHECK(ts_sock_listen_shared("127.0.0.1", port, 8, &again, &e, err, sizeof err) < 0 && e == EADDRINUSE,
+          "another shared listener on it: EADDRINUSE too");
+    for (int i = 0; i < 2; i++) {
+        fds[i] = ts_sock_connect4_from(0x7f000001, other, 0x7f000001, port, &pending, &used);
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        getsockname(fds[i], (struct sockaddr *)&a, &al);
+        CHECK(fds[i] >= 0 && used == (i == 0) && (ntohs(a.sin_port) == port) == (i == 0),
+              "dial %d: from the listening port %s (local port %u)", i, i ? "no (taken for this remote)" : "yes",
+              ntohs(a.sin_port));
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    close(tfd);
+    close(lfd);
+}
+
 int main(void)
 {
+    test_shared();
     struct ev_loop *loop = ev_loop_new(0);
     char err[256];
     int e;
