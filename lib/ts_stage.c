@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STAGE_MAX_COUNTERS 48
 
 enum { COUNTER, GAUGE };
 
@@ -112,8 +111,8 @@ struct ts_stage {
     ts_stage_opts_t opts;
     int was_ready, gave_up;
     size_t ncounters;
-    const char *cnames[STAGE_MAX_COUNTERS];
-    const uint64_t *cvalues[STAGE_MAX_COUNTERS];
+    const char *cnames[TS_STAGE_MAX_COUNTERS];
+    const uint64_t *cvalues[TS_STAGE_MAX_COUNTERS];
 };
 
 static void on_sup(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Envelope *m, void *arg)
@@ -128,8 +127,8 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
         return;
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Heartbeat hb = TS__HEARTBEAT__INIT;
-    Ts__Counter cs[STAGE_MAX_COUNTERS + 2];
-    Ts__Counter *cp[STAGE_MAX_COUNTERS + 2];
+    Ts__Counter cs[TS_STAGE_MAX_COUNTERS + 2];
+    Ts__Counter *cp[TS_STAGE_MAX_COUNTERS + 2];
     size_t n = 0;
     for (; n < st->ncounters; n++) {
         ts__counter__init(&cs[n]);
@@ -316,10 +315,14 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
 
 void ts_stage_counter(ts_stage_t *st, const char *name, const uint64_t *value)
 {
-    if (st->ncounters < STAGE_MAX_COUNTERS) {
-        st->cnames[st->ncounters] = name;
-        st->cvalues[st->ncounters++] = value;
+    /* A programming error, not an input: the heartbeat and the supervisor hold only so many,
+     * and one dropped silently once hid the supervisor's metrics_url (issue 15). */
+    if (st->ncounters >= TS_STAGE_MAX_COUNTERS) {
+        fprintf(stderr, "ts_stage_counter: more than %d counters (%s)\n", TS_STAGE_MAX_COUNTERS, name);
+        abort();
     }
+    st->cnames[st->ncounters] = name;
+    st->cvalues[st->ncounters++] = value;
     add_series(st, name, value);
 }
 

@@ -26,6 +26,8 @@
 /* A source silent this long is worth telling the operator: ingest warns, `tsctl start` waits this
  * long for a first piece by default, `tsctl status` flags it. */
 #define TS_SOURCE_IDLE_WARN_S 10
+/* Counters one stage can register (ts_stage_counter); the supervisor keeps as many, plus two. */
+#define TS_STAGE_MAX_COUNTERS 48
 
 typedef struct ts_stage ts_stage_t;
 

@@ -8,13 +8,14 @@
 #include "sup_table.h"
 #include "ts_buf.h"
 #include "ts_bus.h"
+#include "ts_stage.h"
 #include <ev.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define SUP_MAX_ARGS 32
 #define SUP_MAX_PROCS 4
-#define SUP_MAX_COUNTERS 34                   /* a stage's own 32, log_dropped and metrics_port */
+#define SUP_MAX_COUNTERS (TS_STAGE_MAX_COUNTERS + 2) /* a stage's own, log_dropped and metrics_port */
 #define SUP_HEALTHY_NS (10ull * TS_NS_PER_S)  /* ready this long: the next crash restarts at once */
 #define SUP_WATCHDOG_NS (10ull * TS_NS_PER_S) /* no heartbeat this long: the stage hangs */
 #define SUP_START_NS (30ull * TS_NS_PER_S)    /* no READY this long after spawn: kill it */
