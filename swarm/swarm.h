@@ -150,7 +150,7 @@ struct peer {
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
     double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
     uint64_t hp_last_ns;
-    uint64_t upr_acked;        /* its TCP_INFO bytes_acked at the last sample (uprate.c) */
+    uint64_t upr_acked;        /* its TCP_INFO bytes_acked when last taken as a sample (uprate.c) */
     uint32_t upr_pace;         /* SO_MAX_PACING_RATE set on its socket, B/s; 0 = not paced (uprate.c) */
     peer_t *next;
 };

@@ -26,7 +26,8 @@
 struct uprate {
     uprate_ctl_t ctl;
     uint64_t last_ns, log_ns;
-    double sent_bps;        /* bytes acknowledged by peers per second, smoothed */
+    double sent_bps;        /* bytes sent per second, smoothed */
+    uint64_t bytes_up;      /* sw->c_bytes_up at the last sample */
     double logged;          /* rate last logged, B/s */
 };
 
@@ -121,14 +122,12 @@ int uprate_room(const peer_t *p)
     return !sw->upr || sw->upr->ctl.rate == 0 || p->out.len < 2 * ((size_t)sw->meta.piece_len + 13);
 }
 
-/* Our uplink's queueing delay now (ms, < 0 = no connection carried enough to tell), and the
- * bytes peers acknowledged since the last sample. */
-static double sample(swarm_t *sw, double pace, uint64_t *acked)
+/* Our uplink's queueing delay now (ms, < 0 = no connection carried enough to tell). */
+static double sample(swarm_t *sw, double pace)
 {
     int pacing = pace > 0;
     double q = -1;
     uint64_t busy = sw->meta.piece_len / 2 > 8192 ? sw->meta.piece_len / 2 : 8192;
-    *acked = 0;
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!peer_alive(p) || p->state != PEER_ACTIVE)
             continue;
@@ -149,14 +148,13 @@ static double sample(swarm_t *sw, double pace, uint64_t *acked)
         if (getsockopt(p->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
             len < offsetof(struct tcp_info, tcpi_min_rtt) + sizeof ti.tcpi_min_rtt)
             continue; /* a kernel before 4.6: no min_rtt, no pacing */
-        uint64_t d = ti.tcpi_bytes_acked - p->upr_acked;
-        int first = p->upr_acked == 0;
+        /* a sample once its srtt has taken in enough new ACKs (a paced slow uplink sends less
+         * than that per connection in one period) */
+        if (p->upr_acked == 0 || ti.tcpi_bytes_acked < p->upr_acked)
+            p->upr_acked = ti.tcpi_bytes_acked;
+        if (ti.tcpi_bytes_acked - p->upr_acked < busy || ti.tcpi_rtt == 0 || ti.tcpi_min_rtt == 0)
+            continue;
         p->upr_acked = ti.tcpi_bytes_acked;
-        if (first)
-            continue;
-        *acked += d;
-        if (d < busy || ti.tcpi_rtt == 0 || ti.tcpi_min_rtt == 0)
-            continue;
         double qp = ti.tcpi_rtt > ti.tcpi_min_rtt ? (ti.tcpi_rtt - ti.tcpi_min_rtt) / 1000.0 : 0;
         if (q < 0 || qp < q)
             q = qp;
@@ -188,9 +186,10 @@ void uprate_tick(swarm_t *sw, uint64_t now)
         return;
     double dt = (double)(now - u->last_ns) / TS_NS_PER_S_F;
     u->last_ns = now;
-    uint64_t acked;
-    double q = sample(sw, u->ctl.rate, &acked);
-    double sent = (double)acked / dt;
+    double q = sample(sw, u->ctl.rate);
+    /* written to the kernel: once paced (NOTSENT_LOWAT), about what left */
+    double sent = (double)(sw->c_bytes_up - u->bytes_up) / dt;
+    u->bytes_up = sw->c_bytes_up;
     u->sent_bps = u->sent_bps > 0 ? 0.7 * u->sent_bps + 0.3 * sent : sent; /* ~0.3 s */
     double before = u->ctl.rate;
     int r = uprate_ctl_step(&u->ctl, q, u->sent_bps, dt);
