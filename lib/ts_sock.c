@@ -9,12 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
-int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct sockaddr *local, socklen_t locallen,
-                    int *pending)
+/* One connect for both: shared = bind local's port alongside the listener that holds it. */
+static int sock_connect(const struct sockaddr *sa, socklen_t salen, const struct sockaddr *local, socklen_t locallen,
+                        int shared, int *pending)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    int one = 1;
+    if (shared && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+                   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0))
+        goto fail;
     if (local && bind(fd, local, locallen) < 0)
         goto fail;
     int rc = connect(fd, sa, salen);
@@ -29,6 +34,12 @@ fail:;
     return -1;
 }
 
+int ts_sock_connect(const struct sockaddr *sa, socklen_t salen, const struct sockaddr *local, socklen_t locallen,
+                    int *pending)
+{
+    return sock_connect(sa, salen, local, locallen, 0, pending);
+}
+
 int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
@@ -40,24 +51,8 @@ int ts_sock_connect4(uint32_t ip, uint16_t port, uint32_t bind_ip, int *pending)
  * connecting to a; -1 with errno. */
 static int connect_shared(const struct sockaddr_in *a, uint32_t ip, uint16_t port, int *pending)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
     struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(ip) };
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 || bind(fd, (struct sockaddr *)&b, sizeof b) < 0)
-        goto fail;
-    int rc = connect(fd, (const struct sockaddr *)a, sizeof *a);
-    if (rc < 0 && errno != EINPROGRESS)
-        goto fail;
-    *pending = rc < 0;
-    return fd;
-fail:;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
+    return sock_connect((const struct sockaddr *)a, sizeof *a, (struct sockaddr *)&b, sizeof b, 1, pending);
 }
 
 int ts_sock_connect4_from(uint32_t ip, uint16_t port, uint32_t bind_ip, uint16_t from_port, int *pending,
