@@ -813,7 +813,7 @@ def summarize(d):
             att = att_summary(r.get("attacker"))
             if sc in FLOODS:
                 vf = next((x for k, x in pv0.get("metrics_window", {}).items()
-                           if k.startswith("ts_verify_failures_total")), None)
+                           if k.startswith("tstream_verify_failures_total")), None)
                 shed = pv0.get("swarm_counters_window", {}).get("verify_shed")
                 att = "v000: %s failed signature checks, verify_shed %s; %s" % (
                     "n/a" if vf is None else "%.0f" % vf, 0 if shed is None else shed, att)

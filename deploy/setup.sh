@@ -15,12 +15,14 @@ build=(
   build-essential cmake pkg-config git ca-certificates
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libev-dev libssl-dev libcurl4-openssl-dev
   libminiupnpc-dev libnatpmp-dev  # port mapping (UPnP IGD, NAT-PMP) behind home routers
+  libsrt-openssl-dev  # ingest's srt:// push sources (libsrt, its OpenSSL flavour for the passphrase's AES)
 )
 # What ldd of build/bin/* resolves to (their own dependencies come along).
-runtime=(libzmq5 libprotobuf-c1 libev4 libssl3 libcurl4 libminiupnpc17 libnatpmp1 ca-certificates)
+runtime=(libzmq5 libprotobuf-c1 libev4 libssl3 libcurl4 libminiupnpc17 libnatpmp1 libsrt1.5-openssl ca-certificates)
 test=(
   ffmpeg python3 procps iproute2 curl
   python3-prometheus-client  # e2e.metrics parses every /metrics body with it
+  prometheus  # its promtool: e2e.scrape (check metrics), deploy.prometheus (check rules, check config)
   chromium  # the status page's browser test (headless)
   opentracker python3-libtorrent  # a standard tracker and a standard BitTorrent client (e2e.opentracker, e2e.libtorrent)
   docker-compose  # deploy.compose_config validates deploy/docker-compose.yml (no engine needed)
@@ -68,6 +70,8 @@ fi
 # its test), from the npm registry at setup time (the
 # supervisor serves it from web/node_modules; nothing is fetched at run time).
 cd "$(dirname "$0")/.."
-if [ ! -f web/node_modules/mpegts.js/dist/mpegts.js ] || [ ! -d web/node_modules/playwright-core ]; then
+# (again whenever package-lock.json names a package that is not installed, e.g. after an update)
+if [ ! -f web/node_modules/mpegts.js/dist/mpegts.js ] || [ ! -f web/node_modules/hls.js/dist/hls.min.js ] ||
+  [ ! -d web/node_modules/playwright-core ]; then
   npm ci --prefix web --no-audit --no-fund --loglevel=error
 fi

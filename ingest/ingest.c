@@ -16,6 +16,8 @@
 #include "ts_exit.h"
 #include "ts_link.h"
 #include "ts_log.h"
+#include "ts_mpegts.h"
+#include "ts_pushurl.h"
 #include "ts_stage.h"
 #include "ts_time.h"
 #include "ts_topology.h"
@@ -37,8 +39,11 @@
 
 typedef struct {
     const char *source, *out, *state_dir;
+    char shown[TS_PUSHURL_MAX + 32]; /* source as logged: an SRT passphrase masked */
     uint64_t bps, piece_size, max_fill_ms;
+    int repeat; /* --loop */
     ts_stage_opts_t so; /* --instance, --supervisor, --curve, --metrics, --exit-unready */
+    int check;          /* --check: only check the source, then exit */
 } opts_t;
 
 typedef struct {
@@ -58,12 +63,14 @@ typedef struct {
     uint64_t src_off;     /* source offset where the next piece's payload starts */
     int discont_next;     /* flag the next piece DISCONT */
     int src_ended;        /* the source ended for good (a file or stdin at its end): no idle warnings */
+    uint64_t source_ended; /* status counter: 1 once it has (tsctl status says so) */
     uint64_t last_byte_ns; /* when the source last gave a byte (or started) */
     uint64_t next_warn_s;  /* warn when it has been silent this long */
     /* piece clock: wall time at the anchor plus monotonic time since, never below next_ts */
     uint64_t anchor_wall_us, anchor_mono_ns, next_ts;
     /* heartbeat counters */
     uint64_t seq, pieces_out, bytes_in, source_restarts, rap_pieces, source_idle_s;
+    uint64_t push_rejected, bytes_dropped; /* push sources: connections and datagrams turned away */
 } ingest_t;
 
 static void usage(FILE *f)
@@ -73,15 +80,26 @@ static void usage(FILE *f)
             "\n"
             "Cut a live stream into numbered pieces and publish them for the signer.\n"
             "\n"
-            "  --source SRC        FILE (paced at --bitrate), - (stdin), pipe:COMMAND (run by /bin/sh,\n"
-            "                      restarted when it exits), http://URL or https://URL (reconnected),\n"
-            "                      or testsrc (ffmpeg test pattern, 2 Mbit/s MPEG-TS)\n"
+            "  --source SRC        FILE (paced), - (stdin), pipe:COMMAND (run by /bin/sh, restarted when\n"
+            "                      it exits), http://URL or https://URL (paced, reconnected, never sending a\n"
+            "                      byte twice), testsrc (ffmpeg test pattern, 2 Mbit/s MPEG-TS), or an\n"
+            "                      encoder pushing MPEG-TS, cut as it comes: srt://:PORT (listener; ?passphrase=P\n"
+            "                      &latency=MS), srt://HOST:PORT (caller), udp://@GROUP:PORT[?iface=ADDR]\n"
+            "                      (multicast), udp://[ADDR]:PORT, tcp://[ADDR]:PORT (one connection at a time)\n"
+            "  --source-env VAR    the source SRC from environment variable VAR instead (keeps an SRT\n"
+            "                      passphrase out of the process list; tsctl does this for such sources)\n"
             "  --out ENDPOINT      ZeroMQ endpoint to bind for the signer, e.g. ipc:///run/ts/ingest.ipc\n"
-            "  --bitrate RATE      read a FILE source at RATE bit/s (2M = 2,000,000); required for files\n"
+            "  --bitrate RATE      pace a FILE source at RATE bit/s (2M = 2,000,000); without it a file is\n"
+            "                      paced by its MPEG-TS PCR (one that is not MPEG-TS needs it). HTTP goes\n"
+            "                      by its PCR, and at RATE only if it has none\n"
+            "  --loop              at the end of a FILE start over from its first byte (numbering and\n"
+            "                      timestamps go on); without it the source ends and ingest idles\n"
             "  --piece-size BYTES  wire piece length incl. the %d-byte trailer (default %d; 16k, 64k ok)\n"
             "  --max-fill-ms MS    close a piece at most MS after its first byte (default %d)\n"
-            "  --state-dir DIR     keep the sequence-number reservation in DIR/seq (survives restarts)\n",
-            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS);
+            "  --state-dir DIR     keep the sequence-number reservation in DIR/seq (survives restarts)\n"
+            "  --check             only check that the source is usable (a file: there, readable, not\n"
+            "                      empty) and exit: 0, or %d with the reason (--out not needed)\n",
+            TS_TRAILER_LEN, DEFAULT_PIECE_SIZE, DEFAULT_MAX_FILL_MS, TS_EXIT_CONFIG);
     ts_stage_usage(f, TS_TOPO_INGEST);
     fprintf(f,
             "\n"
@@ -109,9 +127,12 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
 {
     static const struct option longopts[] = {
         { "source", required_argument, NULL, 's' },     { "out", required_argument, NULL, 'o' },
+        { "source-env", required_argument, NULL, 'e' },
         { "bitrate", required_argument, NULL, 'b' },    { "piece-size", required_argument, NULL, 'p' },
         { "max-fill-ms", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
-        { "help", no_argument, NULL, 'h' },             TS_STAGE_LONGOPTS,
+        { "loop", no_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },             { "check", no_argument, NULL, 'c' },
+        TS_STAGE_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
@@ -124,9 +145,18 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 's': o->source = optarg; break;
+        case 'e': /* a source with a secret in it (an SRT passphrase): not on the command line, which
+                   * every local user can read (ps); the environment is the process owner's only */
+            if (!(o->source = getenv(optarg)) || !*o->source) {
+                *code = bad_usage("--source-env %s: no such environment variable (or it is empty)", optarg);
+                return -1;
+            }
+            break;
         case 'o': o->out = optarg; break;
         case 'b': bitrate = optarg; break;
         case 'd': o->state_dir = optarg; break;
+        case 'l': o->repeat = 1; break;
+        case 'c': o->check = 1; break;
         case 'p':
             if (ts_units_size(optarg, &o->piece_size) < 0 || o->piece_size < TS_TRAILER_LEN + TS_TSCUT_PKT ||
                 o->piece_size > 1024 * 1024 + TS_TRAILER_LEN) {
@@ -162,10 +192,11 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         *code = bad_usage("unexpected argument %s", argv[optind]);
         return -1;
     }
-    if (!o->source || !*o->source || !o->out || !*o->out) {
+    if (!o->source || !*o->source || (!o->check && (!o->out || !*o->out))) {
         *code = bad_usage("%s", "--source and --out are required");
         return -1;
     }
+    ts_pushurl_redact(o->source, o->shown, sizeof o->shown);
     if (ts_curve_missing(o->so.curve, err, sizeof err, o->out, o->so.supervisor, TS_CURVE_END)) {
         *code = bad_usage("%s", err);
         return -1;
@@ -175,12 +206,19 @@ static int parse_args(int argc, char **argv, opts_t *o, int *code)
         return -1;
     }
     ts_source_kind_t kind = ts_source_kind(o->source);
-    if (kind == TS_SOURCE_FILE && !bitrate) {
-        *code = bad_usage("a file source is paced: give --bitrate (e.g. --bitrate 2M for %s)", o->source);
+    /* Without --bitrate a file goes by its PCR: one that is not MPEG-TS cannot be paced. (One that
+     * cannot be read is reported by the source check, with its own exit code.) */
+    if (kind == TS_SOURCE_FILE && !bitrate && ts_mpegts_file(o->source) == 0) {
+        *code = bad_usage("%s is not MPEG-TS, so it has no PCR to be paced by: a file source like it needs --bitrate "
+                          "(e.g. --bitrate 2M)", o->source);
         return -1;
     }
-    if (kind != TS_SOURCE_FILE)
-        o->bps = 0; /* only files are paced; testsrc paces itself (-re), the rest come live */
+    if (o->repeat && kind != TS_SOURCE_FILE) {
+        *code = bad_usage("--loop repeats a file source; %s is not a file", o->shown);
+        return -1;
+    }
+    if (kind != TS_SOURCE_FILE && kind != TS_SOURCE_HTTP)
+        o->bps = 0; /* files and HTTP are paced; testsrc paces itself (-re), the rest come live */
     return 0;
 }
 
@@ -300,8 +338,11 @@ static void on_ended(int restarting, void *arg)
     arm_fill(g);
     if (!restarting) {
         g->src_ended = 1; /* said here, once; waiting is pointless */
-        ts_info("end of stream after %llu bytes, %llu pieces", (unsigned long long)g->bytes_in,
-                (unsigned long long)g->pieces_out);
+        g->source_ended = 1;
+        g->source_idle_s = 0; /* not a silence: tsctl status says "ended" instead */
+        ts_info("the source ended after %llu bytes, %llu pieces: no new pieces from now on, the broadcast stays up%s",
+                (unsigned long long)g->bytes_in, (unsigned long long)g->pieces_out,
+                ts_source_kind(g->o->source) == TS_SOURCE_FILE ? " (--loop repeats a file)" : "");
     }
 }
 
@@ -311,10 +352,12 @@ static void on_ended(int restarting, void *arg)
 static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ingest_t *g = w->data;
-    g->source_idle_s = (ts_mono_ns() - g->last_byte_ns) / TS_NS_PER_S;
-    if (g->src_ended || g->source_idle_s < g->next_warn_s)
+    if (g->src_ended)
         return;
-    const char *spec = g->o->source;
+    g->source_idle_s = (ts_mono_ns() - g->last_byte_ns) / TS_NS_PER_S;
+    if (g->source_idle_s < g->next_warn_s)
+        return;
+    const char *spec = g->o->shown;
     int cut = strlen(spec) > IDLE_SPEC_MAX;
     ts_warn("no data from the source for %llu s (%.*s%s; %llu restarts of it): still waiting for it, the "
             "broadcast stays up",
@@ -334,6 +377,13 @@ static void on_restarted(void *arg)
     arm_fill(g);
 }
 
+static void on_refused(size_t bytes, void *arg)
+{
+    ingest_t *g = arg;
+    g->push_rejected++;
+    g->bytes_dropped += bytes;
+}
+
 static void on_stop(void *arg)
 {
     ingest_t *g = arg;
@@ -345,7 +395,7 @@ static void on_stop(void *arg)
 
 /* ------------------------------------------------------------ where to start */
 
-static const ts_source_cb_t source_cb = { on_data, on_ended, on_restarted };
+static const ts_source_cb_t source_cb = { on_data, on_ended, on_restarted, on_refused };
 
 static int seekable(const char *spec)
 {
@@ -399,12 +449,14 @@ static void begin(ingest_t *g, const Ts__Subscribe *have)
     }
     g->started = 1;
     uint64_t at = off;
-    if (!(g->src = ts_source_new(g->loop, g->o->source, g->o->bps, &at, &source_cb, g, &code, err, sizeof err))) {
-        ts_error("source %s: %s", g->o->source, err);
+    if (!(g->src = ts_source_new(g->loop, g->o->source, g->o->bps, g->o->repeat, &at, &source_cb, g, &code, err, sizeof err))) {
+        ts_error("source %s: %s", g->o->shown, err);
         fatal(g, code);
         return;
     }
     g->src_off = at;
+    g->src_ended = 0; /* a new source object: whatever ended before starts over */
+    g->source_ended = 0;
     g->resumed = have != NULL;
     g->discont_next = have && at != off; /* a command restarted, or a server that cannot resume */
     if (have)
@@ -467,7 +519,9 @@ static int readiness(void *arg, char *why, size_t whylen)
         return 0;
     }
     uint64_t idle = ts_mono_ns() - g->last_byte_ns;
-    if (g->started && !g->src_ended && idle > (uint64_t)TS_SOURCE_IDLE_WARN_S * TS_NS_PER_S)
+    if (g->src_ended)
+        snprintf(why, whylen, "the source ended");
+    else if (g->started && idle > (uint64_t)TS_SOURCE_IDLE_WARN_S * TS_NS_PER_S)
         snprintf(why, whylen, "source idle %llu s", (unsigned long long)(idle / TS_NS_PER_S));
     return 1;
 }
@@ -506,7 +560,7 @@ static int ingest_open(ingest_t *g, int *code)
     }
     ts_outlink_on_subscribe(g->out, on_subscribe, g);
     if (ts_source_check(o->source, code, err, sizeof err) < 0) {
-        ts_error("source %s: %s", o->source, err);
+        ts_error("source %s: %s", o->shown, err);
         return -1;
     }
     ts_stage_counter(g->stage, "seq", &g->seq);
@@ -515,6 +569,11 @@ static int ingest_open(ingest_t *g, int *code)
     ts_stage_counter(g->stage, "source_restarts", &g->source_restarts);
     ts_stage_counter(g->stage, "rap_pieces", &g->rap_pieces);
     ts_stage_counter(g->stage, "source_idle_s", &g->source_idle_s);
+    ts_stage_counter(g->stage, "source_ended", &g->source_ended);
+    if (ts_source_kind(o->source) == TS_SOURCE_PUSH) {
+        ts_stage_counter(g->stage, "push_rejected", &g->push_rejected);
+        ts_stage_counter(g->stage, "bytes_dropped", &g->bytes_dropped);
+    }
     ts_stage_on_stop(g->stage, on_stop, g);
     ts_stage_readiness(g->stage, readiness, g);
     ev_timer_start(g->loop, &g->wait);
@@ -545,12 +604,27 @@ static void ingest_close(ingest_t *g)
     ts_seqstore_destroy(&g->seqs);
 }
 
+static int check_source(const opts_t *o)
+{
+    char err[1024];
+    int code = TS_EXIT_OK;
+    ts_log_init(ts_topo[TS_TOPO_INGEST].name, o->so.instance);
+    if (ts_source_check(o->source, &code, err, sizeof err) < 0) {
+        ts_error("source %s: %s", o->shown, err);
+        return code;
+    }
+    ts_info("source %s: usable", o->shown);
+    return TS_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o;
     int code = TS_EXIT_OK;
     if (parse_args(argc, argv, &o, &code) < 0)
         return code;
+    if (o.check) /* a one-shot check before the real start (docker-compose's source service) */
+        return check_source(&o);
     ingest_t g;
     memset(&g, 0, sizeof g);
     g.o = &o;

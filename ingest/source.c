@@ -2,7 +2,11 @@
 #include "src_fd.h"
 #include "src_http.h"
 #include "src_pipe.h"
+#include "src_srt.h"
+#include "src_tcp.h"
+#include "src_udp.h"
 #include "ts_exit.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +27,9 @@ struct ts_source {
     ts_src_fd_t *fd;
     ts_src_pipe_t *pipe;
     ts_src_http_t *http;
+    ts_src_srt_t *srt;
+    ts_src_udp_t *udp;
+    ts_src_tcp_t *tcp;
 };
 
 const char *ts_source_testsrc_cmd(void) { return testsrc_cmd; }
@@ -35,9 +42,36 @@ ts_source_kind_t ts_source_kind(const char *spec)
         return TS_SOURCE_TESTSRC;
     if (strncmp(spec, "pipe:", 5) == 0)
         return TS_SOURCE_PIPE;
+    if (ts_pushurl_kind(spec) != TS_PUSH_NONE)
+        return TS_SOURCE_PUSH;
     if (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0)
         return TS_SOURCE_HTTP;
     return TS_SOURCE_FILE;
+}
+
+/* A missing file whose directory is missing or empty: most likely a volume or bind mount that
+ * holds nothing (compose's TS_SOURCE_DIR absent on the host: the engine makes it, empty). */
+static void missing_file(const char *spec, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(spec, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == spec ? 1 : slash - spec) : 1, slash ? spec : ".");
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "no such file, and its directory %s does not exist either", dir);
+        return;
+    }
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    if (!entries)
+        snprintf(err, errlen,
+                 "no such file; its directory %s is empty (a volume or bind mount with nothing "
+                 "in it? put the source file there)",
+                 dir);
+    else
+        snprintf(err, errlen, "no such file");
 }
 
 int ts_source_check(const char *spec, int *code, char *err, size_t errlen)
@@ -48,11 +82,20 @@ int ts_source_check(const char *spec, int *code, char *err, size_t errlen)
         *code = TS_EXIT_USAGE;
         return -1;
     }
+    ts_pushurl_t u;
+    if (kind == TS_SOURCE_PUSH && ts_pushurl_parse(spec, &u, err, errlen) < 0) {
+        *code = TS_EXIT_USAGE;
+        return -1;
+    }
     if (kind != TS_SOURCE_FILE)
         return 0;
     /* A missing or unreadable file will not appear by restarting: a configuration error. */
     *code = TS_EXIT_CONFIG;
     int fd = open(spec, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        missing_file(spec, err, errlen);
+        return -1;
+    }
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", spec, strerror(errno));
         return -1;
@@ -73,7 +116,25 @@ int ts_source_check(const char *spec, int *code, char *err, size_t errlen)
     return 0;
 }
 
-ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps, uint64_t *offset,
+/* An encoder sends to us: a port taken or a group not joinable will not change by restarting. */
+static void push_new(ts_source_t *s, struct ev_loop *loop, const char *spec, const ts_source_cb_t *cb, void *arg,
+                     int *code, char *err, size_t errlen)
+{
+    ts_pushurl_t u;
+    if (ts_pushurl_parse(spec, &u, err, errlen) < 0) {
+        *code = TS_EXIT_USAGE;
+        return;
+    }
+    *code = TS_EXIT_CONFIG;
+    if (u.kind == TS_PUSH_SRT)
+        s->srt = ts_src_srt_new(loop, &u, cb, arg, err, errlen);
+    else if (u.kind == TS_PUSH_UDP)
+        s->udp = ts_src_udp_new(loop, &u, cb, arg, err, errlen);
+    else
+        s->tcp = ts_src_tcp_new(loop, &u, cb, arg, err, errlen);
+}
+
+ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps, int repeat, uint64_t *offset,
                            const ts_source_cb_t *cb, void *arg, int *code, char *err, size_t errlen)
 {
     ts_source_t *s = calloc(1, sizeof *s);
@@ -91,7 +152,7 @@ ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps,
         *code = TS_EXIT_CONFIG; /* a missing or unreadable file will not appear by restarting */
         /* fall through */
     case TS_SOURCE_STDIN:
-        s->fd = ts_src_fd_new(loop, spec, bps, offset, cb, arg, err, errlen);
+        s->fd = ts_src_fd_new(loop, spec, bps, repeat, offset, cb, arg, err, errlen);
         break;
     case TS_SOURCE_PIPE:
         if (!spec[5]) {
@@ -105,10 +166,13 @@ ts_source_t *ts_source_new(struct ev_loop *loop, const char *spec, uint64_t bps,
         s->pipe = ts_src_pipe_new(loop, testsrc_cmd, cb, arg, err, errlen);
         break;
     case TS_SOURCE_HTTP:
-        s->http = ts_src_http_new(loop, spec, *offset, cb, arg, err, errlen);
+        s->http = ts_src_http_new(loop, spec, bps, *offset, cb, arg, err, errlen);
+        break;
+    case TS_SOURCE_PUSH:
+        push_new(s, loop, spec, cb, arg, code, err, errlen);
         break;
     }
-    if (!s->fd && !s->pipe && !s->http) {
+    if (!s->fd && !s->pipe && !s->http && !s->srt && !s->udp && !s->tcp) {
         free(s);
         return NULL;
     }
@@ -124,6 +188,12 @@ void ts_source_stop(ts_source_t *s)
         ts_src_pipe_stop(s->pipe);
     if (s->http)
         ts_src_http_stop(s->http);
+    if (s->srt)
+        ts_src_srt_stop(s->srt);
+    if (s->udp)
+        ts_src_udp_stop(s->udp);
+    if (s->tcp)
+        ts_src_tcp_stop(s->tcp);
 }
 
 void ts_source_destroy(ts_source_t **self)
@@ -134,6 +204,9 @@ void ts_source_destroy(ts_source_t **self)
     ts_src_fd_destroy(&s->fd);
     ts_src_pipe_destroy(&s->pipe);
     ts_src_http_destroy(&s->http);
+    ts_src_srt_destroy(&s->srt);
+    ts_src_udp_destroy(&s->udp);
+    ts_src_tcp_destroy(&s->tcp);
     free(s);
     *self = NULL;
 }

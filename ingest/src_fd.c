@@ -1,4 +1,5 @@
 #include "src_fd.h"
+#include "pacer.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include <errno.h>
@@ -10,27 +11,22 @@
 #include <unistd.h>
 
 #define FD_CHUNK 65536
-#define PACE_S 0.01                 /* pacing tick: 2.5 kB at 2 Mbit/s, well under a piece */
-#define PACE_BURST_NS 500000000ull  /* after a stall, catch up at most this much at once */
-#define READS_PER_WAKEUP 16         /* then let the sockets have the loop */
+#define PACE_S 0.01        /* pacing tick: 2.5 kB at 2 Mbit/s, well under a piece */
+#define READS_PER_WAKEUP 16 /* then let the sockets have the loop */
 
 struct ts_src_fd {
     struct ev_loop *loop;
     ts_source_cb_t cb;
     void *arg;
-    int fd, is_stdin, done;
-    uint64_t bps, t0, consumed;
+    int fd, is_stdin, done, repeat;
+    int eof;          /* read to the end: what the pacer holds is the rest of this run */
+    char why[128];    /* why reading stopped, for the log */
+    uint64_t runs;
+    ts_pacer_t *pacer;
     ev_io io;
     ev_timer pace;
     uint8_t buf[FD_CHUNK];
 };
-
-uint64_t ts_src_fd_budget(uint64_t bps, uint64_t elapsed_ns)
-{
-    /* Split seconds and nanoseconds so nothing overflows for any run time or bps <= 10 Gbit/s. */
-    uint64_t s = elapsed_ns / TS_NS_PER_S, r = elapsed_ns % TS_NS_PER_S;
-    return s * (bps / 8) + s * (bps % 8) / 8 + r * bps / (8 * TS_NS_PER_S);
-}
 
 static void finish(ts_src_fd_t *s, const char *why)
 {
@@ -44,7 +40,7 @@ static void finish(ts_src_fd_t *s, const char *why)
     s->cb.ended(0, s->arg);
 }
 
-/* One read of at most max bytes. Returns bytes read, 0 if none are ready (or the stream ended). */
+/* stdin: one read of at most max bytes, handed on at once. Bytes read, 0 if none are ready (or the end). */
 static size_t read_some(ts_src_fd_t *s, size_t max)
 {
     ssize_t n = read(s->fd, s->buf, max < sizeof s->buf ? max : sizeof s->buf);
@@ -62,19 +58,56 @@ static size_t read_some(ts_src_fd_t *s, size_t max)
     return 0;
 }
 
+static void on_paced(const uint8_t *buf, size_t len, void *arg)
+{
+    ts_src_fd_t *s = arg;
+    s->cb.data(buf, len, s->arg);
+}
+
+/* Every byte of the file has been handed on: end, or with --loop start over as a new run. */
+static void at_end(ts_src_fd_t *s)
+{
+    if (!s->repeat || strcmp(s->why, "end of file") != 0) {
+        finish(s, s->why);
+        return;
+    }
+    if (lseek(s->fd, 0, SEEK_SET) < 0) {
+        snprintf(s->why, sizeof s->why, "cannot seek back to the start to loop: %s", strerror(errno));
+        finish(s, s->why);
+        return;
+    }
+    s->eof = 0;
+    s->runs++;
+    ts_info("end of the file: looping to its start (pass %llu)", (unsigned long long)s->runs + 1);
+    ts_pacer_restart(s->pacer);
+    s->cb.restarted(s->arg); /* new offsets from byte 0, a DISCONT piece; numbering goes on */
+}
+
+/* Read ahead into the pacer (up to its cap), then hand on what is due. */
 static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
 {
     ts_src_fd_t *s = w->data;
-    uint64_t budget = ts_src_fd_budget(s->bps, ts_mono_ns() - s->t0);
-    uint64_t burst = ts_src_fd_budget(s->bps, PACE_BURST_NS);
-    if (budget > s->consumed + burst)
-        s->consumed = budget - burst; /* we were stalled: do not flood downstream to catch up */
-    for (int i = 0; i < READS_PER_WAKEUP && !s->done && s->consumed < budget; i++) {
-        size_t n = read_some(s, (size_t)(budget - s->consumed < FD_CHUNK ? budget - s->consumed : FD_CHUNK));
-        if (n == 0)
+    for (int i = 0; i < READS_PER_WAKEUP && !s->eof && ts_pacer_queued(s->pacer) < TS_PACER_CAP; i++) {
+        size_t room = TS_PACER_CAP - ts_pacer_queued(s->pacer);
+        ssize_t n = read(s->fd, s->buf, room < sizeof s->buf ? room : sizeof s->buf);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             break;
-        s->consumed += n;
+        if (n > 0 && ts_pacer_push(s->pacer, s->buf, (size_t)n) == 0)
+            continue;
+        if (n == 0)
+            snprintf(s->why, sizeof s->why, "end of file");
+        else
+            snprintf(s->why, sizeof s->why, "%s: %s", n < 0 ? "read error" : "out of memory",
+                     strerror(n < 0 ? errno : ENOMEM));
+        s->eof = 1;
+        ts_pacer_end(s->pacer);
     }
+    int no_pcr = ts_pacer_no_pcr(s->pacer);
+    ts_pacer_run(s->pacer, ts_mono_ns());
+    if (!no_pcr && ts_pacer_no_pcr(s->pacer))
+        ts_warn("no MPEG-TS PCR in %d bytes of the file: it goes unpaced; give --bitrate to pace it", TS_PACER_CAP);
+    if (s->eof && !s->done && ts_pacer_queued(s->pacer) == 0)
+        at_end(s);
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -85,14 +118,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
             break;
 }
 
-ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, uint64_t *offset,
+ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps, int repeat, uint64_t *offset,
                            const ts_source_cb_t *cb, void *arg, char *err, size_t errlen)
 {
     int is_stdin = strcmp(path, "-") == 0;
-    if (!is_stdin && bps == 0) {
-        snprintf(err, errlen, "a file source needs --bitrate");
-        return NULL;
-    }
     int fd = is_stdin ? 0 : open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -121,7 +150,8 @@ ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps,
         }
     }
     ts_src_fd_t *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || !(s->pacer = ts_pacer_new(bps, bps == 0, on_paced, s))) {
+        free(s);
         snprintf(err, errlen, "out of memory");
         if (!is_stdin)
             close(fd);
@@ -132,8 +162,7 @@ ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps,
     s->arg = arg;
     s->fd = fd;
     s->is_stdin = is_stdin;
-    s->bps = bps;
-    s->t0 = ts_mono_ns();
+    s->repeat = repeat && !is_stdin;
     ev_io_init(&s->io, on_readable, fd, EV_READ);
     ev_timer_init(&s->pace, on_pace, PACE_S, PACE_S);
     s->io.data = s->pace.data = s;
@@ -147,7 +176,13 @@ ts_src_fd_t *ts_src_fd_new(struct ev_loop *loop, const char *path, uint64_t bps,
     } else {
         /* Files are paced by a timer: a regular file is always "readable", so ev_io cannot pace it. */
         ev_timer_start(loop, &s->pace);
-        ts_info("source: %s at %llu bit/s from byte %llu", path, (unsigned long long)bps, (unsigned long long)*offset);
+        char pace[64];
+        if (bps)
+            snprintf(pace, sizeof pace, "at %llu bit/s", (unsigned long long)bps);
+        else
+            snprintf(pace, sizeof pace, "paced by its PCR");
+        ts_info("source: %s %s from byte %llu%s", path, pace, (unsigned long long)*offset,
+                s->repeat ? ", looped at its end" : "");
     }
     return s;
 }
@@ -167,6 +202,7 @@ void ts_src_fd_destroy(ts_src_fd_t **self)
     ts_src_fd_stop(s);
     if (s->fd >= 0 && !s->is_stdin)
         close(s->fd);
+    ts_pacer_destroy(&s->pacer);
     free(s);
     *self = NULL;
 }

@@ -49,6 +49,7 @@ typedef struct {
     ts_httpd_t *h;
     ts_httpd_ready_fn *ready;
     void *ready_arg;
+    ts_httpd_take_fn *take; /* a prefix route: the connection is handed over */
 } route_t;
 
 struct ts_httpd {
@@ -73,13 +74,13 @@ static const char TEXT_PLAIN[] = "text/plain; charset=utf-8";
 
 /* ------------------------------------------------------------------ connections */
 
-static void conn_close(conn_t *c)
+/* Forget the connection; its descriptor stays open (closed by the caller, or handed over). */
+static void conn_unlink(conn_t *c)
 {
     ts_httpd_t *h = c->h;
     ev_io_stop(h->loop, &c->rio);
     ev_io_stop(h->loop, &c->wio);
     ev_timer_stop(h->loop, &c->timer);
-    close(c->fd);
     ts_buf_free(&c->body);
     if (c->prev)
         c->prev->next = c->next;
@@ -89,6 +90,12 @@ static void conn_close(conn_t *c)
         c->next->prev = c->prev;
     h->stats.conns--;
     free(c);
+}
+
+static void conn_close(conn_t *c)
+{
+    close(c->fd);
+    conn_unlink(c);
 }
 
 static void conn_timer(conn_t *c, double secs)
@@ -191,8 +198,26 @@ static void conn_request(conn_t *c, const ts_http_req_t *req)
     ts_httpd_t *h = c->h;
     const route_t *rt = NULL;
     for (size_t i = 0; i < h->nroutes && !rt; i++)
-        if (strlen(h->routes[i].path) == req->path_len && memcmp(h->routes[i].path, req->path, req->path_len) == 0)
+        if (!h->routes[i].take && strlen(h->routes[i].path) == req->path_len &&
+            memcmp(h->routes[i].path, req->path, req->path_len) == 0)
             rt = &h->routes[i];
+    for (size_t i = 0; i < h->nroutes && !rt; i++) {
+        size_t n = strlen(h->routes[i].path);
+        if (h->routes[i].take && n <= req->path_len && memcmp(h->routes[i].path, req->path, n) == 0) {
+            int fd = c->fd;
+            uint8_t head[TS_HTTP_MAX_HEAD];
+            ts_http_req_t moved = *req; /* its pointers move with the bytes into head */
+            const char *from = (const char *)c->req, *to = (const char *)head;
+            memcpy(head, c->req, req->head_len);
+            moved.method_str = to + (req->method_str - from);
+            moved.target = to + (req->target - from);
+            moved.path = to + (req->path - from);
+            h->stats.requests++;
+            conn_unlink(c);
+            h->routes[i].take(fd, &moved, head, h->routes[i].arg);
+            return;
+        }
+    }
     int head_only = req->method == TS_HTTP_M_HEAD;
     if (!rt) {
         conn_respond_text(c, 404, NULL, "not found\n", !head_only);
@@ -418,6 +443,17 @@ static route_t *route_add(ts_httpd_t *h, const char *path, ts_httpd_fn *fn, void
 int ts_httpd_route(ts_httpd_t *h, const char *path, ts_httpd_fn *fn, void *arg)
 {
     return route_add(h, path, fn, arg) ? 0 : -1;
+}
+
+static void take_unused(const ts_http_req_t *req, const uint8_t *head, ts_httpd_resp_t *resp, void *arg) {}
+
+int ts_httpd_route_take(ts_httpd_t *h, const char *prefix, ts_httpd_take_fn *fn, void *arg)
+{
+    route_t *rt = fn ? route_add(h, prefix, take_unused, arg) : NULL;
+    if (!rt)
+        return -1;
+    rt->take = fn;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ livez, readyz, metrics */

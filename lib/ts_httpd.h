@@ -1,5 +1,6 @@
 /* A tiny HTTP/1.1 server on a libev loop for a process's own endpoints (/metrics, /livez,
- * /readyz): one request per connection, answered from memory by a handler.
+ * /readyz): one request per connection, answered from memory by a handler; or, under a prefix
+ * route, handed over to its owner once its head is read (tsctl engine's streams).
  *
  *   GET, HEAD  a registered path (query ignored): the handler's status, Content-Type and body
  *              (HEAD: the same headers, no body).
@@ -43,6 +44,13 @@ void ts_httpd_destroy(ts_httpd_t **self);
 uint16_t ts_httpd_port(const ts_httpd_t *h);
 /* Serve path (exact, starting with '/') with fn. 0, or -1 (bad or taken path, table full). */
 int ts_httpd_route(ts_httpd_t *h, const char *path, ts_httpd_fn *fn, void *arg);
+/* A request whose path starts with prefix and that no exact route serves is handed over, whatever
+ * its method: fn owns fd from then on (non-blocking, close-on-exec; the server forgets it and it no
+ * longer counts toward TS_HTTPD_MAX_CONNS) and answers it itself, for as long as it likes (a stream
+ * relayed to a player). req points into head, valid during the call only; bytes the client sent
+ * after the head are dropped. 0, or -1 (bad prefix, table full). */
+typedef void ts_httpd_take_fn(int fd, const ts_http_req_t *req, const uint8_t *head, void *arg);
+int ts_httpd_route_take(ts_httpd_t *h, const char *prefix, ts_httpd_take_fn *fn, void *arg);
 /* Seconds for the request head, and again for the response (tests use a short one). */
 void ts_httpd_set_timeout(ts_httpd_t *h, double seconds);
 void ts_httpd_set_max_conns(ts_httpd_t *h, size_t n);

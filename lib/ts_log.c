@@ -161,3 +161,24 @@ void ts_log(int level, const char *fmt, ...)
     ts_vlog(level, fmt, ap);
     va_end(ap);
 }
+
+void ts_log_limited(ts_log_limit_t *l, int level, const char *fmt, ...)
+{
+    uint64_t now = ts_mono_ns();
+    if (now < l->next_ns) {
+        l->held++;
+        return;
+    }
+    char msg[TS_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (l->held)
+        ts_log(level, "%s (%llu more like it held back since the last such line)", msg,
+               (unsigned long long)l->held);
+    else
+        ts_log(level, "%s", msg);
+    l->held = 0;
+    l->next_ns = now + (uint64_t)TS_LOG_LIMIT_S * TS_NS_PER_S;
+}

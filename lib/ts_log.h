@@ -29,6 +29,13 @@ void ts_log_kv(int level, const ts_log_fields_t *f, const char *fmt, ...) __attr
 /* ts_log_format with fields (NULL: none) appended after msg. */
 size_t ts_log_format_kv(char *out, int level, const char *instance, const char *stage, const char *msg, size_t msglen,
                         const char *fields);
+/* A warning hostile input can provoke (a flood of bad datagrams): at most one line per
+ * TS_LOG_LIMIT_S per limiter; the next line that goes out says how many were held back. */
+#define TS_LOG_LIMIT_S 5
+typedef struct {
+    uint64_t next_ns, held;
+} ts_log_limit_t;
+void ts_log_limited(ts_log_limit_t *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Lines dropped because stderr was full; the pointer suits ts_stage_counter. */
 const uint64_t *ts_log_dropped(void);
 #define ts_debug(...) ts_log(TS_LOG_DEBUG, __VA_ARGS__)

@@ -475,6 +475,17 @@ ts_metric_t *ts_metrics_counter_fn(ts_metrics_t *r, const char *name, const char
     return m;
 }
 
+ts_metric_t *ts_metrics_counter_fnf(ts_metrics_t *r, const char *name, const char *help, const char *const *labels,
+                                    ts_metrics_f64_fn *fn, void *arg)
+{
+    if (!fn)
+        return fail(r, "no callback");
+    ts_metric_t *m = add(r, T_COUNTER, V_FN_F64, name, help, labels, NULL, 0);
+    if (m)
+        m->fn_f = fn, m->arg = arg;
+    return m;
+}
+
 ts_metric_t *ts_metrics_gauge(ts_metrics_t *r, const char *name, const char *help, const char *const *labels)
 {
     return add(r, T_GAUGE, V_I64, name, help, labels, NULL, 0);
@@ -513,7 +524,8 @@ ts_metric_t *ts_metrics_histogram(ts_metrics_t *r, const char *name, const char 
 int ts_metrics_build_info(ts_metrics_t *r, const char *version, const char *commit)
 {
     const char *labels[] = { "version", version ? version : "", "commit", commit ? commit : "", NULL };
-    ts_metric_t *m = ts_metrics_gauge(r, "ts_build_info", "Build information: version and commit. Always 1.", labels);
+    ts_metric_t *m =
+        ts_metrics_gauge(r, "tstream_build_info", "Build information: version and commit. Always 1.", labels);
     if (!m)
         return -1;
     ts_metrics_gauge_set(m, 1);

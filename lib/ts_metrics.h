@@ -3,7 +3,7 @@
  *
  * A family is a name, a help text and a type; a series is one labelled value of a family,
  * registered with its own label pairs (the supervisor's {stage="signer"}, {stage="swarm"} …) on
- * top of the registry's constant pairs (stage="swarm", instance="foo"), which every line carries.
+ * top of the registry's constant pairs (stage="swarm", stream="foo"), which every line carries.
  * Registering a name again with the same type and help adds a series to that family.
  *
  * A series' value is owned (ts_metrics_counter_add, _gauge_set, _histogram_observe), read at render
@@ -17,8 +17,11 @@
  * names (NAME_bucket, NAME_sum, NAME_count) collide with no other family. A failed registration
  * returns NULL (or -1) and changes nothing; ts_metrics_error says why.
  *
- * Project conventions (not enforced): ts_ prefix, base units in the name (_seconds, _bytes),
- * counters start at 0 (owned ones do), and a ts_build_info gauge. */
+ * Project conventions (not enforced here; tests/e2e/scrape.sh runs promtool's linter on every
+ * endpoint): a tstream_ prefix (process_* for the process's own figures, ts_metrics_process.h),
+ * base units spelled out in the name (_seconds, _bytes), no "instance" label (Prometheus sets it
+ * from the target; the stream's name goes in "stream"), counters start at 0 (owned ones do), and
+ * a tstream_build_info gauge. */
 #ifndef TS_METRICS_H
 #define TS_METRICS_H
 #include "ts_buf.h"
@@ -37,7 +40,7 @@ typedef uint64_t ts_metrics_u64_fn(void *arg);
 typedef double ts_metrics_f64_fn(void *arg);
 
 /* labels: NULL, or a NULL-terminated list of name, value pairs put on every series, e.g.
- * (const char *[]){ "stage", "swarm", "instance", "foo", NULL }. Strings are copied.
+ * (const char *[]){ "stage", "swarm", "stream", "foo", NULL }. Strings are copied.
  * NULL if a label is invalid (or out of memory). */
 ts_metrics_t *ts_metrics_new(const char *const *labels);
 void ts_metrics_destroy(ts_metrics_t **self);
@@ -50,6 +53,9 @@ ts_metric_t *ts_metrics_counter_ptr(ts_metrics_t *r, const char *name, const cha
                                     const uint64_t *value);
 ts_metric_t *ts_metrics_counter_fn(ts_metrics_t *r, const char *name, const char *help, const char *const *labels,
                                    ts_metrics_u64_fn *fn, void *arg);
+/* A counter whose value is fractional (CPU seconds). */
+ts_metric_t *ts_metrics_counter_fnf(ts_metrics_t *r, const char *name, const char *help, const char *const *labels,
+                                    ts_metrics_f64_fn *fn, void *arg);
 ts_metric_t *ts_metrics_gauge(ts_metrics_t *r, const char *name, const char *help, const char *const *labels);
 ts_metric_t *ts_metrics_gauge_ptr(ts_metrics_t *r, const char *name, const char *help, const char *const *labels,
                                   const uint64_t *value);
@@ -71,7 +77,7 @@ void ts_metrics_gauge_add(ts_metric_t *m, int64_t delta);
 /* NaN is ignored (it would make _sum NaN forever). */
 void ts_metrics_histogram_observe(ts_metric_t *m, double v);
 
-/* The gauge ts_build_info{version="…",commit="…"} 1. 0, or -1. */
+/* The gauge tstream_build_info{version="…",commit="…"} 1. 0, or -1. */
 int ts_metrics_build_info(ts_metrics_t *r, const char *version, const char *commit);
 
 /* Append the exposition text to out: families in registration order, each with its # HELP and

@@ -2,6 +2,7 @@
 #include "ts_err.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len)
 {
@@ -18,6 +19,22 @@ int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len)
 
 
 static int unknown(const ProtobufCMessage *m) { return m && m->n_unknown_fields > 0; }
+
+/* A peer list (Heartbeat.peers, InstanceStatus.peer_list): bounded, strings that fit the
+ * supervisor's arrays (longer would be cut inside a UTF-8 sequence). */
+static int check_peers(Ts__PeerStatus *const *v, size_t n, char *err, size_t errlen)
+{
+    if (n > TS_MSG_MAX_PEERS)
+        return ts_err(err, errlen, "too many peers");
+    for (size_t i = 0; i < n; i++) {
+        if (unknown(&v[i]->base))
+            return ts_err(err, errlen, "unknown fields in envelope");
+        if (strlen(v[i]->addr) >= TS_MSG_PEER_TEXT || (v[i]->client && strlen(v[i]->client) >= TS_MSG_PEER_TEXT) ||
+            (v[i]->via && strlen(v[i]->via) >= TS_MSG_PEER_TEXT))
+            return ts_err(err, errlen, "peer text too long");
+    }
+    return 0;
+}
 
 /* An instance's status: bounded like a heartbeat (a stage's counters) times the stages. */
 static int check_status(const Ts__InstanceStatus *st, char *err, size_t errlen)
@@ -36,7 +53,7 @@ static int check_status(const Ts__InstanceStatus *st, char *err, size_t errlen)
             if (unknown((const ProtobufCMessage *)sg->counters[j]))
                 return ts_err(err, errlen, "unknown fields in envelope");
     }
-    return 0;
+    return check_peers(st->peer_list, st->n_peer_list, err, errlen);
 }
 
 static int check(const Ts__Envelope *e, char *err, size_t errlen)
@@ -52,6 +69,8 @@ static int check(const Ts__Envelope *e, char *err, size_t errlen)
         for (size_t i = 0; i < e->heartbeat->n_counters; i++)
             if (unknown((const ProtobufCMessage *)e->heartbeat->counters[i]))
                 return ts_err(err, errlen, "unknown fields in envelope");
+    if (e->heartbeat && check_peers(e->heartbeat->peers, e->heartbeat->n_peers, err, errlen) < 0)
+        return -1;
     if (e->status && check_status(e->status, err, errlen) < 0)
         return -1;
     switch (e->type) {

@@ -9,6 +9,10 @@
 /* Largest envelope any stage accepts: a piece (≤ 1 MiB payload) plus headroom. Set as ZMQ_MAXMSGSIZE too. */
 #define TS_MSG_MAX (1100 * 1024)
 #define TS_PAYLOAD_MAX (1024 * 1024)
+/* Peers one heartbeat or status lists (PeerStatus), and the bytes of each of its strings with the
+ * NUL: a heartbeat stays small, and the supervisor keeps them in fixed arrays. */
+#define TS_MSG_MAX_PEERS 64
+#define TS_MSG_PEER_TEXT 64
 
 /* Pack into a malloc'd buffer. Returns 0, or -1 when the message is too large or memory is short. */
 int ts_msg_pack(const Ts__Envelope *e, uint8_t **out, size_t *len);

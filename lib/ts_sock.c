@@ -1,6 +1,7 @@
 #include "ts_sock.h"
 #include "ts_err.h"
 #include "ts_log.h"
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -92,6 +93,25 @@ int ts_sock_connect_host(const char *host, uint16_t port, int family, const stru
         errno = e;
     }
     return fd;
+}
+
+int ts_sock_resolve4(const char *host, uint32_t *ip, char *err, size_t errlen)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) == 1) {
+        *ip = ntohl(a.s_addr);
+        return 0;
+    }
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) {
+        ts_err(err, errlen, "%.200s: %s", host, gai_strerror(rc));
+        errno = rc == EAI_AGAIN ? EAGAIN : ENOENT;
+        return -1;
+    }
+    *ip = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+    freeaddrinfo(res);
+    return 0;
 }
 
 int ts_sock_connected(int fd)

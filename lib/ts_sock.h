@@ -51,6 +51,10 @@ int ts_sock_connect4_from(uint32_t ip, uint16_t port, uint32_t bind_ip, uint16_t
  * whose connect starts. The socket as ts_sock_connect, or -1 with err ("host: reason"). */
 int ts_sock_connect_host(const char *host, uint16_t port, int family, const struct sockaddr *local,
                          socklen_t locallen, int *pending, char *err, size_t errlen);
+/* host as one IPv4 address (host byte order) in *ip: an address as written, else a name through
+ * getaddrinfo (blocks; its first IPv4 answer). 0, or -1 with err ("host: reason") and errno EAGAIN
+ * if the failure is temporary (no answer from DNS: trying later may help), else ENOENT. */
+int ts_sock_resolve4(const char *host, uint32_t *ip, char *err, size_t errlen);
 /* After the socket turned writable: 0 if the connect succeeded, else -1 with errno the reason. */
 int ts_sock_connected(int fd);
 

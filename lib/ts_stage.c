@@ -4,6 +4,7 @@
 #include "ts_err.h"
 #include "ts_exit.h"
 #include "ts_log.h"
+#include "ts_metrics_process.h"
 #include "ts_time.h"
 #include "ts_version.h"
 #include <signal.h>
@@ -16,9 +17,13 @@
 
 
 enum { COUNTER, GAUGE };
+enum { METRICS_BEATS = 5 }; /* heartbeats per one carrying the /metrics text */
 
 /* Every heartbeat counter's series on /metrics (stage ANY: every stage). The heartbeat keeps the
- * short names tsctl status shows; here they get Prometheus names (counters _total, base units). */
+ * short names tsctl status shows; here they get Prometheus names (counters _total, base units).
+ * A name several stages export has one help text, as the supervisor's merged /metrics shows one. */
+#define HELP_PIECES_OUT "Pieces handed downstream: cut from the source (ingest), signed (signer)."
+#define HELP_LAST_SEQ "Sequence number of the last piece signed (signer) or handed to players (player-bridge)."
 enum { ANY = -1 };
 static const struct {
     int stage; /* ts_topo_id_t, or ANY */
@@ -26,67 +31,97 @@ static const struct {
     int type;
     const char *help;
 } series[] = {
-    { ANY, "log_dropped", "ts_log_dropped_lines_total", COUNTER, "Log lines dropped because the log pipe was full." },
-    { TS_TOPO_INGEST, "seq", "ts_next_seq", GAUGE, "Sequence number the next piece will get." },
-    { TS_TOPO_INGEST, "pieces_out", "ts_pieces_out_total", COUNTER, "Pieces cut from the source and published to the signer." },
-    { TS_TOPO_INGEST, "bytes_in", "ts_source_bytes_total", COUNTER, "Bytes read from the source." },
-    { TS_TOPO_INGEST, "source_restarts", "ts_source_restarts_total", COUNTER,
-      "Source restarts: its command run again, or its HTTP connection made again." },
-    { TS_TOPO_INGEST, "rap_pieces", "ts_rap_pieces_total", COUNTER, "Pieces published that begin at a random-access point." },
-    { TS_TOPO_SIGNER, "seq", "ts_last_seq", GAUGE, "Sequence number of the last piece signed." },
-    { TS_TOPO_SIGNER, "pieces_signed", "ts_pieces_out_total", COUNTER, "Pieces signed and published to the swarm." },
-    { TS_TOPO_SIGNER, "pieces_rejected", "ts_pieces_rejected_total", COUNTER,
+    { ANY, "log_dropped", "tstream_log_dropped_lines_total", COUNTER, "Log lines dropped because the log pipe was full." },
+    { TS_TOPO_INGEST, "seq", "tstream_next_seq", GAUGE, "Sequence number the next piece will get." },
+    { TS_TOPO_INGEST, "pieces_out", "tstream_pieces_out_total", COUNTER, HELP_PIECES_OUT },
+    { TS_TOPO_INGEST, "bytes_in", "tstream_source_bytes_total", COUNTER, "Bytes read from the source." },
+    { TS_TOPO_INGEST, "source_restarts", "tstream_source_restarts_total", COUNTER,
+      "Source restarts: its command run again, its HTTP connection made again, or its file looped." },
+    { TS_TOPO_INGEST, "source_ended", "tstream_source_ended", GAUGE,
+      "1 once the source ended for good (a file read to its end without --loop), else 0." },
+    { TS_TOPO_INGEST, "rap_pieces", "tstream_rap_pieces_total", COUNTER, "Pieces published that begin at a random-access point." },
+    { TS_TOPO_INGEST, "source_idle_s", "tstream_source_idle_seconds", GAUGE,
+      "Seconds since the source last gave a byte (whole seconds; 0 while data flows)." },
+    { TS_TOPO_INGEST, "push_rejected", "tstream_push_rejected_total", COUNTER,
+      "Push sources: encoder connections refused (a second encoder, a wrong or no SRT passphrase, not "
+      "MPEG-TS) and datagrams or SRT messages dropped (not whole MPEG-TS packets, or from a second sender)." },
+    { TS_TOPO_INGEST, "bytes_dropped", "tstream_push_dropped_bytes_total", COUNTER,
+      "Push sources: bytes received but not broadcast (the datagrams, messages and connections refused)." },
+    { TS_TOPO_SIGNER, "seq", "tstream_last_seq", GAUGE, HELP_LAST_SEQ },
+    { TS_TOPO_SIGNER, "pieces_signed", "tstream_pieces_out_total", COUNTER, HELP_PIECES_OUT },
+    { TS_TOPO_SIGNER, "pieces_rejected", "tstream_pieces_rejected_total", COUNTER,
       "Pieces from ingest not signed: empty, or too large for the piece length." },
-    { TS_TOPO_SWARM, "seq", "ts_edge_seq", GAUGE, "Highest sequence number held (the live edge)." },
-    { TS_TOPO_SWARM, "pieces_in", "ts_pieces_in_total", COUNTER,
-      "Pieces verified and stored: from the signer (broadcaster) or from peers (viewer)." },
-    { TS_TOPO_SWARM, "pieces_up", "ts_pieces_up_total", COUNTER, "Pieces uploaded to peers." },
-    { TS_TOPO_SWARM, "payload_up", "ts_payload_up_bytes_total", COUNTER, "Piece payload bytes uploaded to peers." },
-    { TS_TOPO_SWARM, "payload_down", "ts_payload_down_bytes_total", COUNTER,
+    { TS_TOPO_SWARM, "seq", "tstream_edge_seq", GAUGE, "Highest sequence number held (the live edge)." },
+    { TS_TOPO_SWARM, "pieces_in", "tstream_pieces_in_total", COUNTER, TS_STAGE_HELP_PIECES_IN },
+    { TS_TOPO_SWARM, "pieces_up", "tstream_pieces_up_total", COUNTER, "Pieces uploaded to peers." },
+    { TS_TOPO_SWARM, "payload_up", "tstream_payload_up_bytes_total", COUNTER, "Piece payload bytes uploaded to peers." },
+    { TS_TOPO_SWARM, "payload_down", "tstream_payload_down_bytes_total", COUNTER,
       "Piece payload bytes downloaded from peers (verified pieces not held before)." },
-    { TS_TOPO_SWARM, "bytes_up", "ts_up_bytes_total", COUNTER, "Bytes sent on the wire: peer protocol and tracker traffic." },
-    { TS_TOPO_SWARM, "bytes_down", "ts_down_bytes_total", COUNTER,
+    { TS_TOPO_SWARM, "bytes_up", "tstream_up_bytes_total", COUNTER, "Bytes sent on the wire: peer protocol and tracker traffic." },
+    { TS_TOPO_SWARM, "bytes_down", "tstream_down_bytes_total", COUNTER,
       "Bytes received on the wire: peer protocol and tracker traffic." },
-    { TS_TOPO_SWARM, "peers", "ts_peers", GAUGE, "Peers connected (handshake done)." },
-    { TS_TOPO_SWARM, "bad_pieces", "ts_peer_pieces_rejected_total", COUNTER,
+    { TS_TOPO_SWARM, "peers", "tstream_peers", GAUGE, "Peers connected (handshake done)." },
+    { TS_TOPO_SWARM, "bad_pieces", "tstream_peer_pieces_rejected_total", COUNTER,
       "Pieces from peers rejected: failed verification (trailer or signature), sent under the wrong index, or "
       "signed differently from a piece held for the same seq." },
-    { TS_TOPO_SWARM, "delivered", "ts_pieces_delivered_total", COUNTER,
+    { TS_TOPO_SWARM, "delivered", "tstream_pieces_delivered_total", COUNTER,
       "Pieces published in order on the link to the player-bridge." },
-    { TS_TOPO_SWARM, "skipped", "ts_pieces_skipped_total", COUNTER,
+    { TS_TOPO_SWARM, "skipped", "tstream_pieces_skipped_total", COUNTER,
       "Pieces never delivered: missed their deadline, or passed over when re-tuning to the live edge." },
-    { TS_TOPO_SWARM, "announces", "ts_tracker_announces_total", COUNTER,
+    { TS_TOPO_SWARM, "announces", "tstream_tracker_announces_total", COUNTER,
       "Tracker announces: requests the embedded tracker answered, plus replies from an external tracker." },
-    { TS_TOPO_SWARM, "peers_banned", "ts_peers_banned_total", COUNTER, "Peers banned for misbehaving." },
-    { TS_TOPO_SWARM, "req_timeouts", "ts_request_timeouts_total", COUNTER,
+    { TS_TOPO_SWARM, "peers_banned", "tstream_peers_banned_total", COUNTER, "Peers banned for misbehaving." },
+    { TS_TOPO_SWARM, "req_timeouts", "tstream_request_timeouts_total", COUNTER,
       "Our piece requests a peer left unanswered past its timeout (cancelled; counted against it)." },
-    { TS_TOPO_SWARM, "wrong_pieces", "ts_wrong_pieces_total", COUNTER,
+    { TS_TOPO_SWARM, "wrong_pieces", "tstream_wrong_pieces_total", COUNTER,
       "Answers to our requests that carried another sequence number than the one asked for." },
-    { TS_TOPO_SWARM, "peers_dropped", "ts_peers_dropped_total", COUNTER,
+    { TS_TOPO_SWARM, "peers_dropped", "tstream_peers_dropped_total", COUNTER,
       "Peers disconnected (not banned) for not delivering what they announce." },
-    { TS_TOPO_SWARM, "verify_shed", "ts_verify_shed_total", COUNTER,
+    { TS_TOPO_SWARM, "verify_shed", "tstream_verify_shed_total", COUNTER,
       "Pieces dropped unverified because the failed-verification budget was spent." },
-    { TS_TOPO_SWARM, "accept_pauses", "ts_accept_pauses_total", COUNTER,
+    { TS_TOPO_SWARM, "accept_pauses", "tstream_accept_pauses_total", COUNTER,
       "Times the peer port stopped accepting for 0.1 s, out of descriptors or memory." },
-    { TS_TOPO_SWARM, "reachable", "ts_reachable", GAUGE,
+    { TS_TOPO_SWARM, "reachable", "tstream_reachable", GAUGE,
       "Whether peers can connect to us: 0 unknown, 1 no (behind NAT), 2 yes directly, 3 yes through a port mapping." },
-    { TS_TOPO_SWARM, "incoming", "ts_incoming_connections_total", COUNTER,
+    { TS_TOPO_SWARM, "incoming", "tstream_incoming_connections_total", COUNTER,
       "Peer connections accepted from a non-loopback address (handshake done)." },
-    { TS_TOPO_SWARM, "portmap_ok", "ts_portmap_ok_total", COUNTER, "Port mappings made or renewed on the home router." },
-    { TS_TOPO_SWARM, "portmap_fail", "ts_portmap_fail_total", COUNTER,
+    { TS_TOPO_SWARM, "portmap_ok", "tstream_portmap_ok_total", COUNTER, "Port mappings made or renewed on the home router." },
+    { TS_TOPO_SWARM, "portmap_fail", "tstream_portmap_fail_total", COUNTER,
       "Port mapping attempts that failed: no UPnP IGD or NAT-PMP gateway, refused, renewal or removal failed." },
-    { TS_TOPO_SWARM, "portmap_via", "ts_portmap_method", GAUGE, "The mapping in place: 0 none, 1 UPnP IGD, 2 NAT-PMP." },
-    { TS_TOPO_SWARM, "ext_port", "ts_external_port", GAUGE,
+    { TS_TOPO_SWARM, "portmap_via", "tstream_portmap_method", GAUGE, "The mapping in place: 0 none, 1 UPnP IGD, 2 NAT-PMP." },
+    { TS_TOPO_SWARM, "ext_port", "tstream_external_port", GAUGE,
       "The port others reach our peer port at from outside (a mapping's), 0 = not known." },
+    { TS_TOPO_SWARM, "dup_conns", "tstream_duplicate_connections_total", COUNTER,
+      "Connections closed as a second one to a peer already connected (crossing dials, or a peer reached at two "
+      "addresses)." },
     { TS_TOPO_SWARM, "ext_ip", NULL, GAUGE, NULL }, /* an address: tsctl status shows it, not a metric */
-    { TS_TOPO_BRIDGE, "pieces_in", "ts_pieces_in_total", COUNTER, "Pieces received from the swarm." },
-    { TS_TOPO_BRIDGE, "last_seq", "ts_last_seq", GAUGE, "Sequence number of the last piece handed on." },
-    { TS_TOPO_BRIDGE, "bytes_out", "ts_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
-    { TS_TOPO_BRIDGE, "http_clients", "ts_http_clients", GAUGE, "HTTP players connected." },
-    { TS_TOPO_BRIDGE, "output_bytes", "ts_output_bytes_total", COUNTER, "Bytes written to --output (file or stdout)." },
-    { TS_TOPO_BRIDGE, "gaps", "ts_gaps_total", COUNTER,
+    { TS_TOPO_SWARM, "punch_attempts", "tstream_holepunch_attempts_total", COUNTER,
+      "Hole punches begun: simultaneous dials to a peer behind NAT, on either side." },
+    { TS_TOPO_SWARM, "punch_ok", "tstream_holepunch_connected_total", COUNTER, "Hole punches that ended in a connection." },
+    { TS_TOPO_SWARM, "punch_relayed", "tstream_holepunch_relayed_total", COUNTER,
+      "Hole punch requests relayed between two of our peers." },
+    { TS_TOPO_SWARM, "pushed_up", "tstream_pieces_pushed_up_total", COUNTER, "Pieces pushed unrequested to children." },
+    { TS_TOPO_SWARM, "pushed_in", "tstream_pieces_pushed_in_total", COUNTER,
+      "Pieces pushed to us unrequested by parents and taken." },
+    { TS_TOPO_SWARM, "push_dup", "tstream_push_duplicates_total", COUNTER, "Pieces pushed to us that we already held." },
+    { TS_TOPO_SWARM, "rejects_up", "tstream_requests_rejected_total", COUNTER,
+      "Piece requests from peers we rejected: our send queue to them was too long." },
+    { TS_TOPO_SWARM, "rejects_in", "tstream_requests_rejected_by_peers_total", COUNTER,
+      "Our piece requests that peers rejected (asked elsewhere)." },
+    { TS_TOPO_SWARM, "up_rate_auto", NULL, GAUGE, NULL }, /* bits/s: swarm/run.c exports it in bytes */
+    { TS_TOPO_SWARM, "up_decreases", "tstream_upload_pace_decreases_total", COUNTER,
+      "Times the automatic upload pace was cut back (multiplicative decrease)." },
+    { TS_TOPO_BRIDGE, "pieces_in", "tstream_pieces_in_total", COUNTER, TS_STAGE_HELP_PIECES_IN },
+    { TS_TOPO_BRIDGE, "last_seq", "tstream_last_seq", GAUGE, HELP_LAST_SEQ },
+    { TS_TOPO_BRIDGE, "bytes_out", "tstream_http_out_bytes_total", COUNTER, "Bytes written to HTTP players, headers included." },
+    { TS_TOPO_BRIDGE, "http_clients", "tstream_http_clients", GAUGE, "HTTP players connected." },
+    { TS_TOPO_BRIDGE, "output_bytes", "tstream_output_bytes_total", COUNTER, "Bytes written to --output (file or stdout)." },
+    { TS_TOPO_BRIDGE, "gaps", "tstream_gaps_total", COUNTER,
       "Jumps in sequence number between consecutive pieces received from the swarm." },
-    { TS_TOPO_BRIDGE, "clients_dropped", "ts_http_clients_dropped_total", COUNTER,
+    { TS_TOPO_BRIDGE, "hls_mem_bytes", "tstream_hls_memory_bytes", GAUGE,
+      "Bytes of pieces the HLS window holds in memory (parts are copied out of them per request)." },
+    { TS_TOPO_BRIDGE, "lag_ms", NULL, GAUGE, NULL }, /* the last piece's; tstream_lag_seconds has them all */
+    { TS_TOPO_BRIDGE, "clients_dropped", "tstream_http_clients_dropped_total", COUNTER,
       "HTTP players dropped for not keeping up." },
 };
 
@@ -95,10 +130,13 @@ struct ts_stage {
     ts_bus_t *sup;
     char name[32];
     int ready;
-    ev_timer beat;
+    int told_ok; /* the readiness the last heartbeat carried: -1 none sent yet */
+    ev_timer beat, watch;
     ev_signal sigterm, sigint;
     void (*on_stop)(void *);
     void *on_stop_arg;
+    ts_stage_beat_fn *on_beat; /* adds the stage's own fields to each HEARTBEAT (the swarm's peers) */
+    void *on_beat_arg;
     ts_metrics_t *metrics;
     ts_httpd_t *httpd;
     ts_httpd_ready_fn *ready_fn;
@@ -111,6 +149,7 @@ struct ts_stage {
     ts_stage_opts_t opts;
     int was_ready, gave_up;
     size_t ncounters;
+    unsigned beats; /* heartbeats sent */
     const char *cnames[TS_STAGE_MAX_COUNTERS];
     const uint64_t *cvalues[TS_STAGE_MAX_COUNTERS];
 };
@@ -121,10 +160,13 @@ static void on_sup(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts__Enve
     (void)bus; (void)peer; (void)peer_len; (void)m; (void)arg;
 }
 
+static int is_ready(void *arg, char *why, size_t whylen);
+
 static void send_beat(ts_stage_t *st, Ts__MsgType type)
 {
     if (!st->sup)
         return;
+    char why[256] = "";
     Ts__Envelope e = TS__ENVELOPE__INIT;
     Ts__Heartbeat hb = TS__HEARTBEAT__INIT;
     Ts__Counter cs[TS_STAGE_MAX_COUNTERS + 2];
@@ -154,13 +196,27 @@ static void send_beat(ts_stage_t *st, Ts__MsgType type)
     hb.pid = (uint32_t)getpid();
     hb.n_counters = n;
     hb.counters = cp;
+    /* Readiness as /readyz answers it: the supervisor shows this, not a state of its own. */
+    hb.has_ready = 1;
+    hb.ready = st->told_ok = is_ready(st, why, sizeof why);
+    hb.why = why[0] ? why : NULL;
+    /* Not in READY, which follows each HEARTBEAT: the stage's figures once per second. */
+    if (type == TS__MSG_TYPE__MSG_HEARTBEAT && st->on_beat)
+        st->on_beat(&hb, st->on_beat_arg);
+    /* Our /metrics text, for the supervisor's one stable /metrics (tsctl/sup_http.c): in the first
+     * heartbeat and every METRICS_BEATS-th, so a supervisor that stops reading (SIGSTOP) has little
+     * queued toward it (the bus queues up to 20000 messages). */
+    ts_buf_t text;
+    ts_buf_init(&text);
+    if (type == TS__MSG_TYPE__MSG_HEARTBEAT && st->beats++ % METRICS_BEATS == 0 && st->metrics &&
+        ts_metrics_render(st->metrics, &text) == 0 && ts_buf_putc(&text, 0) == 0)
+        hb.metrics = (char *)text.data;
     e.version = TS_MSG_VERSION;
     e.type = type;
     e.heartbeat = &hb;
     ts_bus_send(st->sup, NULL, 0, &e); /* a full queue to a busy supervisor just drops a beat */
+    ts_buf_free(&text);
 }
-
-static int is_ready(void *arg, char *why, size_t whylen);
 
 /* --exit-unready: judged once a second, like the heartbeat. */
 static void check_unready(ts_stage_t *st)
@@ -203,6 +259,16 @@ static void on_beat(struct ev_loop *loop, ev_timer *w, int revents)
     check_unready(st);
 }
 
+/* Readiness changes (a link heard from again, or silent for too long) reach the supervisor at
+ * once, not at the next beat: `tsctl start` waits for them, and status should not lag /readyz. */
+static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ts_stage_t *st = w->data;
+    char why[256];
+    if (st->ready && is_ready(st, why, sizeof why) != st->told_ok)
+        send_beat(st, TS__MSG_TYPE__MSG_HEARTBEAT);
+}
+
 /* A heartbeat counter's Prometheus series, named by the table above. */
 static void add_series(ts_stage_t *st, const char *name, const uint64_t *value)
 {
@@ -219,7 +285,7 @@ static void add_series(ts_stage_t *st, const char *name, const uint64_t *value)
         }
     if (!metric) {
         /* Not in the table yet: still exported, as a gauge (it may not only grow). */
-        snprintf(fallback, sizeof fallback, "ts_%s", name);
+        snprintf(fallback, sizeof fallback, "tstream_%s", name);
         snprintf(help, sizeof help, "Heartbeat value %s (no metric defined for it in lib/ts_stage.c).", name);
         metric = fallback, text = help;
     }
@@ -248,7 +314,8 @@ static double ready_gauge(void *arg)
 
 static void new_metrics(ts_stage_t *st, const char *instance)
 {
-    const char *labels[] = { "stage", st->name, "instance", instance, NULL };
+    /* "stream", not "instance": Prometheus sets instance to the scrape target itself. */
+    const char *labels[] = { "stage", st->name, "stream", instance, NULL };
     if (!instance || !*instance)
         labels[2] = NULL;
     if (!(st->metrics = ts_metrics_new(labels)) && labels[2]) {
@@ -257,10 +324,8 @@ static void new_metrics(ts_stage_t *st, const char *instance)
         st->metrics = ts_metrics_new(labels);
     }
     ts_metrics_build_info(st->metrics, TS_VERSION, ts_version_commit());
-    ts_metrics_gauge_setf(ts_metrics_gauge(st->metrics, "process_start_time_seconds",
-                                           "Start time of the process since the Unix epoch, in seconds.", NULL),
-                          (double)ts_wall_us() / TS_US_PER_S_F);
-    ts_metrics_gauge_fn(st->metrics, "ts_ready",
+    ts_metrics_process(st->metrics, NULL);
+    ts_metrics_gauge_fn(st->metrics, "tstream_ready",
                         "1 if the stage is ready (its upstream and downstream connected, as /readyz says), else 0.",
                         NULL, ready_gauge, st);
     add_series(st, "log_dropped", ts_log_dropped());
@@ -305,6 +370,12 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
     ev_timer_init(&st->beat, on_beat, 1.0, 1.0);
     st->beat.data = st;
     ev_timer_start(loop, &st->beat);
+    st->told_ok = -1;
+    if (st->sup) {
+        ev_timer_init(&st->watch, on_watch, 0.1, 0.1);
+        st->watch.data = st;
+        ev_timer_start(loop, &st->watch);
+    }
     ev_signal_init(&st->sigterm, on_signal, SIGTERM);
     ev_signal_init(&st->sigint, on_signal, SIGINT);
     st->sigterm.data = st->sigint.data = st;
@@ -341,6 +412,12 @@ void ts_stage_on_stop(ts_stage_t *st, void (*fn)(void *arg), void *arg)
 {
     st->on_stop = fn;
     st->on_stop_arg = arg;
+}
+
+void ts_stage_on_beat(ts_stage_t *st, ts_stage_beat_fn *fn, void *arg)
+{
+    st->on_beat = fn;
+    st->on_beat_arg = arg;
 }
 
 ts_metrics_t *ts_stage_metrics(ts_stage_t *st) { return st->metrics; }
@@ -393,6 +470,7 @@ void ts_stage_destroy(ts_stage_t **self)
     ts_httpd_destroy(&st->httpd);
     ts_metrics_destroy(&st->metrics);
     ev_timer_stop(st->loop, &st->beat);
+    ev_timer_stop(st->loop, &st->watch);
     ev_signal_stop(st->loop, &st->sigterm);
     ev_signal_stop(st->loop, &st->sigint);
     ts_bus_destroy(&st->sup);

@@ -1,7 +1,8 @@
 /* What every stage process shares: logging identity, signals, the supervisor channel
  * (READY once serving, HEARTBEAT with counters every second), parent-death handling, and its
- * metrics: a ts_metrics registry (labels stage, instance) holding every heartbeat counter as a
- * Prometheus series, served with /livez and /readyz by ts_stage_serve.
+ * metrics: a ts_metrics registry (labels stage, stream) holding every heartbeat counter as a
+ * Prometheus series and the process's own figures, served with /livez and /readyz by
+ * ts_stage_serve and sent in every heartbeat for the supervisor's /metrics.
  *
  * The skeleton of a stage's main, so that main shows only the stage's own options, sockets and loop:
  *
@@ -17,6 +18,7 @@
 #define TS_STAGE_H
 #include "ts_httpd.h"
 #include "ts_metrics.h"
+#include "ts_msg.h"
 #include "ts_topology.h"
 #include <stdio.h>
 #include <ev.h>
@@ -26,6 +28,11 @@
 /* A source silent this long is worth telling the operator: ingest warns, `tsctl start` waits this
  * long for a first piece by default, `tsctl status` flags it. */
 #define TS_SOURCE_IDLE_WARN_S 10
+/* Help of tstream_pieces_in_total, one text for the three stages that export it (the signer
+ * registers its own series). */
+#define TS_STAGE_HELP_PIECES_IN                                                                                        \
+    "Pieces taken in: from ingest (signer; duplicates not counted), verified and stored from the signer or from "     \
+    "peers (swarm), from the swarm (player-bridge)."
 /* Counters one stage can register (ts_stage_counter); the supervisor keeps as many, plus two. */
 #define TS_STAGE_MAX_COUNTERS 48
 
@@ -36,12 +43,16 @@ ts_stage_t *ts_stage_new(struct ev_loop *loop, void *zctx, const char *stage, co
                          const char *sup_endpoint);
 void ts_stage_destroy(ts_stage_t **self);
 /* Report *value under name in every heartbeat, and on /metrics as the series lib/ts_stage.c's
- * table names for (stage, name) — the gauge ts_<name> if it names none. The pointer must outlive
+ * table names for (stage, name) — the gauge tstream_<name> if it names none. The pointer must outlive
  * the stage. */
 void ts_stage_counter(ts_stage_t *st, const char *name, const uint64_t *value);
 void ts_stage_ready(ts_stage_t *st);
 /* Send a heartbeat now rather than at the next second: a counter someone waits on has moved. */
 void ts_stage_beat(ts_stage_t *st);
+/* Called while each HEARTBEAT (not READY) is built, to add fields of the stage's own (the swarm's
+ * peers): what it points hb at must stay valid until the next call or ts_stage_destroy. Optional. */
+typedef void ts_stage_beat_fn(Ts__Heartbeat *hb, void *arg);
+void ts_stage_on_beat(ts_stage_t *st, ts_stage_beat_fn *fn, void *arg);
 /* Called on SIGTERM/SIGINT before the loop breaks (optional). */
 void ts_stage_on_stop(ts_stage_t *st, void (*fn)(void *arg), void *arg);
 

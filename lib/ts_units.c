@@ -36,6 +36,24 @@ int ts_units_rate(const char *s, uint64_t *bps) { return scaled(s, 1000, bps); }
 
 int ts_units_size(const char *s, uint64_t *bytes) { return scaled(s, 1024, bytes); }
 
+int ts_units_duration(const char *s, uint64_t *us)
+{
+    uint64_t v = 0, mul = 1;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 7; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    if (i == 0)
+        return -1;
+    if (s[i] == 'm' || s[i] == 'h')
+        mul = s[i++] == 'm' ? 60 : 3600;
+    else if (s[i] == 's')
+        i++;
+    if (s[i] || v * mul > 7 * 24 * 3600)
+        return -1;
+    *us = v * mul * 1000000;
+    return 0;
+}
+
 int ts_units_hostport(const char *s, char *addr, unsigned addrlen, uint16_t *port)
 {
     if (!s || !*s)

@@ -1,11 +1,13 @@
 /* player-bridge: the viewer's last stage, from verified pieces to players.
  *
- *   swarm --[inlink]--> bridge --HTTP--> players (VLC, mpv, ffmpeg, browsers)
+ *   swarm --[inlink]--> bridge --HTTP--> players (VLC, mpv, ffmpeg, browsers): NAME.ts, NAME.m3u8
  *                              \--> --output FILE (resumable across restarts)
  *
  * Each piece is written to the output, kept in a short ring (so a new player starts at the
- * newest random-access point), queued to every player, and only then acked. */
+ * newest random-access point), queued to every player, cut into HLS segments and parts (one
+ * packager for every HLS player; --dvr keeps a window of them on disk), and only then acked. */
 #include "chunk.h"
+#include "hls.h"
 #include "output.h"
 #include "ring.h"
 #include "server.h"
@@ -35,22 +37,30 @@ typedef struct {
     ts_ring_t *ring;
     ts_server_t *srv;
     ts_output_t *out;
+    ts_hls_t *hls;
+    uint64_t hls_segments;
     FILE *stats; /* --stats: one line per piece handed on, for benchmarks */
-    ts_metric_t *lag; /* ts_lag_seconds */
+    ts_metric_t *lag; /* tstream_lag_seconds */
     int stopping;
     int opened; /* everything up: "stopped" is worth saying at the end */
     int has_last;
     uint64_t pieces_in, output_bytes, last_seq, gaps;
+    uint64_t lag_ms; /* the last piece's: heartbeat only, for the history of tsctl console */
+    uint64_t hls_mem; /* bytes the HLS window holds in memory */
 } bridge_t;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-player-bridge --in ENDPOINT --http ADDR:PORT --path /NAME.ts [--output FILE|-]\n"
-               "                        [--state-dir DIR] [--instance NAME] [--supervisor ENDPOINT]\n"
+               "                        [--dvr DURATION] [--state-dir DIR] [--instance NAME] [--supervisor ENDPOINT]\n"
                "                        [--curve DIR] [--metrics ADDR:PORT] [--exit-unready SECONDS]\n"
                "Serves the verified pieces from the swarm (--in) to players over HTTP at\n"
                "http://ADDR:PORT/NAME.ts (port 0: any free port, logged). A new player starts at the\n"
-               "newest random-access point of the last few seconds.\n"
+               "newest random-access point of the last few seconds. Also HLS with LL-HLS parts at\n"
+               "http://ADDR:PORT/NAME.m3u8 (the last 30 s; ?ll=0: without parts).\n"
+               "  --dvr DURATION keep DURATION (90, 30m, 2h; at most 6h) of HLS segments in\n"
+               "                 DIR/dvr (needs --state-dir) and list them all, for pausing and\n"
+               "                 seeking back; emptied when the bridge starts.\n"
                "  --output FILE  also append the stream to FILE from its first random-access point;\n"
                "                 DIR/bridge.pos then lets a restart continue FILE exactly (needs\n"
                "                 --state-dir). '-' writes to stdout instead.\n"
@@ -95,10 +105,16 @@ static void on_piece(const Ts__Piece *p, void *arg)
     }
     ts_ring_push(b->ring, c);
     ts_server_piece(b->srv, c);
+    if (ts_hls_piece(b->hls, c))
+        ts_server_hls_changed(b->srv);
+    b->hls_segments = ts_hls_segments(b->hls);
+    b->hls_mem = ts_hls_mem_bytes(b->hls);
     ts_chunk_unref(&c);
     uint64_t handed_us = ts_wall_us();
     /* The broadcaster's clock against ours: a viewer's clock behind it would give a negative lag. */
-    ts_metrics_histogram_observe(b->lag, handed_us > p->timestamp_us ? (double)(handed_us - p->timestamp_us) / TS_US_PER_S_F : 0.);
+    uint64_t lag_us = handed_us > p->timestamp_us ? handed_us - p->timestamp_us : 0;
+    ts_metrics_histogram_observe(b->lag, (double)lag_us / TS_US_PER_S_F);
+    b->lag_ms = lag_us / 1000;
     if (b->stats)
         fprintf(b->stats, "%llu %llu %llu %zu\n", (unsigned long long)p->seq, (unsigned long long)p->timestamp_us,
                 (unsigned long long)handed_us, p->payload.len);
@@ -142,6 +158,7 @@ static int path_ok(const char *p)
 
 typedef struct {
     const char *in_ep, *http, *path, *output, *state_dir, *stats;
+    uint64_t dvr_us;
     char addr[256];
     uint16_t port;
 } bopts_t;
@@ -160,6 +177,10 @@ static int check_args(bopts_t *o, const ts_stage_opts_t *so)
     }
     if (ts_curve_missing(so->curve, err, sizeof err, o->in_ep, so->supervisor, TS_CURVE_END)) {
         fprintf(stderr, "ts-player-bridge: %s\n", err);
+        return -1;
+    }
+    if (o->dvr_us && (!o->state_dir || o->dvr_us > HLS_DVR_MAX_US)) {
+        fprintf(stderr, "ts-player-bridge: --dvr %s\n", o->state_dir ? "is at most 6h" : "needs --state-dir");
         return -1;
     }
     if (o->output && strcmp(o->output, "-") != 0 && !o->state_dir) {
@@ -205,6 +226,16 @@ static int bridge_open(bridge_t *b, const bopts_t *o, int *code)
         *code = fatal ? TS_EXIT_CONFIG : TS_EXIT_FAIL;
         return -1;
     }
+    char base[256], dvr_dir[4096];
+    size_t pl = strlen(o->path);
+    snprintf(base, sizeof base, "%.*s", (int)(pl > 3 && strcmp(o->path + pl - 3, ".ts") == 0 ? pl - 3 : pl), o->path);
+    snprintf(dvr_dir, sizeof dvr_dir, "%s/dvr", o->state_dir ? o->state_dir : ".");
+    if (!(b->hls = ts_hls_new(base, o->dvr_us, dvr_dir, err, sizeof err))) {
+        ts_error("hls: %s", err);
+        *code = TS_EXIT_CONFIG; /* an unusable state directory */
+        return -1;
+    }
+    ts_server_set_hls(b->srv, b->hls);
     const ts_topo_stage_t *me = &ts_topo[TS_TOPO_BRIDGE];
     b->in = ts_inlink_new(b->loop, ts_stage_zctx(b->st), o->in_ep, me->link_id, ts_topo[me->upstream].name, has_from,
                           from, on_piece, b);
@@ -220,9 +251,15 @@ static int bridge_open(bridge_t *b, const bopts_t *o, int *code)
     ts_stage_counter(b->st, "output_bytes", &b->output_bytes);
     ts_stage_counter(b->st, "last_seq", &b->last_seq);
     ts_stage_counter(b->st, "gaps", &b->gaps);
+    ts_stage_counter(b->st, "lag_ms", &b->lag_ms);
+    ts_stage_counter(b->st, "hls_mem_bytes", &b->hls_mem);
     ts_stage_counter(b->st, "clients_dropped", &ss->clients_dropped);
+    ts_stage_counter(b->st, "hls_segments", &b->hls_segments);
+    ts_stage_counter(b->st, "hls_requests", &ss->hls_requests);
+    ts_stage_counter(b->st, "hls_held", &ss->hls_held);
+    ts_stage_counter(b->st, "hls_refused", &ss->hls_refused);
     static const double lag_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30 };
-    b->lag = ts_metrics_histogram(ts_stage_metrics(b->st), "ts_lag_seconds",
+    b->lag = ts_metrics_histogram(ts_stage_metrics(b->st), "tstream_lag_seconds",
                                   "Seconds from a piece's source timestamp (the broadcaster's clock) to the moment this "
                                   "bridge hands it to players and --output.",
                                   NULL, lag_bounds, sizeof lag_bounds / sizeof lag_bounds[0]);
@@ -233,14 +270,16 @@ static int bridge_open(bridge_t *b, const bopts_t *o, int *code)
         return -1;
     }
     int v6 = strchr(o->addr, ':') && o->addr[0] != '[';
-    ts_info("serving http://%s%s%s:%u%s from %s%s", v6 ? "[" : "", o->addr, v6 ? "]" : "", ts_server_port(b->srv),
-            o->path, o->in_ep, has_from ? " (resuming the output)" : "");
+    ts_info("serving http://%s%s%s:%u%s and %s.m3u8 from %s%s%s", v6 ? "[" : "", o->addr, v6 ? "]" : "",
+            ts_server_port(b->srv), o->path, base, o->in_ep, has_from ? " (resuming the output)" : "",
+            o->dvr_us ? " (with a DVR window)" : "");
     return 0;
 }
 
 static void bridge_close(bridge_t *b)
 {
     ts_server_destroy(&b->srv); /* closes the players */
+    ts_hls_destroy(&b->hls);
     ts_inlink_destroy(&b->in);
     ts_output_destroy(&b->out);
     ts_ring_destroy(&b->ring);
@@ -258,6 +297,7 @@ int main(int argc, char **argv)
         { "in", required_argument, 0, 'i' },        { "http", required_argument, 0, 'H' },
         { "path", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
         { "state-dir", required_argument, 0, 'd' }, { "stats", required_argument, 0, 'S' },
+        { "dvr", required_argument, 0, 'D' },
         { "help", no_argument, 0, 'h' },            TS_STAGE_LONGOPTS,
         { 0, 0, 0, 0 },
     };
@@ -269,6 +309,12 @@ int main(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 'd': o.state_dir = optarg; break;
         case 'S': o.stats = optarg; break;
+        case 'D':
+            if (ts_units_duration(optarg, &o.dvr_us) < 0 || !o.dvr_us) {
+                fprintf(stderr, "ts-player-bridge: bad --dvr '%s' (90, 30m, 2h)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
         default:
             if ((code = ts_stage_opt(&so, c, optarg, err, sizeof err)) == 1)
@@ -281,6 +327,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc || !o.in_ep || !o.http || !o.path) {
+        fprintf(stderr, "ts-player-bridge: %s\n",
+                optind != argc ? "unexpected argument" : "--in, --http and --path are required");
         usage(stderr);
         return TS_EXIT_USAGE;
     }

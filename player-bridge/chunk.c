@@ -14,7 +14,7 @@ ts_chunk_t *ts_chunk_new(uint64_t seq, uint64_t timestamp_us, uint32_t flags, co
     c->timestamp_us = timestamp_us;
     c->flags = flags;
     c->len = len;
-    if (len)
+    if (len && data)
         memcpy(c->data, data, len);
     return c;
 }

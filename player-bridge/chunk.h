@@ -13,7 +13,8 @@ typedef struct {
     uint8_t data[];
 } ts_chunk_t;
 
-/* Copy len bytes into a new chunk holding one reference. NULL if memory is short. */
+/* Copy len bytes into a new chunk holding one reference (data NULL: room for len bytes, left for
+ * the caller to fill). NULL if memory is short. */
 ts_chunk_t *ts_chunk_new(uint64_t seq, uint64_t timestamp_us, uint32_t flags, const void *data, size_t len);
 ts_chunk_t *ts_chunk_ref(ts_chunk_t *c);
 /* Drop one reference (freed at zero) and set *c to NULL. */

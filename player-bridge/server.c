@@ -1,4 +1,6 @@
 #include "server.h"
+#include "hls.h"
+#include "hls_req.h"
 #include "outq.h"
 #include "ts_http.h"
 #include "ts_log.h"
@@ -23,6 +25,7 @@ typedef enum {
     C_STREAM,  /* a player receiving the stream */
     C_REPLY,   /* a short response is being written */
     C_LINGER,  /* reply written and our side shut: draining until the client closes */
+    C_HOLD,    /* an HLS request held until what it asks for exists (blocking reload, the next part) */
 } cstate_t;
 
 typedef struct client {
@@ -37,7 +40,9 @@ typedef struct client {
     uint8_t *req;  /* request head bytes, freed once parsed */
     size_t req_len;
     ev_io rio, wio;
-    ev_timer timer; /* request timeout, then linger timeout */
+    ev_timer timer; /* request timeout, then hold or linger timeout */
+    ts_hls_req_t hreq; /* C_HOLD: what it waits for */
+    int head_only;
     ts_outq_t q;
     uint64_t sent, t0_ns;
 } client_t;
@@ -49,8 +54,10 @@ struct ts_server {
     ts_acceptor_t *acc; /* pauses when out of descriptors */
     uint16_t port;
     client_t *head, *tail; /* in accept order */
-    size_t n_stream, n_other;
+    size_t n_stream, n_other, n_held;
     ts_server_stats_t stats;
+    ts_hls_t *hls;
+    char hls_base[256]; /* the stream's path without ".ts", as a player may type it */
 };
 
 static const char CORS[] = "Access-Control-Allow-Origin: *\r\n";
@@ -74,9 +81,12 @@ static void client_close(client_t *cl, const char *why)
     free(cl->req);
     if (cl->st == C_STREAM)
         s->n_stream--;
+    else if (cl->st == C_HOLD)
+        s->n_held--;
     else
         s->n_other--;
     s->stats.clients = s->n_stream;
+    s->stats.hls_held = s->n_held;
     if (cl->prev)
         cl->prev->next = cl->next;
     else
@@ -126,6 +136,11 @@ static int client_push_bytes(client_t *cl, const char *data, size_t len)
 /* A short response follows; it gets as long to leave as the request had to come in. */
 static void client_replying(client_t *cl)
 {
+    if (cl->st == C_HOLD) {
+        cl->srv->n_held--;
+        cl->srv->n_other++;
+        cl->srv->stats.hls_held = cl->srv->n_held;
+    }
     cl->st = C_REPLY;
     ev_timer_stop(cl->srv->loop, &cl->timer);
     ev_timer_set(&cl->timer, SERVER_REQUEST_TIMEOUT, 0);
@@ -202,15 +217,138 @@ static void client_preflight(client_t *cl, const ts_http_req_t *r)
     client_reply(cl, 204, extra, NULL, 0);
 }
 
+/* ------------------------------------------------------------------ HLS (hls.c has the media) */
+
+/* 200 with a body of shared chunks (a segment's pieces are not copied). */
+static void client_reply_chunks(client_t *cl, const char *type, const char *cache, ts_chunk_t **c, size_t n,
+                                size_t bytes)
+{
+    char head[512];
+    int len = snprintf(head, sizeof head,
+                       "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: %s\r\n%s"
+                       "Connection: close\r\n\r\n",
+                       type, bytes, cache, CORS);
+    size_t w = strlen(cl->what);
+    snprintf(cl->what + w, sizeof cl->what - w, " 200");
+    client_replying(cl);
+    if (client_push_bytes(cl, head, (size_t)len) < 0 || cl->head_only)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (client_push(cl, c[i]) < 0)
+            return;
+}
+
+static void hls_playlist(client_t *cl)
+{
+    ts_buf_t b;
+    ts_buf_init(&b);
+    ts_chunk_t *c = ts_hls_playlist(cl->srv->hls, !cl->hreq.no_ll, &b) == 0 ? ts_chunk_new(0, 0, 0, b.data, b.len)
+                                                                              : NULL;
+    ts_buf_free(&b);
+    if (!c) {
+        client_reply(cl, 500, NULL, "out of memory\n", 1);
+        return;
+    }
+    client_reply_chunks(cl, "application/vnd.apple.mpegurl", "no-cache", &c, 1, c->len);
+    ts_chunk_unref(&c);
+}
+
+/* Answer the HLS request if what it asks for exists: 1 answered (cl may be gone), 0 not yet. */
+static int hls_try(client_t *cl)
+{
+    const ts_hls_req_t *r = &cl->hreq;
+    if (r->kind == TS_HLS_PLAYLIST) {
+        int rc = ts_hls_ready(cl->srv->hls, r);
+        if (rc < 0)
+            client_reply(cl, 400, NULL, "_HLS_msn is too far ahead\n", !cl->head_only);
+        else if (rc > 0)
+            hls_playlist(cl);
+        return rc != 0;
+    }
+    ts_hls_media_t m;
+    int rc = ts_hls_media(cl->srv->hls, r, &m);
+    if (rc < 0)
+        client_reply(cl, 404, NULL, "no such segment or part\n", !cl->head_only);
+    if (rc > 0) /* segments are never rewritten: an MSN is never reused, across restarts too */
+        client_reply_chunks(cl, "video/mp2t", "max-age=600", m.c, m.n, m.bytes);
+    ts_hls_media_free(&m);
+    return rc != 0;
+}
+
+/* Not there yet: hold it (bounded in number and time) until ts_server_hls_changed says it is. */
+static void hls_hold(client_t *cl)
+{
+    ts_server_t *s = cl->srv;
+    if (cl->head_only || s->n_held >= SERVER_MAX_HELD) {
+        s->stats.hls_refused++;
+        client_reply(cl, 503, "Retry-After: 1\r\n", "not available yet\n", !cl->head_only);
+        return;
+    }
+    double wait = 3.0 * ts_hls_target_s(s->hls); /* RFC 8216bis: three target durations */
+    ev_timer_stop(s->loop, &cl->timer);
+    ev_timer_set(&cl->timer, wait < SERVER_HOLD_MAX ? wait : SERVER_HOLD_MAX, 0);
+    ev_timer_start(s->loop, &cl->timer);
+    free(cl->req); /* held requests do not keep 8 KiB each */
+    cl->req = NULL;
+    cl->st = C_HOLD;
+    s->n_other--;
+    s->n_held++;
+    s->stats.hls_held = s->n_held;
+}
+
+/* Is r an HLS path of ours? The base as the playlist writes it, or as a player may type it. */
+static int hls_parse(ts_server_t *s, const ts_http_req_t *r, ts_hls_req_t *hr, const char **why)
+{
+    const char *q = r->path + r->path_len, *end = r->target + r->target_len;
+    size_t qlen = 0;
+    if (q < end && *q == '?') {
+        q++;
+        while (q + qlen < end && q[qlen] != '#')
+            qlen++;
+    }
+    int rc = ts_hls_req_parse(ts_hls_base(s->hls), r->path, r->path_len, q, qlen, hr, why);
+    if (rc == 0 && hr->kind == TS_HLS_NONE && strcmp(ts_hls_base(s->hls), s->hls_base) != 0)
+        rc = ts_hls_req_parse(s->hls_base, r->path, r->path_len, q, qlen, hr, why);
+    return rc;
+}
+
+static void hls_request(client_t *cl, int get, int rc, const ts_hls_req_t *hr, const char *why)
+{
+    cl->srv->stats.hls_requests++;
+    if (rc < 0) {
+        char body[128];
+        snprintf(body, sizeof body, "%s\n", why);
+        client_reply(cl, hr->kind == TS_HLS_PLAYLIST ? 400 : 404, NULL, body, get);
+        return;
+    }
+    cl->hreq = *hr;
+    cl->head_only = !get;
+    if (!hls_try(cl))
+        hls_hold(cl);
+}
+
+void ts_server_hls_changed(ts_server_t *s)
+{
+    client_t *next;
+    for (client_t *cl = s->head; cl; cl = next) {
+        next = cl->next; /* cl may be closed below */
+        if (cl->st == C_HOLD)
+            hls_try(cl);
+    }
+}
+
 static void client_request(client_t *cl, const ts_http_req_t *r)
 {
     ts_server_t *s = cl->srv;
     snprintf(cl->what, sizeof cl->what, "%.*s %.*s", (int)(r->method_len > 16 ? 16 : r->method_len), r->method_str,
              (int)(r->target_len > 64 ? 64 : r->target_len), r->target);
     int stream = path_is(r, s->path), index = path_is(r, "/");
+    ts_hls_req_t hr = { 0 };
+    const char *why = "";
+    int hls_rc = s->hls ? hls_parse(s, r, &hr, &why) : 0, hls = hr.kind != TS_HLS_NONE;
     switch (r->method) {
     case TS_HTTP_M_OPTIONS:
-        if (stream || index || path_is(r, "*"))
+        if (stream || index || hls || path_is(r, "*"))
             client_preflight(cl, r);
         else
             client_reply(cl, 404, NULL, "not found\n", 1);
@@ -225,8 +363,11 @@ static void client_request(client_t *cl, const ts_http_req_t *r)
     int get = r->method == TS_HTTP_M_GET;
     if (index) {
         char body[400];
-        snprintf(body, sizeof body, "tstream live stream (MPEG-TS): %s\n", s->path);
+        snprintf(body, sizeof body, "tstream live stream (MPEG-TS): %s\n%s%s%s", s->path, s->hls ? "HLS: " : "",
+                 s->hls ? s->hls_base : "", s->hls ? ".m3u8\n" : "");
         client_reply(cl, 200, NULL, body, get);
+    } else if (hls) {
+        hls_request(cl, get, hls_rc, &hr, why);
     } else if (!stream) {
         client_reply(cl, 404, NULL, "not found\n", get);
     } else if (!get) {
@@ -277,7 +418,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
     /* Any later bytes (a body, pipelined requests) are read and dropped; what matters is EOF. */
     uint8_t scratch[READ_SCRATCH];
     ssize_t r = read(cl->fd, scratch, sizeof scratch);
-    if (r == 0 && cl->st == C_REPLY) {
+    if (r == 0 && (cl->st == C_REPLY || cl->st == C_HOLD)) {
         /* Half-closed after its request (nc -N, some scripts): the reply is still owed. */
         ev_io_stop(loop, &cl->rio);
         cl->peer_eof = 1;
@@ -314,6 +455,11 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 static void on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     client_t *cl = w->data;
+    if (cl->st == C_HOLD) {
+        cl->srv->stats.hls_refused++;
+        client_reply(cl, 503, "Retry-After: 1\r\n", "not available in time\n", !cl->head_only);
+        return;
+    }
     client_close(cl, cl->st == C_REQUEST ? "request timeout" : cl->st == C_REPLY ? "reply timeout" : "done");
 }
 
@@ -337,7 +483,7 @@ static void add_client(ts_server_t *s, int fd, const struct sockaddr *sa, sockle
     if (s->n_other >= SERVER_MAX_OTHERS) {
         /* Full of connections that are not (yet) players: the oldest is the likeliest to be stuck. */
         for (client_t *c = s->head; c; c = c->next)
-            if (c->st != C_STREAM) {
+            if (c->st != C_STREAM && c->st != C_HOLD) {
                 client_close(c, "closed to make room for a new connection");
                 break;
             }
@@ -434,6 +580,14 @@ void ts_server_destroy(ts_server_t **self)
 }
 
 uint16_t ts_server_port(const ts_server_t *s) { return s->port; }
+
+void ts_server_set_hls(ts_server_t *s, ts_hls_t *hls)
+{
+    s->hls = hls;
+    size_t n = strlen(s->path);
+    n = n > 3 && strcmp(s->path + n - 3, ".ts") == 0 ? n - 3 : n;
+    snprintf(s->hls_base, sizeof s->hls_base, "%.*s", (int)n, s->path);
+}
 
 void ts_server_piece(ts_server_t *s, ts_chunk_t *c)
 {

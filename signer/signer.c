@@ -217,8 +217,7 @@ static int signer_open(signer_t *s, ts_stage_t *st, const char *keyfile, const c
     ts_stage_counter(st, "seq", &s->last_seq);
     ts_stage_counter(st, "pieces_signed", &s->pieces_signed);
     ts_stage_counter(st, "pieces_rejected", &s->pieces_rejected);
-    ts_metrics_counter_fn(ts_stage_metrics(st), "ts_pieces_in_total", "Pieces received from ingest (duplicates not counted).",
-                          NULL, pieces_in, s);
+    ts_metrics_counter_fn(ts_stage_metrics(st), "tstream_pieces_in_total", TS_STAGE_HELP_PIECES_IN, NULL, pieces_in, s);
     ts_stage_readiness(st, readiness, s);
     return 0;
 }
@@ -265,6 +264,9 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc || !keyfile || (!init && (!tstream || !in_ep || !out_ep))) {
+        fprintf(stderr, "ts-signer: %s\n", optind != argc ? "unexpected argument"
+                                          : !keyfile      ? "--key is required"
+                                                          : "--tstream, --in and --out are required");
         usage(stderr);
         return TS_EXIT_USAGE;
     }

@@ -62,18 +62,26 @@ static void send_ext_handshake(peer_t *p)
     p->told_edge = sw->has_edge;
 }
 
-/* Two connections to the same peer (both dialled): keep the one dialled by the smaller peer id. */
+/* A second connection to a peer we are connected to. Dials that crossed (one each way, both new):
+ * keep the one dialled by the smaller peer id, as the other end decides too. Otherwise (one side
+ * reaches the other at a second address: NAT, a container's gateway) keep the settled one —
+ * keeping the newer swapped the two on every redial, for ever. Our handshake goes out before we
+ * close a dial we answered, so that its dialler learns whom it reached: the address a dropped
+ * dial of ours went to is not dialled again while that peer stays connected (known.c). The
+ * close is routine: logged at debug (a settled one we drop, announced at info, at info). */
 static int duplicate(peer_t *p)
 {
     int we_lower = memcmp(p->sw->peer_id, p->id, 20) < 0;
+    uint64_t now = ts_mono_ns();
     for (peer_t *q = p->sw->peers; q; q = q->next) {
         if (q == p || !alive(q) || q->state != PEER_ACTIVE || memcmp(q->id, p->id, 20) != 0)
             continue;
-        peer_t *keep = (q->outgoing == we_lower) ? q : p, *drop = keep == p ? q : p;
-        if (drop->outgoing) /* the peer is reachable at another address (NAT, container gateway): */
-            known_later(p->sw, ntohl(drop->addr.sin_addr.s_addr), ntohs(drop->addr.sin_port),
-                             known_redial_delay_ns(KNOWN_REDIAL_FAILS_MAX));
-        peer_close(drop, "duplicate connection");
+        int settled = q->outgoing == p->outgoing || now - q->connected_ns >= SW_DUP_SETTLED_NS;
+        peer_t *keep = settled || q->outgoing == we_lower ? q : p, *drop = keep == p ? q : p;
+        if (drop->outgoing)
+            known_alias(p->sw, ntohl(drop->addr.sin_addr.s_addr), ntohs(drop->addr.sin_port), p->id);
+        p->sw->c_dup_conns++;
+        peer_close_gently(drop, "duplicate connection");
         return keep != p;
     }
     return 0;
@@ -127,6 +135,7 @@ static int on_handshake(peer_t *p)
     ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
     ts_log_field(&f, "direction", "%s", dir);
     ts_log_kv(TS_LOG_INFO, &f, "peer %s connected (%s)", a, dir);
+    p->announced = 1;
     if (!p->outgoing && !p->punch) /* a punched one came in through the hole we made */
         reach_note_incoming(sw, ntohl(p->addr.sin_addr.s_addr));
     if (p->ext)
@@ -204,6 +213,7 @@ static void on_ext(peer_t *p, const ts_wire_msg_t *m)
         p->hp_id = sw->no_holepunch ? 0 : x.hp_id;
         p->push = x.push;
         p->reject = x.reject;
+        memcpy(p->client, x.client, sizeof p->client);
         if (x.has_edge && claim_ok(p, x.edge)) {
             /* Where it is, for hook-in and for reading its bitfield; what it holds comes from
              * the bitfield and HAVEs (the broadcaster tells only a few peers of each new piece). */
@@ -271,10 +281,16 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
         known_misbehaved(p, "piece sent under the wrong index");
         return;
     }
-    int kind = pick_answer(p, t.seq, now), asked = kind == PICK_ASKED || kind == PICK_LATE;
+    int kind = pick_answer(p, t.seq, now);
+    if (kind == PICK_WRONG && pick_forgotten(p, t.seq, now))
+        kind = PICK_LATE; /* the answer to an earlier request at that index, which we forgot */
+    int asked = kind == PICK_ASKED || kind == PICK_LATE;
+    int old = !ts_window_empty(sw->win) && t.seq < ts_window_highest(sw->win) &&
+              ts_window_highest(sw->win) - t.seq >= sw->n / 2;
+    if (old && pick_forgotten(p, t.seq, now))
+        return; /* on its way before we forgot or stalled: dropped unverified, nothing to blame */
     /* Rule 4 for what we did not ask for, whether or not we still hold it: a replay. */
-    if (!asked && !ts_window_empty(sw->win) && t.seq < ts_window_highest(sw->win) &&
-        ts_window_highest(sw->win) - t.seq >= sw->n / 2) {
+    if (!asked && old) {
         sw->c_bad_pieces += kind == PICK_WRONG;
         known_misbehaved(p, kind == PICK_WRONG ? "answered a request with a piece older than the window"
                                          : "unrequested piece older than the window (replay)");

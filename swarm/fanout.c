@@ -8,6 +8,10 @@
 #include "ts_time.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <linux/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #define alive peer_alive
 
@@ -25,6 +29,12 @@ static void live_to(peer_t *p)
 static void have_index(peer_t *p, uint64_t seq)
 {
     if (!p->told)
+        return;
+    /* The receiver places the index within half a window of the newest edge it knows of ours
+     * (section 4): a piece that far behind would be read as one a window ahead. (A stale push's
+     * piece, queued before the child stopped reading: a suspended child then hooked in at a
+     * seq we did not have yet and skipped.) Nobody live wants it anyway. */
+    if (p->sw->has_edge && seq + p->sw->n / 2 <= p->sw->edge)
         return;
     uint64_t *told = &p->told[seq % p->sw->n];
     if (*told == seq + 1)
@@ -188,6 +198,22 @@ void fanout_late_haves(swarm_t *sw, uint64_t now)
 
 /* ------------------------------------------------------------ upload cap */
 
+/* Bench record (TS_HOP_LOG): the broadcaster's push of a fresh piece as it goes to the socket:
+ * seq, source time → now (µs), and the connection's unsent and unacknowledged bytes, cwnd, RTT. */
+static void hop_log_source(peer_t *p, const ts_trailer_t *t)
+{
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    getsockopt(p->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int64_t age = (int64_t)((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec) - (int64_t)t->timestamp_us;
+    fprintf(p->sw->hop_log, "%llu B %lld %u %u %u %u %zu\n", (unsigned long long)t->seq, (long long)age,
+            ti.tcpi_notsent_bytes, ti.tcpi_unacked, ti.tcpi_snd_cwnd, ti.tcpi_rtt, p->out.len);
+    fflush(p->sw->hop_log);
+}
+
 /* Send one queued piece to p. 1 if something was sent. */
 static int serve_one(peer_t *p)
 {
@@ -208,12 +234,21 @@ static int serve_one(peer_t *p)
         const uint8_t *piece = at ? ts_window_get(sw->win, at - 1, &len, &t) : NULL;
         if (push && (!piece || peer_has(p, t.seq)))
             continue; /* gone from the window, or it announced it meanwhile: no copy wasted */
+        if (push && t.seq + SW_PUSH_FRESH <= sw->edge) {
+            /* no longer fresh (it waited in our queue, behind a burst): announced instead, so that
+             * the child asks when it wants it (it got no HAVE of it when the push was queued) */
+            p->told[idx] = 0;
+            have_index(p, t.seq);
+            continue;
+        }
         if (!piece) {
             known_junk(p, "requests for pieces we do not have");
             if (!alive(p))
                 return 0;
             continue;
         }
+        if (push && sw->is_source && sw->hop_log)
+            hop_log_source(p, &t);
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
         peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
         if (p->told)
@@ -229,18 +264,20 @@ static int serve_one(peer_t *p)
     return 0;
 }
 
-/* A capped broadcaster queues a request only if it can be served soon: past SW_QUEUE_MAX_NS of queue
- * (everything queued, at the cap) the piece would come too late to be worth its bytes, and the
- * queue would grow as long as demand exceeds the cap — every requester then waiting on the one
- * holder everybody asks while the others' copies go unused. A peer that reads REJECT_REQUEST is
- * told at once and asks elsewhere (a piece it asks for again is queued); the broadcaster's first recipient of a piece is always served
+/* A request is queued only if it can be served soon: past SW_QUEUE_MAX_NS of queue (everything
+ * queued, at the cap, or with no cap at the rate our uplink drained while backlogged) the piece
+ * would come too late to be worth its bytes, and the queue would grow as long as demand exceeds
+ * the uplink — every requester then waiting on the holder everybody asks while the others'
+ * copies go unused. A peer that reads REJECT_REQUEST is told at once and asks elsewhere (a piece
+ * it asks for again is queued); the broadcaster's first recipient of a piece is always served
  * (the tree starts from it). 1 if the request is to be queued. */
 int fanout_admit(peer_t *p, uint32_t index)
 {
     swarm_t *sw = p->sw;
-    /* The broadcaster only: a viewer's rejected requesters went to the broadcaster instead (on
-     * loopback, viewers capped at 2 streams: lag p50 0.26 s, source 2.4x, against 0.02 s, 1.2x). */
-    if (!sw->is_source || sw->up_rate <= 0 || !p->reject || !sw->has_edge)
+    /* Viewers too: a request waiting seconds behind others in a slow uplink's queue is better
+     * asked of another holder now (the broadcaster admits by the same rule, so the rejected do
+     * not all land there). */
+    if (!p->reject || !sw->has_edge)
         return 1;
     uint64_t at = ts_window_at_index(sw->win, index);
     if (at && sw->is_source && sw->first) {
@@ -253,11 +290,15 @@ int fanout_admit(peer_t *p, uint32_t index)
     for (int i = 0; at && i < (int)(sizeof p->rejected / sizeof *p->rejected); i++)
         if (p->rejected[i] == at)
             return 1;
-    double bytes = -sw->up_tokens;
+    /* the queue's speed: the cap, or what the uplink drained while requests waited */
+    double rate = sw->up_rate > 0 ? sw->up_rate : sw->drain_bps;
+    if (rate <= 0)
+        return 1;
+    double bytes = sw->up_rate > 0 ? -sw->up_tokens : 0;
     for (const peer_t *q = sw->peers; q; q = q->next)
         if (alive(q) && q->state == PEER_ACTIVE)
-            bytes += (double)q->rq_len * (sw->meta.piece_len + 13);
-    if (bytes / sw->up_rate * TS_NS_PER_S_F <= (double)SW_QUEUE_MAX_NS)
+            bytes += (double)q->rq_len * (sw->meta.piece_len + 13) + (double)q->out.len;
+    if (bytes / rate * TS_NS_PER_S_F <= (double)SW_QUEUE_MAX_NS)
         return 1;
     if (at) {
         p->rejected[p->rejected_pos] = at;
@@ -269,6 +310,34 @@ int fanout_admit(peer_t *p, uint32_t index)
 }
 
 static void on_up_timer(struct ev_loop *loop, ev_timer *w, int revents) { fanout_serve(w->data); }
+
+/* What the upload drains, sampled every 100 ms, counted only over periods when requests waited
+ * throughout (then it is the uplink's speed, or our share of it; an idle period only shows the
+ * demand). With no cap, the broadcaster's admission reads its queue's length in time from it. */
+void fanout_tick(swarm_t *sw, uint64_t now)
+{
+    if (now - sw->drain_last_ns < 100 * TS_NS_PER_MS)
+        return;
+    int backlog = !upload_idle(sw);
+    if (sw->drain_last_ns && sw->drain_backlog && backlog) {
+        double r = (double)(sw->c_bytes_up - sw->drain_bytes) / ((double)(now - sw->drain_last_ns) / TS_NS_PER_S_F);
+        sw->drain_bps = sw->drain_bps > 0 ? 0.8 * sw->drain_bps + 0.2 * r : r;
+    }
+    sw->drain_backlog = backlog;
+    sw->drain_last_ns = now;
+    sw->drain_bytes = sw->c_bytes_up;
+}
+
+/* May another piece go to p's send queue? Only once the last one went to the kernel, which takes
+ * it only once it has sent nearly all it held (TCP_NOTSENT_LOWAT, peer.c): one write is one piece,
+ * and a socket holds about a piece unsent (a bigger write would land in one 64 KB segment buffer,
+ * past the low-water mark). The rest of p's requests wait in p->rq, where they can still be
+ * cancelled, rejected, or overtaken by a fresh piece's first copy. */
+int fanout_room(peer_t *p)
+{
+    return alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUT_SMALL && uprate_room(p) &&
+           peer_kernel_room(p);
+}
 
 /* Serve queued requests round-robin across peers, as fast as the upload cap allows. */
 void fanout_serve(swarm_t *sw)
@@ -289,14 +358,21 @@ void fanout_serve(swarm_t *sw)
             }
             return;
         }
-        /* next peer after the last served one that has a request and room in its send queue */
+        /* a fresh piece's first copy (a push) before any request: every other copy of it comes
+         * from there; then the next peer after the last served one that has a request and room */
         peer_t *start = sw->serve_next && alive(sw->serve_next) ? sw->serve_next : sw->peers, *p = start, *found = NULL;
         if (!start)
             return;
+        for (peer_t *q = sw->peers; q && !found; q = q->next)
+            if (fanout_room(q) && (q->rq[q->rq_head] & SW_RQ_PUSH))
+                found = q;
+        if (found) {
+            serve_one(found);
+            continue;
+        }
         do {
             p = p->next ? p->next : sw->peers;
-            if (alive(p) && p->state == PEER_ACTIVE && p->rq_len > 0 && p->out.len < SW_OUTBUF_MAX &&
-                uprate_room(p))
+            if (fanout_room(p))
                 found = p;
         } while (!found && p != start);
         if (!found) {

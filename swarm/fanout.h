@@ -9,4 +9,6 @@ void fanout_broadcast(swarm_t *sw, uint64_t seq, int rap_changed); /* we hold a 
 void fanout_late_haves(swarm_t *sw, uint64_t now);                 /* announce what is due */
 void fanout_serve(swarm_t *sw);                                    /* send queued pieces */
 int fanout_admit(peer_t *p, uint32_t index); /* 0: request rejected, its queue wait too long */
+int fanout_room(peer_t *p);                  /* may another queued piece go to p's socket now? */
+void fanout_tick(swarm_t *sw, uint64_t now); /* sample what the upload drains */
 #endif

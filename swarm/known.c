@@ -85,6 +85,31 @@ void known_later(swarm_t *sw, uint32_t ip, uint16_t port, uint64_t delay_ns)
         }
 }
 
+void known_alias(swarm_t *sw, uint32_t ip, uint16_t port, const uint8_t id[20])
+{
+    known_learn(sw, ip, port);
+    known_later(sw, ip, port, known_redial_delay_ns(KNOWN_REDIAL_FAILS_MAX));
+    for (int i = 0; i < sw->nknown; i++)
+        if (sw->known[i].ip == ip && sw->known[i].port == port) {
+            memcpy(sw->known[i].alias_of, id, 20);
+            sw->known[i].is_alias = 1;
+        }
+}
+
+/* Is ip:port an address of a peer we are connected to by another one? */
+static int alias_connected(swarm_t *sw, uint32_t ip, uint16_t port)
+{
+    for (int i = 0; i < sw->nknown; i++) {
+        const struct known *k = &sw->known[i];
+        if (k->ip != ip || k->port != port || !k->is_alias)
+            continue;
+        for (peer_t *p = sw->peers; p; p = p->next)
+            if (alive(p) && p->state == PEER_ACTIVE && memcmp(p->id, k->alias_of, 20) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 /* Remember a listening peer so that a lost connection (its restart, ours) is dialled again. */
 void known_learn(swarm_t *sw, uint32_t ip, uint16_t port)
 {
@@ -115,8 +140,10 @@ void known_redial(swarm_t *sw, uint64_t now)
             continue;
         }
         /* A dial still in its handshake neither proves the address good nor needs another one
-         * (resetting the backoff here made a dial that ends as a duplicate repeat every tick). */
-        if (pending || now < k->next_ns)
+         * (resetting the backoff here made a dial that ends as a duplicate repeat every tick); an
+         * alias of a connected peer needs none either (redialling it every 16 s was a duplicate
+         * connection every 16 s, for ever). */
+        if (pending || now < k->next_ns || alias_connected(sw, k->ip, k->port))
             continue;
         k->fails = k->fails < KNOWN_REDIAL_FAILS_MAX ? k->fails + 1 : KNOWN_REDIAL_FAILS_MAX;
         k->next_ns = now + known_redial_delay_ns(k->fails);
@@ -136,6 +163,8 @@ void known_connect(swarm_t *sw, uint32_t ip, uint16_t port)
         if (p->addr.sin_addr.s_addr == htonl(ip) && (p->addr.sin_port == htons(port) || p->listen_port == port))
             return;
     }
+    if (alias_connected(sw, ip, port)) /* a tracker reply or PEX naming it again */
+        return;
     uint64_t now = ts_mono_ns();
     /* A peer nobody can dial has only the connections it makes: it dials more (PROTOCOL.md,
      * "Topology"); the peers that accept leave their accept slots to it by dialling few. */

@@ -14,6 +14,9 @@ void known_misbehaved(peer_t *p, const char *why);      /* log, ban its address,
 void known_junk(peer_t *p, const char *what);           /* a useless message: too many, misbehaved */
 void known_learn(swarm_t *sw, uint32_t ip, uint16_t port);
 void known_later(swarm_t *sw, uint32_t ip, uint16_t port, uint64_t delay_ns);
+/* A dial to ip:port reached peer `id`, already connected by another address: not dialled again
+ * while that peer stays connected, then with the longest backoff. */
+void known_alias(swarm_t *sw, uint32_t ip, uint16_t port, const uint8_t id[20]);
 void known_connect(swarm_t *sw, uint32_t ip, uint16_t port);
 void known_redial(swarm_t *sw, uint64_t now);
 void known_pex_send(swarm_t *sw, uint64_t now);

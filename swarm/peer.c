@@ -5,6 +5,8 @@
 #include "ts_time.h"
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,11 +60,42 @@ int peer_flush(peer_t *p)
     return 0;
 }
 
+/* The kernel's own queue for p: TCP_NOTSENT_LOWAT keeps it short only between writes (a write
+ * goes on filling a 64 KB segment buffer past the mark), so we write a piece only when little is
+ * unsent, by the same test the kernel uses to report the socket writable — so that when it is
+ * not, the write watcher wakes us exactly when it is. */
+int peer_kernel_room(peer_t *p)
+{
+    int unsent = 0;
+    if (ioctl(p->fd, SIOCOUTQNSD, &unsent) < 0 || 2 * unsent < SW_NOTSENT_LOWAT)
+        return 1;
+    ev_io_start(p->sw->loop, &p->wio);
+    return 0;
+}
+
+static int room(peer_t *p) { return p->sw->has_room && p->sw->has_room(p); }
+
+/* Also serves the next queued piece of a peer whose send queue this emptied (fanout_room: one
+ * piece at a time): waiting for the next event instead — a request, a new piece, the 50 ms tick —
+ * capped a fast connection at a piece per tick. A few rounds per loop turn; past them, the write
+ * watcher of a peer with room fires at once and serves on. */
 void peer_flush_all(swarm_t *sw)
 {
+    for (int round = 0; round < 8; round++) {
+        int more = 0;
+        for (peer_t *p = sw->peers; p; p = p->next) {
+            if (!alive(p) || p->out.len == 0 || ev_is_active(&p->wio) || p->state == PEER_CONNECTING)
+                continue;
+            if (peer_flush(p) == 0 && room(p))
+                more = 1;
+        }
+        if (!more)
+            return;
+        sw->serve(sw);
+    }
     for (peer_t *p = sw->peers; p; p = p->next)
-        if (alive(p) && p->out.len > 0 && !ev_is_active(&p->wio) && p->state != PEER_CONNECTING)
-            peer_flush(p);
+        if (alive(p) && p->out.len == 0 && room(p))
+            ev_io_start(sw->loop, &p->wio);
 }
 
 void peer_send_handshake(peer_t *p)
@@ -101,7 +134,7 @@ void peer_close(peer_t *p, const char *why)
     if (!alive(p))
         return;
     char a[64];
-    if (why && p->state == PEER_ACTIVE) {
+    if (why && p->announced) {
         ts_log_fields_t f = { 0 };
         ts_log_field(&f, "peer", "%s", peer_addr(p, a, sizeof a));
         ts_log_field(&f, "reason", "%s", why);
@@ -123,6 +156,16 @@ void peer_close(peer_t *p, const char *why)
     ev_io_stop(p->sw->loop, &p->wio);
     close(p->fd);
     p->fd = -1; /* freed by peer_reap: callers up the stack may still hold p */
+}
+
+void peer_close_gently(peer_t *p, const char *why)
+{
+    uint8_t junk[4096];
+    if (peer_flush(p) < 0)
+        return;
+    while (read(p->fd, junk, sizeof junk) > 0)
+        ;
+    peer_close(p, why);
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -164,7 +207,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
         peer_send_handshake(p);
         ev_io_start(loop, &p->rio);
     }
-    peer_flush(p);
+    if (peer_flush(p) == 0 && room(p))
+        p->sw->serve(p->sw); /* its queue drained: the next of its requests */
 }
 
 peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoing, int connecting)
@@ -180,6 +224,11 @@ peer_t *peer_new(swarm_t *sw, int fd, const struct sockaddr_in *addr, int outgoi
     p->addr = *addr;
     int one = 1; /* writes are already batched per loop turn (peer_flush_all): no Nagle wait on HAVEs */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* The kernel takes more only once it has sent nearly all it holds, not the megabytes an
+     * autotuned send buffer holds (seconds of stream on a slow uplink, every piece behind them
+     * late): what waits stays in our queue (fanout_room), where a fresh piece can go first. */
+    int lowat = SW_NOTSENT_LOWAT;
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
     p->outgoing = outgoing;
     if (outgoing)
         p->listen_port = ntohs(addr->sin_port);

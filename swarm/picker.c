@@ -68,6 +68,8 @@ static void request(peer_t *p, uint64_t seq, uint64_t now)
     uint64_t idx = seq % sw->n;
     ts_wire_put_request(&p->out, TS_WIRE_REQUEST, (uint32_t)idx, 0, sw->meta.piece_len);
     p->req[p->nreq++] = (struct sw_req){ seq, now, 0 };
+    if (seq + 1 > p->asked_max)
+        p->asked_max = seq + 1;
     if (sw->req_seq[idx] != seq + 1) {
         sw->req_seq[idx] = seq + 1;
         sw->req_cnt[idx] = 0;
@@ -85,6 +87,8 @@ static void drop_req(peer_t *p, int i, int cancel)
     if (sw->req_seq[idx] == r.seq + 1 && sw->req_cnt[idx] > 0 && --sw->req_cnt[idx] == 0)
         sw->req_seq[idx] = 0;
     p->req[i] = p->req[--p->nreq];
+    if (cancel)
+        p->forgot_ns = ts_mono_ns();
     if (cancel && peer_alive(p)) {
         ts_wire_put_request(&p->out, TS_WIRE_CANCEL, (uint32_t)idx, 0, sw->meta.piece_len);
         p->cancelled[p->cancelled_pos] = r;
@@ -201,6 +205,8 @@ void pick_got(swarm_t *sw, peer_t *from, uint64_t seq, uint64_t now)
 
 void pick_clear_peer(peer_t *p)
 {
+    if (p->nreq > 0)
+        p->forgot_ns = ts_mono_ns(); /* (choked: what it had queued for us may still come) */
     while (p->nreq > 0)
         drop_req(p, p->nreq - 1, 0);
 }
@@ -245,8 +251,23 @@ void pick_forget_all(swarm_t *sw)
     for (peer_t *p = sw->peers; p; p = p->next) {
         pick_clear_peer(p);
         for (int k = 0; k < SW_CANCELLED; k++)
-            p->cancelled[k].sent_ns = 0;
+            if (p->cancelled[k].sent_ns) {
+                p->cancelled[k].sent_ns = 0;
+                p->forgot_ns = ts_mono_ns();
+            }
     }
+}
+
+/* A piece from p that we did not ask for as far as our records go, but may have: p was asked for
+ * it or later pieces, and we dropped requests to p unanswered lately (a re-tune forgets them all,
+ * a wave of cancels overflows p->cancelled). Its answer was on the way: late, not a replay.
+ * Likewise anything p sent (answer or push) while our loop stood still: we stopped reading, the
+ * piece sat in the socket buffers and went stale there. */
+int pick_forgotten(const peer_t *p, uint64_t seq, uint64_t now)
+{
+    if (p->stalled_ns && now - p->stalled_ns < SW_FORGOT_GRACE_NS)
+        return 1;
+    return seq < p->asked_max && p->forgot_ns && now - p->forgot_ns < SW_FORGOT_GRACE_NS;
 }
 
 /* Requests that waited too long are cancelled and count against their peer. */

@@ -14,6 +14,7 @@ void pick_wrong(peer_t *p, uint64_t seq, uint64_t now);    /* p answered a reque
 void pick_clear_peer(peer_t *p);                           /* choked or closed: forget its requests */
 void pick_cancel_before(swarm_t *sw, uint64_t seq);
 void pick_forget_all(swarm_t *sw);
+int pick_forgotten(const peer_t *p, uint64_t seq, uint64_t now); /* a late answer to a forgotten request? */
 void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now);
 void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed its handshake */
 int pick_snubbed(const peer_t *p, uint64_t now);

@@ -30,7 +30,7 @@ static void hook_at(swarm_t *sw, uint64_t seq, const char *why)
 {
     sw->hooked = 1;
     sw->hook_seq = sw->play_seq = seq;
-    sw->blocked_since_ns = 0;
+    sw->blocked_since_ns = sw->behind_since_ns = 0;
     sw->hooked_ns = ts_mono_ns();
     sw->hook_delivered = sw->c_delivered;
     sw->hook_voted = 0;
@@ -77,9 +77,6 @@ void playout_deliver(swarm_t *sw)
                 (unsigned long long)(sw->edge - sw->play_seq));
         hook_at(sw, to, "re-tune");
     }
-    /* Behind by more than SW_BEHIND_US of stream time (by the source's own timestamps, so a
-     * paused source does not count): a player would stay that far behind, so skip ahead to the
-     * newest random-access point, provided there is one later than where we are. */
     /* Hooked on a peer's claim of a random-access point that never came, while real pieces below
      * it did: hook again at the newest random-access point we verified ourselves. */
     if (sw->has_edge && sw->edge < sw->play_seq && sw->c_delivered == sw->hook_delivered && sw->rap < sw->play_seq &&
@@ -92,9 +89,20 @@ void playout_deliver(swarm_t *sw)
     size_t len;
     ts_trailer_t newest;
     uint64_t oldest;
+    /* Behind by more than SW_BEHIND_US of stream time (by the source's own timestamps, so a
+     * paused source does not count): a player would stay that far behind, so skip ahead to the
+     * newest random-access point, provided there is one later than where we are — once it has
+     * lasted SW_BEHIND_HOLD_NS. A stage upstream that stood still (hung signer, restarted
+     * swarm) releases its backlog to everyone at once: the newest piece is then far ahead of
+     * the next one to play although nobody is slow, and the backlog arrives within moments. */
     if (sw->has_edge && sw->rap > sw->play_seq && ts_window_get(sw->win, sw->edge, &len, &newest) &&
-        oldest_held_ts(sw, &oldest) && newest.timestamp_us > oldest + SW_BEHIND_US)
-        retune(sw, "playout fell behind the live edge");
+        oldest_held_ts(sw, &oldest) && newest.timestamp_us > oldest + SW_BEHIND_US) {
+        if (!sw->behind_since_ns)
+            sw->behind_since_ns = now;
+        else if (now - sw->behind_since_ns >= SW_BEHIND_HOLD_NS)
+            retune(sw, "playout fell behind the live edge");
+    } else
+        sw->behind_since_ns = 0;
     for (;;) {
         if (ts_window_has(sw->win, sw->play_seq)) {
             publish(sw, sw->play_seq++);
@@ -290,6 +298,8 @@ void playout_stall_check(swarm_t *sw, uint64_t now)
     if (sw->last_tick_ns && now - sw->last_tick_ns > SW_GAP_NS && sw->hooked && !sw->is_source) {
         ts_warn("event loop stood still for %.1f s (stopped or suspended)", (double)(now - sw->last_tick_ns) / TS_NS_PER_S_F);
         sw->retune_at_ns = now + SW_GAP_SETTLE_NS;
+        for (peer_t *p = sw->peers; p; p = p->next)
+            p->stalled_ns = now;
     }
     sw->last_tick_ns = now;
     if (sw->retune_at_ns && now >= sw->retune_at_ns) {

@@ -74,12 +74,21 @@ int push_to(peer_t *p, uint64_t seq, uint64_t now)
         return 0; /* (a child at or past seq has it or is filling it in: a HAVE is enough) */
     /* Under an upload cap, only while nothing waits for it: a push may be a copy the child gets
      * from another parent too, and on a busy uplink that copy would delay requested pieces. */
-    if (sw->up_rate > 0)
+    if (sw->up_rate > 0 && !sw->is_source) /* (the broadcaster's push is the piece's first copy) */
         for (const peer_t *q = sw->peers; q; q = q->next)
             if (peer_alive(q) && q->state == PEER_ACTIVE && q->rq_len > 0)
                 return 0;
     p->told[seq % sw->n] = seq + 1;
-    p->rq[(p->rq_head + p->rq_len++) % SW_RQ_MAX] = (uint32_t)(seq % sw->n) | SW_RQ_PUSH;
+    /* ahead of its requests (a fresh piece first), behind earlier pushes (in order: a burst of new
+     * pieces sent newest first would show the child a piece seconds newer than its playback point,
+     * and it would skip ahead to it) */
+    int at = 0;
+    while (at < p->rq_len && (p->rq[(p->rq_head + at) % SW_RQ_MAX] & SW_RQ_PUSH))
+        at++;
+    for (int k = p->rq_len; k > at; k--)
+        p->rq[(p->rq_head + k) % SW_RQ_MAX] = p->rq[(p->rq_head + k - 1) % SW_RQ_MAX];
+    p->rq[(p->rq_head + at) % SW_RQ_MAX] = (uint32_t)(seq % sw->n) | SW_RQ_PUSH;
+    p->rq_len++;
     if (sw->is_source)
         g2g_progress(p, seq, now, 0); /* as if it had asked: it will have it once our queue sends it */
     return 1;
@@ -139,12 +148,12 @@ void push_got(peer_t *p, uint64_t seq, int asked, uint64_t timestamp_us, uint64_
     gettimeofday(&tv, NULL);
     int64_t age = (int64_t)((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec) - (int64_t)timestamp_us;
     /* seq, P(ushed)/R(equested), HAVE → request, request → piece, HAVE → piece, source time → here
-     * (µs; -1 = no such step) */
+     * (µs; -1 = no such step), 1 if from the broadcaster */
     long long h2r = s->have_ns && s->req_ns >= s->have_ns ? (long long)(s->req_ns - s->have_ns) / 1000 : -1;
     long long r2p = asked && s->req_ns ? (long long)(now - s->req_ns) / 1000 : -1;
     long long h2p = s->have_ns ? (long long)(now - s->have_ns) / 1000 : -1;
-    fprintf(sw->hop_log, "%llu %c %lld %lld %lld %lld\n", (unsigned long long)seq, asked ? 'R' : 'P', h2r, r2p, h2p,
-            (long long)age);
+    fprintf(sw->hop_log, "%llu %c %lld %lld %lld %lld %d\n", (unsigned long long)seq, asked ? 'R' : 'P', h2r, r2p,
+            h2p, (long long)age, p->source);
     fflush(sw->hop_log);
 }
 

@@ -5,6 +5,7 @@
 #include "holepunch.h"
 #include "known.h"
 #include "peer.h"
+#include "peerlist.h"
 #include "picker.h"
 #include "playout.h"
 #include "portmap.h"
@@ -27,6 +28,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     playout_stall_check(sw, now);
     pick_tick(sw, now);
     uprate_tick(sw, now); /* before serving: the pace for this tick */
+    fanout_tick(sw, now);
     fanout_late_haves(sw, now);
     fanout_serve(sw);
     known_pex_send(sw, now);
@@ -60,6 +62,9 @@ static void on_flush_prep(struct ev_loop *loop, ev_prepare *w, int revents)
 
 /* Broadcaster: ready while the signer is heard from. Viewer: while it has a peer and the
  * player-bridge is heard from. */
+/* The heartbeat's up_rate_auto is in bits per second; Prometheus's base unit is the byte. */
+static double up_pace(void *arg) { return (double)((const swarm_t *)arg)->c_up_rate_auto / 8; }
+
 static int readiness(void *arg, char *why, size_t whylen)
 {
     swarm_t *sw = arg;
@@ -131,6 +136,8 @@ int swarm_load(swarm_t *sw, const swarm_cfg_t *cfg)
     RAND_bytes(sw->peer_id + 8, 12);
     sw->on_input = dispatch_input;
     sw->on_closed = pick_clear_peer;
+    sw->has_room = fanout_room; /* peer.c serves on as its sockets drain */
+    sw->serve = fanout_serve;
     return TS_EXIT_OK;
 }
 
@@ -199,15 +206,19 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "rejects_up", &sw->c_rejects_up);
     ts_stage_counter(st, "rejects_in", &sw->c_rejects_in);
     ts_stage_counter(st, "push_dup", &sw->c_push_dup);
+    ts_stage_counter(st, "dup_conns", &sw->c_dup_conns);
     ts_stage_counter(st, "up_rate_auto", &sw->c_up_rate_auto);
     ts_stage_counter(st, "up_decreases", &sw->c_up_decreases);
-    ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_verify_failures_total",
+    ts_metrics_counter_ptr(ts_stage_metrics(st), "tstream_verify_failures_total",
                            "Pieces from peers that failed verification: malformed trailer or bad signature.", NULL,
                            &sw->c_verify_failed);
-    ts_metrics_counter_ptr(ts_stage_metrics(st), "ts_metadata_pieces_served_total",
+    ts_metrics_counter_ptr(ts_stage_metrics(st), "tstream_metadata_pieces_served_total",
                            "ut_metadata (BEP 9) pieces of the info dict sent to peers joining by magnet link.", NULL,
                            &sw->c_md_served);
+    ts_metrics_gauge_fn(ts_stage_metrics(st), "tstream_upload_pace_bytes_per_second",
+                        "The automatic upload pace, in bytes per second (0: unlimited).", NULL, up_pace, sw);
     ts_stage_readiness(st, readiness, sw);
+    ts_stage_on_beat(st, peerlist_beat, sw);
     return TS_EXIT_OK;
 }
 
@@ -235,5 +246,6 @@ void swarm_free(swarm_t *sw)
     hp_free(sw);
     push_free(sw);
     uprate_free(sw);
+    peerlist_free(sw);
     ts_metainfo_free(&sw->meta);
 }

@@ -9,11 +9,14 @@
 #include "metafetch.h"
 #include "run.h"
 #include "ts_curve.h"
+#include "ts_err.h"
 #include "ts_exit.h"
 #include "ts_log.h"
+#include "ts_sock.h"
 #include "ts_stage.h"
 #include "ts_units.h"
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ts-swarm --tstream FILE --out ENDPOINT --port PORT [--in ENDPOINT] [--embedded-tracker]\n"
-               "                [--bind ADDR] [--announce-host IP] [--max-peers N] [--max-upload RATE]\n"
+               "                [--bind ADDR] [--announce-host HOST] [--max-peers N] [--max-upload RATE]\n"
                "                [--instance NAME] [--supervisor ENDPOINT] [--curve DIR] [--metrics ADDR:PORT]\n"
                "                [--seeder] [--exit-unready SECONDS] [--no-port-mapping] [--no-holepunch]\n"
                "With --in (broadcaster) it serves the signer's pieces to peers; without (viewer) it fetches\n"
@@ -121,6 +124,35 @@ static int options(int argc, char **argv, swarm_t *sw, opts_t *o, ts_stage_opts_
     return -1;
 }
 
+/* A viewer's or broadcaster's required options; the bind and announce addresses (host order).
+ * 0, or the exit code with what is wrong in err: a usage error, or a failure for a name DNS did
+ * not answer for (a restart may find it). */
+static int check_args(const swarm_t *sw, const opts_t *o, int extra, uint32_t *bnd, uint32_t *ann, char *err,
+                      size_t errlen)
+{
+    char rerr[300];
+    struct in_addr b;
+    const char *need = !o->cfg.tstream ? "tstream" : !o->cfg.out_ep ? "out" : !o->have_port ? "port" : NULL;
+    if (extra || need || sw->max_peers < 1) {
+        if (need && !extra)
+            ts_err(err, errlen, "--%s is required", need);
+        else
+            ts_err(err, errlen, "%s", extra ? "unexpected argument" : "--max-peers must be at least 1");
+        return TS_EXIT_USAGE;
+    }
+    if (inet_pton(AF_INET, o->cfg.bind_addr, &b) != 1) {
+        ts_err(err, errlen, "bad --bind %s (an IPv4 address)", o->cfg.bind_addr);
+        return TS_EXIT_USAGE;
+    }
+    *bnd = ntohl(b.s_addr);
+    if (ts_sock_resolve4(o->announce_host, ann, rerr, sizeof rerr) < 0) {
+        int code = errno == EAGAIN ? TS_EXIT_FAIL : TS_EXIT_USAGE;
+        ts_err(err, errlen, "%s --announce-host %s", code == TS_EXIT_FAIL ? "cannot resolve" : "bad", rerr);
+        return code;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static swarm_t the_swarm; /* one per process */
@@ -134,25 +166,29 @@ int main(int argc, char **argv)
     const ts_topo_stage_t *me = &ts_topo[TS_TOPO_SWARM];
     if (o.magnet) {
         if (optind != argc || !o.cfg.tstream) {
+            fprintf(stderr, "ts-swarm: --fetch-metainfo needs --tstream FILE%s\n",
+                    optind != argc ? " and no other argument" : "");
             usage(stderr);
             return TS_EXIT_USAGE;
         }
         ts_log_init(me->name, so.instance);
         return metafetch_run(o.magnet, o.cfg.tstream, sw->port, o.timeout_s);
     }
-    struct in_addr ann, bnd;
-    if (optind != argc || !o.cfg.tstream || !o.cfg.out_ep || !o.have_port || sw->max_peers < 1 ||
-        inet_pton(AF_INET, o.announce_host, &ann) != 1 || inet_pton(AF_INET, o.cfg.bind_addr, &bnd) != 1) {
-        usage(stderr);
-        return TS_EXIT_USAGE;
+    uint32_t bnd = 0, ann = 0;
+    char bad[320];
+    if ((code = check_args(sw, &o, optind != argc, &bnd, &ann, bad, sizeof bad)) != 0) {
+        fprintf(stderr, "ts-swarm: %s\n", bad); /* first, on one line: a supervisor reports it */
+        if (code == TS_EXIT_USAGE)
+            usage(stderr);
+        return code;
     }
     char cerr[512];
     if (ts_curve_missing(so.curve, cerr, sizeof cerr, o.cfg.in_ep, o.cfg.out_ep, so.supervisor, TS_CURVE_END)) {
         fprintf(stderr, "ts-swarm: %s\n", cerr);
         return TS_EXIT_USAGE;
     }
-    sw->announce_ip = ntohl(ann.s_addr);
-    sw->bind_ip = ntohl(bnd.s_addr);
+    sw->announce_ip = ann;
+    sw->bind_ip = bnd;
     sw->is_source = o.cfg.in_ep != NULL;
 
     ts_stage_t *st = ts_stage_boot(TS_TOPO_SWARM, &so, &code);

@@ -9,7 +9,8 @@
  *   metafetch.c: magnet-link join (ts-swarm --fetch-metainfo)
  *   portmap.c: port mapping on the home router (a worker thread)   reach.c: reachability
  *   holepunch.c: ut_holepunch (BEP 55) relay and punches, PEX flags of known peers
- *   uprate.c: upload pacing by our uplink's queueing delay when no --max-upload was given */
+ *   uprate.c: upload pacing by our uplink's queueing delay when no --max-upload was given
+ *   peerlist.c: each connected peer with its rates, for the heartbeat */
 #ifndef TS_SWARM_H
 #define TS_SWARM_H
 #include <ev.h>
@@ -55,12 +56,15 @@
 #define SW_HAVE_MIN_NS (5 * TS_NS_PER_MS)     /* ... but not before the first ones could ask */
 #define SW_SRC_URGENT_NS (500 * TS_NS_PER_MS) /* playout blocked this long: fetch from the source too */
 #define SW_SKIP_NS (2000 * TS_NS_PER_MS)   /* a missing piece blocks playout at most this long */
-#define SW_BEHIND_US (8000000ull)        /* playout this far behind the newest piece held: re-tune */
+#define SW_BEHIND_US (8000000ull)        /* playout this far behind the newest piece held ... */
+#define SW_BEHIND_HOLD_NS (4000 * TS_NS_PER_MS) /* ... for this long on end: re-tune */
 #define SW_GAP_NS (3000 * TS_NS_PER_MS)    /* our loop stood still this long (SIGSTOP, suspend): re-tune */
 #define SW_GAP_SETTLE_NS (300 * TS_NS_PER_MS) /* ... once the backlog on our sockets has been read */
 #define SW_HOOK_STUCK_NS (5000 * TS_NS_PER_MS) /* hooked this long, nothing played, verified pieces only
                                               * below the hook point: the claim we hooked on was false */
-#define SW_OUTBUF_MAX (4u << 20)         /* stop serving a peer whose send queue is this long */
+#define SW_NOTSENT_LOWAT 4096              /* unsent bytes below which a peer socket takes more */
+#define SW_OUT_SMALL 1024                  /* a peer's send queue holds no piece: room for one */
+#define SW_FORGOT_GRACE_NS (30 * TS_NS_PER_S) /* a piece we asked for and then forgot may come this late */
 #define SW_OUTBUF_HARD (16u << 20)       /* a peer that reads nothing: closed */
 #define SW_MAX_KNOWN 256
 #define SW_KNOWN_RELAYS 4                  /* peers remembered per known address as having told us of it */
@@ -78,6 +82,7 @@
 #define SW_PARTIAL_NS (20 * TS_NS_PER_S) /* for a started message to arrive whole */
 #define SW_JUNK_MAX 64                     /* useless messages tolerated per peer (see peer_junk) */
 #define SW_PEX_NS (30 * TS_NS_PER_S)     /* peer exchange period */
+#define SW_DUP_SETTLED_NS (2 * TS_NS_PER_S) /* a connection this old is kept over a second one */
 #define SW_IDLE_NS (120 * TS_NS_PER_S)
 /* push (push.c, PROTOCOL.md "ts_push") */
 #define SW_QUEUE_MAX_NS (250 * TS_NS_PER_MS) /* a capped server rejects a request that would wait
@@ -120,6 +125,9 @@ struct peer {
     int nreq;
     struct sw_req cancelled[SW_CANCELLED]; /* requests we cancelled: a piece for one is a late answer */
     int cancelled_pos;
+    uint64_t asked_max;      /* highest seq + 1 we ever asked it for */
+    uint64_t forgot_ns;      /* when we last dropped a request to it unanswered (cancel, re-tune) */
+    uint64_t stalled_ns;     /* when our loop resumed after standing still with it connected */
     uint64_t *told;          /* per index: seq + 1 of the piece we announced to it (no repeats) */
     /* delivery record (picker.c): what its answers are worth */
     uint64_t answered, timeouts, wrong, good_pieces;
@@ -133,6 +141,7 @@ struct peer {
     int g2g_poor;
     uint64_t serial;         /* unique per connection in this process */
     int admitted;            /* counted against the admission budget when accepted */
+    int announced;           /* "connected" logged at info: its close is too (else at debug) */
     int source;              /* it is the broadcaster */
     uint32_t rq[SW_RQ_MAX];  /* its requests to us, served in order under the upload cap */
     int rq_head, rq_len;
@@ -152,6 +161,9 @@ struct peer {
     uint64_t hp_last_ns;
     uint64_t upr_acked;        /* its TCP_INFO bytes_acked when last taken as a sample (uprate.c) */
     uint32_t upr_pace;         /* SO_MAX_PACING_RATE set on its socket, B/s; 0 = not paced (uprate.c) */
+    char client[TS_WIRE_CLIENT_LEN]; /* its BEP 10 "v", printable ("" = none) */
+    uint64_t pl_ns, pl_up, pl_down; /* the last rate sample: when (0 = none), bytes_up, bytes_down (peerlist.c) */
+    double up_bps, down_bps;   /* bit/s over the last sample's interval (peerlist.c) */
     peer_t *next;
 };
 
@@ -176,6 +188,8 @@ struct swarm {
     struct known { uint32_t ip; uint16_t port; uint64_t next_ns; int fails;
         uint8_t flags;                     /* PEX added.f as peers told us (TS_WIRE_PEX_*), ORed */
         uint64_t relay[SW_KNOWN_RELAYS];   /* serials of peers that told us of it (punch relays) */
+        uint8_t alias_of[20];              /* a dial here reached this peer id by another address */
+        int is_alias;                      /* (alias_of valid): not dialled while it is connected */
     } known[SW_MAX_KNOWN];
     int nknown;
     struct ban { uint32_t ip; uint64_t until_ns; } bans[SW_MAX_BANS], dropped[SW_MAX_DROPPED]; /* host order */
@@ -185,6 +199,8 @@ struct swarm {
     int pick_pending;         /* run the picker before the loop waits (coalesces HAVE bursts) */
     void (*on_input)(peer_t *p);  /* bytes arrived in p->in (the wire dispatch) */
     void (*on_closed)(peer_t *p); /* p is being closed (the picker forgets its requests) */
+    int (*has_room)(peer_t *p);   /* another queued piece may go to p's socket (fanout_room) */
+    void (*serve)(swarm_t *sw);   /* send queued pieces (fanout_serve) */
     ts_tracker_t *tracker;    /* embedded tracker (broadcaster) */
     struct announce *ann;     /* tracker client */
     ts_inlink_t *in;          /* broadcaster: signed pieces from the signer */
@@ -207,6 +223,7 @@ struct swarm {
     /* playout */
     int hooked, hook_voted;  /* hook_voted: on peers' claims (hook_target), not yet confirmed by a piece */
     uint64_t play_seq, hook_seq, blocked_since_ns;
+    uint64_t behind_since_ns; /* playout first seen SW_BEHIND_US behind the newest piece held; 0 = not */
     uint64_t last_tick_ns, retune_at_ns; /* loop-gap detection; retune_at_ns 0 = none pending */
     uint64_t hooked_ns, hook_delivered;  /* when we last hooked in, and c_delivered then */
     uint64_t start_ns;
@@ -217,6 +234,10 @@ struct swarm {
     uint64_t up_last_ns;
     ev_timer up_timer;
     peer_t *serve_next;       /* round-robin position */
+    /* what our upload actually drains while requests wait (fanout_tick): the queue's speed */
+    double drain_bps;         /* B/s, 0 = not yet seen backlogged */
+    uint64_t drain_last_ns, drain_bytes;
+    int drain_backlog;        /* requests were waiting at the last sample */
     /* new pieces not yet announced to every peer */
     struct { uint64_t seq, min_ns, max_ns; } pending_have[64]; /* unordered */
     int npending_have;
@@ -256,10 +277,12 @@ struct swarm {
     void *hop_log;            /* TS_HOP_LOG=DIR: a line per piece received (FILE *) */
     double first_rtt_ns;      /* broadcaster: mean TCP round trip (TCP_INFO) to its first recipients */
     uint64_t c_push_dup;      /* pushes of pieces we already held */
+    uint64_t c_dup_conns;     /* connections closed as a second one to a peer already connected */
     /* upload pacing by queueing delay (uprate.c), NULL = off (--max-upload given) */
     struct uprate *upr;
     uint64_t c_up_rate_auto;  /* gauge: the paced rate, bit/s, 0 = unlimited */
     uint64_t c_up_decreases;  /* multiplicative decreases of it */
+    struct peerlist *plist;   /* the heartbeat's peer list (peerlist.c), NULL until the first */
 };
 
 /* sw->reach */

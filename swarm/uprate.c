@@ -131,10 +131,6 @@ static double sample(swarm_t *sw, double pace)
     for (peer_t *p = sw->peers; p; p = p->next) {
         if (!peer_alive(p) || p->state != PEER_ACTIVE)
             continue;
-        if (pacing && !p->upr_pace) {
-            int lowat = UPR_LOWAT;
-            setsockopt(p->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
-        }
         /* The bucket meters pieces; TCP would still put each piece on the wire at once and fill
          * the router's queue for a piece's time. The kernel's own pacing (no fq qdisc needed)
          * spreads each connection's packets at our rate. */

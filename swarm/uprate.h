@@ -15,7 +15,6 @@
 #define UPR_INC_MIN 16384.0       /* B/s gained per second at most (an empty queue) ... */
 #define UPR_INC_SHARE 0.125       /* ... or this share of the rate per second, if more */
 #define UPR_SAMPLE_NS (100 * TS_NS_PER_MS) /* TCP_INFO sampling period */
-#define UPR_LOWAT 16384           /* TCP_NOTSENT_LOWAT on peer sockets once pacing */
 #define UPR_NOISE_SLOTS 10        /* the noise floor: minimum delay over 10 slots ... */
 #define UPR_NOISE_SLOT_S 2.0      /* ... of 2 s each (LEDBAT's base-delay history, shorter) */
 #define UPR_NOISE_MAX_MS 50.0     /* ... counted as noise at most */

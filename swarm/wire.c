@@ -1,6 +1,7 @@
 /* BitTorrent peer wire codec: see wire.h and docs/PROTOCOL.md section 4. */
 #include "wire.h"
 #include "ts_bencode.h"
+#include "ts_utf8.h"
 #include "ts_version.h"
 #include <limits.h>
 #include <string.h>
@@ -286,6 +287,23 @@ static int get_seq(const ts_ben_t *d, const char *key, uint64_t *out)
     return 1;
 }
 
+/* A peer's client string, for status pages and logs that show it as text. */
+static void client_text(char *dst, size_t cap, const uint8_t *s, size_t n)
+{
+    size_t o = 0;
+    while (n) {
+        size_t c = ts_utf8_printable(s, n), w = c ? c : 1; /* an unprintable byte: one '?' */
+        if (o + w >= cap)
+            break;
+        if (c)
+            memcpy(dst + o, s, c);
+        else
+            dst[o] = '?';
+        o += w, s += w, n -= w;
+    }
+    dst[o] = 0;
+}
+
 int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t *x)
 {
     memset(x, 0, sizeof *x);
@@ -357,6 +375,9 @@ int ts_wire_parse_ext_handshake(const uint8_t *payload, size_t len, ts_ext_hs_t 
         x->has_yourip = 1;
         x->yourip = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
     }
+    const ts_ben_t *v = ts_ben_dict_get(t, "v");
+    if (v && v->type == TS_BEN_STR)
+        client_text(x->client, sizeof x->client, v->s, v->len);
     rc = 0;
 out:
     ts_ben_free(&t);

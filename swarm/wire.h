@@ -86,7 +86,8 @@ int ts_wire_bitfield_valid(const uint8_t *bits, size_t nbytes, uint64_t npieces)
  * only by the broadcaster's swarm; "ts_push" only by a peer that takes pieces it did not request
  * (PROTOCOL.md); "ts_reject" by a peer that reads a REJECT_REQUEST (id 16, BEP 6's layout) as
  * "not served: ask elsewhere"; "yourip" when has_yourip. A "yourip" of another length than 4 (BEP 10 allows 16,
- * IPv6) is ignored. */
+ * IPv6) is ignored. "v" is always TS_AGENT when we send; parsed, it is client (below). */
+#define TS_WIRE_CLIENT_LEN 64 /* bytes of ts_ext_hs_t.client with its NUL */
 typedef struct {
     int has_live;
     uint8_t live_id;   /* 1..255 */
@@ -102,12 +103,15 @@ typedef struct {
     int reject;        /* "ts_reject": it understands REJECT_REQUEST for a request we will not serve */
     int has_yourip;
     uint32_t yourip;   /* host order: our address as the sender sees it */
+    /* parsed only: its "v" as printable UTF-8 for status and logs ("" if none or not a string):
+     * controls and bytes that are not well-formed UTF-8 become '?', cut at a character's end */
+    char client[TS_WIRE_CLIENT_LEN];
 } ts_ext_hs_t;
 
 /* The whole message: length prefix, id 20, ext id 0, dict. */
 void ts_wire_put_ext_handshake(ts_buf_t *b, const ts_ext_hs_t *x);
-/* payload = the bytes after the ext id. Unknown keys (other clients' extensions, "v", "yourip",
- * "reqq", ...) are ignored. A ts_live id of 0 means "disabled" (BEP 10) and gives has_live = 0.
+/* payload = the bytes after the ext id. Unknown keys (other clients' extensions, "reqq", ...) are
+ * ignored, and so is a "yourip" or "v" of the wrong type. A ts_live id of 0 means "disabled" (BEP 10) and gives has_live = 0.
  * -1 if malformed: not exactly one bencoded dict, "m" not a dict, ts_live not an int in 0..255,
  * "p" not an int in 0..65535, ts_edge / ts_rap not both present or both absent, negative,
  * or ts_rap > ts_edge, ut_metadata not an int in 0..255, metadata_size not an int in 0..2^31. */

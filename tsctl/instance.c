@@ -3,6 +3,7 @@
 #include "ts_exit.h"
 #include "ts_msg.h"
 #include "ts_topology.h"
+#include "ts_units.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -216,6 +217,16 @@ uint16_t inst_free_port(void)
     if (fd >= 0)
         close(fd);
     return port;
+}
+
+int inst_metrics_addr(const char *arg, char *out, size_t len)
+{
+    char host[64];
+    uint16_t port;
+    struct in_addr a;
+    if (ts_units_hostport(arg, host, sizeof host, &port) < 0 || port == 0 || inet_pton(AF_INET, host, &a) != 1)
+        return -1;
+    return snprintf(out, len, "%s:%u", host, port) < (int)len ? 0 : -1;
 }
 
 static void registry_path(const char *name, char *out, size_t len)

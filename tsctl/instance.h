@@ -37,6 +37,11 @@ void inst_binary(const char *name, char *out, size_t len);
  * the kernel's choice on 127.0.0.1 if there is no room below that range. 0 on failure. */
 uint16_t inst_free_port(void);
 
+/* --metrics ADDR:PORT of tsctl start, watch and seed: where the supervisor serves its status page
+ * and /metrics, with every stage's series (instance.conf "metrics"). ":PORT" alone = 127.0.0.1;
+ * ADDR an IPv4 address, PORT 1..65535. 0 with "ADDR:PORT" in out, or -1. */
+int inst_metrics_addr(const char *arg, char *out, size_t len);
+
 /* Registry */
 int inst_register(const char *name, const char *dir);
 void inst_unregister(const char *name);

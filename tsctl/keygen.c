@@ -27,8 +27,8 @@ int keygen_main(int argc, char **argv)
         return TS_EXIT_OK;
     }
     if (argc < 2 || argv[1][0] == '-') {
-        usage(stderr);
-        return TS_EXIT_USAGE;
+        fprintf(stderr, "tsctl keygen: %s\n", argc < 2 ? "a DIR is required" : "DIR comes first");
+        return tsctl_usage_error("keygen");
     }
     const char *dir = argv[1];
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {

@@ -19,6 +19,7 @@ struct logfile {
     int failing, need_nl; /* writes fail (errno in err); the file ends mid-line */
     int err;
     uint64_t dropped; /* lines lost since the failure began */
+    char first_err[512]; /* the first error line since logfile_new_run */
     size_t partlen, outlen;
     char part[LOGFILE_PART_MAX];
     char out[LOGFILE_OUT_MAX];
@@ -153,7 +154,28 @@ void logfile_line(logfile_t *lf, const char *line, size_t len)
     lf->outlen += len;
 }
 
-/* One line from the stage, without its newline: logfmt lines pass, anything else is wrapped. */
+/* The message of a logfmt line, unquoted; any other line as it is. */
+static void line_msg(const char *line, char *out, size_t len)
+{
+    const char *m = strstr(line, " msg=\"");
+    size_t j = 0;
+    if (!m) {
+        for (; line[j] && j + 1 < len; j++)
+            out[j] = line[j];
+        out[j] = 0;
+        return;
+    }
+    for (m += 6; *m && *m != '"' && j + 1 < len; m++) {
+        if (*m == '\\' && m[1])
+            m++;
+        out[j++] = *m;
+    }
+    out[j] = 0;
+}
+
+/* One line from the stage, without its newline: logfmt lines pass, anything else is wrapped.
+ * The first error of a run is kept: a logfmt line at level error, or a raw line (what a stage
+ * writes before its log is set up: a usage error's reason). */
 static void stage_line(logfile_t *lf, const char *s, size_t len)
 {
     while (len && (s[len - 1] == '\r' || s[len - 1] == '\n'))
@@ -161,7 +183,14 @@ static void stage_line(logfile_t *lf, const char *s, size_t len)
     if (!len)
         return;
     char line[TS_LOG_LINE_MAX];
-    if (len < sizeof line - 1 && strncmp(s, "time=", 5) == 0) {
+    int logfmt = len < sizeof line - 1 && strncmp(s, "time=", 5) == 0;
+    if (!lf->first_err[0] && len < sizeof line) {
+        memcpy(line, s, len);
+        line[len] = 0;
+        if (!logfmt || strstr(line, " level=error "))
+            line_msg(line, lf->first_err, sizeof lf->first_err);
+    }
+    if (logfmt) {
         memcpy(line, s, len);
         line[len++] = '\n';
         logfile_line(lf, line, len);
@@ -255,17 +284,9 @@ void logfile_last_msg(const char *logdir, const char *stage, char *out, size_t l
         snprintf(path, sizeof path, "%s/%s.log.1", logdir, stage);
         last_line(path, line, sizeof line);
     }
-    /* The message of a logfmt line, unquoted; any other line as it is. */
-    const char *m = strstr(line, " msg=\"");
-    if (!m) {
-        snprintf(out, len, "%s", line);
-        return;
-    }
-    size_t j = 0;
-    for (m += 6; *m && *m != '"' && j + 1 < len; m++) {
-        if (*m == '\\' && m[1])
-            m++;
-        out[j++] = *m;
-    }
-    out[j] = 0;
+    line_msg(line, out, len);
 }
+
+void logfile_new_run(logfile_t *lf) { lf->first_err[0] = 0; }
+
+const char *logfile_first_error(const logfile_t *lf) { return lf->first_err; }

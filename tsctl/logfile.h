@@ -27,6 +27,12 @@ void logfile_flush(logfile_t *lf);
 void logfile_line(logfile_t *lf, const char *line, size_t len);
 /* The last line's message, for "STAGE FAILED" reports ("" if none). */
 void logfile_last_msg(const char *logdir, const char *stage, char *out, size_t len);
+/* A new run of the stage begins (it was just spawned). */
+void logfile_new_run(logfile_t *lf);
+/* The message of the run's first error line ("" if none): a logfmt line at level error, or a line
+ * the stage wrote raw (before its log was set up: a usage error's reason). Usage and configuration
+ * errors are reported with it; a usage text's last line says nothing. */
+const char *logfile_first_error(const logfile_t *lf);
 /* Rotation settings from the environment. */
 void logfile_limits(uint64_t *max_bytes, int *keep);
 #endif

@@ -329,12 +329,12 @@ int logs_main(int argc, char **argv)
         }
         case 'd': state_dir = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+        default: return tsctl_usage_error("logs");
         }
     }
     if (optind >= argc || argc - optind > 2) {
-        usage(stderr);
-        return TS_EXIT_USAGE;
+        fprintf(stderr, "tsctl logs: %s\n", optind >= argc ? "a NAME is required" : "NAME and one STAGE at most");
+        return tsctl_usage_error("logs");
     }
     const char *name = argv[optind], *stage = optind + 1 < argc ? argv[optind + 1] : NULL;
     if (!inst_valid_name(name) || (stage && !inst_valid_name(stage))) {
@@ -361,7 +361,7 @@ int logs_main(int argc, char **argv)
     } else if (all_streams(st, &n, logdir) < 0) {
         fprintf(stderr, "tsctl logs: no logs for %s in %s: %s\n", name, logdir, strerror(errno));
         free(st);
-        return TS_EXIT_USAGE;
+        return TS_EXIT_NOTFOUND;
     }
     dump(st, n, tail);
     if (fol)

@@ -26,7 +26,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tsctl probe URL [--timeout SECONDS]\n"
-               "GETs URL (http://HOST:PORT/PATH, e.g. a stage's http://127.0.0.1:9100/readyz) and exits 0 if it\n"
+               "GETs URL (http://HOST:PORT/PATH, e.g. a stage's http://127.0.0.1:9477/readyz) and exits 0 if it\n"
                "answers 200, 1 otherwise (refused, timed out, any other status), printing the status and the\n"
                "first line of the answer. --timeout: for the whole exchange (default 5 s).\n");
 }
@@ -105,8 +105,7 @@ static int parse_args(int argc, char **argv, const char **url, double *timeout)
             *url = argv[i];
         } else {
             fprintf(stderr, "tsctl probe: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return TS_EXIT_USAGE;
+            return tsctl_usage_error("probe");
         }
     }
     return CONTINUE;
@@ -188,8 +187,7 @@ int probe_main(int argc, char **argv)
     char err[128];
     if (!url || ts_url_split(url, &u, err, sizeof err) < 0 || strcmp(u.scheme, "http") != 0) {
         fprintf(stderr, "tsctl probe: %s\n", url ? "expected an http://HOST:PORT/PATH URL" : "URL is required");
-        usage(stderr);
-        return TS_EXIT_USAGE;
+        return tsctl_usage_error("probe");
     }
     struct timespec deadline;
     deadline_in(timeout, &deadline);

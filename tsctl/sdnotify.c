@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,4 +48,45 @@ void sdnotify_watchdog(void)
 {
     if (watchdog)
         sdnotify("WATCHDOG=1");
+}
+
+int sdnotify_journal_fd(int fd)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fd, &st) < 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+int sdnotify_priority(const char *line, size_t len)
+{
+    static const struct { const char *level; int prio; } map[] = {
+        { "error", 3 }, { "warn", 4 }, { "info", 6 }, { "debug", 7 },
+    };
+    for (size_t i = 0; i + 6 < len; i++) {
+        if (memcmp(line + i, "level=", 6) != 0 || (i > 0 && line[i - 1] != ' '))
+            continue;
+        for (size_t k = 0; k < sizeof map / sizeof *map; k++) {
+            size_t n = strlen(map[k].level);
+            if (i + 6 + n < len && memcmp(line + i + 6, map[k].level, n) == 0 && line[i + 6 + n] == ' ')
+                return map[k].prio;
+        }
+        break;
+    }
+    return 6; /* notice-level info: a line without a level we know */
+}
+
+void sdnotify_stderr(int journal, const char *line, size_t len)
+{
+    char buf[4096];
+    size_t n = 0;
+    if (journal) /* so that journalctl -p err, and its colours, know an error from the rest */
+        n = (size_t)snprintf(buf, sizeof buf, "<%d>", sdnotify_priority(line, len));
+    if (len > sizeof buf - n)
+        len = sizeof buf - n;
+    memcpy(buf + n, line, len);
+    ssize_t w = write(2, buf, n + len); /* one write: a line is never split */
+    (void)w;
 }

@@ -6,6 +6,9 @@
 #include "ts_exit.h"
 #include "ts_magnet.h"
 #include "ts_metainfo.h"
+#include "ts_mpegts.h"
+#include "ts_pushurl.h"
+#include "ts_sock.h"
 #include "ts_stage.h"
 #include "ts_topology.h"
 #include "ts_time.h"
@@ -26,18 +29,24 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tsctl start NAME --source SRC [--bitrate RATE] [--piece-size BYTES] [--window SECONDS]\n"
-            "                   [--port PORT] [--tracker URL] [--announce-host IP] [--max-upload RATE]\n"
+            "                   [--port PORT] [--tracker URL] [--announce-host HOST] [--max-upload RATE]\n"
             "                   [--state-dir DIR] [--wait-data SECONDS] [--foreground] [--no-port-mapping]\n"
-            "                   [--no-holepunch]\n"
-            "Starts broadcast NAME and writes NAME.tstream in the current directory.\n"
-            "  --source SRC        a file (paced at --bitrate), pipe:COMMAND, http(s)://URL,\n"
-            "                      or testsrc (built-in test pattern, 2 Mbit/s MPEG-TS)\n"
-            "  --bitrate RATE      bits per second, suffixes k M G (2M); sizes the window; paces files\n"
+            "                   [--no-holepunch] [--loop] [--metrics ADDR:PORT]\n"
+            "Starts broadcast NAME and, once it runs, writes NAME.tstream in the current directory.\n"
+            "  --source SRC        a file, pipe:COMMAND, http(s)://URL (files and HTTP are paced),\n"
+            "                      testsrc (built-in test pattern, 2 Mbit/s MPEG-TS), or an encoder pushing\n"
+            "                      MPEG-TS (live, cut as it comes): srt://:PORT[?passphrase=P&latency=MS]\n"
+            "                      (listener), srt://HOST:PORT (caller), udp://@GROUP:PORT[?iface=ADDR],\n"
+            "                      udp://[ADDR]:PORT, tcp://[ADDR]:PORT (one encoder connection at a time)\n"
+            "  --bitrate RATE      bits per second, suffixes k M G (2M); sizes the window; paces a file\n"
+            "                      (without it: by its MPEG-TS PCR, as HTTP always is)\n"
+            "  --loop              a file source starts over at its end (else the broadcast's source ends)\n"
             "  --piece-size BYTES  wire piece length incl. the 88-byte trailer (default 16k)\n"
             "  --window SECONDS    how much stream the wrapping piece space spans (default 60)\n"
             "  --port PORT         peer (and embedded tracker) TCP port (default: a free port, kept)\n"
             "  --tracker URL       announce to this tracker instead of the embedded one\n"
-            "  --announce-host IP  address viewers reach this broadcaster at (default 127.0.0.1)\n"
+            "  --announce-host HOST address or name viewers reach this broadcaster at (default 127.0.0.1);\n"
+            "                      a name goes into the tracker URL and must resolve here too\n"
             "  --max-upload RATE   cap on the broadcaster's upload, bits per second (default: none)\n"
             "  --state-dir DIR     key and state directory (default: $XDG_STATE_HOME/tstream/NAME)\n"
             "  --wait-data SECONDS once running, wait this long for the source's first piece (default %d;\n"
@@ -45,7 +54,9 @@ static void usage(FILE *f)
             "  --foreground        supervise the stages in this process until SIGTERM, for systemd\n"
             "                      (Type=notify; deploy/systemd); --wait-data does not apply\n"
             "  --no-port-mapping   do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
-            "  --no-holepunch      take no part in hole punching between peers behind NAT\n",
+            "  --no-holepunch      take no part in hole punching between peers behind NAT\n"
+            "  --metrics ADDR:PORT serve the status page and /metrics (every stage's, one Prometheus\n"
+            "                      target) here (default: a loopback port picked once)\n",
             TS_SOURCE_IDLE_WARN_S, TS_EXIT_NODATA);
 }
 
@@ -97,8 +108,8 @@ typedef struct {
     double window_s, wait_data;
     uint64_t max_upload, bitrate, piece_len;
     uint16_t port;
-    int supervise_here, no_portmap, no_holepunch;
-    char src[PATH_MAX + 8], dir[512], pub[PATH_MAX + 200], ih[41], magnet[2048], announce[512];
+    int supervise_here, no_portmap, no_holepunch, repeat;
+    char metrics[80], src[PATH_MAX + 8], dir[512], pub[PATH_MAX + 200], ih[41], magnet[2048], announce[512];
 } start_t;
 
 #define CONTINUE (-1) /* an option parser's "go on" */
@@ -113,6 +124,8 @@ static int parse_opts(start_t *o, int argc, char **argv)
         { "max-upload", required_argument, 0, 'u' }, { "wait-data", required_argument, 0, 'W' },
         { "foreground", no_argument, 0, 'F' },       { "help", no_argument, 0, 'h' },
         { "no-port-mapping", no_argument, 0, 'N' },  { "no-holepunch", no_argument, 0, 'H' },
+        { "loop", no_argument, 0, 'L' },
+        { "metrics", required_argument, 0, 'M' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -157,8 +170,15 @@ static int parse_opts(start_t *o, int argc, char **argv)
         case 'F': o->supervise_here = 1; break;
         case 'N': o->no_portmap = 1; break;
         case 'H': o->no_holepunch = 1; break;
+        case 'L': o->repeat = 1; break;
+        case 'M':
+            if (inst_metrics_addr(optarg, o->metrics, sizeof o->metrics) < 0) {
+                fprintf(stderr, "tsctl start: bad --metrics '%s' (ADDR:PORT, ADDR an IPv4 address)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+        default: return tsctl_usage_error("start");
         }
     }
     return CONTINUE;
@@ -169,8 +189,7 @@ static int check_opts(start_t *o, int argc, char **argv)
 {
     if (optind != argc - 1 || !o->source) {
         fprintf(stderr, "tsctl start: %s\n", optind != argc - 1 ? "expected one broadcast NAME" : "--source is required");
-        usage(stderr);
-        return TS_EXIT_USAGE;
+        return tsctl_usage_error("start");
     }
     o->name = argv[optind];
     if (!inst_valid_name(o->name)) {
@@ -179,22 +198,46 @@ static int check_opts(start_t *o, int argc, char **argv)
     }
     if (tstream_opts("start", o->bitrate_s, o->piece_s, o->tracker, &o->bitrate, &o->piece_len) < 0)
         return TS_EXIT_USAGE;
+    /* The name goes into the tracker URL as written; the swarm needs its address: refuse now what
+     * it could not resolve, before anything is written or started. */
+    uint32_t ip;
+    char err[320];
+    if (ts_sock_resolve4(o->announce_host, &ip, err, sizeof err) < 0) {
+        int temporary = errno == EAGAIN;
+        fprintf(stderr, "tsctl start: %s --announce-host %s (an IPv4 address, or a name this host resolves)\n",
+                temporary ? "cannot resolve" : "bad", err);
+        return temporary ? TS_EXIT_FAIL : TS_EXIT_USAGE;
+    }
     /* Files are read by a stage in the background: give it an absolute path, and fail now if missing. */
     const char *source = o->source;
     snprintf(o->src, sizeof o->src, "%s", source);
-    if (strcmp(source, "-") != 0 && strcmp(source, "testsrc") != 0 && strncmp(source, "pipe:", 5) != 0 &&
-        strncmp(source, "http://", 7) != 0 && strncmp(source, "https://", 8) != 0) {
+    ts_pushurl_t push;
+    if (ts_pushurl_kind(source) != TS_PUSH_NONE && ts_pushurl_parse(source, &push, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl start: bad --source %.*s: %s\n", 200, source, err);
+        return TS_EXIT_USAGE;
+    }
+    int file = strcmp(source, "-") != 0 && strcmp(source, "testsrc") != 0 && strncmp(source, "pipe:", 5) != 0 &&
+               strncmp(source, "http://", 7) != 0 && strncmp(source, "https://", 8) != 0 &&
+               ts_pushurl_kind(source) == TS_PUSH_NONE;
+    if (file) {
         if (!realpath(source, o->src)) {
             fprintf(stderr, "tsctl start: source file %s: %s\n", source, strerror(errno));
             return TS_EXIT_CONFIG;
         }
-        if (!o->bitrate_s) {
-            fprintf(stderr, "tsctl start: a file source needs --bitrate to be paced\n");
+        /* Without --bitrate ingest paces a file by its PCR: only MPEG-TS has one. */
+        if (!o->bitrate_s && ts_mpegts_file(o->src) == 0) {
+            fprintf(stderr, "tsctl start: %s is not MPEG-TS (no PCR to pace it by): such a file source needs "
+                            "--bitrate\n", source);
             return TS_EXIT_USAGE;
         }
     }
+    if (o->repeat && !file) {
+        fprintf(stderr, "tsctl start: --loop repeats a file source; %s is not a file\n", source);
+        return TS_EXIT_USAGE;
+    }
     if (strcmp(source, "-") == 0) {
-        fprintf(stderr, "tsctl start: --source - (stdin) needs a foreground process; run ts-ingest by hand, or use pipe:cat\n");
+        fprintf(stderr, "tsctl start: --source - (stdin) is not supported: the stages run in the background; give the "
+                        "command that writes the stream as --source 'pipe:COMMAND'\n");
         return TS_EXIT_USAGE;
     }
     return CONTINUE;
@@ -265,11 +308,8 @@ static int make_stream(start_t *o)
         snprintf(cwd, sizeof cwd, ".");
     snprintf(o->pub, sizeof o->pub, "%s/%s.tstream", cwd, o->name);
     int rc = CONTINUE;
-    const char *bad = ts_metainfo_save(path, &m, err, sizeof err) < 0       ? path
-                      : ts_metainfo_save(o->pub, &m, err, sizeof err) < 0 ? o->pub
-                                                                          : NULL;
-    if (bad) {
-        fprintf(stderr, "tsctl start: %s: %s\n", bad, err);
+    if (ts_metainfo_save(path, &m, err, sizeof err) < 0) {
+        fprintf(stderr, "tsctl start: %s: %s\n", path, err);
         rc = TS_EXIT_FAIL;
     }
     ts_metainfo_hex(m.infohash, o->ih);
@@ -278,6 +318,23 @@ static int make_stream(start_t *o)
     o->piece_len = m.piece_len;
     snprintf(o->announce, sizeof o->announce, "%s", m.announce);
     ts_metainfo_free(&m);
+    return rc;
+}
+
+/* NAME.tstream for viewers: only once the broadcast runs, so that a failed start leaves none (the
+ * stages read the state directory's copy). */
+static int publish(const start_t *o)
+{
+    ts_metainfo_t m;
+    char path[700], err[512];
+    snprintf(path, sizeof path, "%s/stream.tstream", o->dir);
+    int rc = ts_metainfo_load(path, &m, err, sizeof err);
+    if (rc == 0) {
+        rc = ts_metainfo_save(o->pub, &m, err, sizeof err);
+        ts_metainfo_free(&m);
+    }
+    if (rc < 0)
+        fprintf(stderr, "tsctl start: %s\n", err);
     return rc;
 }
 
@@ -301,6 +358,9 @@ static int write_conf(const start_t *o, instance_t *in)
     inst_set(in, "max_upload", "%llu", (unsigned long long)o->max_upload);
     inst_set(in, "no_port_mapping", "%d", o->no_portmap);
     inst_set(in, "no_holepunch", "%d", o->no_holepunch);
+    inst_set(in, "loop", "%d", o->repeat);
+    if (o->metrics[0])
+        inst_set(in, "metrics", "%s", o->metrics);
     if (inst_save(in) < 0) {
         fprintf(stderr, "tsctl start: cannot write %s/instance.conf: %s\n", o->dir, strerror(errno));
         return TS_EXIT_FAIL;
@@ -329,10 +389,16 @@ int start_main(int argc, char **argv)
         return rc;
     int code;
     char err[512];
+    if (o.supervise_here && publish(&o) < 0) /* this process becomes the supervisor */
+        return TS_EXIT_FAIL;
     if (inst_spawn_supervisor(o.dir, o.supervise_here, 30, &code, err, sizeof err) < 0) {
         fprintf(stderr, "tsctl start: %s failed to start: %s\n", o.name, err);
         inst_stop(o.dir, 5);
         return code;
+    }
+    if (publish(&o) < 0) {
+        inst_stop(o.dir, 5);
+        return TS_EXIT_FAIL;
     }
     inst_register(o.name, o.dir);
     printf("broadcast %s started\n  tstream:  %s\n  infohash: %s\n  tracker:  %s\n  magnet:   %s\n  state:    %s\n",
@@ -341,11 +407,13 @@ int start_main(int argc, char **argv)
     /* Ready stages do not mean a stream: a camera not on yet, a command that writes nothing. The
      * broadcast keeps waiting for it (a live source may come later), but the operator hears now. */
     if (o.wait_data > 0 && wait_first_piece(o.dir, o.wait_data) < 0) {
+        char shown[TS_PUSHURL_MAX + 32];
+        ts_pushurl_redact(o.src, shown, sizeof shown);
         fprintf(stderr,
                 "tsctl start: warning: broadcast %s is running, but its source has sent no data in %g s: %s\n"
                 "  It keeps waiting for the source; viewers get the stream once data comes.\n"
                 "  See `tsctl logs %s ingest`; stop the broadcast with `tsctl stop %s`.\n",
-                o.name, o.wait_data, o.src, o.name, o.name);
+                o.name, o.wait_data, shown, o.name, o.name);
         return TS_EXIT_NODATA;
     }
     return TS_EXIT_OK;

@@ -1,5 +1,7 @@
 #include "status_render.h"
+#include "ts_exit.h"
 #include "ts_stage.h"
+#include "ts_utf8.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +33,40 @@ static const char *external(const Ts__StageStatus *p, char *s, size_t len)
 
 /* ------------------------------------------------------------------ JSON */
 
+/* Strings may come from the network (a peer's client): anything not printable UTF-8 is escaped
+ * or replaced, so that the JSON stays valid and a terminal shows only text. */
 static void json_str(ts_buf_t *b, const char *s)
 {
     ts_buf_putc(b, '"');
-    for (; s && *s; s++) {
+    for (size_t n = s ? strlen(s) : 0; n;) {
         unsigned char c = (unsigned char)*s;
+        size_t len = ts_utf8_printable((const uint8_t *)s, n);
         if (c == '"' || c == '\\')
             ts_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
+        else if (len)
+            ts_buf_put(b, s, len);
+        else if (c < 0x80)
             ts_buf_printf(b, "\\u%04x", c);
         else
-            ts_buf_putc(b, c);
+            ts_buf_printf(b, "\\ufffd");
+        len = len ? len : 1;
+        s += len, n -= len;
     }
     ts_buf_putc(b, '"');
+}
+
+/* The same for the text form: '?' for anything not printable. */
+static void text_str(ts_buf_t *b, const char *s)
+{
+    for (size_t n = strlen(s); n;) {
+        size_t len = ts_utf8_printable((const uint8_t *)s, n);
+        if (len)
+            ts_buf_put(b, s, len);
+        else
+            ts_buf_putc(b, '?');
+        len = len ? len : 1;
+        s += len, n -= len;
+    }
 }
 
 static void json_stage(const Ts__StageStatus *p, ts_buf_t *b)
@@ -78,6 +101,48 @@ static void json_stage(const Ts__StageStatus *p, ts_buf_t *b)
     ts_buf_putc(b, '}');
 }
 
+/* A figure of a peer, if present: ",\"key\":value" (JSON has no NaN or infinity). */
+static void json_num(ts_buf_t *b, const char *key, int has, double v, int decimals)
+{
+    if (has && isfinite(v))
+        ts_buf_printf(b, ",\"%s\":%.*f", key, decimals, v);
+}
+
+static void json_peer(const Ts__PeerStatus *p, ts_buf_t *b)
+{
+    ts_buf_printf(b, "{\"addr\":");
+    json_str(b, p->addr);
+    if (p->client) {
+        ts_buf_printf(b, ",\"client\":");
+        json_str(b, p->client);
+    }
+    if (p->has_incoming)
+        ts_buf_printf(b, ",\"incoming\":%s", p->incoming ? "true" : "false");
+    json_num(b, "up_bps", p->has_up_bps, p->up_bps, 0);
+    json_num(b, "down_bps", p->has_down_bps, p->down_bps, 0);
+    if (p->has_up_bytes)
+        ts_buf_printf(b, ",\"up_bytes\":%llu", (unsigned long long)p->up_bytes);
+    if (p->has_down_bytes)
+        ts_buf_printf(b, ",\"down_bytes\":%llu", (unsigned long long)p->down_bytes);
+    json_num(b, "connected_s", p->has_connected_s, p->connected_s, 1);
+    if (p->via) {
+        ts_buf_printf(b, ",\"via\":");
+        json_str(b, p->via);
+    }
+    if (p->has_source)
+        ts_buf_printf(b, ",\"source\":%s", p->source ? "true" : "false");
+    ts_buf_putc(b, '}');
+}
+
+/* Whether the instance has a swarm: then its peer_list is there, if only empty. */
+static int has_swarm(const Ts__InstanceStatus *in)
+{
+    for (size_t i = 0; i < in->n_stages; i++)
+        if (strcmp(in->stages[i]->name, "swarm") == 0)
+            return 1;
+    return 0;
+}
+
 /* Each instance-level field is followed by ',' up to state_dir: the comma rule of the JSON that
  * supervise.c wrote field by field, kept byte for byte. */
 static void json_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
@@ -86,7 +151,8 @@ static void json_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
         const char *key, *val;
     } conf[] = { { "name", in->name },         { "role", in->role },     { "tstream", in->tstream },
                  { "infohash", in->infohash }, { "magnet", in->magnet }, { "player_url", in->player_url },
-                 { "output", in->output },     { "source", in->source }, { "tracker", in->tracker } };
+                 { "output", in->output },     { "source", in->source }, { "tracker", in->tracker },
+                 { "hls_url", in->hls_url },   { "dvr", in->dvr } };
     ts_buf_putc(b, '{');
     for (size_t i = 0; i < sizeof conf / sizeof *conf; i++)
         if (conf[i].val) {
@@ -124,7 +190,17 @@ static void json_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
             ts_buf_putc(b, ',');
         json_stage(in->stages[i], b);
     }
-    ts_buf_printf(b, "]}");
+    ts_buf_putc(b, ']');
+    if (has_swarm(in)) {
+        ts_buf_printf(b, ",\"peer_list\":[");
+        for (size_t i = 0; i < in->n_peer_list; i++) {
+            if (i)
+                ts_buf_putc(b, ',');
+            json_peer(in->peer_list[i], b);
+        }
+        ts_buf_putc(b, ']');
+    }
+    ts_buf_putc(b, '}');
 }
 
 /* ------------------------------------------------------------------ text */
@@ -158,14 +234,49 @@ static void text_reach(const Ts__StageStatus *p, ts_buf_t *b)
     ts_buf_putc(b, '\n');
 }
 
+/* Ingest read its source to the end (a file without --loop). */
+static int source_ended(const Ts__InstanceStatus *in)
+{
+    for (size_t i = 0; i < in->n_stages; i++) {
+        const Ts__Counter *c = find_counter(in->stages[i], "source_ended");
+        if (c && c->value)
+            return 1;
+    }
+    return 0;
+}
+
+/* 0: no piece yet, 1: flowing, 2: stalled. */
+static int stream_state(const Ts__InstanceStatus *in)
+{
+    if (!in->status_url || !in->has_last_piece_age_s || isnan(in->last_piece_age_s))
+        return 0;
+    return shown(in->last_piece_age_s, 1) < STATUS_STALL_S ? 1 : 2;
+}
+
+int status_verdict(const Ts__InstanceStatus *in)
+{
+    if ((in->state && strcmp(in->state, "down") == 0) || !in->n_stages)
+        return TS_EXIT_DOWN;
+    int verdict = stream_state(in) == 1 ? TS_EXIT_OK : TS_EXIT_DEGRADED;
+    for (size_t i = 0; i < in->n_stages; i++) {
+        if (strcmp(in->stages[i]->state, "failed") == 0)
+            return TS_EXIT_DOWN;
+        if (strcmp(in->stages[i]->state, "ready") != 0)
+            verdict = TS_EXIT_DEGRADED;
+    }
+    return verdict;
+}
+
 /* What an operator asks first: is it flowing, how many watch, how fast, how stable. */
 static void text_health(const Ts__InstanceStatus *in, ts_buf_t *b)
 {
-    int fig = in->status_url != NULL;
-    if (!fig || !in->has_last_piece_age_s || isnan(in->last_piece_age_s))
+    int fig = in->status_url != NULL, flow = stream_state(in);
+    if (flow == 0)
         ts_buf_printf(b, "  stream:   no piece yet");
-    else if (shown(in->last_piece_age_s, 1) < 5)
+    else if (flow == 1)
         ts_buf_printf(b, "  stream:   flowing (last new piece %.1f s ago)", in->last_piece_age_s);
+    else if (source_ended(in))
+        ts_buf_printf(b, "  stream:   ENDED: the source ended, last new piece %.0f s ago", shown(in->last_piece_age_s, 1));
     else
         ts_buf_printf(b, "  stream:   STALLED: no new piece for %.0f s", shown(in->last_piece_age_s, 1));
     if (fig && in->has_peers)
@@ -182,7 +293,29 @@ static void text_health(const Ts__InstanceStatus *in, ts_buf_t *b)
         ts_buf_printf(b, "  page:     %s\n", in->status_url);
 }
 
-static void text_stage(const Ts__InstanceStatus *in, const Ts__StageStatus *p, ts_buf_t *b)
+/* The counters `tsctl status` shows without -v: progress, and what goes wrong. */
+static const struct {
+    const char *stage, *names;
+} key_counters[] = {
+    { "ingest", " seq pieces_out bytes_in source_restarts source_idle_s " },
+    { "signer", " seq pieces_signed pieces_rejected " },
+    { "swarm", " seq peers pieces_in pieces_up bad_pieces skipped peers_banned " },
+    { "player-bridge", " last_seq http_clients gaps clients_dropped " },
+};
+
+static int key_counter(const char *stage, const Ts__Counter *c)
+{
+    char word[48];
+    if (strcmp(c->name, "log_dropped") == 0)
+        return c->value != 0;
+    snprintf(word, sizeof word, " %s ", c->name);
+    for (size_t i = 0; i < sizeof key_counters / sizeof *key_counters; i++)
+        if (strcmp(stage, key_counters[i].stage) == 0)
+            return strstr(key_counters[i].names, word) != NULL;
+    return 1; /* a stage this table does not know: all of them */
+}
+
+static void text_stage(const Ts__InstanceStatus *in, const Ts__StageStatus *p, int all, ts_buf_t *b)
 {
     const char *name = in->name ? in->name : "-";
     char pid[16], restarts[24], up[32];
@@ -191,20 +324,54 @@ static void text_stage(const Ts__InstanceStatus *in, const Ts__StageStatus *p, t
     snprintf(up, sizeof up, "%.1f", p->uptime_s);
     ts_buf_printf(b, "  %-14s %8s %-9s %8s %9s  ", p->name, pid, p->state, restarts, up);
     for (size_t c = 0; c < p->n_counters; c++)
-        if (strcmp(p->counters[c]->name, "ext_ip") != 0) /* an address: on the reachable line */
+        if (strcmp(p->counters[c]->name, "ext_ip") != 0 && /* an address: on the reachable line */
+            (all || key_counter(p->name, p->counters[c])))
             ts_buf_printf(b, "%s=%lld ", p->counters[c]->name, (long long)p->counters[c]->value);
     ts_buf_putc(b, '\n');
     text_reach(p, b);
     if (strcmp(p->state, "failed") == 0 && p->reason)
         ts_buf_printf(b, "  !! %s FAILED: %s\n     (tsctl logs %s %s; tsctl restart %s %s)\n", p->name, p->reason,
                       name, p->name, name, p->name);
-    const Ts__Counter *idle = find_counter(p, "source_idle_s");
-    if (idle && idle->value >= TS_SOURCE_IDLE_WARN_S)
+    else if (strcmp(p->state, "unready") == 0)
+        ts_buf_printf(b, "  !! %s not ready: %s\n", p->name, p->reason ? p->reason : "(no reason given)");
+    else if (strcmp(p->state, "backoff") == 0 && p->reason)
+        ts_buf_printf(b, "  !! %s died: %s\n", p->name, p->reason);
+    const Ts__Counter *idle = find_counter(p, "source_idle_s"), *ended = find_counter(p, "source_ended");
+    if (ended && ended->value)
+        ts_buf_printf(b, "  -- the source ended (a file read to its end): no new pieces, the broadcast stays up "
+                         "(tsctl start --loop repeats a file; tsctl stop %s)\n", name);
+    else if (idle && idle->value >= TS_SOURCE_IDLE_WARN_S)
         ts_buf_printf(b, "  !! no data from the source for %lld s; ingest keeps waiting for it (tsctl logs %s ingest)\n",
                       (long long)idle->value, name);
 }
 
-static void text_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
+/* -v: the swarm's peers, one a line, the busiest first (as the heartbeat lists them). */
+static void text_peers(const Ts__InstanceStatus *in, ts_buf_t *b)
+{
+    if (in->n_peer_list)
+        ts_buf_printf(b, "  peers:\n");
+    for (size_t i = 0; i < in->n_peer_list; i++) {
+        const Ts__PeerStatus *p = in->peer_list[i];
+        ts_buf_printf(b, "    %-21s", p->addr);
+        if (p->has_up_bps && p->has_down_bps)
+            ts_buf_printf(b, " ↑%.2f ↓%.2f Mbit/s", p->up_bps / BITS_PER_MBIT, p->down_bps / BITS_PER_MBIT);
+        if (p->has_connected_s)
+            ts_buf_printf(b, "  %.0f s", p->connected_s);
+        if (p->has_incoming)
+            ts_buf_printf(b, "  %s", p->incoming ? "in" : "out");
+        if (p->via)
+            ts_buf_printf(b, " (%s)", p->via);
+        if (p->has_source && p->source)
+            ts_buf_printf(b, "  broadcaster");
+        if (p->client) {
+            ts_buf_printf(b, "  ");
+            text_str(b, p->client);
+        }
+        ts_buf_putc(b, '\n');
+    }
+}
+
+static void text_instance(const Ts__InstanceStatus *in, int all, ts_buf_t *b)
 {
     const char *name = in->name ? in->name : "-";
     if (in->state && strcmp(in->state, "down") == 0) {
@@ -218,7 +385,9 @@ static void text_instance(const Ts__InstanceStatus *in, ts_buf_t *b)
     text_health(in, b);
     ts_buf_printf(b, "  %-14s %8s %-9s %8s %9s  %s\n", "STAGE", "PID", "STATE", "RESTARTS", "UPTIME_S", "COUNTERS");
     for (size_t i = 0; i < in->n_stages; i++)
-        text_stage(in, in->stages[i], b);
+        text_stage(in, in->stages[i], all, b);
+    if (all)
+        text_peers(in, b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,10 +410,11 @@ void status_render(const Ts__Status *st, status_format_t fmt, ts_buf_t *b)
         ts_buf_printf(b, "%s]}\n", st->n_instances ? "\n" : "");
         break;
     case STATUS_TEXT:
+    case STATUS_TEXT_ALL:
         for (size_t i = 0; i < st->n_instances; i++) {
             if (i)
                 ts_buf_putc(b, '\n');
-            text_instance(st->instances[i], b);
+            text_instance(st->instances[i], fmt == STATUS_TEXT_ALL, b);
         }
         if (!st->n_instances)
             ts_buf_printf(b, "no instances\n");

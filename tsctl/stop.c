@@ -23,7 +23,8 @@ static int stop_one(const char *name, const char *dir, void *arg)
 int stop_main(int argc, char **argv)
 {
     if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: tsctl stop NAME | --all\n");
+        fprintf(argc == 2 ? stdout : stderr, "usage: tsctl stop NAME | --all\n%s",
+                argc == 2 ? "Exit code: 0 stopped, 5 no instance of that name, 111 it did not stop.\n" : "");
         return argc == 2 ? TS_EXIT_OK : TS_EXIT_USAGE;
     }
     int failed = 0;
@@ -34,7 +35,7 @@ int stop_main(int argc, char **argv)
     char dir[512];
     if (inst_lookup(argv[1], dir, sizeof dir) < 0) {
         fprintf(stderr, "tsctl stop: no instance named %s\n", argv[1]);
-        return TS_EXIT_USAGE;
+        return TS_EXIT_NOTFOUND;
     }
     stop_one(argv[1], dir, &failed);
     return failed ? TS_EXIT_FAIL : TS_EXIT_OK;
@@ -49,7 +50,7 @@ int restart_main(int argc, char **argv)
     char dir[512], cmd[128];
     if (inst_lookup(argv[1], dir, sizeof dir) < 0 || !inst_supervisor_pid(dir)) {
         fprintf(stderr, "tsctl restart: no running instance named %s\n", argv[1]);
-        return TS_EXIT_USAGE;
+        return TS_EXIT_NOTFOUND;
     }
     snprintf(cmd, sizeof cmd, "restart %s", argv[2]);
     char *reply = NULL;

@@ -56,10 +56,20 @@ static void arg_in(sup_t *s, proc_t *p, ts_topo_id_t id)
 static void build_ingest(sup_t *s, proc_t *p)
 {
     const char *d = s->inst.dir, *br = inst_get(&s->inst, "bitrate");
-    arg(p, "--source"); arg(p, "%s", inst_get(&s->inst, "source"));
+    const char *src = inst_get(&s->inst, "source");
+    if (src && strstr(src, "passphrase=")) { /* off the command line, which any local user reads */
+        free(p->env);
+        if (asprintf(&p->env, "TS_INGEST_SOURCE=%s", src) < 0)
+            p->env = NULL;
+        arg(p, "--source-env"); arg(p, "TS_INGEST_SOURCE");
+    } else {
+        arg(p, "--source"); arg(p, "%s", src);
+    }
     arg_out(s, p, TS_TOPO_INGEST);
     arg(p, "--piece-size"); arg(p, "%s", inst_get(&s->inst, "piece_size"));
     if (br && *br) { arg(p, "--bitrate"); arg(p, "%s", br); }
+    const char *rep = inst_get(&s->inst, "loop");
+    if (rep && strcmp(rep, "1") == 0) arg(p, "--loop");
     arg(p, "--state-dir"); arg(p, "%s", d);
 }
 
@@ -100,6 +110,8 @@ static void build_bridge(sup_t *s, proc_t *p)
     const char *stats = inst_get(&s->inst, "stats");
     if (out && *out) { arg(p, "--output"); arg(p, "%s", out); }
     if (stats && *stats) { arg(p, "--stats"); arg(p, "%s", stats); }
+    const char *dvr = inst_get(&s->inst, "dvr");
+    if (dvr && *dvr) { arg(p, "--dvr"); arg(p, "%s", dvr); }
     arg(p, "--state-dir"); arg(p, "%s", d);
 }
 
@@ -150,6 +162,8 @@ pid_t sup_spawn(proc_t *p)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (p->env)
+        putenv(p->env);
     execv(p->argv[0], p->argv);
     fprintf(stderr, "cannot run %s: %s\n", p->argv[0], strerror(errno));
     _exit(TS_EXIT_CONFIG);

@@ -15,6 +15,7 @@
 #include "supervise.h"
 #include "sdnotify.h"
 #include "health.h"
+#include "sup_beat.h"
 #include "sup_http.h"
 #include "sup_spawn.h"
 #include "sup_status.h"
@@ -65,22 +66,24 @@ static void notify(sup_t *s, const char *fmt, ...)
 }
 
 /* What `systemctl status` shows of a foreground supervisor: how many stages are ready, and the
- * first one that is not. */
+ * first one that is not, with its reason. */
 static void sd_status(sup_t *s)
 {
     if (!s->foreground)
         return;
     int ready = 0;
     const proc_t *other = NULL;
+    const char *state = "", *why = NULL;
     for (int i = 0; i < s->nprocs; i++) {
-        if (s->procs[i].state == S_READY)
+        const char *r, *st = sup_status_state(&s->procs[i], &r);
+        if (strcmp(st, "ready") == 0)
             ready++;
         else if (!other)
-            other = &s->procs[i];
+            other = &s->procs[i], state = st, why = r;
     }
-    char buf[200];
-    snprintf(buf, sizeof buf, "STATUS=%d of %d stages ready%s%s%s%s", ready, s->nprocs, other ? "; " : "",
-             other ? other->name : "", other ? " " : "", other ? sup_state_name[other->state] : "");
+    char buf[400];
+    snprintf(buf, sizeof buf, "STATUS=%d of %d stages ready%s%s%s%s%s%s", ready, s->nprocs, other ? "; " : "",
+             other ? other->name : "", other ? " " : "", state, why ? ": " : "", why ? why : "");
     sdnotify(buf);
 }
 
@@ -145,10 +148,8 @@ static void own_log(const char *line, size_t len, void *arg)
     sup_t *s = arg;
     logfile_line(s->log, line, len);
     logfile_flush(s->log);
-    if (s->foreground) { /* the journal, or the terminal of whoever runs it by hand */
-        ssize_t w = write(2, line, len);
-        (void)w;
-    }
+    if (s->foreground) /* the journal, or the terminal of whoever runs it by hand */
+        sdnotify_stderr(s->journal, line, len);
 }
 
 /* ------------------------------------------------------------------ actions */
@@ -171,8 +172,11 @@ static void spawn(proc_t *p)
     p->pid = pid;
     p->started_ns = p->last_beat_ns = ts_mono_ns();
     p->ready_ns = 0;
-    p->ncounters = 0;
+    sup_beat_forget(p);
     p->reason[0] = 0;
+    logfile_new_run(p->log);
+    p->ok = 0;
+    p->why[0] = 0;
     ev_child_set(&p->child, pid, 0);
     ev_child_start(s->loop, &p->child);
     ev_timer_stop(s->loop, &p->timer);
@@ -218,9 +222,14 @@ static sstate_t died(proc_t *p, int status)
     int config = code == TS_EXIT_USAGE || code == TS_EXIT_CONFIG;
     if (sup_died_next(code, recent) == S_FAILED) {
         char last[400], msg[sizeof p->reason + 100];
-        logfile_last_msg(s->logdir, p->name, last, sizeof last);
+        /* A usage or configuration error is what it said first (a usage text follows its reason);
+         * a crash loop's story ends with its last line. */
+        if (config && logfile_first_error(p->log)[0])
+            snprintf(last, sizeof last, "%s", logfile_first_error(p->log));
+        else
+            logfile_last_msg(s->logdir, p->name, last, sizeof last);
         if (config)
-            snprintf(p->reason, sizeof p->reason, "%s: configuration or usage error; last log line: %s", why, last);
+            snprintf(p->reason, sizeof p->reason, "%s: configuration or usage error: %s", why, last);
         else
             snprintf(p->reason, sizeof p->reason, "%s, %d crashes within %.0f s; last log line: %s", why, recent,
                      ts_ns_to_s(SUP_CRASH_WINDOW_NS), last);
@@ -256,10 +265,49 @@ static sstate_t died(proc_t *p, int status)
         ts_log_kv(TS_LOG_WARN, &f, "%s died (%s) after %.1f s; restart %llu in %.2f s (crash %d of %d allowed within %.0f s)",
                   p->name, why, ran, (unsigned long long)p->restarts, delay, recent, SUP_CRASH_LIMIT,
                   ts_ns_to_s(SUP_CRASH_WINDOW_NS));
+    snprintf(p->reason, sizeof p->reason, "%s after %.1f s; restart %llu in %.2f s", why, ran,
+             (unsigned long long)p->restarts, delay);
     p->restart_now = 0;
     ev_timer_set(&p->timer, delay, 0);
     ev_timer_start(s->loop, &p->timer);
     return S_BACKOFF;
+}
+
+/* The instance is started (tsctl start / watch return, systemd hears READY=1) once every stage is
+ * up and ready by its own account, the one definition of ready that status shows; or, should a
+ * stage stay unready (a viewer with no peer yet), SUP_READY_GRACE_S after every stage came up,
+ * its reason in the log and in tsctl status. */
+static void check_ready(sup_t *s)
+{
+    int up = 1, ok = 1;
+    const proc_t *slow = NULL;
+    for (int i = 0; i < s->nprocs; i++) {
+        up &= s->procs[i].state == S_READY;
+        if (!s->procs[i].ok && !slow)
+            slow = &s->procs[i];
+        ok &= s->procs[i].ok;
+    }
+    if (s->stopping || s->was_ready || !up)
+        return;
+    if (!ok && !s->grace_over) {
+        if (!ev_is_active(&s->ready_grace))
+            ev_timer_start(s->loop, &s->ready_grace);
+        return;
+    }
+    ev_timer_stop(s->loop, &s->ready_grace);
+    if (!ok)
+        ts_warn("every stage is up, %s not ready after %.0f s (%s): reporting the instance started", slow->name,
+                SUP_READY_GRACE_S, slow->why);
+    announce_ready(s);
+    s->was_ready = 1;
+    notify(s, "ready\n");
+}
+
+static void on_ready_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    sup_t *s = w->data;
+    s->grace_over = 1;
+    check_ready(s);
 }
 
 static void dispatch_event(proc_t *p, sevent_t ev)
@@ -320,17 +368,8 @@ static void dispatch_event(proc_t *p, sevent_t ev)
     if (ev == E_STOP && p->state == S_BACKOFF)
         ev_timer_stop(s->loop, &p->timer);
     p->state = next;
-    if (!s->stopping && ev == E_READY) {
-        int ready = 1;
-        for (int i = 0; i < s->nprocs; i++)
-            ready &= s->procs[i].state == S_READY;
-        if (ready) {
-            if (!s->was_ready)
-                announce_ready(s);
-            s->was_ready = 1;
-            notify(s, "ready\n");
-        }
-    }
+    if (ev == E_READY)
+        check_ready(s);
     if (next != prev && !s->stopping)
         sd_status(s);
     /* A stage that fails before the instance was ever ready fails the start: stop the rest. In the
@@ -437,15 +476,24 @@ static void dispatch_msg(ts_bus_t *bus, const uint8_t *peer, size_t peer_len, Ts
         if (!p || (int)m->heartbeat->pid != p->pid)
             return;
         p->last_beat_ns = ts_mono_ns();
-        p->ncounters = 0;
-        for (size_t i = 0; i < m->heartbeat->n_counters && i < SUP_MAX_COUNTERS; i++) {
-            snprintf(p->cname[i], sizeof p->cname[i], "%s", m->heartbeat->counters[i]->name);
-            p->cval[i] = m->heartbeat->counters[i]->value;
-            p->ncounters++;
-        }
+        int was_ok = p->ok;
+        char was_why[sizeof p->why];
+        memcpy(was_why, p->why, sizeof was_why);
+        p->ok = !m->heartbeat->has_ready || m->heartbeat->ready;
+        snprintf(p->why, sizeof p->why, "%s", m->heartbeat->why ? m->heartbeat->why : "");
+        sup_beat_keep(p, m->type, m->heartbeat);
         health_on_beat(s, p);
+        if (m->heartbeat->metrics)
+            sup_http_stage_metrics(s, p, m->heartbeat->metrics);
         if (m->type == TS__MSG_TYPE__MSG_READY && p->state == S_STARTING)
             dispatch_event(p, E_READY);
+        else if (p->state == S_READY && (p->ok != was_ok || strcmp(p->why, was_why) != 0)) {
+            if (p->ok != was_ok) /* the moment readiness changed, in the log, with the reason */
+                ts_log(p->ok ? TS_LOG_INFO : TS_LOG_WARN, "%s %s%s%s", p->name, p->ok ? "now ready" : "not ready",
+                       p->why[0] ? ": " : "", p->why);
+            check_ready(s);
+            sd_status(s);
+        }
         break;
     }
     case TS__MSG_TYPE__MSG_STATUS_REQ: {
@@ -496,6 +544,7 @@ static sup_t *sup_open(int argc, char **argv, int *code)
     if (argc >= 3 && strcmp(argv[2], "--foreground") == 0) {
         s->foreground = 1;
         sdnotify_init();
+        s->journal = sdnotify_journal_fd(2);
     }
     if (s->notify_fd >= 0)
         fcntl(s->notify_fd, F_SETFD, FD_CLOEXEC); /* else a stage would hold `tsctl start` open */
@@ -557,6 +606,8 @@ static void start_watchers(sup_t *s)
     ev_timer_init(&s->watchdog, on_watchdog, SUP_TICK_S, SUP_TICK_S);
     s->watchdog.data = s;
     ev_timer_start(s->loop, &s->watchdog);
+    ev_timer_init(&s->ready_grace, on_ready_grace, SUP_READY_GRACE_S, 0);
+    s->ready_grace.data = s;
     ev_check_init(&s->turn, on_turn);
     ev_set_priority(&s->turn, EV_MAXPRI); /* before the timers that would act on a stale clock */
     s->turn.data = s;

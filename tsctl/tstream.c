@@ -127,7 +127,7 @@ static int parse_opts(tstream_args_t *o, int argc, char **argv)
         case 'a': o->announce_host = optarg; break;
         case 't': o->tracker = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: usage(stderr); return TS_EXIT_USAGE;
+        default: return tsctl_usage_error("tstream");
         }
     }
     return CONTINUE;
@@ -143,8 +143,7 @@ static int check_opts(tstream_args_t *o, int argc, char **argv)
                                                      : NULL;
     if (problem) {
         fprintf(stderr, "tsctl tstream: %s\n", problem);
-        usage(stderr);
-        return TS_EXIT_USAGE;
+        return tsctl_usage_error("tstream");
     }
     o->name = argv[optind];
     if (!inst_valid_name(o->name)) {

@@ -32,6 +32,7 @@ static void usage(FILE *f, int seed)
     if (seed) {
         fprintf(f, "usage: tsctl seed FILE.tstream|MAGNET [--port PORT] [--bind IP] [--max-upload RATE] [--name NAME]\n"
                    "                  [--state-dir DIR] [--foreground] [--no-port-mapping] [--no-holepunch]\n"
+                   "                  [--metrics ADDR:PORT]\n"
                    "Runs a helper seeder: a swarm that fetches, verifies and re-serves the broadcast without a\n"
                    "player, adding upload capacity (run it on machines with spare upload).\n"
                    "  --port PORT        peer TCP port (default: a free port)\n"
@@ -40,12 +41,14 @@ static void usage(FILE *f, int seed)
                    "  --name NAME        instance name (default STREAM-seedN)\n"
                    "  --foreground       supervise the swarm in this process until SIGTERM (systemd)\n"
                    "  --no-port-mapping  do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
-                   "  --no-holepunch     take no part in hole punching between peers behind NAT\n");
+                   "  --no-holepunch     take no part in hole punching between peers behind NAT\n"
+                   "  --metrics ADDR:PORT  serve the status page and /metrics (one Prometheus target)\n"
+                   "                     here (default: a loopback port picked once)\n");
         return;
     }
     fprintf(f, "usage: tsctl watch FILE.tstream|MAGNET [--http ADDR:PORT] [--output FILE|-] [--play] [--port PORT]\n"
                "                   [--bind IP] [--name NAME] [--max-upload RATE] [--stats FILE] [--state-dir DIR] [--foreground]\n"
-               "                   [--no-port-mapping] [--no-holepunch]\n"
+               "                   [--no-port-mapping] [--no-holepunch] [--metrics ADDR:PORT] [--dvr DURATION]\n"
                "Joins the broadcast and prints the URL a player opens (VLC, mpv, ffplay, a browser).\n"
                "A magnet link (magnet:?xt=urn:btih:...&tr=...) fetches the metainfo from the broadcast's\n"
                "peers first (BEP 9) and checks it against the infohash.\n"
@@ -60,10 +63,14 @@ static void usage(FILE *f, int seed)
                "  --name NAME        instance name (default STREAM-viewN)\n"
                "  --max-upload RATE  cap on this viewer's upload, bits per second (default: none)\n"
                "  --stats FILE       append one line per piece handed to the player (benchmarks)\n"
+               "  --dvr DURATION     keep DURATION (90, 30m, 2h; at most 6h) of the stream on disk for\n"
+               "                     the HLS playlist (NAME.m3u8), to pause and seek back\n"
                "  --foreground       supervise the stages in this process until SIGTERM (systemd)\n"
                "  --no-port-mapping  do not ask the home router (UPnP, NAT-PMP) to forward the peer port\n"
                "                     (by default tried when this host's address is private)\n"
-               "  --no-holepunch     take no part in hole punching between peers behind NAT\n");
+               "  --no-holepunch     take no part in hole punching between peers behind NAT\n"
+               "  --metrics ADDR:PORT  serve the status page and /metrics (one Prometheus target)\n"
+               "                     here (default: a loopback port picked once)\n");
 }
 
 #define RELAY_MAX_FAILURES 50   /* connections to the bridge in a row that brought nothing */
@@ -176,9 +183,18 @@ static int find_player(char *out, size_t len)
     return -1;
 }
 
-/* Run the player in the foreground; ^C reaches it (same process group), not us. */
+/* Run the player in the foreground until it ends. ^C at the terminal reaches it too (same process
+ * group); SIGTERM or SIGHUP to us goes on to it as SIGTERM. Closing it is no failure, however it
+ * exits then (mpv exits 4 on ^C, ffplay 123): 0 if it exited 0 or was closed by one of these
+ * signals, else its exit status (128 + signal if another killed it). The handlers stay: the caller
+ * stops the viewer next, and a second ^C must not cut that short. */
 static int play(const char *player, const char *url)
 {
+    struct sigaction sa = { .sa_handler = on_stop_signal }; /* exec resets them in the child */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    stop_flag = 0;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -187,15 +203,17 @@ static int play(const char *player, const char *url)
         fprintf(stderr, "tsctl watch: cannot run %s: %s\n", player, strerror(errno));
         _exit(127);
     }
-    struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oterm;
-    sigaction(SIGINT, &ign, &oint);
-    sigaction(SIGTERM, &ign, &oterm);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    sigaction(SIGINT, &oint, NULL);
-    sigaction(SIGTERM, &oterm, NULL);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int st = 0, passed_on = 0;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+        if (stop_flag && stop_flag != SIGINT && !passed_on++) /* ^C: the terminal told it already */
+            kill(pid, SIGTERM);
+    }
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || stop_flag || sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+        return 0;
+    return sig ? 128 + sig : WEXITSTATUS(st);
 }
 
 /* A magnet link: ts-swarm fetches the metainfo from the link's peers and checks it against the
@@ -244,10 +262,10 @@ static int fetch_magnet(const char *link, uint16_t port, char *out, size_t outle
 typedef struct {
     int seed, play_it, supervise_here, foreground; /* foreground: --output - */
     int no_portmap, no_holepunch;
-    const char *http, *output, *name, *state_dir, *stats, *bind_ip, *file;
+    const char *http, *output, *name, *state_dir, *stats, *bind_ip, *file, *dvr;
     uint64_t max_upload;
     uint16_t port, http_port;
-    char http_addr[64], player[PATH_MAX], fetched[PATH_MAX], autoname[160], outabs[PATH_MAX];
+    char http_addr[64], metrics[80], player[PATH_MAX], fetched[PATH_MAX], autoname[160], outabs[PATH_MAX];
 } viewer_t;
 
 #define CONTINUE (-1) /* an option parser's "go on" */
@@ -262,7 +280,8 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
         { "max-upload", required_argument, 0, 'u' }, { "stats", required_argument, 0, 'S' },
         { "play", no_argument, 0, 'P' },       { "foreground", no_argument, 0, 'F' },
         { "bind", required_argument, 0, 'b' },  { "no-port-mapping", no_argument, 0, 'N' },
-        { "no-holepunch", no_argument, 0, 'O' },
+        { "no-holepunch", no_argument, 0, 'O' }, { "metrics", required_argument, 0, 'M' },
+        { "dvr", required_argument, 0, 'D' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -286,6 +305,15 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
         case 'n': v->name = optarg; break;
         case 'd': v->state_dir = optarg; break;
         case 'S': v->stats = optarg; break;
+        case 'D': {
+            uint64_t us;
+            if (ts_units_duration(optarg, &us) < 0 || !us || us > 6 * 3600 * TS_US_PER_S) {
+                fprintf(stderr, "tsctl watch: bad --dvr '%s' (90, 30m, 2h; at most 6h)\n", optarg);
+                return TS_EXIT_USAGE;
+            }
+            v->dvr = optarg;
+            break;
+        }
         case 'b': {
             struct in_addr ia;
             if (inet_pton(AF_INET, optarg, &ia) != 1) {
@@ -305,8 +333,15 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
                 return TS_EXIT_USAGE;
             }
             break;
+        case 'M':
+            if (inst_metrics_addr(optarg, v->metrics, sizeof v->metrics) < 0) {
+                fprintf(stderr, "tsctl %s: bad --metrics '%s' (ADDR:PORT, ADDR an IPv4 address)\n",
+                        v->seed ? "seed" : "watch", optarg);
+                return TS_EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout, v->seed); return TS_EXIT_OK;
-        default: usage(stderr, v->seed); return TS_EXIT_USAGE;
+        default: return tsctl_usage_error(v->seed ? "seed" : "watch");
         }
     }
     v->foreground = v->output && strcmp(v->output, "-") == 0;
@@ -316,8 +351,8 @@ static int parse_opts(viewer_t *v, int argc, char **argv)
 /* Options that exclude each other, the player, the one stream argument. */
 static int check_opts(viewer_t *v, int argc, char **argv)
 {
-    if (v->seed && (v->http || v->output || v->stats || v->play_it)) {
-        fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output, --play and --stats are for tsctl watch\n");
+    if (v->seed && (v->http || v->output || v->stats || v->play_it || v->dvr)) {
+        fprintf(stderr, "tsctl seed: a seeder has no player: --http, --output, --play, --stats and --dvr are for tsctl watch\n");
         return TS_EXIT_USAGE;
     }
     if (v->play_it && v->foreground) {
@@ -336,8 +371,7 @@ static int check_opts(viewer_t *v, int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "tsctl %s: expected one FILE.tstream or magnet link\n", v->seed ? "seed" : "watch");
-        usage(stderr, v->seed);
-        return TS_EXIT_USAGE;
+        return tsctl_usage_error(v->seed ? "seed" : "watch");
     }
     v->file = argv[optind];
     return CONTINUE;
@@ -452,10 +486,15 @@ static int write_conf(const viewer_t *v, const ts_metainfo_t *m, const char *dir
     inst_set(in, "port", "%u", v->port);
     if (!v->seed) {
         inst_set(in, "http", "%s:%u", v->http_addr, v->http_port);
-        inst_set(in, "player_url", "http://%s:%u/%s.ts",
-                 strcmp(v->http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : v->http_addr, v->http_port, m->name);
+        const char *host = strcmp(v->http_addr, "0.0.0.0") == 0 ? "127.0.0.1" : v->http_addr;
+        inst_set(in, "player_url", "http://%s:%u/%s.ts", host, v->http_port, m->name);
+        inst_set(in, "hls_url", "http://%s:%u/%s.m3u8", host, v->http_port, m->name);
+        if (v->dvr)
+            inst_set(in, "dvr", "%s", v->dvr);
     }
     inst_set(in, "output", "%s", v->outabs);
+    if (v->metrics[0])
+        inst_set(in, "metrics", "%s", v->metrics);
     inst_set(in, "max_upload", "%llu", (unsigned long long)v->max_upload);
     inst_set(in, "no_port_mapping", "%d", v->no_portmap);
     inst_set(in, "no_holepunch", "%d", v->no_holepunch);
@@ -485,7 +524,8 @@ static int run_viewer(const viewer_t *v, const char *dir, const instance_t *in, 
         return TS_EXIT_OK;
     }
     if (!v->foreground) {
-        printf("viewer %s started\n  player URL: %s\n", v->name, inst_get(in, "player_url"));
+        printf("viewer %s started\n  player URL: %s\n  HLS:        %s%s%s%s\n", v->name, inst_get(in, "player_url"),
+               inst_get(in, "hls_url"), v->dvr ? " (DVR window " : "", v->dvr ? v->dvr : "", v->dvr ? ")" : "");
         if (v->outabs[0])
             printf("  output:     %s\n", v->outabs);
         if (!v->play_it)
@@ -496,7 +536,7 @@ static int run_viewer(const viewer_t *v, const char *dir, const instance_t *in, 
         inst_stop(dir, 10);
         inst_unregister(v->name);
         if (rc != 0)
-            fprintf(stderr, "tsctl watch: %s exited with status %d\n", v->player, rc);
+            fprintf(stderr, "tsctl watch: %s failed (exit status %d); viewer %s stopped\n", v->player, rc, v->name);
         return rc == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
     }
     fprintf(stderr, "tsctl watch: viewer %s streaming to stdout (player URL %s)\n", v->name, inst_get(in, "player_url"));

@@ -3,10 +3,13 @@
 
     bench/net/hops.py --loopback [--viewers N] [--duration S] [--push-off] [--out DIR]
     bench/net/hops.py --net [--viewers N] [--duration S] [--push-off] [--seed K] [--out DIR]
+    bench/net/hops.py --logs DIR     (the logs of any run with TS_HOP_LOG=DIR, e.g. bench/net/run.sh)
 
 Every viewer's ts-swarm writes one line per piece it stores (TS_HOP_LOG, swarm/push.c): seq,
 P(ushed) or R(equested), HAVE -> request, request -> piece, HAVE -> piece, source time -> stored
-(µs, -1 = no such step). This reports the medians (and p90) of each step, the share of pieces
+(µs, -1 = no such step), 1 if it came from the broadcaster; the broadcaster writes a B line per
+push of a fresh piece as it goes to the socket (seq, source time -> write µs, bytes its socket
+still held unsent, unacknowledged segments, cwnd, RTT µs, bytes queued in user space). This reports the medians (and p90) of each step, the share of pieces
 that came pushed, the viewers' lag p50/p90/p99 from `tsctl watch --stats`, the broadcaster's
 upload in streams and the push counters (pushed_up, pushed_in, push_dup).
 
@@ -47,13 +50,26 @@ def ms(x):
 
 def hop_summary(logdir, seq_lo=None, seq_hi=None):
     """Medians of each step over every viewer's log (pieces seq_lo..seq_hi if given)."""
-    cols = {"have_to_req": [], "req_to_piece": [], "have_to_piece": [], "age_push": [], "age_req": []}
+    cols = {"have_to_req": [], "req_to_piece": [], "have_to_piece": [], "age_push": [], "age_req": [],
+            "age_push_from_bc": [], "age_req_from_bc": [], "req_to_piece_from_bc": [], "req_to_piece_from_peer": [],
+            "bc_push_write_age": []}
     n = {"P": 0, "R": 0}
+    bc_unsent = []
     for path in glob.glob(os.path.join(logdir, "hops-*.log")):
         for line in open(path):
             f = line.split()
-            if len(f) != 6 or f[1] not in n:
+            if len(f) >= 8 and f[1] == "B":
+                # the broadcaster writing its push: seq, source time -> write (µs), unsent bytes, ...
+                cols["bc_push_write_age"].append(int(f[2]))
+                bc_unsent.append(int(f[3]))
                 continue
+            if len(f) < 6 or f[1] not in n:
+                continue
+            if len(f) >= 7:  # 7th column: 1 if the piece came from the broadcaster
+                from_bc = f[6] == "1"
+                cols[("age_push" if f[1] == "P" else "age_req") + ("_from_bc" if from_bc else "")].append(int(f[5]))
+                if int(f[3]) >= 0:
+                    cols["req_to_piece_from_" + ("bc" if from_bc else "peer")].append(int(f[3]))
             seq, kind, h2r, r2p, h2p, age = int(f[0]), f[1], int(f[2]), int(f[3]), int(f[4]), int(f[5])
             if (seq_lo is not None and seq < seq_lo) or (seq_hi is not None and seq > seq_hi):
                 continue
@@ -64,9 +80,11 @@ def hop_summary(logdir, seq_lo=None, seq_hi=None):
                 cols["req_to_piece"].append(r2p)
             if h2p >= 0:
                 cols["have_to_piece"].append(h2p)
-            cols["age_push" if kind == "P" else "age_req"].append(age)
+            if len(f) < 7:
+                cols["age_push" if kind == "P" else "age_req"].append(age)
     out = {"pieces_pushed": n["P"], "pieces_requested": n["R"],
-           "pushed_share": round(n["P"] / max(1, n["P"] + n["R"]), 3)}
+           "pushed_share": round(n["P"] / max(1, n["P"] + n["R"]), 3),
+           "bc_push_unsent_bytes_p50": pct(bc_unsent, 50), "bc_push_unsent_bytes_p90": pct(bc_unsent, 90)}
     for k, v in cols.items():
         out[k + "_ms_p50"] = ms(pct(v, 50))
         out[k + "_ms_p90"] = ms(pct(v, 90))
@@ -246,6 +264,7 @@ def main():
     m = p.add_mutually_exclusive_group(required=True)
     m.add_argument("--loopback", action="store_true")
     m.add_argument("--net", action="store_true")
+    m.add_argument("--logs", metavar="DIR", help="only summarize DIR's hop logs (a run with TS_HOP_LOG=DIR)")
     p.add_argument("--viewers", type=int, default=8)
     p.add_argument("--duration", type=float, default=30)
     p.add_argument("--settle", type=float, default=10)
@@ -260,8 +279,12 @@ def main():
     p.add_argument("--keep", action="store_true")
     p.add_argument("--out", help="write the result as JSON here")
     a = p.parse_args()
-    r = run_loopback(a) if a.loopback else run_net(a)
-    table([r])
+    if a.logs:
+        r = hop_summary(a.logs)
+        print(json.dumps(r, indent=1))
+    else:
+        r = run_loopback(a) if a.loopback else run_net(a)
+        table([r])
     if a.out:
         with open(a.out, "w") as f:
             json.dump(r, f, indent=1)

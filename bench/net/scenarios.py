@@ -235,7 +235,7 @@ class NetRun(live.Run):
     def build_net(self):
         from testbed import Testbed
         a = self.a
-        self.tb = Testbed(prefix="tsnb%04x-" % (os.getpid() & 0xffff), seed=a.seed)
+        self.tb = Testbed(prefix="tsnb%04x-" % (os.getpid() & 0xffff), seed=a.seed, cc=a.cc)
         self.bch = self.tb.add_host("bc", public=True, nat=None, upnp=False, up_bps=BC_LINK["up_bps"],
                                     down_bps=BC_LINK["down_bps"], delay_ms=a.bc_delay, jitter_pct=0.0,
                                     loss_pct=0.0)
@@ -493,7 +493,9 @@ class NetRun(live.Run):
                 pv["skipped"] = sw.get("skipped")
                 pv["gaps"] = stage(inst, "player-bridge").get("gaps")
             for k in ("reachable", "incoming", "portmap_ok", "portmap_fail", "punch_attempts", "punch_ok",
-                      "punch_relayed", "pushed_up", "pushed_in", "bytes_down", "payload_down"):
+                      "punch_relayed", "pushed_up", "pushed_in", "bytes_down", "payload_down", "pieces_in",
+                      "pieces_up", "push_dup", "req_timeouts", "rejects_in", "rejects_up", "wrong_pieces",
+                      "peers_dropped", "peers_banned"):
                 pv[k] = sw.get(k)
             punch_a += sw.get("punch_attempts") or 0
             punch_ok += sw.get("punch_ok") or 0
@@ -527,6 +529,8 @@ class NetRun(live.Run):
         res["punch"] = {"attempts": punch_a, "ok": punch_ok, "relayed": punch_rel,
                         "success_pct": rnd(100.0 * punch_ok / punch_a, 1) if punch_a else None}
         res["reachability"] = reach
+        # an honest swarm bans nobody: every ban here is a false accusation (or a bug)
+        res["viewer_bans"] = sum(pv.get("peers_banned") or 0 for pv in res["per_viewer"])
         res["portmap"] = {"viewers_mapped": pm_ok, "failures": pm_fail,
                           "upnp_homes": sum(1 for p in self.plan if p["upnp"] and p["name"] in byname)}
         res["churn"] = self.churn_log
@@ -545,7 +549,7 @@ class NetRun(live.Run):
                            "ping_under_load": self.probes, "testbed_up_s": self.net_up_s}
         res["run_processes_cpu_pct"] = round(res["run_processes_cpu_pct"] + emu_total, 1)
         res["other_cpu_pct"] = round(res["other_cpu_pct"] - emu_total, 1)
-        res["net"] = {"seed": a.seed, "mapping": a.mapping, "nat_traversal": not a.no_nat_traversal,
+        res["net"] = {"seed": a.seed, "mapping": a.mapping, "cc": self.tb.cc if self.tb else a.cc, "nat_traversal": not a.no_nat_traversal,
                       "nat_traversal_flags_applied": bool(a.no_nat_traversal and self.features["watch_no_nat_traversal"]),
                       "broadcaster": dict(BC_LINK, delay_ms=a.bc_delay, public_ip=self.bch.public_ip),
                       "link": LINK, "uplinks": UPLINKS, "hosts": self.plan}
@@ -671,6 +675,8 @@ def capacity_verdict(res):
     if res.get("broadcaster_uplink_pct") is not None and res["broadcaster_uplink_pct"] >= 90:
         notes.append("the broadcaster's upload was at %.0f %% of its 10 Mbit/s uplink: the link caps it"
                      % res["broadcaster_uplink_pct"])
+    if res.get("viewer_bans"):
+        notes.append("viewers banned %d peers (an honest swarm bans none)" % res["viewer_bans"])
     if res.get("other_cpu_pct", 0) > 25:
         notes.append("other work on the machine used %.0f %% of a core during the window" % res["other_cpu_pct"])
     return {"kept_up": not bad, "notes": ["CANNOT KEEP UP: " + b for b in bad] + notes}
@@ -916,6 +922,8 @@ def main():
     p.add_argument("scenario", nargs="?", choices=sorted(NET_SCENARIOS))
     p.add_argument("--viewers", type=int, help="viewers (W1/W3 default 50, W2 30); scale N down, never the links")
     p.add_argument("--seed", type=int, default=1, help="RNG seed for delays, uplinks and NAT kinds (default 1)")
+    p.add_argument("--cc", default="cubic",
+                   help="every peer's TCP congestion control (default cubic, Linux's default; bbr if loaded)")
     p.add_argument("--mapping", choices=("masq", "random"), default="masq",
                    help="home routers' NAT: the default masquerade or random port mapping")
     p.add_argument("--no-nat-traversal", action="store_true",

@@ -144,8 +144,11 @@ class Host:
 
 
 class Testbed:
-    def __init__(self, prefix="tsnb%d-" % os.getpid(), seed=1, workdir=None, keep=False, rt_prio=10):
+    def __init__(self, prefix="tsnb%d-" % os.getpid(), seed=1, workdir=None, keep=False, rt_prio=10, cc="cubic"):
         self.prefix, self.seed, self.keep, self.rt_prio = prefix, seed, keep, rt_prio
+        # every peer's TCP congestion control, whatever the host's default (a new namespace inherits
+        # it): Linux's own default, so that figures do not depend on the machine they ran on
+        self.cc = cc
         self.hosts, self.namespaces, self.procs = [], [], []
         self.core = prefix + "core"
         self.netlink = None
@@ -205,6 +208,20 @@ class Testbed:
     def _sysctl(self, ns, kv):
         _run(["ip", "netns", "exec", ns, "sysctl", "-qw", kv])
 
+    def _set_cc(self, ns):
+        """The host's congestion control in namespace ns, self.cc if the kernel lets us. A namespace
+        may only choose one of the host's net.ipv4.tcp_allowed_congestion_control (EPERM
+        otherwise); then the namespace's default stays, self.cc says which, and a line says so once."""
+        key = "net.ipv4.tcp_congestion_control"
+        r = _run(["ip", "netns", "exec", ns, "sysctl", "-qw", key + "=" + self.cc], check=False)
+        if r.returncode == 0:
+            return
+        got = _run(["ip", "netns", "exec", ns, "sysctl", "-n", key]).stdout.strip()
+        allowed = _run(["sysctl", "-n", "net.ipv4.tcp_allowed_congestion_control"], check=False).stdout.strip()
+        print("testbed: %s is not allowed in namespaces here (host's allowed: %s); using %s" % (self.cc, allowed, got),
+              file=sys.stderr, flush=True)
+        self.cc = got
+
     # --- building ---------------------------------------------------------------------------
     def up(self):
         """Build every namespace, link, router, NAT and miniupnpd; raise on any failure."""
@@ -222,6 +239,7 @@ class Testbed:
         lines = []
         for h in self.hosts:
             self._mkns(h.ns)
+            self._set_cc(h.ns)
             if h.router:
                 self._mkns(h.router)
                 self._sysctl(h.router, "net.ipv4.ip_forward=1")

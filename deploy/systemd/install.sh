@@ -11,15 +11,19 @@ build=${1:-$src/build}
 for b in tsctl ts-ingest ts-signer ts-swarm ts-player-bridge; do
   install -D -m 0755 "$build/bin/$b" "/usr/local/bin/$b"
 done
-# The supervisor's status page (TS_WEB_DIR in the units); mpegts.js if deploy/setup.sh fetched it.
-install -D -m 0644 "$src/web/status.html" /usr/local/share/tstream/web/status.html
+# The supervisor's status page and tsctl console's page (TS_WEB_DIR in the units); mpegts.js if
+# deploy/setup.sh fetched it.
+for f in status.html console.html player.js; do
+  install -D -m 0644 "$src/web/$f" "/usr/local/share/tstream/web/$f"
+done
 js=web/node_modules/mpegts.js/dist/mpegts.js
 [ -f "$src/$js" ] && install -D -m 0644 "$src/$js" "/usr/local/share/tstream/$js"
 install -D -m 0644 "$src/deploy/systemd/README.md" /usr/local/share/doc/tstream/systemd.md
 
 install -D -m 0644 "$src/deploy/systemd/tstream.sysusers" /etc/sysusers.d/tstream.conf
 systemd-sysusers /etc/sysusers.d/tstream.conf
-for u in "$src"/deploy/systemd/tstream-*@.service; do
+for u in "$src"/deploy/systemd/tstream-*@.service "$src"/deploy/systemd/tstream-console.service \
+         "$src"/deploy/systemd/tstream-engine.service; do
   install -m 0644 "$u" /etc/systemd/system/
 done
 # Instance configuration: root's, readable by the service (it holds no secret; the key does not live here).

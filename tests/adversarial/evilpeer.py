@@ -522,6 +522,22 @@ def load_meta(path):
             'npieces': info[b'length'] // plen}
 
 
+def pex_alias(meta, target, src, alias_ip, alias_port):
+    """Connect from src to the peer at 127.0.0.1:target and tell it (ut_pex) that a peer listens at
+    alias_ip:alias_port. Returns the socket, to be kept open while the peer acts on it."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(('127.0.0.1', target))
+    s.sendall(b'\x13BitTorrent protocol' + bytes([0, 0, 0, 0, 0, 0x10, 0, 0]) + meta['infohash'] + os.urandom(20))
+    s.recv(68)
+    ext = bencode({b'm': {b'ut_pex': 7}})
+    s.sendall(struct.pack('>IBB', len(ext) + 2, 20, 0) + ext)
+    time.sleep(0.5)
+    pex = bencode({b'added': socket.inet_aton(alias_ip) + struct.pack('>H', alias_port)})
+    s.sendall(struct.pack('>IBB', len(pex) + 2, 20, 2) + pex)  # tstream announces ut_pex as 2
+    return s
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--tstream', required=True)

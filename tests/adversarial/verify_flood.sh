@@ -10,7 +10,7 @@
 #   dup-badsig  pieces the viewer holds, byte for byte but for the signature (dropped as duplicates
 #               or checked: either way within the budget);
 #   dup         genuine duplicates of pieces it holds, up to 80 per connection.
-# Per round: the viewer's failed verifications (ts_verify_failures_total on its swarm's /metrics)
+# Per round: the viewer's failed verifications (tstream_verify_failures_total on its swarm's /metrics)
 # must stay below a quarter of what a viewer that verifies every piece it is handed would do (one
 # per connection: the attacker's connection count), and after the forged round the swarm's
 # verify_shed counter (pieces dropped unverified because a budget was spent) must be above 0.
@@ -56,7 +56,7 @@ murl=$(stage_field v1 swarm metrics_url)
 [ -n "$murl" ] || fail "the viewer's swarm reports no metrics_url in tsctl status --json"
 
 vfail() { # the viewer swarm's failed signature checks so far
-  curl -s --max-time 5 "$murl" | awk '$1 ~ /^ts_verify_failures_total/ {print $2; f=1} END {if (!f) print "none"}'
+  curl -s --max-time 5 "$murl" | awk '$1 ~ /^tstream_verify_failures_total/ {print $2; f=1} END {if (!f) print "none"}'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$vpid/stat"; }
 counter() { local v; v=$(stage_field v1 swarm "$1"); echo "${v:-missing}"; }
@@ -64,7 +64,7 @@ counter() { local v; v=$(stage_field v1 swarm "$1"); echo "${v:-missing}"; }
 bad=0
 for kind in forged dup-badsig dup; do
   f0=$(vfail); c0=$(cpu_ticks); t0=$(date +%s.%N); shed0=$(counter verify_shed)
-  [ "$f0" != none ] || fail "no ts_verify_failures_total on $murl"
+  [ "$f0" != none ] || fail "no tstream_verify_failures_total on $murl"
   out=$(evil --target "$VIP:$vport" --bind 127.0.0.70 --scenario verify-flood --flood "$kind" \
           --count "$THREADS" --duration "$ROUND_S") || fail "the $kind flood could not run: $out"
   f1=$(vfail); c1=$(cpu_ticks); t1=$(date +%s.%N); shed1=$(counter verify_shed)

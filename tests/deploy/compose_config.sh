@@ -5,7 +5,9 @@
 # stage, read-only there, matching the stage's own key name; every long-running service has a
 # restart policy and a healthcheck with explicit interval, timeout and retries that runs
 # `tsctl probe` on the /readyz its stage serves; every stage has --exit-unready; tcp:// stages have
-# --curve; ports and piece sizes agree between services, also when overridden; the keys service's
+# --curve; a one-shot `source` service checks ingest's source (`ts-ingest --check`, same --source,
+# same mount) and ingest starts only once it succeeded (a missing source directory: one clear
+# error, no restart loop); metrics are off node_exporter's port 9100; ports and piece sizes agree between services, also when overridden; the keys service's
 # mount points exist in the image (a new volume takes its owner from them); and the Dockerfile
 # installs packages only through deploy/setup.sh.
 set -euo pipefail
@@ -54,7 +56,7 @@ def opt(cmd, name):
 def check_file(path, peer_port, piece, name):
     cfg = yaml.safe_load(open(path))
     svcs = cfg["services"]
-    want = {"keys", "ingest", "signer", "swarm", "player-bridge", "viewer-swarm", "viewer-bridge", "seeder"}
+    want = {"keys", "source", "ingest", "signer", "swarm", "player-bridge", "viewer-swarm", "viewer-bridge", "seeder"}
     check(set(svcs) == want, "services: %s, expected %s" % (sorted(svcs), sorted(want)))
 
     # The signing key: one volume, one service.
@@ -79,8 +81,8 @@ def check_file(path, peer_port, piece, name):
 
     for n, s in svcs.items():
         cmd = cmdline(s)
-        if n == "keys":
-            check(s.get("restart") in (None, "no"), "keys: a one-shot service must not restart (%s)" % s.get("restart"))
+        if n in ("keys", "source"):
+            check(s.get("restart") in (None, "no"), "%s: a one-shot service must not restart (%s)" % (n, s.get("restart")))
             continue
         check(s.get("restart") in ("unless-stopped", "always", "on-failure"), "%s: restart policy %r" % (n, s.get("restart")))
         hc = s.get("healthcheck") or {}
@@ -91,9 +93,21 @@ def check_file(path, peer_port, piece, name):
         port = re.search(r":(\d+)/readyz", test)
         check(port and opt(cmd, "--metrics") == "0.0.0.0:%s" % port.group(1),
               "%s: healthcheck port and --metrics %s differ" % (n, opt(cmd, "--metrics")))
+        check(opt(cmd, "--metrics") != "0.0.0.0:9100", "%s: --metrics on 9100, node_exporter's port" % n)
         check(opt(cmd, "--exit-unready"), "%s: no --exit-unready" % n)
         if "tcp://" in cmd:
             check(opt(cmd, "--curve") == "/var/lib/tstream/curve", "%s: tcp:// links without --curve" % n)
+
+    # The source check: ingest's own check of ingest's own source, on the same mount, before ingest.
+    ing, src = cmdline(svcs["ingest"]), cmdline(svcs.get("source", {}))
+    check(re.search(r"(^|\s)ts-ingest --check(\s|$)", src), "source: does not run ts-ingest --check (%r)" % src)
+    check(opt(src, "--source") == opt(ing, "--source"), "source checks %s, ingest reads %s" % (opt(src, "--source"), opt(ing, "--source")))
+    src_mounts = [m for m in mounts(svcs.get("source", {})) if m[1] == "/var/lib/tstream/source"]
+    check(src_mounts and src_mounts == [m for m in mounts(svcs["ingest"]) if m[1] == "/var/lib/tstream/source"],
+          "source and ingest mount different source directories: %s" % src_mounts)
+    dep = svcs["ingest"].get("depends_on", {})
+    check(isinstance(dep, dict) and dep.get("source", {}).get("condition") == "service_completed_successfully",
+          "ingest does not wait for the source check to succeed: %s" % dep)
 
     sw = cmdline(svcs["swarm"])
     check(opt(sw, "--port") == peer_port, "swarm --port %s, expected %s" % (opt(sw, "--port"), peer_port))

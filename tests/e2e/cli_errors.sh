@@ -8,9 +8,21 @@ expect 0 "usage" "$TSCTL" --help
 expect 100 "source is required" "$TSCTL" start foo
 expect 100 "bad NAME" "$TSCTL" start "../evil" --source testsrc
 expect 100 "bad --bitrate" "$TSCTL" start foo --source testsrc --bitrate fast
+# Push sources: the form is checked before anything is written or started.
+expect 100 "bad port" "$TSCTL" start foo --source "srt://:99999"
+expect 100 "bad multicast group" "$TSCTL" start foo --source "udp://@192.168.1.1:5000"
+expect 100 "unknown query key 'mode'" "$TSCTL" start foo --source "srt://:9000?mode=caller"
+expect 100 "10 to 79" "$TSCTL" start foo --source "srt://:9000?passphrase=abc"
+[ ! -e foo.tstream ] || fail "a refused push source left foo.tstream"
 expect 100 "bad --piece-size" "$TSCTL" start foo --source testsrc --piece-size 10
 expect 101 "no such file" "$TSCTL" start foo --source /nonexistent/file.ts --bitrate 2M
 expect 100 "needs --bitrate" "$TSCTL" start foo --source /etc/hostname
+# Standard input cannot reach the stages in the background: refused, with advice that works, and
+# not offered by --help (issue 16).
+expect 100 "not supported.*--source 'pipe:COMMAND'" "$TSCTL" start foo --source -
+out=$("$TSCTL" start foo --source - 2>&1 || true)
+case "$out" in *pipe:cat*) fail "tsctl start still advises pipe:cat: $out" ;; esac
+case "$("$TSCTL" start --help)" in *stdin*|*"- ("*) fail "tsctl start --help offers stdin" ;; esac
 expect 101 "no such file" "$TSCTL" watch /nonexistent.tstream
 printf 'd4:infod4:name3:fooee' > bad.tstream
 expect 101 "bad.tstream" "$TSCTL" watch bad.tstream
@@ -20,8 +32,10 @@ for sw in --no-port-mapping --no-holepunch; do
   expect 0 "$sw" "$TS_BIN/ts-swarm" --help
 done
 expect 100 "usage" "$TSCTL" watch x.tstream --no-port-mapping=yes
-expect 100 "no instance" "$TSCTL" stop nosuch
-expect 100 "no instance" "$TSCTL" status nosuch
+# Not found is not a usage error (issue 16): 5, for scripts.
+expect 5 "no instance" "$TSCTL" stop nosuch
+expect 5 "no instance" "$TSCTL" status nosuch
+expect 5 "no running instance" "$TSCTL" restart nosuch swarm
 expect 100 "usage" "$TSCTL" restart onlyname
 for stage in ts-ingest ts-signer ts-swarm ts-player-bridge; do
   expect 0 "usage" "$TS_BIN/$stage" --help

@@ -58,7 +58,7 @@ expect() { # CODE PATTERN COMMAND...
   local out rc=0
   out=$("$@" 2>&1) || rc=$?
   [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code: $out"
-  echo "$out" | grep -qi -- "$pat" || fail "'$*' said '$out', expected '$pat'"
+  grep -qi -- "$pat" <<<"$out" || fail "'$*' said '$out', expected '$pat'"
   say "ok: $* -> $rc"
 }
 

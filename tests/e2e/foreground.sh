@@ -32,9 +32,12 @@ wait_for 20 test -S "$WORK/c.sock" || fail "the notify listener did not start"
 
 # Run one foreground command as a service manager would: its pid in TAG.pid, its exit code in
 # TAG.rc once it exits, its output in TAG.out.
+# For TAG c, TAG.out stands in for the journal's stream too ($JOURNAL_STREAM names its inode).
 run_fg() { # TAG COMMAND...
-  local tag=$1; shift
-  ( NOTIFY_SOCKET="$WORK/$tag.sock" "$@" > "$tag.out" 2>&1 &
+  local tag=$1 js=""; shift
+  : > "$tag.out"
+  [ "$tag" = c ] && js=$(stat -c %d:%i "$tag.out")
+  ( NOTIFY_SOCKET="$WORK/$tag.sock" JOURNAL_STREAM="$js" "$@" >> "$tag.out" 2>&1 &
     echo $! > "$tag.pid"; rc=0; wait $! || rc=$?; echo $rc > "$tag.rc" ) &
   pids+=($!)
   wait_for 20 test -s "$tag.pid" || fail "$tag did not start"
@@ -115,6 +118,11 @@ mkdir -p "$TSTREAM_HOME/crash/ingest.ipc/taken"
 wait_for 180 test -s c.rc || fail "the crash-looping instance did not exit"
 [ "$(cat c.rc)" = 111 ] || { cat c.out; fail "exited $(cat c.rc) after ingest failed for good, expected 111"; }
 grep -q 'STAGE FAILED: ingest.*stopping the instance, exit code 111' c.out || fail "stderr does not say why it stopped"
+# Its stderr was "the journal": each line carries its syslog priority (journalctl -p err finds the failure).
+grep -q '^<3>time=.* level=error .*STAGE FAILED: ingest' c.out || fail "the failure went to the journal without priority <3>"
+grep -q '^<6>time=.* level=info ' c.out || fail "info lines went to the journal without priority <6>"
+! grep -v '^<[3467]>' c.out | grep -q '^time=' || fail "a line went to the journal without a priority"
+! grep -q '^<[0-9]>' b.out || fail "a priority prefix on a stderr that is not the journal"
 for p in $cpids; do
   ! kill -0 "$p" 2>/dev/null || fail "pid $p of the failed instance still runs"
 done

@@ -5,7 +5,7 @@
 #   2. --state-dir: no sequence number reused across kill -9 and restart
 #   3. pipe: a command that keeps exiting is restarted with backoff and DISCONT is flagged
 #   4. file: paced at --bitrate, delivered byte for byte
-#   5. http: retried until the server is up, body delivered
+#   5. http: retried until the server is up, body delivered (paced by its PCR: about 1 s)
 #   6. exit codes
 set -u
 BIN=${TS_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
@@ -76,7 +76,12 @@ for i in 1 2 3; do
     "$INGEST" --source testsrc --out "ipc://$T/s.ipc" --state-dir "$T/state" 2>>"$T/s.log" &
     ING=$!
     PIDS+=($ING)
-    "$SUB" "ipc://$T/s.ipc" 2 - >"$T/s$i.stat"
+    # until a few pieces are through (ffmpeg starts slowly on a loaded machine: no fixed window)
+    "$SUB" "ipc://$T/s.ipc" 60 "$T/s$i.ts" >"$T/s$i.stat" &
+    SSUB=$!
+    for k in $(seq 300); do [ "$(stat -c %s "$T/s$i.ts" 2>/dev/null || echo 0)" -ge 40000 ] && break; sleep 0.1; done
+    kill -TERM $SSUB
+    wait $SSUB
     kill -KILL $ING
     wait $ING 2>/dev/null
     firsts+=($(field first "$T/s$i.stat"))
@@ -124,9 +129,20 @@ if command -v python3 >/dev/null; then
     "$INGEST" --source "http://127.0.0.1:$port/small.ts" --out "ipc://$T/h.ipc" 2>"$T/h.log" &
     ING=$!
     PIDS+=($ING)
-    (sleep 0.5; cd "$T" && exec timeout 6 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
+    "$SUB" "ipc://$T/h.ipc" 60 "$T/h.ts" >"$T/h.stat" &
+    HSUB=$!
+    PIDS+=($HSUB)
+    # The server comes up only after a refusal, and the subscriber is stopped once the whole body
+    # is through (conditions, not fixed sleeps: a loaded machine starts python slowly).
+    for i in $(seq 100); do grep -q 'reconnecting in 1 s' "$T/h.log" && break; sleep 0.1; done
+    (cd "$T" && exec timeout 60 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
     PIDS+=($!)
-    "$SUB" "ipc://$T/h.ipc" 3 "$T/h.ts" >"$T/h.stat"
+    for i in $(seq 300); do
+        grep -q 'server closed the stream' "$T/h.log" && [ "$(stat -c %s "$T/h.ts")" -ge "$size" ] && break
+        sleep 0.1
+    done
+    kill -TERM $HSUB
+    wait $HSUB
     kill -TERM $ING
     wait $ING
     check "grep -q 'reconnecting in 1 s' '$T/h.log'" "http: refused connection retried"
@@ -142,8 +158,14 @@ fi
 check "[ $? -eq 0 ]" "--help exits 0"
 "$INGEST" --source x 2>/dev/null
 check "[ $? -eq 100 ]" "missing --out exits 100"
-"$INGEST" --source "$T/small.ts" --out "ipc://$T/x.ipc" 2>/dev/null
-check "[ $? -eq 100 ]" "file without --bitrate exits 100"
+# Without --bitrate a file is paced by its PCR: one that is not MPEG-TS has none.
+echo "not a transport stream" >"$T/notts.txt"
+"$INGEST" --source "$T/notts.txt" --out "ipc://$T/x.ipc" 2>"$T/x.err"
+check "[ $? -eq 100 ] && grep -q 'needs --bitrate' '$T/x.err'" "non-MPEG-TS file without --bitrate exits 100"
+"$INGEST" --source "$T/small.ts" --loop --bitrate 2M --out "ipc://$T/x.ipc" --piece-size 1 2>/dev/null
+check "[ $? -eq 100 ]" "bad arguments with --loop still exit 100"
+"$INGEST" --source "http://127.0.0.1:1/x.ts" --loop --out "ipc://$T/x.ipc" 2>"$T/x.err"
+check "[ $? -eq 100 ] && grep -q 'loop' '$T/x.err'" "--loop on a source that is not a file exits 100"
 "$INGEST" --source "$T/nonexistent.ts" --bitrate 2M --out "ipc://$T/x.ipc" 2>/dev/null
 check "[ $? -eq 101 ]" "missing file exits 101"
 "$INGEST" --source - --out "nonsense://x" </dev/null 2>/dev/null

@@ -32,7 +32,7 @@ grep -q "^torrent_error=invalid metadata received from swarm" lt.out || fail "un
 # It asks whoever the tracker names too, so the viewer may be the one that served it.
 served=0
 for n in ltb v1; do
-  s=$(curl -s "$(stage_field $n swarm metrics_url)" | awk '$1 ~ /^ts_metadata_pieces_served_total[{ ]/ || $1 == "ts_metadata_pieces_served_total" { print $2 }')
+  s=$(curl -s "$(stage_field $n swarm metrics_url)" | awk '$1 ~ /^tstream_metadata_pieces_served_total[{ ]/ || $1 == "tstream_metadata_pieces_served_total" { print $2 }')
   served=$((served + ${s:-0}))
 done
 [ "$served" -ge 1 ] || fail "no tstream swarm counted a ut_metadata piece served"

@@ -2,9 +2,9 @@
 # /metrics, /livez and /readyz of every stage (issue 6). A broadcast (ingest, signer, swarm) and a
 # viewer (swarm, player-bridge) run by hand, each with --metrics on a loopback port. Every /metrics
 # body must be valid Prometheus text (HELP and TYPE per family, counters ending in _total, the
-# stage and instance labels), have the families each stage promises with sane values once the
+# stage and stream labels and no instance label), have the families each stage promises with sane values once the
 # stream flows (pieces moving, bytes both ways, a peer, a lag histogram at the viewer's bridge,
-# ts_build_info) and parse with prometheus_client where installed; /livez and /readyz answer 200.
+# tstream_build_info) and parse with prometheus_client where installed; /livez and /readyz answer 200.
 # Killing the broadcaster's swarm makes the signer's /readyz 503 with a reason; restarting it
 # makes it 200 again. A --metrics port already taken exits 101 with a clear message.
 . "$(dirname "$0")/common.bash"
@@ -86,8 +86,8 @@ for line in text.splitlines():
                 family = name[:-len(suffix)]
         if family not in type_:
             errs.append("sample %s without a TYPE line" % name)
-        if labels.get("stage") != stage or labels.get("instance") != instance:
-            errs.append("%s: labels %r, want stage=%s instance=%s" % (name, labels, stage, instance))
+        if labels.get("stage") != stage or labels.get("stream") != instance or "instance" in labels:
+            errs.append("%s: labels %r, want stage=%s stream=%s and no instance" % (name, labels, stage, instance))
         samples.setdefault(name, []).append((labels, float(value)))
 
 for name, t in type_.items():
@@ -95,8 +95,8 @@ for name, t in type_.items():
         errs.append("%s: type %s" % (name, t))
     if t == "counter" and not name.endswith("_total"):
         errs.append("counter %s does not end in _total" % name)
-    if not name.startswith("ts_") and name != "process_start_time_seconds":
-        errs.append("%s: no ts_ prefix" % name)
+    if not name.startswith("tstream_") and not name.startswith("process_"):
+        errs.append("%s: no tstream_ prefix" % name)
     if not help_.get(name):
         errs.append("%s: no help" % name)
 
@@ -112,37 +112,38 @@ def want(name, ok, what):
         errs.append("%s = %g, want %s" % (name, v, what))
 
 pos, zero, any_ = (lambda v: v > 0, "> 0"), (lambda v: v == 0, "0"), (lambda v: v >= 0, ">= 0")
-common = {"ts_ready": (lambda v: v in (0, 1), "0 or 1"), "ts_log_dropped_lines_total": any_,
-          "process_start_time_seconds": (lambda v: v > 1.5e9, "a Unix time")}
+common = {"tstream_ready": (lambda v: v in (0, 1), "0 or 1"), "tstream_log_dropped_lines_total": any_,
+          "process_start_time_seconds": (lambda v: v > 1.5e9, "a Unix time"),
+          "process_cpu_seconds_total": any_, "process_resident_memory_bytes": pos, "process_open_fds": pos}
 need = {
-    "ingest": {"ts_pieces_out_total": pos, "ts_source_bytes_total": pos, "ts_rap_pieces_total": pos,
-               "ts_next_seq": pos, "ts_source_restarts_total": any_},
-    "signer": {"ts_pieces_in_total": pos, "ts_pieces_out_total": pos, "ts_pieces_rejected_total": zero,
-               "ts_last_seq": any_},
-    "bswarm": {"ts_pieces_in_total": pos, "ts_pieces_up_total": pos, "ts_up_bytes_total": pos,
-               "ts_down_bytes_total": pos, "ts_payload_up_bytes_total": pos, "ts_peers": (lambda v: v >= 1, ">= 1"),
-               "ts_tracker_announces_total": pos, "ts_peer_pieces_rejected_total": zero,
-               "ts_verify_failures_total": zero, "ts_peers_banned_total": zero},
-    "vswarm": {"ts_pieces_in_total": pos, "ts_pieces_delivered_total": pos, "ts_up_bytes_total": pos,
-               "ts_down_bytes_total": pos, "ts_payload_down_bytes_total": pos, "ts_peers": (lambda v: v >= 1, ">= 1"),
-               "ts_tracker_announces_total": pos, "ts_peer_pieces_rejected_total": zero,
-               "ts_verify_failures_total": zero, "ts_edge_seq": any_},
-    "bridge": {"ts_pieces_in_total": pos, "ts_lag_seconds_count": pos, "ts_http_clients": any_,
-               "ts_http_out_bytes_total": any_, "ts_gaps_total": any_, "ts_last_seq": any_},
+    "ingest": {"tstream_pieces_out_total": pos, "tstream_source_bytes_total": pos, "tstream_rap_pieces_total": pos,
+               "tstream_next_seq": pos, "tstream_source_restarts_total": any_},
+    "signer": {"tstream_pieces_in_total": pos, "tstream_pieces_out_total": pos, "tstream_pieces_rejected_total": zero,
+               "tstream_last_seq": any_},
+    "bswarm": {"tstream_pieces_in_total": pos, "tstream_pieces_up_total": pos, "tstream_up_bytes_total": pos,
+               "tstream_down_bytes_total": pos, "tstream_payload_up_bytes_total": pos, "tstream_peers": (lambda v: v >= 1, ">= 1"),
+               "tstream_tracker_announces_total": pos, "tstream_peer_pieces_rejected_total": zero,
+               "tstream_verify_failures_total": zero, "tstream_peers_banned_total": zero},
+    "vswarm": {"tstream_pieces_in_total": pos, "tstream_pieces_delivered_total": pos, "tstream_up_bytes_total": pos,
+               "tstream_down_bytes_total": pos, "tstream_payload_down_bytes_total": pos, "tstream_peers": (lambda v: v >= 1, ">= 1"),
+               "tstream_tracker_announces_total": pos, "tstream_peer_pieces_rejected_total": zero,
+               "tstream_verify_failures_total": zero, "tstream_edge_seq": any_},
+    "bridge": {"tstream_pieces_in_total": pos, "tstream_lag_seconds_count": pos, "tstream_http_clients": any_,
+               "tstream_http_out_bytes_total": any_, "tstream_gaps_total": any_, "tstream_last_seq": any_},
 }[role]
 for name, (ok, what) in list(common.items()) + list(need.items()):
     want(name, ok, what)
 
-bi = samples.get("ts_build_info")
+bi = samples.get("tstream_build_info")
 if not bi or bi[0][1] != 1 or not re.fullmatch(r"\d+\.\d+\.\d+", bi[0][0].get("version", "")) or not bi[0][0].get("commit"):
-    errs.append("ts_build_info: %r" % bi)
+    errs.append("tstream_build_info: %r" % bi)
 if role == "bridge":
-    b = [(float(l["le"]), v) for l, v in samples.get("ts_lag_seconds_bucket", [])]
-    if not b or b[-1][0] != math.inf or b[-1][1] != val("ts_lag_seconds_count") or \
+    b = [(float(l["le"]), v) for l, v in samples.get("tstream_lag_seconds_bucket", [])]
+    if not b or b[-1][0] != math.inf or b[-1][1] != val("tstream_lag_seconds_count") or \
             any(b[i][1] > b[i + 1][1] for i in range(len(b) - 1)):
-        errs.append("ts_lag_seconds buckets %r" % b)
-    if not val("ts_lag_seconds_sum") >= 0:
-        errs.append("ts_lag_seconds_sum %r" % val("ts_lag_seconds_sum"))
+        errs.append("tstream_lag_seconds buckets %r" % b)
+    if not val("tstream_lag_seconds_sum") >= 0:
+        errs.append("tstream_lag_seconds_sum %r" % val("tstream_lag_seconds_sum"))
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -161,7 +162,7 @@ PY
 
 lag_observed() {
   local n
-  n=$(body_of bridge /metrics | sed -n 's/^ts_lag_seconds_count{[^}]*} //p')
+  n=$(body_of bridge /metrics | sed -n 's/^tstream_lag_seconds_count{[^}]*} //p')
   [ -n "$n" ] && [ "$n" -gt 0 ]
 }
 readyz_is() { [ "$(code_of "$1" /readyz)" = "$2" ]; }
@@ -205,13 +206,13 @@ wait_for 30 readyz_is signer 503 || fail "signer /readyz stayed $(code_of signer
 body=$(body_of signer /readyz)
 echo "signer /readyz: $body"
 [[ $body == "not ready: "*swarm* ]] || fail "signer /readyz gives no reason naming the swarm: $body"
-body_of signer /metrics | grep -q '^ts_ready{.*} 0$' || fail "signer ts_ready is not 0 while /readyz says 503"
+body_of signer /metrics | grep -q '^tstream_ready{.*} 0$' || fail "signer tstream_ready is not 0 while /readyz says 503"
 [ "$(code_of signer /livez)" = 200 ] || fail "signer /livez: $(code_of signer /livez)"
 
 say "broadcaster's swarm restarted: the signer is ready again"
 start_bswarm
 wait_for 30 readyz_is signer 200 || fail "signer /readyz stayed $(code_of signer /readyz) after the swarm came back: $(body_of signer /readyz)"
-body_of signer /metrics | grep -q '^ts_ready{.*} 1$' || fail "signer ts_ready is not 1 while /readyz says 200"
+body_of signer /metrics | grep -q '^tstream_ready{.*} 1$' || fail "signer tstream_ready is not 1 while /readyz says 200"
 
 # Stop every stage (SIGTERM: clean exits, so a sanitizer build reports leaks) and read their logs.
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         labels[nl++] = f[i], labels[nl++] = f[i + 1];
     labels[nl] = NULL;
 
-    ts_metrics_t *r = ts_metrics_new((const char *[]){ "instance", "fuzz", NULL });
+    ts_metrics_t *r = ts_metrics_new((const char *[]){ "stream", "fuzz", NULL });
     ts_metric_t *g = ts_metrics_gauge(r, f[0], f[1], labels);
     if (!g && !ts_metrics_error(r))
         abort();
@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int k;
     double v;
     if (g) {
-        /* # HELP name help / # TYPE name gauge / name{instance="fuzz",labels} value */
+        /* # HELP name help / # TYPE name gauge / name{stream="fuzz",labels} value */
         size_t nn = strlen(f[0]);
         if (strncmp(p, "# HELP ", 7) || strncmp(p + 7, f[0], nn) || p[7 + nn] != ' ')
             abort();

@@ -1,8 +1,10 @@
 /* Test helper for tests/e2e/ingest_basic.sh: subscribes to ts-ingest's outlink as "signer" for
- * SECONDS, writes the payloads to OUT (or - for none) and prints what it saw.
+ * SECONDS (or until SIGTERM), writes the payloads to OUT (or - for none, flushed piece by piece so a
+ * test can watch it grow) and prints what it saw.
  * usage: ts-testsub ENDPOINT SECONDS OUT */
 #include "ts_link.h"
 #include "ts_log.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,14 @@ static void on_piece(const Ts__Piece *p, void *arg)
         s->rap_bad += p->payload.len < 188 || d[0] != 0x47 || ((d[1] & 0x1f) << 8 | d[2]) != 0;
     }
     s->disc += (p->flags & 2) != 0;
-    if (s->f)
+    if (s->f) {
         fwrite(p->payload.data, 1, p->payload.len, s->f);
+        fflush(s->f);
+    }
     ts_inlink_ack(s->il, p->seq);
 }
 static void on_end(struct ev_loop *loop, ev_timer *w, int r) { ev_break(loop, EVBREAK_ALL); }
+static void on_term(struct ev_loop *loop, ev_signal *w, int r) { ev_break(loop, EVBREAK_ALL); }
 int main(int argc, char **argv)
 {
     if (argc < 4)
@@ -46,6 +51,9 @@ int main(int argc, char **argv)
     ev_timer t;
     ev_timer_init(&t, on_end, atof(argv[2]), 0);
     ev_timer_start(loop, &t);
+    ev_signal sig;
+    ev_signal_init(&sig, on_term, SIGTERM);
+    ev_signal_start(loop, &sig);
     ev_run(loop, 0);
     if (s.f)
         fclose(s.f);

@@ -1,6 +1,6 @@
 /* A stage's rotated log (tsctl/logfile.c): lines whole in the file, non-logfmt lines wrapped,
  * partial lines kept until their end, rotation by size into STAGE.log.1 .. .KEEP, the oldest
- * falling off; the last message read back for "STAGE FAILED" reports. */
+ * falling off; the last message read back for "STAGE FAILED" reports, and a run's first error. */
 #include "check.h"
 #include "logfile.h"
 #include <stdio.h>
@@ -130,6 +130,32 @@ static void rotation(void)
     free(cur), free(one), free(two);
 }
 
+/* A usage error is reported by its first line (the reason), not the usage text's last; a new run
+ * starts afresh; info lines are no error, logfmt error lines are. */
+static void first_error(void)
+{
+    logfile_t *lf = logfile_new(dir, "signer", "demo");
+    CHECK(lf && logfile_first_error(lf)[0] == 0, "no error before any line");
+    const char *info = "time=2026-01-01T00:00:00.000Z level=info instance=demo stage=signer msg=\"starting\"\n";
+    logfile_feed(lf, info, strlen(info));
+    CHECK(logfile_first_error(lf)[0] == 0, "an info line is no error: %s", logfile_first_error(lf));
+    const char *usage = "ts-signer: --key is required\nusage: ts-signer --key FILE ...\n"
+                        "       the rest of the usage, then exits.\n";
+    logfile_feed(lf, usage, strlen(usage));
+    CHECK(strcmp(logfile_first_error(lf), "ts-signer: --key is required") == 0, "first raw line: %s",
+          logfile_first_error(lf));
+    logfile_new_run(lf);
+    CHECK(logfile_first_error(lf)[0] == 0, "a new run forgets the old error");
+    const char *err = "time=2026-01-01T00:00:01.000Z level=warn instance=demo stage=signer msg=\"slow\"\n"
+                      "time=2026-01-01T00:00:01.000Z level=error instance=demo stage=signer "
+                      "msg=\"cannot bind \\\"x\\\"\"\n"
+                      "time=2026-01-01T00:00:01.000Z level=error instance=demo stage=signer msg=\"exiting\"\n";
+    logfile_feed(lf, err, strlen(err));
+    CHECK(strcmp(logfile_first_error(lf), "cannot bind \"x\"") == 0, "first logfmt error, unquoted: %s",
+          logfile_first_error(lf));
+    logfile_destroy(&lf);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_logfile.XXXXXX");
@@ -138,6 +164,7 @@ int main(void)
     limits();
     lines();
     rotation();
+    first_error();
     char cmd[100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -138,7 +138,7 @@ static void test_render(void)
 /* The supervisor's shape: constant labels on every line, per-stage series under one family. */
 static void test_labels(void)
 {
-    ts_metrics_t *r = ts_metrics_new((const char *[]){ "instance", "foo \"1\"", NULL });
+    ts_metrics_t *r = ts_metrics_new((const char *[]){ "stream", "foo \"1\"", NULL });
     CHECK(r != NULL, "registry with constant labels");
     CHECK(ts_metrics_build_info(r, "0.3.0", "abc123") == 0, "build_info");
     CHECK(ts_metrics_build_info(r, "0.3.0", "abc123") == -1, "build_info twice is a duplicate series");
@@ -164,31 +164,31 @@ static void test_labels(void)
     ts_metrics_histogram_observe(h2, 0.5);
     char *t = render(r);
     check_text("registry B", t,
-               "# HELP ts_build_info Build information: version and commit. Always 1.\n"
-               "# TYPE ts_build_info gauge\n"
-               "ts_build_info{instance=\"foo \\\"1\\\"\",version=\"0.3.0\",commit=\"abc123\"} 1\n"
+               "# HELP tstream_build_info Build information: version and commit. Always 1.\n"
+               "# TYPE tstream_build_info gauge\n"
+               "tstream_build_info{stream=\"foo \\\"1\\\"\",version=\"0.3.0\",commit=\"abc123\"} 1\n"
                "# HELP ts_stage_restarts_total Restarts of the stage.\n"
                "# TYPE ts_stage_restarts_total counter\n"
-               "ts_stage_restarts_total{instance=\"foo \\\"1\\\"\",stage=\"ingest\"} 0\n"
-               "ts_stage_restarts_total{instance=\"foo \\\"1\\\"\",stage=\"signer\"} 2\n"
-               "ts_stage_restarts_total{instance=\"foo \\\"1\\\"\",stage=\"swarm\"} 4\n"
+               "ts_stage_restarts_total{stream=\"foo \\\"1\\\"\",stage=\"ingest\"} 0\n"
+               "ts_stage_restarts_total{stream=\"foo \\\"1\\\"\",stage=\"signer\"} 2\n"
+               "ts_stage_restarts_total{stream=\"foo \\\"1\\\"\",stage=\"swarm\"} 4\n"
                "# HELP ts_stage_state 1 for the state the stage is in.\n"
                "# TYPE ts_stage_state gauge\n"
-               "ts_stage_state{instance=\"foo \\\"1\\\"\",stage=\"ingest\",state=\"ready\"} 1\n"
-               "ts_stage_state{instance=\"foo \\\"1\\\"\",stage=\"signer\",state=\"ready\"} 0\n"
-               "ts_stage_state{instance=\"foo \\\"1\\\"\",stage=\"swarm\",state=\"ready\"} 1\n"
+               "ts_stage_state{stream=\"foo \\\"1\\\"\",stage=\"ingest\",state=\"ready\"} 1\n"
+               "ts_stage_state{stream=\"foo \\\"1\\\"\",stage=\"signer\",state=\"ready\"} 0\n"
+               "ts_stage_state{stream=\"foo \\\"1\\\"\",stage=\"swarm\",state=\"ready\"} 1\n"
                "# HELP ts_turn_seconds Loop turns.\n"
                "# TYPE ts_turn_seconds histogram\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"main\",le=\"1\"} 0\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"main\",le=\"10\"} 1\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"main\",le=\"+Inf\"} 2\n"
-               "ts_turn_seconds_sum{instance=\"foo \\\"1\\\"\",loop=\"main\"} 1e+300\n"
-               "ts_turn_seconds_count{instance=\"foo \\\"1\\\"\",loop=\"main\"} 2\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"io\",le=\"1\"} 1\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"io\",le=\"10\"} 1\n"
-               "ts_turn_seconds_bucket{instance=\"foo \\\"1\\\"\",loop=\"io\",le=\"+Inf\"} 1\n"
-               "ts_turn_seconds_sum{instance=\"foo \\\"1\\\"\",loop=\"io\"} 0.5\n"
-               "ts_turn_seconds_count{instance=\"foo \\\"1\\\"\",loop=\"io\"} 1\n");
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"main\",le=\"1\"} 0\n"
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"main\",le=\"10\"} 1\n"
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"main\",le=\"+Inf\"} 2\n"
+               "ts_turn_seconds_sum{stream=\"foo \\\"1\\\"\",loop=\"main\"} 1e+300\n"
+               "ts_turn_seconds_count{stream=\"foo \\\"1\\\"\",loop=\"main\"} 2\n"
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"io\",le=\"1\"} 1\n"
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"io\",le=\"10\"} 1\n"
+               "ts_turn_seconds_bucket{stream=\"foo \\\"1\\\"\",loop=\"io\",le=\"+Inf\"} 1\n"
+               "ts_turn_seconds_sum{stream=\"foo \\\"1\\\"\",loop=\"io\"} 0.5\n"
+               "ts_turn_seconds_count{stream=\"foo \\\"1\\\"\",loop=\"io\"} 1\n");
     free(t);
     ts_metrics_destroy(&r);
 

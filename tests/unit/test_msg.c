@@ -97,9 +97,56 @@ static void test_status_reply(void)
     free(buf);
 }
 
+/* A heartbeat's peer list: read back whole; too many peers or a string past the supervisor's
+ * arrays refused, in a heartbeat as in a status reply. */
+static void test_peers(void)
+{
+    char err[128], longtext[TS_MSG_PEER_TEXT + 1];
+    uint8_t *buf;
+    size_t len;
+    Ts__Envelope e = TS__ENVELOPE__INIT;
+    Ts__Heartbeat hb = TS__HEARTBEAT__INIT;
+    Ts__PeerStatus ps = TS__PEER_STATUS__INIT, *pp[TS_MSG_MAX_PEERS + 1];
+    for (int i = 0; i <= TS_MSG_MAX_PEERS; i++)
+        pp[i] = &ps;
+    ps.addr = "127.0.0.2:6881", ps.client = "libtorrent/2.0.9", ps.has_up_bps = 1, ps.up_bps = 2e6;
+    ps.has_source = 1, ps.source = 1;
+    e.version = TS_MSG_VERSION, e.type = TS__MSG_TYPE__MSG_HEARTBEAT, e.heartbeat = &hb;
+    hb.stage = "swarm", hb.pid = 1, hb.n_peers = TS_MSG_MAX_PEERS, hb.peers = pp;
+    CHECK(ts_msg_pack(&e, &buf, &len) == 0, "pack");
+    Ts__Envelope *ok = ts_msg_unpack(buf, len, err, sizeof err);
+    CHECK(ok && ok->heartbeat->n_peers == TS_MSG_MAX_PEERS && strcmp(ok->heartbeat->peers[63]->client, ps.client) == 0 &&
+              ok->heartbeat->peers[0]->up_bps == 2e6 && ok->heartbeat->peers[0]->source &&
+              !ok->heartbeat->peers[0]->has_down_bps && !ok->heartbeat->peers[0]->via,
+          "64 peers read back: %s", ok ? "" : err);
+    ts_msg_free(ok);
+    free(buf);
+
+    hb.n_peers = TS_MSG_MAX_PEERS + 1;
+    CHECK(ts_msg_pack(&e, &buf, &len) == 0, "pack");
+    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL && strstr(err, "too many peers"), "65 peers refused: %s", err);
+    free(buf);
+
+    memset(longtext, 'x', sizeof longtext - 1);
+    longtext[sizeof longtext - 1] = 0;
+    hb.n_peers = 1, ps.client = longtext;
+    CHECK(ts_msg_pack(&e, &buf, &len) == 0, "pack");
+    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL && strstr(err, "too long"), "a long client refused: %s", err);
+    free(buf);
+
+    Ts__InstanceStatus in = TS__INSTANCE_STATUS__INIT;
+    in.state_dir = "/tmp/x", in.n_peer_list = 1, in.peer_list = pp;
+    e.type = TS__MSG_TYPE__MSG_STATUS_REP, e.heartbeat = NULL, e.status = &in;
+    CHECK(ts_msg_pack(&e, &buf, &len) == 0, "pack");
+    CHECK(ts_msg_unpack(buf, len, err, sizeof err) == NULL && strstr(err, "too long"),
+          "a long client refused in a status: %s", err);
+    free(buf);
+}
+
 int main(void)
 {
     test_envelope();
     test_status_reply();
+    test_peers();
     CHECK_DONE();
 }

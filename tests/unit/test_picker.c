@@ -192,6 +192,34 @@ static void test_snubbed_left_out(void)
     CHECK(!asked(p, 101), "a left-out peer is not asked, even for what only it holds");
 }
 
+/* A viewer that re-tunes forgets every request; the answers already on their way are late, not
+ * replays (W1 off the loopback: honest viewers banned the broadcaster for them). Only seqs we
+ * asked that peer for, and only for a while after we forgot. */
+static void test_forgotten_requests(void)
+{
+    setup();
+    peer_t *p = mkpeer(0, 10, 10), *q = mkpeer(1, 10, 10);
+    give(p, 100);
+    give(p, 101);
+    pick_all(&sw);
+    uint64_t now = ts_mono_ns();
+    CHECK(asked(p, 100) && asked(p, 101), "both pieces asked of their holder");
+    CHECK(!pick_forgotten(p, 100, now), "a request we still hold is no forgotten one");
+    pick_forget_all(&sw);
+    now = ts_mono_ns();
+    CHECK(p->nreq == 0, "re-tuned: its requests forgotten");
+    CHECK(pick_forgotten(p, 100, now) && pick_forgotten(p, 101, now), "an answer to either is a late one");
+    CHECK(pick_answer(p, 100, now) == PICK_UNASKED, "(the picker alone no longer knows it asked)");
+    CHECK(!pick_forgotten(p, 102, now), "a piece it was never asked for (nor anything later) is not excused");
+    CHECK(!pick_forgotten(q, 50, now), "nor a piece from a peer we never asked");
+    CHECK(!pick_forgotten(p, 100, now + SW_FORGOT_GRACE_NS + 1), "nor one long after we forgot");
+    /* our loop stood still (a suspended laptop): whatever q sent meanwhile sat in the socket
+     * buffers, pushed or asked for */
+    q->stalled_ns = now;
+    CHECK(pick_forgotten(q, 50, now) && pick_forgotten(q, 5000, now), "anything from a peer across our stall is late");
+    CHECK(!pick_forgotten(q, 50, now + SW_FORGOT_GRACE_NS + 1), "for a while");
+}
+
 int main(void)
 {
     test_cheapest_holder();
@@ -199,6 +227,7 @@ int main(void)
     test_hedge_near_playback();
     test_timeouts();
     test_snubbed_left_out();
+    test_forgotten_requests();
     setup();
     CHECK_DONE();
 }

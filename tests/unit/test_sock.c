@@ -1,7 +1,7 @@
 /* lib/ts_sock.c: a non-blocking connect (plain, bound to a local address, by name) reaches a listener; the
  * acceptor hands connections to its callback, pauses when the callback asks, and, out of
  * descriptors (RLIMIT_NOFILE lowered), pauses and counts instead of spinning, then goes on once
- * descriptors are free again. */
+ * descriptors are free again; ts_sock_resolve4 turns --announce-host into an address. */
 #include "check.h"
 #include "ts_sock.h"
 #include <arpa/inet.h>
@@ -85,6 +85,21 @@ static void test_shared(void)
             close(fds[i]);
     close(tfd);
     close(lfd);
+}
+
+/* --announce-host: an address as written, a name through the resolver, a name that does not
+ * resolve refused with the host in the reason. */
+static void test_resolve4(void)
+{
+    uint32_t ip = 0;
+    char err[300] = "";
+    CHECK(ts_sock_resolve4("10.1.2.3", &ip, err, sizeof err) == 0 && ip == 0x0a010203, "address: %08x", ip);
+    ip = 0;
+    CHECK(ts_sock_resolve4("localhost", &ip, err, sizeof err) == 0 && ip >> 24 == 127, "localhost: %08x %s", ip, err);
+    errno = 0;
+    CHECK(ts_sock_resolve4("no-such-host.invalid", &ip, err, sizeof err) < 0 && strstr(err, "no-such-host.invalid") &&
+              (errno == ENOENT || errno == EAGAIN),
+          "unresolvable: %s (errno %d)", err, errno);
 }
 
 int main(void)
@@ -188,5 +203,6 @@ int main(void)
     ts_acceptor_destroy(&acc);
     CHECK(acc == NULL, "destroyed");
     ev_loop_destroy(loop);
+    test_resolve4();
     CHECK_DONE();
 }

@@ -1,9 +1,11 @@
 /* The status message rendered (tsctl/status_render.c): a fixed Ts__Status as `tsctl status
  * --json` prints it, byte for byte as README.md documents it and tests/e2e parse it (field names,
  * order, nesting, number formats, null, a down instance); the same for /status.json and the
- * text of `tsctl status`. */
+ * text of `tsctl status` (-v: every counter; else the key ones), and its exit code per instance. */
 #include "check.h"
 #include "status_render.h"
+#include "ts_exit.h"
+#include "sup_status.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,10 @@ static const char golden_json[] =
     "\"viewers\":0,\"restarts_1h\":0,\"state_dir\":\"/tmp/home/v1\",\"supervisor_pid\":28741,\"stages\":["
     "{\"name\":\"swarm\",\"pid\":28744,\"state\":\"starting\",\"restarts\":0,\"external\":\"11.0.0.1:40001\","
     "\"uptime_s\":4.1,\"seq\":115,\"peers\":1,\"bytes_up\":-1,\"reachable\":3,\"portmap_via\":1,\"ext_ip\":184549377,"
-    "\"ext_port\":40001}]},\n"
+    "\"ext_port\":40001}],\"peer_list\":["
+    "{\"addr\":\"127.0.0.1:6881\",\"client\":\"tstream 1\\\"\\u0001\\ufffd\\u007f\xc2\xb5\",\"incoming\":false,"
+    "\"up_bps\":2320,\"down_bps\":2062834,\"up_bytes\":1000,\"down_bytes\":5000000,\"connected_s\":4.1,\"source\":true},"
+    "{\"addr\":\"10.0.0.2:51000\",\"incoming\":true,\"connected_s\":12.0,\"via\":\"punched\",\"source\":false}]},\n"
     "{\"name\":\"ghost\",\"state_dir\":\"/tmp/nowhere\",\"state\":\"down\",\"stages\":[]}\n"
     "]}\n";
 
@@ -68,6 +73,13 @@ static const char golden_text[] =
     "\n"
     "ghost  down (state in /tmp/nowhere)\n";
 
+/* tsctl status -v adds the swarm's peers under its stages. */
+static const char golden_peers[] =
+    "  peers:\n"
+    "    127.0.0.1:6881        \xe2\x86\x91" "0.00 \xe2\x86\x93" "2.06 Mbit/s  4 s  out  broadcaster  tstream 1\"???\xc2\xb5\n"
+    "    10.0.0.2:51000         12 s  in (punched)\n";
+static const char peers_after[] = "  reachable: yes (UPnP) at 11.0.0.1:40001\n";
+
 static int same(const ts_buf_t *b, const char *want)
 {
     if (b->len == strlen(want) && memcmp(b->data, want, b->len) == 0)
@@ -78,6 +90,38 @@ static int same(const ts_buf_t *b, const char *want)
     printf("differs at byte %zu:\n  got:  %.*s\n  want: %.60s\n", i, (int)(b->len - i < 60 ? b->len - i : 60),
            (const char *)b->data + i, want + i);
     return 0;
+}
+
+/* Without -v, the swarm's line drops what is not a key counter (bytes_up, reachable, portmap_via,
+ * ext_port); the rest is as with -v. The exit code of `tsctl status NAME` for each instance. */
+static void brief_and_verdicts(const Ts__Status *st, Ts__InstanceStatus *b, Ts__InstanceStatus *v,
+                               const Ts__InstanceStatus *d)
+{
+    static const char extra[] = "bytes_up=-1 reachable=3 portmap_via=1 ext_port=40001 ";
+    char want[sizeof golden_text];
+    const char *at = strstr(golden_text, extra);
+    snprintf(want, sizeof want, "%.*s%s", (int)(at - golden_text), golden_text, at + strlen(extra));
+    ts_buf_t out;
+    ts_buf_init(&out);
+    status_render(st, STATUS_TEXT, &out);
+    CHECK(same(&out, want), "tsctl status: key counters only");
+    ts_buf_free(&out);
+
+    CHECK(status_verdict(b) == TS_EXIT_DOWN, "a failed stage: down");
+    CHECK(status_verdict(v) == TS_EXIT_DEGRADED, "a stage starting, no piece yet: degraded");
+    CHECK(status_verdict(d) == TS_EXIT_DOWN, "no supervisor: down");
+    size_t n = b->n_stages;
+    b->n_stages = 1; /* ingest alone: ready, a piece 0.6 s ago */
+    CHECK(status_verdict(b) == TS_EXIT_OK, "ready and flowing: ok");
+    b->last_piece_age_s = STATUS_STALL_S + 1;
+    CHECK(status_verdict(b) == TS_EXIT_DEGRADED, "stalled: degraded");
+    b->last_piece_age_s = 0.6;
+    b->n_stages = n;
+    v->stages[0]->state = "ready";
+    v->last_piece_age_s = 1;
+    CHECK(status_verdict(v) == TS_EXIT_OK, "a viewer ready and flowing: ok");
+    v->stages[0]->state = "starting";
+    v->last_piece_age_s = NAN;
 }
 
 int main(void)
@@ -93,6 +137,15 @@ int main(void)
     swarm.name = "swarm", swarm.pid = 28744, swarm.state = "starting", swarm.uptime_s = 4.14;
     swarm.n_counters = 7, swarm.counters = cs;
     Ts__StageStatus *bst[] = { &ingest, &signer }, *vst[] = { &swarm };
+    /* The swarm's peers: a client string from the network with a quote, controls and a byte that is
+     * not UTF-8 (escaped, or replaced), and a peer whose rates are absent (left out). */
+    Ts__PeerStatus p1 = TS__PEER_STATUS__INIT, p2 = TS__PEER_STATUS__INIT, *vpeers[] = { &p1, &p2 };
+    p1.addr = "127.0.0.1:6881", p1.client = "tstream 1\"\x01\xff\x7f\xc2\xb5", p1.has_incoming = 1;
+    p1.has_up_bps = p1.has_down_bps = 1, p1.up_bps = 2320.4, p1.down_bps = 2062834.4, p1.has_up_bytes = 1;
+    p1.up_bytes = 1000, p1.has_down_bytes = 1, p1.down_bytes = 5000000, p1.has_connected_s = 1, p1.connected_s = 4.1;
+    p1.has_source = 1, p1.source = 1;
+    p2.addr = "10.0.0.2:51000", p2.has_incoming = 1, p2.incoming = 1, p2.has_connected_s = 1, p2.connected_s = 12;
+    p2.via = "punched", p2.has_source = 1;
 
     Ts__InstanceStatus b = TS__INSTANCE_STATUS__INIT, v = TS__INSTANCE_STATUS__INIT, d = TS__INSTANCE_STATUS__INIT;
     b.name = "demo", b.role = "broadcast", b.tstream = "/tmp/demo.tstream";
@@ -106,7 +159,7 @@ int main(void)
     v.player_url = "http://127.0.0.1:21552/demo.ts", v.output = "/tmp/out.ts", v.status_url = "http://127.0.0.1:44431/";
     v.has_last_piece_age_s = 1, v.last_piece_age_s = NAN, v.has_peers = 1, v.peers = 1, v.has_viewers = 1;
     v.viewers = 0, v.has_restarts_1h = 1, v.state_dir = "/tmp/home/v1", v.has_supervisor_pid = 1;
-    v.supervisor_pid = 28741, v.n_stages = 1, v.stages = vst;
+    v.supervisor_pid = 28741, v.n_stages = 1, v.stages = vst, v.n_peer_list = 2, v.peer_list = vpeers;
     d.name = "ghost", d.state_dir = "/tmp/nowhere", d.state = "down";
     Ts__InstanceStatus *all[] = { &b, &v, &d };
     Ts__Status st = TS__STATUS__INIT;
@@ -138,6 +191,21 @@ int main(void)
     }
     ts_msg_free(back);
     free(wire);
+    e.status = &v; /* and the peers with it */
+    CHECK(ts_msg_pack(&e, &wire, &len) == 0, "pack a viewer");
+    back = ts_msg_unpack(wire, len, NULL, 0);
+    CHECK(back && back->status && back->status->n_peer_list == 2, "unpack a viewer");
+    if (back && back->status) {
+        Ts__InstanceStatus *one[] = { &b, back->status, &d };
+        Ts__Status st2 = st;
+        st2.instances = one;
+        ts_buf_init(&out);
+        status_render(&st2, STATUS_JSON, &out);
+        CHECK(same(&out, golden_json), "--json after the wire, with peers");
+        ts_buf_free(&out);
+    }
+    ts_msg_free(back);
+    free(wire);
 
     ts_buf_init(&out);
     status_render(&st, STATUS_JSON_ONE, &out);
@@ -148,9 +216,13 @@ int main(void)
     ts_buf_free(&out);
 
     ts_buf_init(&out);
-    status_render(&st, STATUS_TEXT, &out);
-    CHECK(same(&out, golden_text), "tsctl status");
+    status_render(&st, STATUS_TEXT_ALL, &out);
+    char want_all[sizeof golden_text + sizeof golden_peers];
+    const char *cut = strstr(golden_text, peers_after) + strlen(peers_after);
+    snprintf(want_all, sizeof want_all, "%.*s%s%s", (int)(cut - golden_text), golden_text, golden_peers, cut);
+    CHECK(same(&out, want_all), "tsctl status -v");
     ts_buf_free(&out);
+    brief_and_verdicts(&st, &b, &v, &d);
 
     Ts__Status none = TS__STATUS__INIT;
     ts_buf_init(&out);
@@ -160,6 +232,45 @@ int main(void)
     ts_buf_init(&out);
     status_render(&none, STATUS_TEXT, &out);
     CHECK(same(&out, "no instances\n"), "no instances, text");
+    ts_buf_free(&out);
+
+    /* One definition of ready (issue 16): an up stage is shown as its own readiness says. */
+    proc_t p;
+    const char *why;
+    memset(&p, 0, sizeof p);
+    p.state = S_READY;
+    snprintf(p.why, sizeof p.why, "no signer heard from for 5 s");
+    CHECK(strcmp(sup_status_state(&p, &why), "unready") == 0 && why && strcmp(why, p.why) == 0,
+          "an up stage that is not ready is unready, with its reason");
+    p.ok = 1;
+    p.why[0] = 0;
+    CHECK(strcmp(sup_status_state(&p, &why), "ready") == 0 && !why, "an up stage that is ready");
+    snprintf(p.why, sizeof p.why, "source idle 12 s");
+    CHECK(strcmp(sup_status_state(&p, &why), "ready") == 0 && why && strcmp(why, "source idle 12 s") == 0,
+          "a ready stage with a note");
+    p.state = S_FAILED;
+    snprintf(p.reason, sizeof p.reason, "exit code 101: configuration or usage error");
+    CHECK(strcmp(sup_status_state(&p, &why), "failed") == 0 && why == p.reason, "failed, with its reason");
+    p.state = S_STARTING;
+    CHECK(strcmp(sup_status_state(&p, &why), "starting") == 0 && !why, "starting");
+
+    Ts__StageStatus un = TS__STAGE_STATUS__INIT, *unp = &un;
+    Ts__InstanceStatus ui = TS__INSTANCE_STATUS__INIT, *uip = &ui;
+    Ts__Status us = TS__STATUS__INIT;
+    un.name = "swarm", un.pid = 7, un.state = "unready", un.reason = "no peers";
+    ui.name = "v1", ui.role = "viewer", ui.state_dir = "/tmp/v1", ui.n_stages = 1, ui.stages = &unp;
+    us.n_instances = 1, us.instances = &uip;
+    ts_buf_init(&out);
+    status_render(&us, STATUS_TEXT, &out);
+    ts_buf_putc(&out, 0);
+    CHECK(strstr((char *)out.data, "  swarm                 7 unready  ") &&
+              strstr((char *)out.data, "\n  !! swarm not ready: no peers\n"),
+          "text: an unready stage and why");
+    ts_buf_free(&out);
+    ts_buf_init(&out);
+    status_render(&us, STATUS_JSON, &out);
+    ts_buf_putc(&out, 0);
+    CHECK(strstr((char *)out.data, "\"state\":\"unready\",\"restarts\":0,\"reason\":\"no peers\""), "JSON: state and reason");
     ts_buf_free(&out);
     CHECK_DONE();
 }

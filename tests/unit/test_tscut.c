@@ -6,7 +6,7 @@
 #include "tscut.h"
 #include "backoff.h"
 #include "seqstore.h"
-#include "src_fd.h"
+#include "pacer.h"
 #include "ts_buf.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -537,11 +537,11 @@ static void test_backoff(void)
 
 static void test_budget(void)
 {
-    CHECK(ts_src_fd_budget(2000000, 1000000000ull) == 250000, "pacing: 2 Mbit/s = 250 kB per second");
-    CHECK(ts_src_fd_budget(2000000, 10000000ull) == 2500, "pacing: 2500 B per 10 ms");
-    CHECK(ts_src_fd_budget(7, 8000000000ull) == 7, "pacing: odd rates stay exact");
+    CHECK(ts_pacer_budget(2000000, 1000000000ull) == 250000, "pacing: 2 Mbit/s = 250 kB per second");
+    CHECK(ts_pacer_budget(2000000, 10000000ull) == 2500, "pacing: 2500 B per 10 ms");
+    CHECK(ts_pacer_budget(7, 8000000000ull) == 7, "pacing: odd rates stay exact");
     uint64_t year = 365ull * 86400 * 1000000000ull;
-    CHECK(ts_src_fd_budget(10000000000ull, 10 * year + 999999999) ==
+    CHECK(ts_pacer_budget(10000000000ull, 10 * year + 999999999) ==
               10 * 365ull * 86400 * 1250000000ull + 1249999998ull, /* 999999999 ns = 1249999998.75 B */
           "pacing: no overflow at 10 Gbit/s over 10 years");
 }

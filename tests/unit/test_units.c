@@ -15,6 +15,11 @@ static void test_units(void)
     CHECK(ts_units_rate("fast", &v) < 0 && ts_units_rate("-1M", &v) < 0 && ts_units_rate("", &v) < 0 &&
               ts_units_rate("2X", &v) < 0 && ts_units_rate("99999999999G", &v) < 0,
           "bad rates rejected");
+    CHECK(ts_units_duration("90", &v) == 0 && v == 90000000, "90 s");
+    CHECK(ts_units_duration("30m", &v) == 0 && v == 1800000000, "30m");
+    CHECK(ts_units_duration("2h", &v) == 0 && v == 7200000000ull, "2h");
+    CHECK(ts_units_duration("", &v) < 0 && ts_units_duration("1x", &v) < 0 && ts_units_duration("-1", &v) < 0 &&
+              ts_units_duration("99999999", &v) < 0 && ts_units_duration("169h", &v) < 0, "bad durations");
     CHECK(ts_units_size("16k", &v) == 0 && v == 16384, "16k");
     char addr[64];
     uint16_t port;

@@ -315,6 +315,17 @@ static void test_ext(void)
               y.has_yourip && y.yourip == 0x7f000001,
           "libtorrent ut_holepunch id and yourip read");
     CHECK(parse_hs_s("d6:yourip16:0123456789abcdefe", &y) == 0 && !y.has_yourip, "IPv6 yourip ignored");
+    CHECK(ts_wire_parse_ext_handshake((const uint8_t *)lt, sizeof lt - 1, &y) == 0 && strcmp(y.client, "libtorrent 2.0.9") == 0,
+          "its client string: %s", y.client);
+    /* "v" is hostile text: controls, DEL, a C1 control, a stray continuation byte, an overlong '/',
+     * a surrogate each become '?'; µ and a 4-byte character stay; too long is cut at a character. */
+    CHECK(parse_hs_s("d1:v23:a\x1b[2J\x7f\xc2\x85\x80\xc0\xaf\xed\xa0\x80\xc2\xb5\xf0\x9f\x8e\xa5z\xe2\x82" "e", &y) == 0 &&
+              strcmp(y.client, "a?[2J?????????\xc2\xb5\xf0\x9f\x8e\xa5z??") == 0,
+          "client string made printable: %s", y.client);
+    CHECK(parse_hs_s("d1:vi1ee", &y) == 0 && !y.client[0], "a client that is no string: none");
+    char longv[200];
+    snprintf(longv, sizeof longv, "d1:v64:%062d\xc2\xb5" "e", 0);
+    CHECK(parse_hs_s(longv, &y) == 0 && strlen(y.client) == 62, "a long client cut before a character: %zu", strlen(y.client));
     CHECK(parse_hs_s("d1:md12:ut_holepunchi256eee", &y) == -1, "ut_holepunch id too large");
     CHECK(parse_hs_s("d7:ts_pushi2ee", &y) == -1, "ts_push not 0 or 1");
 
