@@ -63,6 +63,20 @@ static void retune(swarm_t *sw, const char *why)
     ts_warn("%s: re-tuned from seq %llu to %llu", why, (unsigned long long)from, (unsigned long long)sw->play_seq);
 }
 
+static int hook_target(swarm_t *sw, uint64_t *target, uint64_t *vouched_edge);
+
+/* Where to jump when the window has moved on past us: the newest random-access point, ours or
+ * the one peers vouch for (a viewer that lags holds few fresh pieces, so its own newest one
+ * may be long gone); the edge only when neither is in the window (its output then restarts
+ * mid-picture until the next random-access point). */
+static uint64_t jump_target(swarm_t *sw)
+{
+    uint64_t to = sw->has_rap && sw->rap + sw->n / 2 > sw->edge ? sw->rap : 0, best, edge;
+    if (hook_target(sw, &best, &edge) && best > to && best < edge && best + sw->n / 2 > sw->edge)
+        to = best;
+    return to > sw->play_seq ? to : sw->edge;
+}
+
 /* Deliver every piece that is next in order; skip a hole that has blocked playout too long. */
 void playout_deliver(swarm_t *sw)
 {
@@ -71,7 +85,7 @@ void playout_deliver(swarm_t *sw)
     uint64_t now = ts_mono_ns();
     /* Fallen so far behind that the window moved on (stall, suspended laptop): back to the edge. */
     if (sw->has_edge && sw->edge >= sw->play_seq + sw->n / 2) {
-        uint64_t to = sw->rap + sw->n / 2 > sw->edge ? sw->rap : sw->edge;
+        uint64_t to = jump_target(sw);
         sw->c_skipped += to - sw->play_seq;
         ts_warn("fell %llu pieces behind the live edge: jumping ahead",
                 (unsigned long long)(sw->edge - sw->play_seq));

@@ -244,9 +244,13 @@ for off in range(start, len(data) - 187, 188):
     pid = ((pkt[1] & 0x1f) << 8) | pkt[2]
     if pid == 0 and pkt[1] & 0x40:
         pat = off
-    if pkt[3] & 0x20 and pkt[4] > 0 and pkt[5] & 0x40 and pat is not None:
-        open(sys.argv[3], 'wb').write(data[pat:])
-        sys.exit(0)
+    # A random-access point of the video: ffmpeg sets random_access_indicator on every audio
+    # PES start too, and decoding video from one of those starts mid-GOP.
+    if pkt[1] & 0x40 and pkt[3] & 0x20 and pkt[4] > 0 and pkt[5] & 0x40 and pat is not None:
+        pes = pkt[5 + pkt[4]:]
+        if pes[:3] == b'\0\0\1' and 0xE0 <= pes[3] <= 0xEF:
+            open(sys.argv[3], 'wb').write(data[pat:])
+            sys.exit(0)
 sys.exit(1)
 PY
 }
@@ -266,7 +270,7 @@ for k in $(seq 1 "$NV"); do
   else
     say "viewer $k: $(stat -c %s "out$k.ts") bytes, the source with $nskips forward skips, the last part from output byte $lastpart to the end"
     # A skip may cut into a group of pictures: decode from the first random-access point after
-    # the last skip (PAT, PMT, then a packet with random_access_indicator) to the end.
+    # the last skip (PAT, PMT, then a video PES start with random_access_indicator) to the end.
     rap_tail "out$k.ts" "$lastpart" "last$k.ts" || fail "viewer $k: no random-access point after its last skip"
     decodes_clean "last$k.ts" || fail "viewer $k output does not decode cleanly after its last skip"
   fi
