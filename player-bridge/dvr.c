@@ -23,9 +23,12 @@ ts_dvr_t *ts_dvr_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *dp = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+    int dfd2 = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 0) : -1; /* closedir closes it */
+    DIR *dp = dfd2 >= 0 ? fdopendir(dfd2) : NULL;
     if (!dp) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        if (dfd2 >= 0)
+            close(dfd2);
         if (dfd >= 0)
             close(dfd);
         return NULL;

@@ -231,6 +231,7 @@ static int add_piece(ts_hls_t *h, hls_seg_t *s, ts_chunk_t *c)
     h->mem_bytes += c->len;
     if (s->on_disk && ts_dvr_append(h->dvr, s->msn, c->data, c->len) < 0) {
         s->on_disk = 0; /* served from memory while it is there; said once */
+        ts_dvr_drop(h->dvr, s->msn); /* its partial file: nothing else would remove it */
         if (!h->dvr_failed)
             fprintf(stderr, "hls: cannot write a DVR segment: keeping only memory's window for it\n");
         h->dvr_failed = 1;

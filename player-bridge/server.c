@@ -418,7 +418,11 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
     /* Any later bytes (a body, pipelined requests) are read and dropped; what matters is EOF. */
     uint8_t scratch[READ_SCRATCH];
     ssize_t r = read(cl->fd, scratch, sizeof scratch);
-    if (r == 0 && (cl->st == C_REPLY || cl->st == C_HOLD)) {
+    if (r == 0 && cl->st == C_HOLD)
+        /* A player that gives up on a blocking reload (hls.js aborts after 1.6 s) closes: its
+         * slot must not stay taken until the hold times out, or a few players fill them all. */
+        client_close(cl, "gave up waiting");
+    else if (r == 0 && cl->st == C_REPLY) {
         /* Half-closed after its request (nc -N, some scripts): the reply is still owed. */
         ev_io_stop(loop, &cl->rio);
         cl->peer_eof = 1;

@@ -68,6 +68,11 @@ static stream_t *stream_add(engine_t *e, const chan_t *ch)
     s->http_clients = -1;
     ts_metainfo_hex(ch->infohash, s->ih);
     snprintf(s->inst, sizeof s->inst, "engine-%.16s", s->ih);
+    for (size_t i = 0; i < e->ns; i++) /* a magnet made to share a channel's name would stop its viewer */
+        if (strcmp(e->s[i]->inst, s->inst) == 0) {
+            free(s);
+            return errno = EEXIST, NULL;
+        }
     e->s[e->ns++] = s;
     return s;
 }
@@ -153,6 +158,14 @@ static void players_go(stream_t *s)
     }
 }
 
+static int players_waiting(const stream_t *s)
+{
+    const player_t *pl = s->players;
+    while (pl && pl->started)
+        pl = pl->next;
+    return pl != NULL;
+}
+
 /* ------------------------------------------------------------------ viewers: tsctl watch, tsctl stop */
 
 static void on_child_out(struct ev_loop *loop, ev_io *w, int revents)
@@ -201,8 +214,7 @@ static int spawn(stream_t *s, char *const argv[])
     }
     if (pid == 0) {
         setpgid(0, 0); /* a ^C at the engine's terminal is the engine's to pass on, not the children's */
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(devnull, 0);
+        dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), 0); /* dup2's copy stays open in the child */
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
         signal(SIGPIPE, SIG_DFL);
@@ -311,7 +323,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
             ts_msg_free(s->status);
         s->status = NULL;
         s->http_clients = -1;
-        if (s->nplayers) /* asked for again while it stopped */
+        if (players_waiting(s)) /* asked for again while it stopped */
             stream_start(s);
     }
 }
@@ -393,7 +405,7 @@ static stream_t *magnet_stream(engine_t *e, const eng_req_t *r)
     char err[256];
     if (!m || ts_magnet_parse(r->magnet, m, err, sizeof err) < 0) {
         free(m);
-        return NULL;
+        return errno = EINVAL, NULL;
     }
     char ih[41];
     ts_metainfo_hex(r->infohash, ih);
@@ -416,8 +428,9 @@ static stream_t *magnet_stream(engine_t *e, const eng_req_t *r)
 static void on_take(int fd, const ts_http_req_t *req, const uint8_t *head, void *arg)
 {
     engine_t *e = arg;
-    proxy_t *p = proxy_new(e->loop, fd, req->method == TS_HTTP_M_HEAD, NULL, NULL);
-    if (!p) {
+    proxy_t *p = proxy_count() < ENGINE_MAX_CONNS ? proxy_new(e->loop, fd, req->method == TS_HTTP_M_HEAD, NULL, NULL) : NULL;
+    if (!p) { /* answered ones linger up to PROXY_STALL_S: a client reconnecting fast must not pile them up */
+        e->rejected[R_MAX_CONNS]++;
         close(fd);
         return;
     }
@@ -464,7 +477,8 @@ static void on_take(int fd, const ts_http_req_t *req, const uint8_t *head, void 
                    "%u streams are running, the most this engine runs at once (--max-streams); try again later",
                    e->max_streams);
         else if (!s && !(s = magnet_stream(e, r)))
-            reject(e, p, R_BAD, 400, NULL, "bad magnet link");
+            reject(e, p, R_BAD, errno == EEXIST ? 409 : 400, NULL, "%s", errno == EEXIST ? "another stream has this one's name ("
+                   "engine- and 16 hex digits of the infohash)" : "bad magnet link");
         else {
             player_t *pl = calloc(1, sizeof *pl);
             if (!pl) {
@@ -631,7 +645,8 @@ static int engine_boot(engine_t *e, const chan_list_t *ch, char *err, size_t err
     e->loop = ev_default_loop(EVFLAG_AUTO);
     for (size_t i = 0; i < ch->n; i++)
         if (!stream_add(e, &ch->v[i]))
-            return ts_err(err, errlen, "out of memory");
+            return ts_err(err, errlen, errno == EEXIST ? "channel %s: another channel's infohash starts with the same 16 hex digits"
+                                                       : "out of memory", ch->v[i].name);
     e->nchannels = e->ns;
     if (!(e->http = ts_httpd_new(e->loop, e->listen, err, errlen)))
         return -1;

@@ -17,6 +17,7 @@
 #define ENGINE_IDLE_S        60
 #define ENGINE_MAX_STREAMS   4
 #define ENGINE_MAX_PLAYERS   100 /* player connections at once, waiting or relayed (each holds up to PROXY_BUF) */
+#define ENGINE_MAX_CONNS     200 /* connections taken at once, players and short answers alike; past it, closed */
 #define ENGINE_POLL_S        2.0 /* how often each viewer's supervisor is asked for its status */
 #define ENGINE_ASK_MS        500 /* ... and how long its answer may take */
 #define ENGINE_RETRY_AFTER_S 30  /* Retry-After of a 503 */
@@ -24,7 +25,7 @@
 typedef enum { S_IDLE, S_STARTING, S_RUNNING, S_STOPPING } sstate_t;
 
 /* Why requests were refused: the label of tstream_engine_requests_rejected_total. */
-typedef enum { R_BAD, R_UNKNOWN, R_MAX_STREAMS, R_MAX_PLAYERS, R_MAGNET, R_START, R_METHOD, R_N } reject_t;
+typedef enum { R_BAD, R_UNKNOWN, R_MAX_STREAMS, R_MAX_PLAYERS, R_MAGNET, R_START, R_METHOD, R_MAX_CONNS, R_N } reject_t;
 
 typedef struct stream stream_t;
 typedef struct engine engine_t;

@@ -18,8 +18,8 @@ struct proxy {
     int head_only, up_eof;
     ev_io prd, pwr, urd, uwr;
     ev_timer timer;
-    uint8_t *buf; /* PROXY_BUF bytes: [start, end) waits for the player */
-    size_t start, end;
+    uint8_t *buf; /* cap bytes (PROXY_BUF when relaying): [start, end) waits for the player */
+    size_t cap, start, end;
     uint64_t sent, sent_at_check;
     char req[512]; /* the request to the bridge */
     size_t req_len, req_off;
@@ -27,8 +27,13 @@ struct proxy {
     void *arg;
 };
 
+static unsigned live; /* connections taken and not yet closed, whatever their state */
+
+unsigned proxy_count(void) { return live; }
+
 void proxy_close(proxy_t *p, const char *why)
 {
+    live--;
     ev_io_stop(p->loop, &p->prd);
     ev_io_stop(p->loop, &p->pwr);
     ev_io_stop(p->loop, &p->urd);
@@ -94,17 +99,23 @@ void proxy_reply(proxy_t *p, int status, const char *headers, const char *body)
         close(p->up);
         p->up = -1;
     }
-    if (!p->buf && !(p->buf = malloc(PROXY_BUF))) {
-        proxy_close(p, "out of memory");
-        return;
+    /* A short answer gets a buffer its size, not a relay's PROXY_BUF. */
+    size_t need = 512 + (headers ? strlen(headers) : 0) + strlen(body);
+    if (!p->buf || p->cap < need) {
+        free(p->buf);
+        if (!(p->buf = malloc(need))) {
+            proxy_close(p, "out of memory");
+            return;
+        }
+        p->cap = need;
     }
-    int n = snprintf((char *)p->buf, PROXY_BUF,
+    int n = snprintf((char *)p->buf, p->cap,
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n%s",
                      status, ts_http_reason(status), p->head_only ? 0 : strlen(body), headers ? headers : "",
                      p->head_only ? "" : body);
     p->start = 0;
-    p->end = n > 0 && n < PROXY_BUF ? (size_t)n : 0;
+    p->end = n > 0 && (size_t)n < p->cap ? (size_t)n : 0;
     p->st = P_REPLY;
     set_timer(p, PROXY_STALL_S, 0);
     flush(p);
@@ -114,7 +125,7 @@ static void on_player_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_t *p = w->data;
     uint8_t scratch[2048];
-    for (;;) {
+    for (int n = 0; n < 16; n++) { /* 32 KiB a turn: a client that floods us must not hold the loop */
         ssize_t r = recv(p->fd, scratch, sizeof scratch, MSG_DONTWAIT);
         if (r > 0)
             continue; /* a player says nothing after its request that matters here */
@@ -132,16 +143,16 @@ static void on_player_write(struct ev_loop *loop, ev_io *w, int revents) { flush
 static void on_up_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     proxy_t *p = w->data;
-    if (p->end == PROXY_BUF && p->start > 0) {
+    if (p->end == p->cap && p->start > 0) {
         memmove(p->buf, p->buf + p->start, p->end - p->start);
         p->end -= p->start;
         p->start = 0;
     }
-    if (p->end == PROXY_BUF) {
+    if (p->end == p->cap) {
         ev_io_stop(loop, &p->urd); /* full: the bridge waits until the player takes some */
         return;
     }
-    ssize_t r = recv(p->up, p->buf + p->end, PROXY_BUF - p->end, MSG_DONTWAIT);
+    ssize_t r = recv(p->up, p->buf + p->end, p->cap - p->end, MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (r <= 0) {
@@ -213,6 +224,7 @@ proxy_t *proxy_new(struct ev_loop *loop, int fd, int head_only, proxy_end_fn *en
     p->end_fn = end;
     p->arg = arg;
     p->st = P_HOLD;
+    live++;
     ev_io_init(&p->prd, on_player_read, fd, EV_READ);
     ev_io_init(&p->pwr, on_player_write, fd, EV_WRITE);
     ev_timer_init(&p->timer, on_timer, 0, 0);
@@ -224,10 +236,13 @@ proxy_t *proxy_new(struct ev_loop *loop, int fd, int head_only, proxy_end_fn *en
 void proxy_relay(proxy_t *p, uint16_t port, const char *path)
 {
     int pending;
+    free(p->buf);
     if (!(p->buf = malloc(PROXY_BUF))) {
         proxy_close(p, "out of memory");
         return;
     }
+    p->cap = PROXY_BUF;
+    p->start = p->end = 0;
     int n = snprintf(p->req, sizeof p->req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUser-Agent: tstream-engine\r\nConnection: close\r\n\r\n",
                      p->head_only ? "HEAD" : "GET", path, port);

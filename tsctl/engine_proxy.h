@@ -34,4 +34,6 @@ void proxy_close(proxy_t *p, const char *why);
 int proxy_relaying(const proxy_t *p);
 uint64_t proxy_bytes(const proxy_t *p); /* bytes sent to the player */
 void *proxy_arg(const proxy_t *p);
+/* Connections taken and not closed yet (waiting, relayed, answered, lingering). */
+unsigned proxy_count(void);
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 const char *const engine_reject_names[R_N] = { "bad_request",    "unknown_stream", "max_streams", "max_players",
-                                               "magnet_refused", "start_failed",   "method" };
+                                               "magnet_refused", "start_failed",   "method",      "max_connections" };
 
 const char *engine_state_name(sstate_t st)
 {

@@ -113,6 +113,13 @@ say "HLS through the engine: $(stat -c %s h.ts) bytes, decoding cleanly"
 say "idle: the viewer stops once nobody has read for 5 s"
 no_viewer() { [ -z "$(engine_viewers)" ]; }
 wait_for 40 no_viewer || fail "the viewer still runs: $(engine_viewers)"
+# A viewer is named engine- and 16 hex digits of its infohash: a magnet made to share the
+# channel's name must be refused, not run under (and on its failure stop) the channel's viewer.
+twin="${IH:0:16}$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+code=$(curl -s -o body.txt -w '%{http_code}' "$U/watch?magnet=magnet:?xt=urn:btih:$twin&tr=http://127.0.0.1:1/announce")
+[ "$code" = 409 ] || fail "a magnet sharing the channel's viewer name: HTTP $code ($(cat body.txt))"
+[ -z "$(engine_viewers)" ] || fail "the twin magnet started a viewer: $(engine_viewers)"
+say "a magnet sharing the channel's name -> 409 $(cat body.txt)"
 curl -s "$U/metrics" > metrics.txt
 promtool check metrics < metrics.txt || fail "promtool check metrics"
 grep -qx 'tstream_engine_idle_stops_total 1' metrics.txt || fail "no idle stop counted: $(grep engine metrics.txt)"
