@@ -30,8 +30,9 @@ try {
   // Running, every stage ready, and a few history samples (one every 2 s).
   const settled = (names) => names.every((n) => {
     const c = document.querySelector(`.card[data-name="${n}"]`);
-    const pts = c && c.querySelector('.spark[data-key="peers"]');
-    return c && c.dataset.verdict === "0" && pts && Number(pts.dataset.points) >= 3 &&
+    // every figure: a viewer's lag starts once its player-bridge has handed on pieces
+    const sparks = c ? [...c.querySelectorAll(".spark")] : [];
+    return c && c.dataset.verdict === "0" && sparks.length >= 4 && sparks.every((s) => Number(s.dataset.points) >= 3) &&
       [...c.querySelectorAll("tr[data-stage]")].every((r) => r.dataset.state === "ready");
   });
   await page.waitForFunction(settled, [bname, vname], { timeout: 45000 }).catch(() => {});
