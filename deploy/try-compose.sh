@@ -111,8 +111,8 @@ say "3. podman API service on $SOCK"
 rm -f "$SOCK"
 podman --root "$D/root" --runroot "$D/run" system service --time=0 "unix://$SOCK" >"$D/service.log" 2>&1 &
 svc_pid=$!  # podman itself (not a subshell), so that cleanup stops it
-for _ in $(seq 100); do curl -s --unix-socket "$SOCK" http://d/_ping 2>/dev/null | grep -q OK && break; sleep 0.1; done
-curl -s --unix-socket "$SOCK" http://d/_ping | grep -q OK || fail "podman system service did not answer"
+for _ in $(seq 100); do curl -s --unix-socket "$SOCK" http://d/_ping 2>/dev/null | grep OK >/dev/null && break; sleep 0.1; done
+curl -s --unix-socket "$SOCK" http://d/_ping | grep OK >/dev/null || fail "podman system service did not answer"
 compose down -v --remove-orphans >/dev/null 2>&1 || true  # what an interrupted run left
 
 phase_start

@@ -42,7 +42,7 @@ lines=$(wc -l < "$log1")
 pid=$(stage_field v1 swarm pid)
 say "SIGSTOP v1's swarm ($pid) for 4 s"
 kill -STOP "$pid"; sleep 4; kill -CONT "$pid"
-retuned() { tail -n +$((lines + 1)) "$log1" | grep -q "re-tuned from seq"; }
+retuned() { tail -n +$((lines + 1)) "$log1" | grep "re-tuned from seq" >/dev/null; }
 if wait_for 20 retuned; then
   sleep 3 # tsctl status shows the broadcaster's seq as of its last heartbeat (1 s); the lie is ~30 s ahead
   bseq=$(stage_field demo swarm seq)

@@ -23,7 +23,7 @@ HOLD=40 LORIS=30 BURST=80 FLOOD=150
 # Under AddressSanitizer freed memory waits in a quarantine (256 MiB by default) before reuse, so
 # RSS would measure the sanitizer, not the bridge: cap the quarantine and count it in the bound.
 ASAN_KB=0
-if ldd "$TS_BIN/ts-player-bridge" 2>/dev/null | grep -q libasan; then
+if ldd "$TS_BIN/ts-player-bridge" 2>/dev/null | grep libasan >/dev/null; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8:thread_local_quarantine_size_kb=64"
   ASAN_KB=$((8192 + 8192)) # the quarantine, and the redzones and size-class rounding of its allocator
 fi

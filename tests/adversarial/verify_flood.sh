@@ -44,7 +44,7 @@ say "broadcast, and a viewer at $VIP"
   || fail "tsctl start: $(cat start.out)"
 vport=$(free_ports 1)
 bind_args=(--bind "$VIP")
-if ! "$TSCTL" watch --help 2>&1 | grep -q -- "--bind"; then
+if ! "$TSCTL" watch --help 2>&1 | grep -- "--bind" >/dev/null; then
   say "this tsctl watch has no --bind: the viewer runs on 127.0.0.1 (exempt from per-address limits)"
   bind_args=()
 fi

@@ -14,7 +14,7 @@ cat watch.out
 M3U=$(sed -n 's/^ *HLS: *\([^ ]*\).*/\1/p' watch.out)
 [ -n "$M3U" ] || fail "tsctl watch printed no HLS URL"
 BASE=${M3U%.m3u8}
-has_segments() { curl -sf "$M3U?ll=0" | grep -q '^#EXTINF' ; }
+has_segments() { curl -sf "$M3U?ll=0" | grep '^#EXTINF' >/dev/null; }
 wait_for 30 has_segments || fail "no segment in $M3U after 30 s: $(curl -s "$M3U")"
 
 say "ffmpeg reads the playlist live"

@@ -6,7 +6,7 @@
 # each decoding cleanly.
 . "$(dirname "$0")/common.bash"
 command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg"; exit 77; }
-ffmpeg -hide_banner -protocols 2>/dev/null | grep -qx ' *srt' || { echo "SKIP: ffmpeg without srt"; exit 77; }
+ffmpeg -hide_banner -protocols 2>/dev/null | grep -x ' *srt' >/dev/null || { echo "SKIP: ffmpeg without srt"; exit 77; }
 
 read -r port <<<"$(free_ports 1)"
 pass=correct-horse-battery

@@ -5,7 +5,7 @@
 # the end, and decodes cleanly.
 . "$(dirname "$0")/common.bash"
 command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg"; exit 77; }
-ffmpeg -hide_banner -protocols 2>/dev/null | grep -qx ' *srt' || { echo "SKIP: ffmpeg without srt"; exit 77; }
+ffmpeg -hide_banner -protocols 2>/dev/null | grep -x ' *srt' >/dev/null || { echo "SKIP: ffmpeg without srt"; exit 77; }
 
 read -r port <<<"$(free_ports 1)"
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=frequency=1000 -t 15 \

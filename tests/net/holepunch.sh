@@ -67,9 +67,9 @@ trap 'exit 143' TERM
 
 # Options of the peers: no port mapping (no UPnP here anyway) where tsctl has the option.
 NOPM=()
-"$TSCTL" watch --help 2>&1 | grep -q -- --no-port-mapping && NOPM=(--no-port-mapping)
+"$TSCTL" watch --help 2>&1 | grep -- --no-port-mapping >/dev/null && NOPM=(--no-port-mapping)
 HAVE_NOHP=0
-"$TSCTL" watch --help 2>&1 | grep -q -- --no-holepunch && HAVE_NOHP=1
+"$TSCTL" watch --help 2>&1 | grep -- --no-holepunch >/dev/null && HAVE_NOHP=1
 
 # The testbed of one phase: NAT = the masquerade statement of the routers.
 testbed() { # TAG NAT
@@ -187,7 +187,7 @@ phase punch masquerade
 for k in $(seq 1 "$NV"); do [ -f "$(vlog punch $k)" ] || fail "no swarm log at $(vlog punch $k)"; done
 say "viewer-to-viewer lines:"; { to_other punch 1; to_other punch 2; } | sed 's/^/  /'
 grep -h "hole punch" "$(vlog punch 1)" "$(vlog punch 2)" "$WORK/punch/bh/hp/log/swarm.log" | head -8 | sed 's/^/  /' || true
-{ to_other punch 1; to_other punch 2; } | grep -q "connected (punch)" \
+{ to_other punch 1; to_other punch 2; } | grep "connected (punch)" >/dev/null \
   || fail "the NATed viewers did not connect to each other by a hole punch"
 ok1=$(counter punch v1 punch_ok) ok2=$(counter punch v2 punch_ok)
 [ "${ok1:-0}" -ge 1 ] || [ "${ok2:-0}" -ge 1 ] || fail "punch_ok is $ok1 and $ok2: no punch counted"
