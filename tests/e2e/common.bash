@@ -30,24 +30,38 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# N free TCP ports, space-separated: random ones below the kernel's ephemeral range (as tsctl picks
-# them), so that no outgoing connection is handed one before the process that will listen binds it.
+# N free TCP ports, space-separated, from 5000-9999: below where tsctl picks its stages' ports
+# (10000 up to the kernel's ephemeral range, which outgoing connections take), so no instance of a
+# test running beside this one takes them before our process binds; tests running at once share
+# a registry (flock) and never get a port another one got in the last 15 minutes.
 free_ports() {
   /usr/bin/python3 -c '
-import random, socket, sys
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-out = []
-while len(out) < int(sys.argv[1]):
-    p = random.randint(10000, lo - 1)
-    s = socket.socket()
-    try:
-        s.bind(("0.0.0.0", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in out:
+import fcntl, os, random, socket, sys, time
+with open("/tmp/tse2e.ports.%d" % os.getuid(), "a+") as reg:
+    fcntl.flock(reg, fcntl.LOCK_EX)
+    reg.seek(0)
+    now, recent = time.time(), {}
+    for line in reg:
+        f = line.split()
+        if len(f) == 2 and now - float(f[0]) < 900:
+            recent[int(f[1])] = f[0]
+    out = []
+    while len(out) < int(sys.argv[1]):
+        p = random.randint(5000, 9999)
+        if p in recent or p in out:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("0.0.0.0", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
         out.append(p)
+    reg.seek(0)
+    reg.truncate()
+    reg.writelines("%s %d\n" % (t, q) for q, t in recent.items())
+    reg.writelines("%.3f %d\n" % (now, q) for q in out)
 print(" ".join(map(str, out)))' "$1"
 }
 say() { echo "[$(date +%T)] $*"; }

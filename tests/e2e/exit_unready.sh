@@ -39,7 +39,7 @@ pids+=($ING)
 start_signer
 start_swarm
 for p in $M_ING $M_SIG $M_SW; do
-  wait_for 60 ready $p || { tail -5 ingest.log signer.log swarm.log; fail "stage on metrics port $p never got ready"; }
+  wait_for 60 ready $p || { tail -n 5 ingest.log signer.log swarm.log; fail "stage on metrics port $p never got ready"; }
 done
 say "ingest, signer, swarm ready"
 

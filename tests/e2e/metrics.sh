@@ -168,7 +168,7 @@ lag_observed() {
 readyz_is() { [ "$(code_of "$1" /readyz)" = "$2" ]; }
 
 say "waiting for pieces to reach the viewer's bridge"
-wait_for 60 lag_observed || { tail -5 ingest.log signer.log bswarm.log vswarm.log bridge.log; fail "no piece reached the bridge"; }
+wait_for 60 lag_observed || { tail -n 5 ingest.log signer.log bswarm.log vswarm.log bridge.log; fail "no piece reached the bridge"; }
 # A piece at the viewer's bridge means every counter checked below has moved (the viewer found
 # the broadcaster through its tracker and hooked in at a random-access point).
 

@@ -49,7 +49,7 @@ mkdir -p b1 b2
 "$TSCTL" watch cv.tstream --name v1 --output "$WORK/out1.ts" >/dev/null
 
 wait_for 60 bash -c "[ \$(stat -c %s $WORK/out1.ts 2>/dev/null || echo 0) -ge 2000000 ]" \
-  || { tail -5 ingest.log signer.log swarm.log; fail "the viewer got $(stat -c %s out1.ts 2>/dev/null || echo 0) bytes"; }
+  || { tail -n 5 ingest.log signer.log swarm.log; fail "the viewer got $(stat -c %s out1.ts 2>/dev/null || echo 0) bytes"; }
 wait_stable 60 src.ts || fail "the source never finished"
 wait_stable 30 out1.ts || fail "viewer output never settled"
 wait_stable 30 out2.ts || fail "tcp bridge output never settled"
