@@ -75,6 +75,8 @@ static const struct {
       "Our piece requests a peer left unanswered past its timeout (cancelled; counted against it)." },
     { TS_TOPO_SWARM, "wrong_pieces", "tstream_wrong_pieces_total", COUNTER,
       "Answers to our requests that carried another sequence number than the one asked for." },
+    { TS_TOPO_SWARM, "answers_gone", "tstream_answers_gone_total", COUNTER,
+      "Answers carrying a newer piece under the index asked for: the one asked for had left the peer's window." },
     { TS_TOPO_SWARM, "peers_dropped", "tstream_peers_dropped_total", COUNTER,
       "Peers disconnected (not banned) for not delivering what they announce." },
     { TS_TOPO_SWARM, "verify_shed", "tstream_verify_shed_total", COUNTER,

@@ -284,6 +284,20 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
     int kind = pick_answer(p, t.seq, now);
     if (kind == PICK_WRONG && pick_forgotten(p, t.seq, now))
         kind = PICK_LATE; /* the answer to an earlier request at that index, which we forgot */
+    if (kind == PICK_NEWER) {
+        /* What we asked for is gone from p; it holds this one (believed like a HAVE, within
+         * the edge bound), and has marked us as holding it, so it will not announce it to us:
+         * without the mark, a viewer lagging a window behind never asks for it again (at the
+         * end of a broadcast it then waits for its last piece forever). Kept only if it fits
+         * our window; at least a window ahead of us it would read as a jump of the stream. */
+        if (t.seq > edge_bound(sw, now))
+            return;
+        peer_mark(p, t.seq);
+        sw->pick_pending = 1;
+        if (ts_window_check(sw->win, t.seq, m->index) != TS_WIN_OK)
+            return;
+        kind = PICK_ASKED;
+    }
     int asked = kind == PICK_ASKED || kind == PICK_LATE;
     int old = !ts_window_empty(sw->win) && t.seq < ts_window_highest(sw->win) &&
               ts_window_highest(sw->win) - t.seq >= sw->n / 2;

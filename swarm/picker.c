@@ -16,6 +16,7 @@
 #include "ts_log.h"
 #include "ts_time.h"
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define MS TS_NS_PER_MS
@@ -145,8 +146,17 @@ int pick_answer(peer_t *p, uint64_t seq, uint64_t now)
             return PICK_LATE;
         }
     for (int k = 0; k < p->nreq; k++)
-        if (p->req[k].seq % p->sw->n == seq % p->sw->n)
-            return PICK_WRONG;
+        if (p->req[k].seq % p->sw->n == seq % p->sw->n) {
+            if (seq < p->req[k].seq)
+                return PICK_WRONG;
+            /* A newer seq under the index we asked for: the server sends the newest it holds
+             * there, so what we asked for left its window before our request arrived (it lagged
+             * its HAVE of the newer one). An answer, not a miss: ours is gone from it. */
+            answered(p, now - p->req[k].sent_ns);
+            drop_req(p, k, 0);
+            p->sw->c_answers_gone++;
+            return PICK_NEWER;
+        }
     return PICK_UNASKED;
 }
 
@@ -277,12 +287,19 @@ void pick_tick(swarm_t *sw, uint64_t now)
         if (!active(p))
             continue;
         for (int i = p->nreq - 1; i >= 0 && peer_alive(p); i--) {
-            if (i >= p->nreq || p->req[i].timed_out || now - p->req[i].sent_ns <= timeout_ns(p))
+            if (i >= p->nreq || now - p->req[i].sent_ns <= timeout_ns(p))
                 continue;
+            /* The broadcaster is not left out for misses (failed()); cancelling its request and
+             * asking again would only put the piece at the back of its queue — unless it has
+             * waited so long that no queue of the broadcaster's can still hold it: lost (a
+             * crossing we did not foresee), and asked again, the only way left to that piece. */
+            if (p->req[i].timed_out) {
+                if (now - p->req[i].sent_ns > SW_SRC_RESEND_NS)
+                    drop_req(p, i, 1);
+                continue;
+            }
             p->timeouts++;
             sw->c_req_timeouts++;
-            /* The broadcaster is not left out for misses (failed()); cancelling its request and
-             * asking again would only put the piece at the back of its queue. */
             if (p->source) {
                 p->req[i].timed_out = 1;
                 p->fails++;
@@ -426,4 +443,43 @@ void pick_all(swarm_t *sw)
         else if (asked < SW_MAX_ASKED && best && best->fails < 2)
             request(best, s, now);
     }
+}
+
+/* Playout has waited SW_EXPLAIN_NS on the next piece while a peer says it is there: say, every
+ * SW_EXPLAIN_NS, what each peer's part is (an operator's first question about a stuck viewer). */
+void pick_explain(swarm_t *sw, uint64_t now)
+{
+    if (sw->is_source || !sw->hooked || ts_window_has(sw->win, sw->play_seq)) {
+        sw->wait_since_ns = 0;
+        return;
+    }
+    if (!sw->wait_since_ns || sw->wait_seq != sw->play_seq) {
+        sw->wait_seq = sw->play_seq;
+        sw->wait_since_ns = sw->wait_logged_ns = now;
+        return;
+    }
+    if (now - sw->wait_logged_ns < SW_EXPLAIN_NS)
+        return;
+    sw->wait_logged_ns = now;
+    uint64_t s = sw->play_seq;
+    char line[1024];
+    size_t n = 0;
+    for (peer_t *p = sw->peers; p && n < sizeof line - 160; p = p->next) {
+        if (!active(p) || !p->has_edge || p->edge < s)
+            continue;
+        char a[64];
+        int i = find_req(p, s);
+        n += (size_t)snprintf(line + n, sizeof line - n, "; %s%s: edge %llu, %s%s%s%s", peer_addr(p, a, sizeof a),
+                              p->source ? " (broadcaster)" : "", (unsigned long long)p->edge,
+                              peer_has(p, s) ? "has it" : "not known to have it", p->peer_choking ? ", choking us" : "",
+                              pick_snubbed(p, now) ? ", left out" : "", now < p->reject_until_ns ? ", rejected lately" : "");
+        if (i >= 0)
+            n += (size_t)snprintf(line + n, sizeof line - n, ", asked %.1f s ago%s",
+                                  (double)(now - p->req[i].sent_ns) / TS_NS_PER_S_F,
+                                  p->req[i].timed_out ? " (timed out)" : "");
+        n += (size_t)snprintf(line + n, sizeof line - n, ", %d requests out", p->nreq);
+    }
+    if (n)
+        ts_info("playout has waited %.0f s for seq %llu%s", (double)(now - sw->wait_since_ns) / TS_NS_PER_S_F,
+                (unsigned long long)s, line);
 }

@@ -5,7 +5,7 @@
 #define TS_SWARM_PICKER_H
 #include "swarm.h"
 
-enum { PICK_ASKED, PICK_LATE, PICK_WRONG, PICK_UNASKED };
+enum { PICK_ASKED, PICK_LATE, PICK_WRONG, PICK_UNASKED, PICK_NEWER };
 void pick_all(swarm_t *sw);                                /* request what is missing */
 void pick_tick(swarm_t *sw, uint64_t now);                 /* time out overdue requests */
 int pick_answer(peer_t *p, uint64_t seq, uint64_t now);    /* a piece came from p: PICK_* */
@@ -18,5 +18,6 @@ int pick_forgotten(const peer_t *p, uint64_t seq, uint64_t now); /* a late answe
 void pick_remember_dropped(swarm_t *sw, uint32_t ip, uint64_t now);
 void pick_new_peer(peer_t *p, uint64_t now);              /* a peer completed its handshake */
 int pick_snubbed(const peer_t *p, uint64_t now);
+void pick_explain(swarm_t *sw, uint64_t now);              /* log why playout waits, when it has long */
 void pick_rejected(peer_t *p, uint32_t index, uint64_t now); /* p will not serve our request */
 #endif

@@ -139,6 +139,9 @@ void playout_deliver(swarm_t *sw)
         sw->c_skipped += next - sw->play_seq;
         sw->play_seq = next;
         sw->blocked_since_ns = 0;
+        /* what is still asked for below it is wanted no more (a request to the broadcaster is
+         * never given up by timeout, and would hold one of its pipeline slots for good) */
+        pick_cancel_before(sw, next);
     }
 }
 /* Where to (re)join the stream, from what peers state (handshake, ts_live), so that no single

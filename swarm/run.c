@@ -42,6 +42,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         if (!sw->hooked)
             playout_consider_hook(sw);
         pick_all(sw);
+        pick_explain(sw, now);
     }
     sw->c_peers = (uint64_t)peer_count(sw);
     sw->c_accept_pauses = ts_acceptor_pauses(sw->acceptor);
@@ -188,6 +189,7 @@ int swarm_open(swarm_t *sw, const swarm_cfg_t *cfg, void *zctx, ts_stage_t *st)
     ts_stage_counter(st, "peers_banned", &sw->c_banned);
     ts_stage_counter(st, "req_timeouts", &sw->c_req_timeouts);
     ts_stage_counter(st, "wrong_pieces", &sw->c_wrong_pieces);
+    ts_stage_counter(st, "answers_gone", &sw->c_answers_gone);
     ts_stage_counter(st, "peers_dropped", &sw->c_peers_dropped);
     ts_stage_counter(st, "verify_shed", &sw->c_verify_shed);
     ts_stage_counter(st, "accept_pauses", &sw->c_accept_pauses);

@@ -32,6 +32,7 @@
 #define SW_OUT_TARGET 8                    /* connections we dial: a sparse mesh keeps HAVE traffic small */
 #define SW_PIPELINE 8                    /* requests outstanding per peer */
 #define SW_REQ_TIMEOUT_NS (3000 * TS_NS_PER_MS) /* longest a request waits (a proven but slow peer) */
+#define SW_SRC_RESEND_NS (10 * TS_NS_PER_S) /* a request to the broadcaster unanswered this long: asked again */
 #define SW_UNPROVEN_TIMEOUT_NS (1000 * TS_NS_PER_MS) /* ... to a peer that has answered nothing yet */
 #define SW_PRIOR_ANSWER_NS (50 * TS_NS_PER_MS) /* answer time assumed of a peer not yet heard from */
 #define SW_HEDGE_SPAN 16                   /* pieces past the playback point that get another holder
@@ -39,6 +40,7 @@
 #define SW_MAX_ASKED 3                     /* holders asked for one piece at once */
 #define SW_SNUB_FAILS 4                    /* requests unanswered in a row: left out of the picker */
 #define SW_SNUB_NS (5000 * TS_NS_PER_MS)     /* ... this long; failing again after that: disconnected */
+#define SW_EXPLAIN_NS (5000 * TS_NS_PER_MS)  /* playout waiting this long on a piece a peer has: logged why */
 #define SW_MAX_DROPPED 64                  /* addresses dropped for not delivering, remembered ... */
 #define SW_DROPPED_NS (60 * TS_NS_PER_S) /* ... this long: they come back on probation */
 #define SW_CANCELLED 64                    /* cancelled requests remembered per peer (late answers) */
@@ -223,6 +225,7 @@ struct swarm {
     /* playout */
     int hooked, hook_voted;  /* hook_voted: on peers' claims (hook_target), not yet confirmed by a piece */
     uint64_t play_seq, hook_seq, blocked_since_ns;
+    uint64_t wait_seq, wait_since_ns, wait_logged_ns; /* the piece playout waits on (pick_explain) */
     uint64_t behind_since_ns; /* playout first seen SW_BEHIND_US behind the newest piece held; 0 = not */
     uint64_t last_tick_ns, retune_at_ns; /* loop-gap detection; retune_at_ns 0 = none pending */
     uint64_t hooked_ns, hook_delivered;  /* when we last hooked in, and c_delivered then */
@@ -247,7 +250,7 @@ struct swarm {
     /* counters (reported to the supervisor) */
     uint64_t c_payload_up, c_payload_down, c_seq, c_pieces_in, c_pieces_up, c_bytes_up, c_bytes_down, c_peers, c_bad_pieces,
         c_delivered, c_skipped, c_announces, c_banned;
-    uint64_t c_req_timeouts, c_wrong_pieces, c_peers_dropped, c_verify_shed;
+    uint64_t c_req_timeouts, c_wrong_pieces, c_answers_gone, c_peers_dropped, c_verify_shed;
     uint64_t c_accept_pauses; /* the acceptor rested for lack of descriptors or memory */
     uint64_t c_verify_failed; /* on /metrics only: pieces failing ts_verifier_check */
     uint64_t c_md_served;     /* on /metrics only: ut_metadata pieces sent (magnet-link joins) */

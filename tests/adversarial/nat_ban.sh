@@ -129,9 +129,9 @@ import json, sys
 for i in json.load(sys.stdin)["instances"]:
     for s in i["stages"]:
         if s["name"] == "swarm":
-            print(*(s.get(k, -1) for k in ("peers", "peers_banned", "skipped", "delivered", "pid")))
+            print(*(s.get(k, -1) for k in ("peers", "peers_banned", "skipped", "delivered", "pid", "answers_gone", "wrong_pieces")))
             sys.exit(0)
-print("-1 -1 -1 -1 -1")'
+print("-1 -1 -1 -1 -1 -1 -1")'
 }
 
 BHOME="$WORK/bh"
@@ -155,7 +155,7 @@ last=-1 same=0
 while :; do
   line=$(printf '%6d' $((SECONDS - t0)))
   for k in $(seq 1 "$NV"); do
-    read -r peers banned skipped delivered pid < <(swarm_counters "$k")
+    read -r peers banned skipped delivered pid _ < <(swarm_counters "$k")
     line+="  $(printf '%33s' "$peers,$banned,$skipped,$delivered")"
     if [ "$peers" -ge 1 ]; then joined[$k]=1
     elif [ -n "${joined[$k]:-}" ] && [ -z "${lost[$k]:-}" ]; then lost[$k]=$((SECONDS - t0)); fi
@@ -201,8 +201,8 @@ for k in $(seq 1 "$NV"); do
   if grep -F "misbehaved" "$log" | grep -F "$PUB_IP"; then
     say "viewer $k banned the broadcaster (above)"; bad=1
   fi
-  read -r peers banned skipped delivered pid < <(swarm_counters "$k")
-  say "viewer $k: peers $peers, peers_banned $banned, skipped $skipped, delivered $delivered (last seq $(tail -n 1 "stats$k.txt" 2>/dev/null | cut -d' ' -f1))${lost[$k]:+, lost its broadcaster at ${lost[$k]} s}"
+  read -r peers banned skipped delivered pid gone wrong < <(swarm_counters "$k")
+  say "viewer $k: peers $peers, peers_banned $banned, skipped $skipped, delivered $delivered, answers_gone $gone, wrong_pieces $wrong (last seq $(tail -n 1 "stats$k.txt" 2>/dev/null | cut -d' ' -f1))${lost[$k]:+, lost its broadcaster at ${lost[$k]} s}"
   [ "$banned" = 0 ] || { say "viewer $k: peers_banned $banned"; bad=1; }
   [ -n "${joined[$k]:-}" ] || { say "viewer $k never connected to the broadcaster"; bad=1; }
   [ -z "${lost[$k]:-}" ] || { say "viewer $k lost its broadcaster at ${lost[$k]} s"; bad=1; }

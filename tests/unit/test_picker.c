@@ -168,6 +168,14 @@ static void test_timeouts(void)
     age_request(fresh, 101, SW_UNPROVEN_TIMEOUT_NS + 100 * MS);
     pick_tick(&sw, ts_mono_ns());
     CHECK(!asked(fresh, 101) && fresh->timeouts == 1, "... and not longer");
+    pick_tick(&sw, ts_mono_ns());
+    CHECK(asked(src, 102) && src->timeouts == 1, "the broadcaster's kept request is counted once");
+    age_request(src, 102, SW_SRC_RESEND_NS + 100 * MS);
+    pick_tick(&sw, ts_mono_ns());
+    CHECK(!asked(src, 102) && sent(src, TS_WIRE_CANCEL) == 1,
+          "unanswered past SW_SRC_RESEND_NS, no queue holds it any more: cancelled ...");
+    pick_all(&sw);
+    CHECK(asked(src, 102) && sent(src, TS_WIRE_REQUEST) == 2, "... and asked again");
 }
 
 static void test_snubbed_left_out(void)
@@ -220,6 +228,45 @@ static void test_forgotten_requests(void)
     CHECK(!pick_forgotten(q, 50, now + SW_FORGOT_GRACE_NS + 1), "for a while");
 }
 
+/* A request for s answered with s+N (same index): the server's window had moved on to s+N before
+ * the request arrived (its HAVE of s+N was still to come, as the broadcaster's late HAVEs are).
+ * An answer, not a miss: s is gone from it. Answered with s-N instead: wrong (a replay). */
+static void test_newer_answer(void)
+{
+    setup();
+    peer_t *src = mkpeer(0, 10, 10);
+    src->source = 1;
+    give(src, 100);
+    give(src, 101);
+    pick_all(&sw);
+    CHECK(asked(src, 100) && asked(src, 101), "both pieces asked of the broadcaster");
+    src->fails = 1;
+    uint64_t now = ts_mono_ns();
+    CHECK(pick_answer(src, 100 + N, now) == PICK_NEWER, "a newer piece under the index asked for is PICK_NEWER");
+    CHECK(!asked(src, 100) && asked(src, 101) && src->fails == 0 && src->answered == 11,
+          "... it answers the request for 100 (dropped, counted as an answer, no miss), not the one for 101");
+    CHECK(sent(src, TS_WIRE_CANCEL) == 0, "... and nothing is cancelled: the server has nothing left to send for it");
+    CHECK(pick_answer(src, 101 - N, now) == PICK_WRONG && asked(src, 101), "an older one is a wrong answer");
+}
+
+/* Playout skipping a hole gives up what it still asked for below the new playback point: a
+ * request to the broadcaster is never dropped by timeout, and one for a seq already skipped
+ * would hold a pipeline slot for good. */
+static void test_cancel_before(void)
+{
+    setup();
+    peer_t *src = mkpeer(0, 10, 10);
+    src->source = 1;
+    for (uint64_t s = 100; s < 104; s++)
+        give(src, s);
+    pick_all(&sw);
+    CHECK(src->nreq == 4, "four pieces asked of the broadcaster");
+    pick_cancel_before(&sw, 102);
+    CHECK(!asked(src, 100) && !asked(src, 101) && asked(src, 102) && asked(src, 103) && src->nreq == 2,
+          "requests below seq 102 given up, the rest kept");
+    CHECK(sent(src, TS_WIRE_CANCEL) == 2, "... and cancelled on the wire");
+}
+
 int main(void)
 {
     test_cheapest_holder();
@@ -228,6 +275,8 @@ int main(void)
     test_timeouts();
     test_snubbed_left_out();
     test_forgotten_requests();
+    test_newer_answer();
+    test_cancel_before();
     setup();
     CHECK_DONE();
 }
