@@ -290,8 +290,12 @@ static void on_piece(peer_t *p, const ts_wire_msg_t *m)
          * without the mark, a viewer lagging a window behind never asks for it again (at the
          * end of a broadcast it then waits for its last piece forever). Kept only if it fits
          * our window; at least a window ahead of us it would read as a jump of the stream. */
-        if (t.seq > edge_bound(sw, now))
+        if (t.seq > edge_bound(sw, now)) { /* a seq that cannot exist yet: a wrong answer after all */
+            pick_wrong(p, t.seq, now);
+            known_junk(p, "pieces other than the one requested");
             return;
+        }
+        sw->c_answers_gone++;
         peer_mark(p, t.seq);
         sw->pick_pending = 1;
         if (ts_window_check(sw->win, t.seq, m->index) != TS_WIN_OK)

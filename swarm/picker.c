@@ -151,10 +151,10 @@ int pick_answer(peer_t *p, uint64_t seq, uint64_t now)
                 return PICK_WRONG;
             /* A newer seq under the index we asked for: the server sends the newest it holds
              * there, so what we asked for left its window before our request arrived (it lagged
-             * its HAVE of the newer one). An answer, not a miss: ours is gone from it. */
-            answered(p, now - p->req[k].sent_ns);
+             * its HAVE of the newer one). Ours is gone from it: no miss, but no answer's credit
+             * either (a peer answering so always would otherwise look fast). The caller judges
+             * whether the newer seq is plausible (pick_wrong if not). */
             drop_req(p, k, 0);
-            p->sw->c_answers_gone++;
             return PICK_NEWER;
         }
     return PICK_UNASKED;

@@ -243,8 +243,8 @@ static void test_newer_answer(void)
     src->fails = 1;
     uint64_t now = ts_mono_ns();
     CHECK(pick_answer(src, 100 + N, now) == PICK_NEWER, "a newer piece under the index asked for is PICK_NEWER");
-    CHECK(!asked(src, 100) && asked(src, 101) && src->fails == 0 && src->answered == 11,
-          "... it answers the request for 100 (dropped, counted as an answer, no miss), not the one for 101");
+    CHECK(!asked(src, 100) && asked(src, 101) && src->fails == 1 && src->answered == 10,
+          "... it ends the request for 100 (dropped; neither a miss nor an answer's credit), not the one for 101");
     CHECK(sent(src, TS_WIRE_CANCEL) == 0, "... and nothing is cancelled: the server has nothing left to send for it");
     CHECK(pick_answer(src, 101 - N, now) == PICK_WRONG && asked(src, 101), "an older one is a wrong answer");
 }
