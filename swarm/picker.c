@@ -464,7 +464,8 @@ void pick_explain(swarm_t *sw, uint64_t now)
     uint64_t s = sw->play_seq;
     char line[1024];
     size_t n = 0;
-    for (peer_t *p = sw->peers; p && n < sizeof line - 160; p = p->next) {
+    /* (each peer's part is under 256 bytes: a peer that would not fit ends the line) */
+    for (peer_t *p = sw->peers; p && n < sizeof line - 256; p = p->next) {
         if (!active(p) || !p->has_edge || p->edge < s)
             continue;
         char a[64];
@@ -478,6 +479,8 @@ void pick_explain(swarm_t *sw, uint64_t now)
                                   (double)(now - p->req[i].sent_ns) / TS_NS_PER_S_F,
                                   p->req[i].timed_out ? " (timed out)" : "");
         n += (size_t)snprintf(line + n, sizeof line - n, ", %d requests out", p->nreq);
+        if (n >= sizeof line) /* cannot happen (see above), but never past the end */
+            n = sizeof line - 1;
     }
     if (n)
         ts_info("playout has waited %.0f s for seq %llu%s", (double)(now - sw->wait_since_ns) / TS_NS_PER_S_F,
