@@ -267,6 +267,30 @@ static void test_cancel_before(void)
     CHECK(sent(src, TS_WIRE_CANCEL) == 2, "... and cancelled on the wire");
 }
 
+/* A viewer waiting on the next piece while peers hold it says why, once it has waited
+ * SW_EXPLAIN_NS, and again every SW_EXPLAIN_NS (the line names every peer: it must fit). */
+static void test_explain(void)
+{
+    setup();
+    for (int i = 0; i < 4; i++) {
+        peer_t *p = mkpeer(i, 10, 10);
+        p->source = i == 0;
+        give(p, 100);
+        p->edge = UINT64_MAX / 2; /* the longest numbers a line can hold */
+    }
+    pick_all(&sw);
+    uint64_t now = ts_mono_ns();
+    pick_explain(&sw, now);
+    CHECK(sw.wait_seq == 100 && sw.wait_since_ns == now, "the wait on seq 100 starts");
+    pick_explain(&sw, now + SW_EXPLAIN_NS - 1);
+    CHECK(sw.wait_logged_ns == now, "nothing said before SW_EXPLAIN_NS");
+    pick_explain(&sw, now + SW_EXPLAIN_NS + 1);
+    CHECK(sw.wait_logged_ns == now + SW_EXPLAIN_NS + 1, "said after SW_EXPLAIN_NS (the line above)");
+    sw.play_seq = 101;
+    pick_explain(&sw, now + 2 * SW_EXPLAIN_NS);
+    CHECK(sw.wait_seq == 101 && sw.wait_since_ns == now + 2 * SW_EXPLAIN_NS, "a new wait when playout moves on");
+}
+
 int main(void)
 {
     test_cheapest_holder();
@@ -277,6 +301,7 @@ int main(void)
     test_forgotten_requests();
     test_newer_answer();
     test_cancel_before();
+    test_explain();
     setup();
     CHECK_DONE();
 }
