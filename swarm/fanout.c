@@ -250,7 +250,7 @@ static int serve_one(peer_t *p)
         if (push && sw->is_source && sw->hop_log)
             hop_log_source(p, &t);
         ts_wire_put_piece(&p->out, idx, 0, piece, len);
-        peer_mark(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
+        peer_mark_sent(p, t.seq); /* it holds it now: no late HAVE of it to this peer (it would be junk) */
         if (p->told)
             p->told[idx] = t.seq + 1; /* a HAVE of it crossing this piece is no repeat (dispatch.c) */
         g2g_progress(p, t.seq, ts_mono_ns(), 1);

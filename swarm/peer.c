@@ -112,12 +112,35 @@ void peer_send_handshake(peer_t *p)
 
 int peer_has(const peer_t *p, uint64_t seq) { return p->has && p->has[seq % p->sw->n] == seq + 1; }
 
+static void note_has(peer_t *p, uint64_t seq);
+
 void peer_mark(peer_t *p, uint64_t seq)
 {
     swarm_t *sw = p->sw;
     /* broadcaster: a piece a peer has is safe to ack to the signer (source.c) */
     if (sw->src_safe)
         sw->src_safe[seq % sw->n] = seq + 1;
+    note_has(p, seq);
+}
+
+/* A piece just queued to p: it is p's as far as announcing goes (no HAVE of it to p), but the
+ * broadcaster counts it safe only once p's kernel has acknowledged its last byte (source.c): a
+ * swarm killed with the piece still in our buffers, or in a send queue that the kernel discards
+ * with a reset at our death, would otherwise have acked a piece nobody got. */
+void peer_mark_sent(peer_t *p, uint64_t seq)
+{
+    if (p->sw->src_safe) {
+        if (p->sent_len == SW_SENT_MAX) { /* the oldest waits for the 5 s rule instead */
+            p->sent_head = (p->sent_head + 1) % SW_SENT_MAX;
+            p->sent_len--;
+        }
+        p->sent[(p->sent_head + p->sent_len++) % SW_SENT_MAX] = (struct sw_sent){ seq, p->bytes_up + p->out.len };
+    }
+    note_has(p, seq);
+}
+
+static void note_has(peer_t *p, uint64_t seq)
+{
     if (!p->has)
         return;
     uint64_t *slot = &p->has[seq % p->sw->n];

@@ -19,6 +19,7 @@ int peer_alive(const peer_t *p);
 const char *peer_addr(const peer_t *p, char *buf, size_t len); /* "ip:port" */
 int peer_has(const peer_t *p, uint64_t seq);
 void peer_mark(peer_t *p, uint64_t seq);     /* p holds seq now */
+void peer_mark_sent(peer_t *p, uint64_t seq); /* ... or will once what we queued reaches it */
 void peer_send_handshake(peer_t *p);
 int peer_count(swarm_t *sw);                 /* peers past the handshake */
 #endif

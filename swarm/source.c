@@ -1,10 +1,13 @@
 /* Broadcaster: the signer's pieces in, acks out. */
 #include "source.h"
+#include "peer.h"
 #include "playout.h"
 #include "ts_log.h"
 #include "ts_time.h"
 #include "ts_topology.h"
+#include <linux/sockios.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <string.h>
 
 static void on_signed(const Ts__Piece *p, void *arg)
@@ -34,13 +37,35 @@ static void on_signed(const Ts__Piece *p, void *arg)
     }
 }
 
-/* The broadcaster acks the signer only pieces that a peer has (it sent or announced them: see
- * peer_mark), or that are 5 s old: a piece only this swarm holds is not lost if it dies, since
- * the signer replays everything after the last ack to its successor. */
+/* Pieces we sent whose last byte p's kernel has acknowledged are p's: safe (SIOCOUTQ is what
+ * its send queue holds unacknowledged, sent or not). */
+void source_confirm_sent(swarm_t *sw)
+{
+    for (peer_t *p = sw->peers; p; p = p->next) {
+        int q = 0;
+        if (!peer_alive(p) || p->sent_len == 0 || ioctl(p->fd, SIOCOUTQ, &q) < 0 || q < 0 ||
+            (uint64_t)q > p->bytes_up)
+            continue;
+        uint64_t acked = p->bytes_up - (uint64_t)q;
+        while (p->sent_len > 0 && p->sent[p->sent_head].end <= acked) {
+            uint64_t seq = p->sent[p->sent_head].seq;
+            if (sw->src_safe)
+                sw->src_safe[seq % sw->n] = seq + 1;
+            p->sent_head = (p->sent_head + 1) % SW_SENT_MAX;
+            p->sent_len--;
+        }
+    }
+}
+
+/* The broadcaster acks the signer only pieces that a peer has (it announced them, or its kernel
+ * acknowledged our copy: see peer_mark, peer_mark_sent), or that are 5 s old: a piece only this
+ * swarm holds is not lost if it dies, since the signer replays everything after the last ack to
+ * its successor. */
 void source_ack(swarm_t *sw)
 {
     if (!sw->is_source || !sw->has_edge)
         return;
+    source_confirm_sent(sw);
     uint64_t now_us = ts_wall_us();
     if (sw->ack_next + sw->n <= sw->edge)
         sw->ack_next = sw->edge - sw->n + 1; /* older than the window: nothing left to protect */

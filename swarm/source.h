@@ -6,4 +6,5 @@
 
 int source_open(swarm_t *sw, void *zctx, const char *in_ep); /* the inlink from the signer; -1 */
 void source_ack(swarm_t *sw);                                /* each tick */
+void source_confirm_sent(swarm_t *sw); /* pieces sent whose bytes a peer's kernel acknowledged: safe */
 #endif

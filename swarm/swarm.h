@@ -45,6 +45,7 @@
 #define SW_DROPPED_NS (60 * TS_NS_PER_S) /* ... this long: they come back on probation */
 #define SW_CANCELLED 64                    /* cancelled requests remembered per peer (late answers) */
 #define SW_RQ_MAX 64                       /* requests queued from one peer */
+#define SW_SENT_MAX 32                     /* broadcaster: pieces per peer awaiting its TCP ack */
 #define SW_SRC_FANOUT 1                    /* viewers the broadcaster first tells of a new piece */
 #define SW_SRC_HAVE_DELAY_NS (1000 * TS_NS_PER_MS) /* then everyone, in case it did not spread */
 #define SW_SRC_EARLY_NS (100 * TS_NS_PER_MS) /* ... or everyone at once if nobody else announced it by
@@ -161,6 +162,10 @@ struct peer {
     int punch;                 /* the connection came from a hole punch (holepunch.c) */
     double hp_tokens;          /* rendezvous / unsolicited connects it may still ask of us (holepunch.c) */
     uint64_t hp_last_ns;
+    /* broadcaster: pieces sent to it, safe to ack once its kernel has acknowledged their bytes
+     * (source.c); end = bytes_up once the piece is written, a ring of the newest SW_SENT_MAX */
+    struct sw_sent { uint64_t seq, end; } sent[SW_SENT_MAX];
+    int sent_head, sent_len;
     uint64_t upr_acked;        /* its TCP_INFO bytes_acked when last taken as a sample (uprate.c) */
     uint32_t upr_pace;         /* SO_MAX_PACING_RATE set on its socket, B/s; 0 = not paced (uprate.c) */
     char client[TS_WIRE_CLIENT_LEN]; /* its BEP 10 "v", printable ("" = none) */
