@@ -1,6 +1,8 @@
 /* What a piece on the wire settles. For a viewer (swarm/dispatch.c + picker.c): the answer to its
  * request (PROTOCOL.md section 3). For the broadcaster (fanout.c + source.c): when a piece it sent
- * may be acked to the signer, i.e. is no longer lost if the broadcaster dies. The first: A request names an index and a server answers with the newest piece it holds there,
+ * may be acked to the signer, i.e. is no longer lost if the broadcaster dies.
+ *
+ * The first. A request names an index and a server answers with the newest piece it holds there,
  * so a viewer a window behind its server, asking for s just as s + N arrived there, gets s + N.
  * That is an honest answer: the server has also marked the viewer as holding s + N and will never
  * announce it. The viewer must end its request without blaming the server, learn that the server
